@@ -1,0 +1,1 @@
+"""Action classes, one module per action; the manifest names each class."""

@@ -1,0 +1,178 @@
+"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends.
+
+Exit codes: 0 an HTTP response arrived (any status; the envelope is on stdout), 2 invalid
+inputs or asset (nothing was sent), 3 transport failure (no HTTP response), 1 a broken plugin
+or an internal error. Messages go to stderr, one sentence each, with every secret redacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, List, Optional, Sequence
+
+EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT = 0, 1, 2, 3
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from runtime.runner import redact
+
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        return True
+
+
+class CliError(Exception):
+    def __init__(self, code: int, lines: List[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def read_document(path: str, option: str) -> Any:
+    """A JSON or YAML document from a file, or from stdin for '-'."""
+    from runtime.manifest import load_yaml
+
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except FileNotFoundError:
+        raise CliError(EXIT_INPUT, [f"{option}: the file {path} does not exist."]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = type(exc).__name__
+        raise CliError(EXIT_INPUT, [f"{option}: cannot read {path} ({reason})."]) from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return load_yaml(text)
+    except Exception as exc:  # any YAML error; its text may quote a secret, so show only where
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise CliError(
+            EXIT_INPUT, [f"{option}: {path} is not valid JSON or YAML{where}."]
+        ) from None
+
+
+def _setup_logging(debug: bool, secrets: Sequence[str]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.captureWarnings(True)
+
+
+def _write_json(value: Any, pretty: bool, secrets: Sequence[str]) -> None:
+    from runtime.runner import redact
+
+    text = json.dumps(value, indent=2 if pretty else None, ensure_ascii=False)
+    sys.stdout.buffer.write(redact(text, secrets).encode("utf-8") + b"\n")
+    sys.stdout.flush()
+
+
+def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
+    from connectors.base import AssetError, TransportError
+    from runtime.inputs import InputError
+    from runtime.manifest import load_plugin
+    from runtime.runner import check_output, run_action, secrets_of
+
+    if args.asset == "-" and args.inputs == "-":
+        raise CliError(EXIT_INPUT, ["--asset and --inputs cannot both read stdin (-)."])
+    asset = read_document(args.asset, "--asset")
+    plugin = load_plugin()
+    secrets.extend(secrets_of(asset, plugin.asset.secrets))
+    inputs = read_document(args.inputs, "--inputs") if args.inputs else {}
+    try:
+        envelope = run_action(plugin, args.action, asset, inputs)
+    except InputError as exc:
+        raise CliError(EXIT_INPUT, str(exc).splitlines()) from None
+    except AssetError as exc:
+        raise CliError(EXIT_INPUT, [f"invalid asset: {exc}"]) from None
+    except TransportError as exc:
+        raise CliError(EXIT_TRANSPORT, [f"error: {exc}"]) from None
+    _write_json(envelope, args.pretty, secrets)
+    if args.validate_output:
+        problem = check_output(plugin.actions[args.action], envelope)
+        if problem:
+            raise CliError(EXIT_BROKEN, str(problem).splitlines())
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
+    from runtime.checks import check_plugin
+
+    problems = check_plugin(args.root)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_BROKEN
+    print("plugin is valid.", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime", description="Local SOAR runtime for this plugin."
+    )
+    parser.add_argument("--debug", action="store_true", help="log requests to stderr (redacted)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run an action and print its envelope as JSON")
+    run.add_argument("action", help="action id from plugin.yaml, e.g. get_threat_events")
+    run.add_argument("--asset", required=True, help="asset file (JSON or YAML; - for stdin)")
+    run.add_argument("--inputs", help="inputs file (JSON or YAML; - for stdin)")
+    run.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    run.add_argument(
+        "--validate-output",
+        action="store_true",
+        help="also check the envelope against the output schema (exit 1 if it does not match)",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser("validate", help="check plugin.yaml and everything it references")
+    check.add_argument("--root", default=None, help="plugin directory (default: this plugin)")
+    check.set_defaults(handler=cmd_validate)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    secrets: List[str] = []
+    _setup_logging(args.debug, secrets)
+    try:
+        return args.handler(args, secrets)
+    except CliError as exc:
+        code, lines = exc.code, exc.lines
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: no traceback reaches a user
+        from runtime.manifest import ManifestError
+
+        if isinstance(exc, ManifestError):
+            code, lines = EXIT_BROKEN, ["the plugin is broken:", *exc.problems]
+        else:
+            code = EXIT_BROKEN
+            lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]
+            if args.debug:
+                import traceback
+
+                lines.append(traceback.format_exc())
+    from runtime.runner import redact
+
+    for line in lines:
+        print(redact(line, secrets), file=sys.stderr)
+    return code

@@ -1,0 +1,171 @@
+"""plugin.yaml: load it, validate it against its meta-schema, resolve what it references."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Dict, List, Mapping
+
+import yaml
+
+MANIFEST = "plugin.yaml"
+META_SCHEMA = "schemas/plugin.schema.json"
+PLUGIN_ROOT = Path(__file__).resolve().parent.parent
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ManifestError(Exception):
+    """plugin.yaml or a file it references is broken: every problem, with its location."""
+
+    def __init__(self, problems: List[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader (C or pure Python)
+
+
+def validator_for(schema: Mapping[str, Any]) -> Any:
+    from jsonschema.validators import validator_for as pick
+
+    cls = pick(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def import_ref(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@dataclass
+class AssetSpec:
+    id: str
+    title: str
+    schema: Dict[str, Any]
+    connector: str
+    secrets: List[str]
+    test: str = ""
+
+    @cached_property
+    def validator(self) -> Any:
+        return validator_for(self.schema)
+
+    @cached_property
+    def connector_class(self) -> Any:
+        return import_ref(self.connector)
+
+
+@dataclass
+class ActionSpec:
+    id: str
+    title: str
+    description: str
+    method: str
+    path: str
+    class_ref: str
+    input_schema: Dict[str, Any]
+    output_schema: Dict[str, Any]
+
+    @cached_property
+    def input_validator(self) -> Any:
+        return validator_for(self.input_schema)
+
+    @cached_property
+    def output_validator(self) -> Any:
+        return validator_for(self.output_schema)
+
+    @cached_property
+    def action_class(self) -> Any:
+        return import_ref(self.class_ref)
+
+
+@dataclass
+class Plugin:
+    root: Path
+    manifest: Dict[str, Any]
+    asset: AssetSpec
+    actions: Dict[str, ActionSpec] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def user_agent(self) -> str:
+        return f"{self.id}/{self.version}"
+
+
+def _location(path: Any) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> Dict[str, Any]:
+    try:
+        with open(root / relative, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        problems.append(f"{MANIFEST}: {where}: file {relative} does not exist.")
+    except ValueError as exc:
+        problems.append(f"{relative}: not valid JSON ({exc}).")
+    return {}
+
+
+def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
+    """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
+    root = Path(root)
+    try:
+        manifest = load_yaml((root / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
+    problems: List[str] = []
+    meta = _read_json(root, META_SCHEMA, "meta-schema", problems)
+    if problems:
+        raise ManifestError(problems)
+    for error in sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path)):
+        problems.append(f"{MANIFEST}: {_location(error.absolute_path)}: {error.message}")
+    if problems:
+        raise ManifestError(problems)
+    asset = manifest["asset"]
+    asset_spec = AssetSpec(
+        id=asset["id"],
+        title=asset["title"],
+        schema=_read_json(root, asset["schema"], "asset.schema", problems),
+        connector=asset["connector"],
+        secrets=list(asset["secrets"]),
+        test=asset.get("test", ""),
+    )
+    actions = {}
+    for action_id, spec in manifest["actions"].items():
+        where = f"actions.{action_id}"
+        actions[action_id] = ActionSpec(
+            id=action_id,
+            title=spec["title"],
+            description=spec["description"],
+            method=spec["method"],
+            path=spec["path"],
+            class_ref=spec["class"],
+            input_schema=_read_json(root, spec["input_schema"], f"{where}.input_schema", problems),
+            output_schema=_read_json(
+                root, spec["output_schema"], f"{where}.output_schema", problems
+            ),
+        )
+    if problems:
+        raise ManifestError(problems)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return Plugin(root=root, manifest=manifest, asset=asset_spec, actions=actions)

@@ -1,0 +1,108 @@
+"""Run an action as the platform does: validate asset and inputs, build the connector, call."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, List, Mapping, Optional
+from urllib.parse import unquote, urlsplit
+
+from runtime.inputs import InputError, apply_defaults, coerce, validate
+from runtime.manifest import ActionSpec, Plugin
+
+
+def secrets_of(asset: Any, secret_fields: Iterable[str]) -> List[str]:
+    """Every secret string in a (possibly invalid) asset: secret fields and proxy credentials."""
+    found: List[str] = []
+    if not isinstance(asset, Mapping):
+        return found
+    for name in secret_fields:
+        value = asset.get(name)
+        if isinstance(value, str) and value:
+            found.append(value)
+    proxy = asset.get("http_proxy")
+    if isinstance(proxy, str):
+        try:
+            parts = urlsplit(proxy.strip())
+            userinfo = [parts.username, parts.password]
+        except ValueError:
+            userinfo = []
+        for item in userinfo:
+            if item and len(item) >= 3:
+                found.extend({item, unquote(item)})
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def prepare_asset(plugin: Plugin, asset: Any) -> dict:
+    spec = plugin.asset
+    if isinstance(asset, Mapping):
+        asset = apply_defaults(coerce(dict(asset), spec.schema), spec.schema)
+    error = validate(spec.validator, asset, "asset", spec.secrets)
+    if error:
+        raise error
+    return asset
+
+
+def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
+    if inputs is None:
+        inputs = {}
+    if isinstance(inputs, Mapping):
+        inputs = coerce(dict(inputs), action.input_schema)
+    error = validate(action.input_validator, inputs, "inputs")
+    if error:
+        raise error
+    return inputs
+
+
+def check_output(action: ActionSpec, envelope: Any) -> Optional[InputError]:
+    return validate(action.output_validator, envelope, "output")
+
+
+def find_action(plugin: Plugin, name: str) -> ActionSpec:
+    action = plugin.actions.get(name) or plugin.actions.get(re.sub(r"[\s-]+", "_", name.lower()))
+    if action is None:
+        known = ", ".join(sorted(plugin.actions))
+        raise InputError("action", [f"{name!r} is not an action of this plugin; known: {known}."])
+    return action
+
+
+def connect(plugin: Plugin, checked_asset: Mapping[str, Any]) -> Any:
+    """The asset's connector, from an asset that prepare_asset() accepted."""
+    return plugin.asset.connector_class(checked_asset, user_agent=plugin.user_agent)
+
+
+def run_action(plugin: Plugin, name: str, asset: Any, inputs: Any) -> dict:
+    """Validate everything, then make the call; raises InputError/AssetError/TransportError."""
+    action = find_action(plugin, name)
+    problems: List[InputError] = []
+    checked_asset = checked_inputs = None
+    try:
+        checked_asset = prepare_asset(plugin, asset)
+    except InputError as exc:
+        problems.append(exc)
+    try:
+        checked_inputs = prepare_inputs(action, inputs)
+    except InputError as exc:
+        problems.append(exc)
+    if problems:
+        raise problems[0] if len(problems) == 1 else CombinedInputError(problems)
+    with connect(plugin, checked_asset) as connector:
+        instance = action.action_class(connector, method=action.method, path=action.path)
+        return instance.run(checked_inputs)
+
+
+class CombinedInputError(InputError):
+    """Both the asset and the inputs are invalid."""
+
+    def __init__(self, errors: List[InputError]) -> None:
+        super().__init__("asset and inputs", [p for e in errors for p in e.problems])
+        self.args = ("\n".join(str(e) for e in errors),)
+
+    def __str__(self) -> str:
+        return self.args[0]

@@ -1,0 +1,67 @@
+"""Shared fixtures: one simulator for the session, assets pointing at it, secret hygiene."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, Iterator
+
+import pytest
+
+import simulator
+from runtime.manifest import Plugin, load_plugin
+from runtime.runner import prepare_asset
+from tests.support import SECRETS, TOKEN
+
+
+@pytest.fixture(scope="session")
+def plugin() -> Plugin:
+    return load_plugin()
+
+
+@pytest.fixture(scope="session")
+def sim_server() -> Iterator[Any]:
+    server = simulator.start(token=TOKEN)
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture()
+def sim(sim_server: Any) -> Any:
+    """The shared simulator with no faults queued and an empty request log."""
+    sim_server.clear_faults()
+    sim_server.clear_requests()
+    return sim_server
+
+
+@pytest.fixture()
+def asset(sim: Any) -> Dict[str, Any]:
+    return {"url": sim.url, "api_token": TOKEN}
+
+
+@pytest.fixture()
+def make_connector(plugin: Plugin) -> Callable[..., Any]:
+    """Build the real connector from an asset as the runtime does; fast backoff for tests."""
+    made = []
+
+    def build(asset: Dict[str, Any], **tuning: Any) -> Any:
+        tuning.setdefault("backoff_base", 0.01)
+        connector = plugin.asset.connector_class(
+            prepare_asset(plugin, asset), user_agent=plugin.user_agent, **tuning
+        )
+        made.append(connector)
+        return connector
+
+    yield build
+    for connector in made:
+        connector.close()
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture) -> Iterator:
+    """Every test, at DEBUG level: no secret in any log record or captured output."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    out, err = capfd.readouterr()
+    text = out + err + "\n".join(r.getMessage() for r in caplog.records)
+    for secret in SECRETS:
+        assert secret not in text, "a secret reached the logs or the output"

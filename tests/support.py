@@ -1,0 +1,154 @@
+"""Test helpers: run the CLI as the platform would, and a real forward proxy on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "s1-test-token-Zq7Xv3Lm9"  # distinctive, so a leak anywhere is easy to spot
+PROXY_USER, PROXY_PASSWORD = "proxyuser", "proxy-pass-Kd83jQ"
+SECRETS = (TOKEN, PROXY_PASSWORD)
+SEED_THREAT = "1569749506546751259"
+
+
+def synthetic_threat(events: int) -> str:
+    """The simulator's synthetic threat with exactly ``events`` events."""
+    return f"1700000000000{events:06d}"
+
+
+class CliResult:
+    def __init__(self, proc: subprocess.CompletedProcess) -> None:
+        self.code = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    @property
+    def envelope(self) -> Dict[str, Any]:
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, stderr={self.stderr!r})"
+
+
+def run_cli(*args: str, stdin: Optional[str] = None, timeout: float = 60) -> CliResult:
+    """``python -m runtime ARGS`` in a fresh process, from the plugin root; secrets checked."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "runtime", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    for secret in SECRETS:
+        assert secret not in proc.stdout, "a secret leaked to stdout"
+        assert secret not in proc.stderr, "a secret leaked to stderr"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return CliResult(proc)
+
+
+def write_json(path: Path, value: Any) -> str:
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return str(path)
+
+
+class ForwardProxy:
+    """A small real HTTP proxy: absolute-URI requests and CONNECT tunnels, optional Basic auth.
+
+    It records what it saw (method and target), so a test can prove the proxy was really used.
+    """
+
+    def __init__(self, require_auth: bool = False) -> None:
+        self.seen: List[Tuple[str, str]] = []
+        self.require_auth = require_auth
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _authorized(self) -> bool:
+                if not proxy.require_auth:
+                    return True
+                expected = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+                if self.headers.get("Proxy-Authorization") == f"Basic {expected}":
+                    return True
+                self.send_response(407, "Proxy Authentication Required")
+                self.send_header("Proxy-Authenticate", 'Basic realm="test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+
+            def do_CONNECT(self) -> None:
+                proxy.seen.append(("CONNECT", self.path))
+                if not self._authorized():
+                    return
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+                sockets = [self.connection, upstream]
+                try:
+                    while True:
+                        ready, _, _ = select.select(sockets, [], [], 10)
+                        if not ready:
+                            return
+                        for sock in ready:
+                            data = sock.recv(65536)
+                            if not data:
+                                return
+                            (upstream if sock is self.connection else self.connection).sendall(data)
+                finally:
+                    upstream.close()
+
+            def do_GET(self) -> None:
+                proxy.seen.append(("GET", self.path))
+                if not self._authorized():
+                    return
+                target = urlsplit(self.path)
+                upstream = socket.create_connection((target.hostname, target.port), timeout=10)
+                path = target.path + (f"?{target.query}" if target.query else "")
+                lines = [f"GET {path} HTTP/1.1", f"Host: {target.netloc}", "Connection: close"]
+                for name, value in self.headers.items():
+                    if name.lower() not in ("host", "connection", "proxy-authorization"):
+                        lines.append(f"{name}: {value}")
+                upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+                chunks = []
+                while True:
+                    data = upstream.recv(65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+                upstream.close()
+                self.connection.sendall(b"".join(chunks))
+                self.close_connection = True
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, with_credentials: bool = False) -> str:
+        auth = f"{PROXY_USER}:{PROXY_PASSWORD}@" if with_credentials else ""
+        return f"http://{auth}127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

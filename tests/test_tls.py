@@ -1,0 +1,65 @@
+"""TLS against the simulator with certificates made at test time (trustme)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Tuple
+
+import pytest
+import trustme
+
+import simulator
+from connectors.base import TransportError
+from tests.support import SEED_THREAT, TOKEN, run_cli, write_json
+
+EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
+
+
+@pytest.fixture(scope="module")
+def tls_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Any, str]]:
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path, ca_path = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert_path), append=True)
+    cert.private_key_pem.write_to_path(str(key_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    server = simulator.start(token=TOKEN, tls_cert=str(cert_path), tls_key=str(key_path))
+    assert server.url.startswith("https://")
+    yield server, str(ca_path)
+    server.shutdown()
+
+
+def test_untrusted_certificate_fails_with_a_ca_bundle_hint(tls_sim, make_connector) -> None:
+    server, _ = tls_sim
+    with pytest.raises(TransportError, match="set ca_bundle"):
+        make_connector({"url": server.url, "api_token": TOKEN}).request("GET", EVENTS)
+
+
+def test_ca_bundle_makes_the_private_ca_trusted(tls_sim, make_connector) -> None:
+    server, ca_path = tls_sim
+    connector = make_connector({"url": server.url, "api_token": TOKEN, "ca_bundle": ca_path})
+    assert connector.request("GET", EVENTS)["status_code"] == 200
+
+
+def test_verify_off_connects_without_trust(tls_sim, make_connector) -> None:
+    server, _ = tls_sim
+    connector = make_connector({"url": server.url, "api_token": TOKEN, "verify_ssl": False})
+    assert connector.request("GET", EVENTS)["status_code"] == 200
+
+
+def test_cli_tls_failure_exits_3_and_ca_bundle_exits_0(tls_sim, tmp_path: Path) -> None:
+    server, ca_path = tls_sim
+    inputs = write_json(tmp_path / "in.json", {"path_parameters": {"threat_id": SEED_THREAT}})
+    untrusted = write_json(tmp_path / "a.json", {"url": server.url, "api_token": TOKEN})
+    result = run_cli("run", "get_threat_events", "--asset", untrusted, "--inputs", inputs)
+    assert result.code == 3
+    assert "certificate" in result.stderr and "ca_bundle" in result.stderr
+    trusted = write_json(
+        tmp_path / "b.json", {"url": server.url, "api_token": TOKEN, "ca_bundle": ca_path}
+    )
+    result = run_cli("run", "get_threat_events", "--asset", trusted, "--inputs", inputs)
+    assert result.code == 0
+    assert result.envelope["status_code"] == 200
