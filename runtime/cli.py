@@ -124,6 +124,12 @@ def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
     return EXIT_OK
 
 
+def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
+    from runtime.package import cmd_package as package  # only this command pays for it
+
+    return package(args, secrets)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m runtime", description="Local SOAR runtime for this plugin."
@@ -146,6 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check plugin.yaml and everything it references")
     check.add_argument("--root", default=None, help="plugin directory (default: this plugin)")
     check.set_defaults(handler=cmd_validate)
+
+    package = commands.add_parser(
+        "package", help="build the importable bundle dist/<id>-<version>.zip (wheels included)"
+    )
+    package.add_argument("--root", default=None, help="plugin directory (default: this plugin)")
+    package.add_argument("--output", default=None, help="folder for the zip (default: ROOT/dist)")
+    package.add_argument(
+        "--no-wheels",
+        action="store_true",
+        help="leave wheels/ out (no package index needed; installing the bundle then needs it)",
+    )
+    package.add_argument(
+        "--wheels-from",
+        default=None,
+        metavar="DIR",
+        help="take the wheels from DIR (e.g. dist/wheels) instead of the package index",
+    )
+    package.set_defaults(handler=cmd_package)
     return parser
 
 
