@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format validate clean
+.PHONY: demo test lint format validate package package-check icons clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,21 @@ format: $(STAMP)
 
 validate: $(STAMP)
 	$(PY) -m runtime validate
+
+# dist/sentinelone-<version>.zip with wheels for CPython 3.9-3.12 (needs the package index;
+# without it: `$(PY) -m runtime package --no-wheels`). Keeps the wheels in dist/wheels.
+package: $(STAMP)
+	$(PY) -m runtime package
+
+# Build the bundle with wheels, then its tests, including the offline install in a fresh venv
+# that runs Get Threat Events from the unpacked bundle against the simulator.
+package-check: $(STAMP)
+	bundle=$$($(PY) -m runtime package) && \
+	RUNTIME_BUNDLE="$$bundle" $(PY) -m pytest -q tests/test_package.py
+
+# Re-render the PNG icons from icons/sentinelone.svg (needs rsvg-convert: librsvg2-bin).
+icons:
+	scripts/render_icons.sh
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .ruff_cache
