@@ -6,6 +6,7 @@ import re
 from typing import Any, Iterable, List, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
+from actions.base import ActionInputError
 from runtime.inputs import InputError, apply_defaults, coerce, validate
 from runtime.manifest import ActionSpec, Plugin
 
@@ -94,7 +95,10 @@ def run_action(plugin: Plugin, name: str, asset: Any, inputs: Any) -> dict:
         raise problems[0] if len(problems) == 1 else CombinedInputError(problems)
     with connect(plugin, checked_asset) as connector:
         instance = action.action_class(connector, method=action.method, path=action.path)
-        return instance.run(checked_inputs)
+        try:
+            return instance.run(checked_inputs)
+        except ActionInputError as exc:
+            raise InputError("inputs", [str(exc)]) from None
 
 
 class CombinedInputError(InputError):
