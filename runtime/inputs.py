@@ -17,6 +17,10 @@ INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 SHOW_LIMIT = 60
+PATTERN_WORDS = {  # patterns of our schemas, in words
+    "^[^,]+$": "a string without commas",
+    "^[0-9]{1,32}$": "a decimal digit string",
+}
 
 
 class InputError(ValueError):
@@ -151,9 +155,10 @@ def expected(schema: Mapping[str, Any]) -> str:
         if schema.get("format") == "password":
             return "a non-empty secret string"
         if "pattern" in schema:
+            pattern = schema["pattern"]
+            words = PATTERN_WORDS.get(pattern, f"a string matching {pattern}")
             example = (schema.get("examples") or [None])[0]
-            tail = f", e.g. {json.dumps(example)}" if example is not None else ""
-            return f"a string matching {schema['pattern']}{tail}"
+            return f"{words}, e.g. {json.dumps(example)}" if example is not None else words
         if schema.get("minLength"):
             return "a non-empty string"
         return "a string"
