@@ -9,15 +9,17 @@ would share its bugs.  ``python -m simulator`` runs it from the command line; in
 
 Threats: ``SEED_THREAT_ID`` serves the two captured seed events verbatim;
 ``synthetic_threat_id(n)`` (``1700000000000`` + six digits) serves n deterministic events; any
-other decimal id has none (``200``, empty ``data``).  ``DEFAULT_VIEWER_TOKEN`` authenticates but
-gets ``403`` on threats.
+other decimal id has none (``200``, empty ``data``).  ``GET /web/api/v2.1/threats`` lists the seed
+threat and ``GET /web/api/v2.1/system/info`` answers any valid token: ``DEFAULT_VIEWER_TOKEN``
+authenticates but gets ``403`` on threats (both the list and the events).
 
 Control endpoints (loopback clients, no auth), mirrored by methods of ``SimulatorServer``:
 
 * ``POST /_sim/faults`` ``{"faults": [FAULT, ...]}`` queues faults (``add_faults``); each request
   under ``/web/api/`` consumes one.  ``GET`` lists them, ``DELETE`` clears them (``clear_faults``).
   Kinds: ``status`` (any status/headers/body), ``delay``, ``drop``, ``reset``, ``reset_mid_body``,
-  ``trickle``, ``truncated_gzip``, ``huge``; each may carry ``"count": N``.  See ``faults.py``.
+  ``trickle``, ``truncated_gzip``, ``huge``, and ``pass`` (answer normally: with a count, it lets
+  requests through before the next fault); each may carry ``"count": N``.  See ``faults.py``.
 * ``GET /_sim/requests`` lists the API requests received (``requests()``): method, raw path,
   raw query, parsed params, headers with Authorization redacted, auth (``ok``, ``viewer``,
   ``missing``, ``wrong``), rqid and ignored_params.  ``DELETE`` clears it (``clear_requests``).

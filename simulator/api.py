@@ -1,7 +1,8 @@
 """The "Get Threat Events" endpoint without HTTP: parameter validation, cursors, pages.
 
 ``threat_events(store, threat_id, params)`` returns the JSON body of a 200 answer or raises
-``ApiError`` carrying the status and SentinelOne-style error body.
+``ApiError`` carrying the status and SentinelOne-style error body; ``threats_list(params)``
+answers ``GET /threats`` (only the seed threat: a cheap authenticated read to test a connection).
 
 Parameters follow SentinelOne's documented behaviour; where the documentation is silent the
 simulator is strict (so a client bug shows up as a 400 here rather than in production):
@@ -30,6 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .data import KNOWN_OBJECT_TYPES, SORT_KEYS, EventStore, Selection
+from .seed import SEED_EVENTS, SEED_THREAT_ID
 
 KNOWN_PARAMS = frozenset(
     (
@@ -211,4 +213,49 @@ def threat_events(store: EventStore, segment: str, params: Dict[str, List[str]])
             "nextCursor": encode_cursor(threat_id, selection, end) if end < total else None,
             "totalItems": None if skip_count else total,
         },
+    }
+
+
+def _seed_threat_summary() -> Dict[str, Any]:
+    """The seed threat as ``GET /threats`` lists it (a subset of SentinelOne's fields)."""
+    first = SEED_EVENTS[0]
+    return {
+        "id": SEED_THREAT_ID,
+        "agentDetectionInfo": {"agentOsName": first["agentOs"], "siteName": first["siteName"]},
+        "agentRealtimeInfo": {
+            "agentComputerName": first["agentName"],
+            "agentId": first["agentId"],
+            "agentOsType": first["agentOs"],
+            "agentVersion": first["agentVersion"],
+        },
+        "threatInfo": {
+            "threatId": SEED_THREAT_ID,
+            "threatName": "eicar.com",
+            "classification": "Malware",
+            "confidenceLevel": "malicious",
+            "createdAt": "2021-12-14T20:23:46.232000Z",
+            "filePath": "/home/swimlane-host/eicar.com",
+            "sha1": first["sha1"],
+            "mitigationStatus": "mitigated",
+            "incidentStatus": "unresolved",
+        },
+    }
+
+
+def threats_list(params: Dict[str, List[str]]) -> Dict[str, Any]:
+    """The body of ``GET /web/api/v2.1/threats``: the console's threats, here the seed threat.
+
+    Enough for a "test connection" read (``limit=1``): ``limit``, ``skip``, ``skipCount`` and
+    ``countOnly`` are honoured; other filters are ignored.  Synthetic threats are not listed
+    (there are a million of them, made on demand)."""
+    limit = _int(params, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+    skip = _int(params, "skip", 0, MAX_SKIP) or 0
+    skip_count = _bool(params, "skipCount")
+    threats = [_seed_threat_summary()]
+    total = None if skip_count else len(threats)
+    if _bool(params, "countOnly"):
+        return {"data": [], "pagination": {"nextCursor": None, "totalItems": len(threats)}}
+    return {
+        "data": threats[skip : skip + limit],
+        "pagination": {"nextCursor": None, "totalItems": total},
     }

@@ -18,6 +18,9 @@ requests it applies to, default 1):
 * ``{"kind": "truncated_gzip"}``: the normal body gzipped and cut in half (Content-Length matches
   what is sent).
 * ``{"kind": "huge", "megabytes": 80}``: a valid 200 JSON body of exactly that size, streamed.
+* ``{"kind": "pass"}``: answer normally.  With ``count`` it lets that many requests through
+  before the faults queued after it, e.g. ``[{"kind": "pass", "count": 2}, {"kind": "status",
+  "status": 500}]`` fails the third request.
 """
 
 import base64
@@ -35,6 +38,7 @@ FAULT_FIELDS = {
     "trickle": {"bytes_per_second", "total_bytes"},
     "truncated_gzip": set(),
     "huge": {"megabytes"},
+    "pass": set(),
 }
 
 

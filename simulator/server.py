@@ -3,7 +3,10 @@
 Routes:
 
 * ``GET /web/api/v2.1/threats/{threat_id}/explore/events``: see ``api.py`` and ``data.py``.
-* ``GET /web/api/v2.1/system/info``: a cheap authenticated read ("test connection").
+* ``GET /web/api/v2.1/system/info``: a cheap authenticated read (any valid token).
+* ``GET /web/api/v2.1/threats``: the threat list (only the seed threat; ``limit``, ``skip``,
+  ``skipCount``, ``countOnly``): a cheap read that also needs the threats permission, which
+  is what a "test connection" must prove (the viewer token gets 403 here).
 * other ``/web/api/...`` paths: 404 with SentinelOne's error body.
 * ``/_sim/...``: control endpoints for tests (no auth, loopback clients only): ``faults``
   (POST appends, DELETE clears, GET lists), ``requests`` (GET lists, DELETE clears), ``reset``.
@@ -32,7 +35,7 @@ from socketserver import TCPServer
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs
 
-from .api import KNOWN_PARAMS, ApiError, error_body, threat_events
+from .api import KNOWN_PARAMS, ApiError, error_body, threat_events, threats_list
 from .data import EventStore
 from .faults import FaultError, FaultQueue
 from .seed import SEED_EVENTS
@@ -44,6 +47,7 @@ API_PREFIX = "/web/api/"
 CONTROL_PREFIX = "/_sim/"
 EVENTS_PATH = re.compile(r"/web/api/v2\.1/threats/([^/]+)/explore/events")
 SYSTEM_INFO_PATH = "/web/api/v2.1/system/info"
+THREATS_PATH = "/web/api/v2.1/threats"
 SYSTEM_INFO = {"data": {"build": "23.4.2.15", "patch": "2", "release": "GA", "version": "23.4.2"}}
 
 MAX_LOGGED_REQUESTS = 10_000  # oldest entries are dropped beyond this
@@ -398,7 +402,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, params: Dict[str, List[str]], auth: str, token: str) -> Reply:
         match = EVENTS_PATH.fullmatch(path)
-        if match is None and path != SYSTEM_INFO_PATH:
+        if match is None and path not in (SYSTEM_INFO_PATH, THREATS_PATH):
             return error_reply(404, "Not found")
         if self.command not in ("GET", "HEAD"):
             return error_reply(405, f"Method {self.command} not allowed", Allow="GET, HEAD")
@@ -407,11 +411,13 @@ class Handler(BaseHTTPRequestHandler):
         wait = self.sim.limiter.wait_time(token)
         if wait:
             return error_reply(429, "Rate limit exceeded", **{"Retry-After": str(math.ceil(wait))})
-        if match is None:
+        if path == SYSTEM_INFO_PATH:
             return Reply(200, SYSTEM_INFO)
         if auth == "viewer":
             return error_reply(403, "Insufficient permissions")
         try:
+            if match is None:
+                return Reply(200, threats_list(params))
             return Reply(200, threat_events(self.sim.store, match.group(1), params))
         except ApiError as error:
             return Reply(error.status, error.body)
@@ -488,6 +494,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(cut)
         elif kind == "huge":
             self._huge(int(fault["megabytes"] * (1 << 20)))
+        elif kind == "pass":
+            self._send(normal())
 
     def _status_fault(self, fault: Dict[str, Any], normal: Callable[[], Reply]) -> Reply:
         status = fault["status"]

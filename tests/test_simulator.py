@@ -220,8 +220,27 @@ def test_system_info_needs_a_token(server, session) -> None:
     assert_error(bad, 401, 4010010, "Authentication Failed")
 
 
+def test_threat_list_is_a_cheap_read_that_needs_the_threats_permission(server, session) -> None:
+    url = f"{server.url}/web/api/v2.1/threats"
+    listed = session.get(url, params={"limit": 1}, headers=AUTH, timeout=10)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert [threat["id"] for threat in body["data"]] == [SEED_THREAT_ID]
+    assert body["pagination"] == {"nextCursor": None, "totalItems": 1}
+    assert listed.headers["X-RQID"]
+    viewer = {"Authorization": f"ApiToken {DEFAULT_VIEWER_TOKEN}"}
+    denied = session.get(url, params={"limit": 1}, headers=viewer, timeout=10)
+    assert_error(denied, 403, 4030010, "Forbidden")
+    wrong = session.get(url, headers={"Authorization": "ApiToken nope"}, timeout=10)
+    assert_error(wrong, 401, 4010010, "Authentication Failed")
+    too_many = session.get(url, params={"limit": 1001}, headers=AUTH, timeout=10)
+    assert too_many.status_code == 400
+    counted = session.get(url, params={"countOnly": "true"}, headers=AUTH, timeout=10).json()
+    assert counted == {"data": [], "pagination": {"nextCursor": None, "totalItems": 1}}
+
+
 def test_unknown_api_path_is_404_and_wrong_method_is_405(server, session) -> None:
-    missing = session.get(f"{server.url}/web/api/v2.1/threats", headers=AUTH, timeout=10)
+    missing = session.get(f"{server.url}/web/api/v2.1/agents", headers=AUTH, timeout=10)
     assert missing.json() == {
         "errors": [{"code": 4040010, "detail": "Not found", "title": "Resource not found"}]
     }
@@ -512,6 +531,13 @@ def test_fault_count_and_fifo_order(server, session) -> None:
         [{"kind": "status", "status": 429, "count": 2}, {"kind": "status", "status": 504}]
     )
     assert [get(server, session).status_code for _ in range(4)] == [429, 429, 504, 200]
+
+
+def test_pass_fault_lets_requests_through_before_the_next_fault(server, session) -> None:
+    server.add_faults([{"kind": "pass", "count": 2}, {"kind": "status", "status": 500}])
+    statuses = [get(server, session).status_code for _ in range(4)]
+    assert statuses == [200, 200, 500, 200]
+    assert get(server, session).json()["data"] == SEED_EVENTS
 
 
 def test_faults_do_not_apply_to_control_paths(server, session) -> None:
