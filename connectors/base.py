@@ -14,8 +14,9 @@ import logging
 import math
 import random
 import time
+import zlib
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
@@ -143,6 +144,38 @@ def _os_detail(exc: BaseException) -> str:
     return ""
 
 
+class BodyDecoder:
+    """gzip/deflate decoding that knows whether the stream ended (a cut-short body is an error)
+    and hands out bounded pieces, so a small compressed body cannot expand unchecked."""
+
+    def __init__(self, wbits: int) -> None:
+        self.wbits = wbits
+        self.inflater = zlib.decompressobj(wbits)
+        self.complete = False
+
+    @classmethod
+    def for_encoding(cls, content_encoding: str) -> Optional[BodyDecoder]:
+        encoding = content_encoding.strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            return cls(16 + zlib.MAX_WBITS)
+        if encoding == "deflate":
+            return cls(zlib.MAX_WBITS)
+        return None  # identity, or something urllib3 decodes for us
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while data:
+            if self.complete:  # another gzip member follows
+                self.inflater, self.complete = zlib.decompressobj(self.wbits), False
+            try:
+                yield self.inflater.decompress(data, READ_CHUNK)
+                while self.inflater.unconsumed_tail:
+                    yield self.inflater.decompress(self.inflater.unconsumed_tail, READ_CHUNK)
+            except zlib.error:
+                raise urllib3.exceptions.DecodeError("corrupt compressed body") from None
+            self.complete = self.inflater.eof
+            data = self.inflater.unused_data if self.complete else b""
+
+
 class HttpConnector:
     """One requests.Session configured once: TLS, proxy, headers, timeout and retries."""
 
@@ -174,7 +207,9 @@ class HttpConnector:
         session.trust_env = False
         session.auth = auth
         session.verify = verify
-        session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
+        session.headers.update(
+            {"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": user_agent}
+        )
         if proxy:
             session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
         self.session = session
@@ -269,27 +304,24 @@ class HttpConnector:
         return build_envelope(response, body)
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """Read the whole (decoded) body within the deadline and the size cap."""
+        """Read the whole decoded body within the deadline and the size cap, in bounded steps."""
         raw = response.raw
-        read = getattr(raw, "read1", None) or raw.read
+        read = getattr(raw, "read1", None) or raw.read  # read1: return what has arrived
+        decoder = BodyDecoder.for_encoding(response.headers.get("Content-Encoding", ""))
         chunks = []
         size = 0
         try:
             while True:
-                chunk = read(READ_CHUNK, decode_content=True)
+                chunk = read(READ_CHUNK, decode_content=decoder is None)
+                for part in decoder.feed(chunk) if decoder else (chunk,):
+                    size += len(part)
+                    if size > self.max_response_bytes:
+                        raise self._too_large_error()
+                    chunks.append(part)
                 if not chunk:
                     break
-                size += len(chunk)
-                if size > self.max_response_bytes:
-                    limit_mb = self.max_response_bytes / (1024 * 1024)
-                    raise TransportError(
-                        f"The response from {self.host} is larger than max_response_mb "
-                        f"({limit_mb:g} MB); narrow the request (limit, filters) or raise "
-                        "max_response_mb."
-                    )
                 if time.monotonic() > deadline:
                     raise self._timeout_error(reading=True)
-                chunks.append(chunk)
         except urllib3.exceptions.ReadTimeoutError:
             raise self._timeout_error(reading=True) from None
         except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError):
@@ -297,7 +329,19 @@ class HttpConnector:
                 f"The connection to {self.host} broke before the whole response arrived; "
                 "try again, and check the network path if it keeps happening."
             ) from None
+        if decoder and not decoder.complete:
+            raise ConnectionLost(
+                f"The response from {self.host} was cut short (its gzip stream is incomplete); "
+                "try again, and check proxies on the network path if it keeps happening."
+            )
         return b"".join(chunks)
+
+    def _too_large_error(self) -> TransportError:
+        limit_mb = self.max_response_bytes / (1024 * 1024)
+        return TransportError(
+            f"The response from {self.host} is larger than max_response_mb ({limit_mb:g} MB); "
+            "narrow the request (limit, filters) or raise max_response_mb."
+        )
 
     # -- failures that are not HTTP responses ------------------------------------------------
     def _timeout_error(self, reading: bool) -> TransportError:
