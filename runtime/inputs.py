@@ -153,7 +153,7 @@ def expected(schema: Mapping[str, Any]) -> str:
         return "an object"
     if kind == "string":
         if schema.get("format") == "password":
-            return "a non-empty secret string"
+            return "a secret of printable characters without spaces"
         if "pattern" in schema:
             pattern = schema["pattern"]
             words = PATTERN_WORDS.get(pattern, f"a string matching {pattern}")

@@ -43,7 +43,9 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:
     spec = plugin.asset
     if isinstance(asset, Mapping):
-        asset = apply_defaults(coerce(dict(asset), spec.schema), spec.schema)
+        # Pasted settings often carry a stray space or newline: trim text values.
+        trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
+        asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
     error = validate(spec.validator, asset, "asset", spec.secrets)
     if error:
         raise error
