@@ -276,6 +276,8 @@ class Handler(BaseHTTPRequestHandler):
         lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
         lines.append("\r\n")
         self.wfile.write("".join(lines).encode("latin-1", "replace"))
+        if getattr(self, "_entry", None) is not None:
+            self._entry["status"] = status
         self.log_request(status)
 
     def _encode(self, reply: Reply) -> Tuple[Dict[str, str], bytes]:
@@ -353,6 +355,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._rqid = str(uuid.uuid4())
+        self._entry: Optional[Dict[str, Any]] = None
         body = self._read_body()
         if body is None:
             return
@@ -370,18 +373,18 @@ class Handler(BaseHTTPRequestHandler):
         authorization = self.headers.get("Authorization")
         auth = self.sim.classify(authorization)
         known = KNOWN_PARAMS if EVENTS_PATH.fullmatch(path) else frozenset()
-        self.sim.log(
-            {
-                "method": self.command,
-                "path": raw_path,
-                "query": query,
-                "params": params,
-                "headers": self._logged_headers(),
-                "auth": auth,
-                "rqid": self._rqid,
-                "ignored_params": sorted(key for key in params if key not in known),
-            }
-        )
+        self._entry = {
+            "method": self.command,
+            "path": raw_path,
+            "query": query,
+            "params": params,
+            "headers": self._logged_headers(),
+            "auth": auth,
+            "rqid": self._rqid,
+            "ignored_params": sorted(key for key in params if key not in known),
+            "status": None,  # the status sent back, once it is (None: no response was sent)
+        }
+        self.sim.log(self._entry)
 
         def normal() -> Reply:
             return self._api(path, params, auth, authorization or "")
