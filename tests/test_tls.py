@@ -65,3 +65,17 @@ def test_cli_tls_failure_exits_3_and_ca_bundle_exits_0(tls_sim, tmp_path: Path) 
     result = run_cli("run", "get_threat_events", "--asset", trusted, "--inputs", inputs)
     assert result.code == 0
     assert result.envelope["status_code"] == 200
+
+
+def test_https_to_http_redirect_is_not_followed(tls_sim, sim, make_connector) -> None:
+    server, ca_path = tls_sim
+    server.clear_requests()
+    target = f"{sim.url}{EVENTS}"  # plain http on another port
+    server.add_faults(
+        [{"kind": "status", "status": 302, "headers": {"Location": target}, "body": ""}]
+    )
+    connector = make_connector({"url": server.url, "api_token": TOKEN, "ca_bundle": ca_path})
+    envelope = connector.request("GET", EVENTS)
+    assert envelope["status_code"] == 302
+    assert sim.requests() == []
+    assert len(server.requests()) == 1
