@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format validate package package-check icons clean
 
-$(STAMP): pyproject.toml
+# requirements.txt constrains the runtime dependencies to the exact versions the bundle ships.
+$(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
