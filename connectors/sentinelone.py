@@ -5,14 +5,29 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from connectors.base import AssetError, HttpConnector
+from connectors.base import AssetError, HttpConnector, TransportError
+from connectors.diagnosis import ConnectionTest
 
 API_SUFFIX = re.compile(r"/web/api(/v[0-9.]+)?$", re.IGNORECASE)
+# The connection test reads one threat: cheap, authenticated, and it needs the same permission
+# (Threats.view) as Get Threat Events, so a 403 here means the actions would get 403 too.
+TEST_PATH = "/web/api/v2.1/threats"
+TEST_QUERY = (("limit", "1"),)
+EXPIRED_OR_INVALID = (
+    "Token invalid or expired (HTTP 401): the console rejected the API token; SentinelOne "
+    "tokens expire (typically every 6 months), so generate a new one (Settings > Users > "
+    "Service Users) and update api_token."
+)
+NO_PERMISSION = (
+    "Token lacks permission (HTTP 403): the API token is valid but its user may not view "
+    "threats; give it a role with the Threats.view permission (Threats: view) for the sites "
+    "the playbooks read."
+)
 
 
 class ApiTokenAuth(requests.auth.AuthBase):
@@ -98,3 +113,23 @@ class SentinelOneConnector(HttpConnector):
             max_response_bytes=int(asset["max_response_mb"] * 1024 * 1024),
             **tuning,
         )
+
+    def test_connection(self) -> Dict[str, Any]:
+        """The asset's connection test (plugin.yaml ``asset.test``): one cheap threats read.
+
+        Returns ``{"ok", "status_code", "cause", "diagnosis", "request_id"}``: success, or
+        exactly one diagnosed cause (``status_code`` null when no HTTP response arrived)."""
+        parts = urlsplit(self.base_url)
+        test = ConnectionTest(
+            host=self.host,
+            hostname=parts.hostname or "?",
+            proxy_host=self.proxy_host,
+            timeout=self.timeout,
+            token_invalid=EXPIRED_OR_INVALID,
+            permission=NO_PERMISSION,
+        )
+        try:
+            envelope = self.request("GET", TEST_PATH, params=TEST_QUERY)
+        except TransportError as exc:
+            return test.from_transport_error(exc)
+        return test.from_envelope(envelope)

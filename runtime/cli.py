@@ -2,7 +2,9 @@
 
 Exit codes: 0 an HTTP response arrived (any status; the envelope is on stdout), 2 invalid
 inputs or asset (nothing was sent), 3 transport failure (no HTTP response), 1 a broken plugin
-or an internal error. Messages go to stderr, one sentence each, with every secret redacted.
+or an internal error; ``test-asset`` also exits 4 when the console answered but the test failed
+(401, 403, 407, an unexpected status). Messages go to stderr, one sentence each, with every
+secret redacted.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import sys
 from typing import Any, List, Optional, Sequence
 
-EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT = 0, 1, 2, 3
+EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP = 0, 1, 2, 3, 4
 
 
 class RedactingFilter(logging.Filter):
@@ -111,6 +113,34 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     return EXIT_OK
 
 
+def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
+    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout,
+    its diagnosis on stderr; exit 0 ok, 2 invalid asset, 3 not reached, 4 answered but failed."""
+    from connectors.base import AssetError
+    from runtime.inputs import InputError
+    from runtime.manifest import load_plugin
+    from runtime.runner import redact, run_asset_test, secrets_of
+
+    asset = read_document(args.asset, "--asset")
+    plugin = load_plugin()
+    secrets.extend(secrets_of(asset, plugin.asset.secrets))
+    if not plugin.asset.test:
+        raise CliError(EXIT_BROKEN, ["plugin.yaml declares no connection test (asset.test)."])
+    try:
+        result = run_asset_test(plugin, asset)
+    except (InputError, AssetError) as exc:
+        prefix = "invalid asset: " if isinstance(exc, AssetError) else ""
+        lines = [prefix + line for line in str(exc).splitlines()]
+        invalid = {"ok": False, "status_code": None, "cause": "invalid_asset"}
+        _write_json({**invalid, "diagnosis": " ".join(lines)}, args.pretty, secrets)
+        raise CliError(EXIT_INPUT, lines) from None
+    _write_json(result, args.pretty, secrets)
+    print(redact(str(result.get("diagnosis")), secrets), file=sys.stderr)
+    if result.get("ok"):
+        return EXIT_OK
+    return EXIT_TRANSPORT if result.get("status_code") is None else EXIT_HTTP
+
+
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
     from runtime.checks import check_plugin
 
@@ -148,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also check the envelope against the output schema (exit 1 if it does not match)",
     )
     run.set_defaults(handler=cmd_run)
+
+    test = commands.add_parser(
+        "test-asset",
+        help="test the asset's connection: one cheap authenticated read, one diagnosis",
+    )
+    test.add_argument("--asset", required=True, help="asset file (JSON or YAML; - for stdin)")
+    test.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    test.set_defaults(handler=cmd_test_asset)
 
     check = commands.add_parser("validate", help="check plugin.yaml and everything it references")
     check.add_argument("--root", default=None, help="plugin directory (default: this plugin)")

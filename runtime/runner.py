@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
 from actions.base import ActionInputError
@@ -101,6 +101,15 @@ def run_action(plugin: Plugin, name: str, asset: Any, inputs: Any) -> dict:
             return instance.run(checked_inputs)
         except ActionInputError as exc:
             raise InputError("inputs", [str(exc)]) from None
+
+
+def run_asset_test(plugin: Plugin, asset: Any) -> Dict[str, Any]:
+    """The asset's connection test: validate the asset, then call the connector method that
+    plugin.yaml names in ``asset.test``. Returns its result ``{"ok", "status_code", "cause",
+    "diagnosis", ...}``; raises InputError/AssetError for an invalid asset (nothing sent)."""
+    checked_asset = prepare_asset(plugin, asset)
+    with connect(plugin, checked_asset) as connector:
+        return getattr(connector, plugin.asset.test)()
 
 
 class CombinedInputError(InputError):

@@ -1,0 +1,165 @@
+"""Connection-test diagnoses: the one thing that went wrong, in plain words.
+
+``transport_cause`` names the cause of a ``TransportError`` (no HTTP response arrived) from the
+exception chain that requests/urllib3 left behind it; ``ConnectionTest`` turns a cause, or the
+envelope of the response that did arrive, into the result of an asset's connection test::
+
+    {"ok": false, "status_code": 401, "cause": "token_invalid",
+     "diagnosis": "Token invalid or expired (HTTP 401): ...", "request_id": "<X-RQID>"}
+
+``status_code`` is null when no response arrived. Nothing here ever shows a secret: messages
+name hosts (``host:port``), never URLs with credentials, tokens or headers.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Any, Dict, Iterator, Optional
+
+import requests
+import urllib3.exceptions
+
+Result = Dict[str, Any]
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it wraps (args, ``reason``) and what it was raised from or during.
+
+    ``raise X from None`` hides the original from tracebacks but keeps it as ``__context__``,
+    which is where the connector's TransportError keeps the requests exception it replaced."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
+        for attr in ("reason", "__cause__", "__context__"):
+            nested = getattr(item, attr, None)
+            if isinstance(nested, BaseException):
+                todo.append(nested)
+
+
+def transport_cause(exc: BaseException) -> str:
+    """``proxy_auth``, ``proxy``, ``tls``, ``timeout``, ``dns``, ``refused`` or ``transport``."""
+    chain = list(_chain(exc))
+
+    def seen(*kinds: type) -> bool:
+        return any(isinstance(item, kinds) for item in chain)
+
+    if seen(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
+        return "proxy_auth" if any("407" in str(item) for item in chain) else "proxy"
+    if seen(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):
+        return "tls"
+    if seen(socket.gaierror) or any(type(i).__name__ == "NameResolutionError" for i in chain):
+        return "dns"
+    if seen(ConnectionRefusedError):
+        return "refused"
+    timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
+    if any(  # urllib3's NewConnectionError is a ConnectTimeoutError too, whatever happened
+        isinstance(item, timeouts) and not isinstance(item, urllib3.exceptions.NewConnectionError)
+        for item in chain
+    ):
+        return "timeout"
+    return "transport"
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    return any(isinstance(item, ssl.SSLCertVerificationError) for item in _chain(exc))
+
+
+class ConnectionTest:
+    """Builds connection-test results for one console (``host`` is ``name:port``, no secrets)."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        hostname: str,
+        proxy_host: Optional[str],
+        timeout: float,
+        token_invalid: str,
+        permission: str,
+    ) -> None:
+        self.host = host
+        self.hostname = hostname
+        self.proxy_host = proxy_host
+        self.timeout = timeout
+        self.token_invalid = token_invalid  # the product's words for a 401 and a 403
+        self.permission = permission
+
+    @staticmethod
+    def result(
+        ok: bool, cause: str, diagnosis: str, status: Optional[int] = None, rqid: Any = None
+    ) -> Result:
+        return {
+            "ok": ok,
+            "status_code": status,
+            "cause": cause,
+            "diagnosis": diagnosis,
+            "request_id": rqid if isinstance(rqid, str) else None,
+        }
+
+    def from_transport_error(self, exc: BaseException) -> Result:
+        cause = transport_cause(exc)
+        if cause == "tls" and not _untrusted_certificate(exc):
+            return self.result(False, cause, self.explain("tls_handshake"))
+        return self.result(False, cause, self.explain(cause) or str(exc))
+
+    def explain(self, cause: str) -> str:
+        """The sentence for a cause that is not an HTTP status ("" for an unknown cause)."""
+        host, proxy = self.host, self.proxy_host or "?"
+        return {
+            "dns": f"DNS name not found: {self.hostname} does not resolve; check the console "
+            "URL (e.g. https://usea1-acme.sentinelone.net) and this machine's DNS.",
+            "refused": f"Connection refused: nothing accepts connections at {host}; check the "
+            "host and port in the URL, and that a firewall lets this machine reach it.",
+            "tls": f"TLS certificate not trusted: the certificate of {host} is not signed by a "
+            "CA this machine trusts; set ca_bundle to the PEM file of your CA (private CA or "
+            "TLS-inspecting proxy) instead of turning verify_ssl off.",
+            "tls_handshake": f"TLS handshake failed with {host}: check that the URL's port "
+            "speaks HTTPS; behind a TLS-inspecting proxy set ca_bundle to its CA's PEM file.",
+            "proxy": f"Proxy refused: the proxy {proxy} refused or failed the connection to "
+            f"{host}; check http_proxy (host and port) and that the proxy allows this console.",
+            "proxy_auth": f"Proxy needs authentication (HTTP 407): the proxy {proxy} wants "
+            "credentials it did not get or did not accept; set them in http_proxy as "
+            "http://user:password@proxy:port.",
+            "timeout": f"Timeout: {host} did not answer within {self.timeout:g} s; check the "
+            "network path (firewall, proxy) or raise the asset's timeout.",
+        }.get(cause, "")
+
+    def from_envelope(self, envelope: Result) -> Result:
+        status = envelope["status_code"]
+        reason = envelope.get("reason") or ""
+        headers = requests.structures.CaseInsensitiveDict(envelope.get("response_headers") or {})
+        rqid = headers.get("X-RQID")
+        body = envelope.get("json_body")
+        if 200 <= status < 300 and isinstance(body, dict) and isinstance(body.get("data"), list):
+            return self.result(
+                True,
+                "ok",
+                f"Connected: {self.host} accepted the API token and it can read threats "
+                f"(HTTP {status}).",
+                status,
+                rqid,
+            )
+        if status == 401:
+            return self.result(False, "token_invalid", self.token_invalid, status, rqid)
+        if status == 403:
+            return self.result(False, "permission", self.permission, status, rqid)
+        if status == 407:  # a plain-http target through the proxy: the 407 arrives as a response
+            return self.result(False, "proxy_auth", self.explain("proxy_auth"), status, rqid)
+        what = "a body that is not the API's JSON" if 200 <= status < 300 else "an error"
+        where = f", X-RQID {rqid}" if rqid else ""
+        return self.result(
+            False,
+            "unexpected",
+            f"Unexpected response: {self.host} answered HTTP {status} {reason}{where} with "
+            f"{what}; check that the URL is the console's base URL, and quote the X-RQID to "
+            "support if it persists.",
+            status,
+            rqid,
+        )
