@@ -267,9 +267,7 @@ def test_class_ref_to_something_that_is_not_a_class(copy: Path) -> None:
 
 
 def test_connector_test_method_must_exist(copy: Path) -> None:
-    edit_text(
-        copy / "plugin.yaml", "  secrets: [api_token]", "  secrets: [api_token]\n  test: ping"
-    )
+    edit_text(copy / "plugin.yaml", "  test: test_connection", "  test: ping")
     assert has(problems_of(copy), "plugin.yaml: asset.test:", "has no method ping.")
 
 
