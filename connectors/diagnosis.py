@@ -13,6 +13,7 @@ name hosts (``host:port``), never URLs with credentials, tokens or headers.
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 from typing import Any, Dict, Iterator, Optional
@@ -21,6 +22,8 @@ import requests
 import urllib3.exceptions
 
 Result = Dict[str, Any]
+# "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
+STATUS_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -51,7 +54,8 @@ def transport_cause(exc: BaseException) -> str:
         return any(isinstance(item, kinds) for item in chain)
 
     if seen(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
-        return "proxy_auth" if any("407" in str(item) for item in chain) else "proxy"
+        needs_auth = any(STATUS_407.search(str(item)) for item in chain)
+        return "proxy_auth" if needs_auth else "proxy"
     if seen(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):
         return "tls"
     if seen(socket.gaierror) or any(type(i).__name__ == "NameResolutionError" for i in chain):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterable, Iterator, Tuple
 
 import pytest
 import trustme
@@ -44,11 +44,16 @@ def auth_proxy() -> Iterator[ForwardProxy]:
     server.close()
 
 
-def closed_port() -> int:
+def closed_port(candidates: Iterable[int] = (0,)) -> int:
     """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise AssertionError("no free port among the candidates")
 
 
 def check(make_connector: Any, asset: Dict[str, Any]) -> Dict[str, Any]:
@@ -122,7 +127,7 @@ def test_untrusted_certificate_suggests_ca_bundle(tls_sim, make_connector) -> No
 
 
 def test_proxy_refused(sim, asset, make_connector) -> None:
-    port = closed_port()
+    port = closed_port(range(40700, 40800))  # "407" in the port is not a 407 status
     result = check(make_connector, {**asset, "http_proxy": f"http://127.0.0.1:{port}"})
     assert result["cause"] == "proxy"
     assert f"proxy 127.0.0.1:{port}" in result["diagnosis"]
