@@ -8,10 +8,13 @@ from typing import Any, Mapping
 from actions.base import Action, ActionInputError, encode_query
 
 THREAT_ID = re.compile(r"[0-9]{1,32}")
+MAX_PAGE = 1000  # the API's largest limit: the page size when following without a limit
+DEFAULT_MAX_EVENTS = 10_000  # with follow_cursor; as in the input schema's default
+MAX_EVENTS_CAP = 100_000  # the input schema's maximum, enforced here too
 
 
 class GetThreatEvents(Action):
-    """Retrieve the events of one SentinelOne threat (one page, as the API returns it)."""
+    """Retrieve the events of one SentinelOne threat: one page, or every page (follow_cursor)."""
 
     def run(self, inputs: Mapping[str, Any]) -> dict:
         threat_id = inputs["path_parameters"]["threat_id"]
@@ -21,5 +24,13 @@ class GetThreatEvents(Action):
                 "such as '1569749506546751259'."
             )
         path = self.build_path({"threat_id": threat_id})
-        query = encode_query(inputs.get("parameters") or {})
-        return self.connector.request(self.method, path, params=query)
+        parameters = inputs.get("parameters") or {}
+        if not inputs.get("follow_cursor"):
+            return self.connector.request(self.method, path, params=encode_query(parameters))
+        max_events = inputs.get("max_events") or DEFAULT_MAX_EVENTS
+        if type(max_events) is not int or not 1 <= max_events <= MAX_EVENTS_CAP:
+            raise ActionInputError(
+                f"max_events: got {max_events!r}; expected an integer from 1 to {MAX_EVENTS_CAP}."
+            )
+        page_size = parameters.get("limit") or MAX_PAGE
+        return self.follow_cursor(path, parameters, max_items=max_events, page_size=page_size)

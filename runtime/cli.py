@@ -13,7 +13,8 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any, List, Optional, Sequence
+import time
+from typing import Any, List, Optional, Sequence, TextIO
 
 EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP = 0, 1, 2, 3, 4
 
@@ -85,6 +86,38 @@ def _write_json(value: Any, pretty: bool, secrets: Sequence[str]) -> None:
     sys.stdout.flush()
 
 
+class ProgressLine:
+    """One status line on a terminal, rewritten in place (\\r) after each page and cleared at
+    the end: events fetched / totalItems, pages and rate. At most ten updates a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.shown_at: Optional[float] = None
+        self.width = 0
+
+    def __call__(self, fetched: int, total: Optional[int], pages: int) -> None:
+        now = time.monotonic()
+        if self.shown_at is not None and now - self.shown_at < 0.1 and fetched != total:
+            return
+        self.shown_at = now
+        of = f" / {total:,}" if total is not None else ""
+        rate = fetched / max(now - self.started, 1e-3)
+        text = (
+            f"fetched {fetched:,}{of} events, {pages:,} page{'' if pages == 1 else 's'}, "
+            f"{rate:,.0f} events/s"
+        )
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = max(self.width, len(text))
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     from connectors.base import AssetError, TransportError
     from runtime.inputs import InputError
@@ -97,14 +130,30 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     plugin = load_plugin()
     secrets.extend(secrets_of(asset, plugin.asset.secrets))
     inputs = read_document(args.inputs, "--inputs") if args.inputs else {}
+    progress = None if args.quiet or not sys.stderr.isatty() else ProgressLine(sys.stderr)
     try:
-        envelope = run_action(plugin, args.action, asset, inputs)
+        envelope = run_action(plugin, args.action, asset, inputs, progress=progress)
     except InputError as exc:
         raise CliError(EXIT_INPUT, str(exc).splitlines()) from None
     except AssetError as exc:
         raise CliError(EXIT_INPUT, [f"invalid asset: {exc}"]) from None
     except TransportError as exc:
-        raise CliError(EXIT_TRANSPORT, [f"error: {exc}"]) from None
+        partial = getattr(exc, "envelope", None)  # following cursors: what arrived before it
+        if partial is None:
+            raise CliError(EXIT_TRANSPORT, [f"error: {exc}"]) from None
+        if progress is not None:
+            progress.clear()
+        _write_json(partial, args.pretty, secrets)
+        raise CliError(
+            EXIT_TRANSPORT,
+            [
+                f"error: {exc} The {getattr(exc, 'fetched', 0):,} events read before it are in "
+                "the envelope on stdout; resume with its json_body.pagination.nextCursor."
+            ],
+        ) from None
+    finally:
+        if progress is not None:
+            progress.clear()
     _write_json(envelope, args.pretty, secrets)
     if args.validate_output:
         problem = check_output(plugin.actions[args.action], envelope)
@@ -176,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--validate-output",
         action="store_true",
         help="also check the envelope against the output schema (exit 1 if it does not match)",
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress line while following cursors"
     )
     run.set_defaults(handler=cmd_run)
 

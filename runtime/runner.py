@@ -6,7 +6,7 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
-from actions.base import ActionInputError
+from actions.base import ActionInputError, ProgressHook
 from runtime.inputs import InputError, apply_defaults, coerce, validate
 from runtime.manifest import ActionSpec, Plugin
 
@@ -80,8 +80,12 @@ def connect(plugin: Plugin, checked_asset: Mapping[str, Any]) -> Any:
     return plugin.asset.connector_class(checked_asset, user_agent=plugin.user_agent)
 
 
-def run_action(plugin: Plugin, name: str, asset: Any, inputs: Any) -> dict:
-    """Validate everything, then make the call; raises InputError/AssetError/TransportError."""
+def run_action(
+    plugin: Plugin, name: str, asset: Any, inputs: Any, progress: Optional[ProgressHook] = None
+) -> dict:
+    """Validate everything, then make the call; raises InputError/AssetError/TransportError.
+
+    ``progress`` is called after each page when the action follows cursors."""
     action = find_action(plugin, name)
     problems: List[InputError] = []
     checked_asset = checked_inputs = None
@@ -96,7 +100,9 @@ def run_action(plugin: Plugin, name: str, asset: Any, inputs: Any) -> dict:
     if problems:
         raise problems[0] if len(problems) == 1 else CombinedInputError(problems)
     with connect(plugin, checked_asset) as connector:
-        instance = action.action_class(connector, method=action.method, path=action.path)
+        instance = action.action_class(
+            connector, method=action.method, path=action.path, progress=progress
+        )
         try:
             return instance.run(checked_inputs)
         except ActionInputError as exc:

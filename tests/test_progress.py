@@ -1,0 +1,95 @@
+"""The progress line while following cursors: on a terminal only, and never with --quiet.
+
+The terminal is a real pseudo-terminal (pty) on the CLI's stderr; stdout stays a pipe, as when
+a playbook engine or a shell pipeline reads the envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from tests.support import ROOT, SECRETS, run_cli, synthetic_threat, write_json
+
+THREAT = synthetic_threat(3000)
+
+
+def run_on_a_terminal(*args: str) -> Tuple[int, Dict[str, Any], str]:
+    """``python -m runtime ARGS`` with stderr on a pty: (exit code, envelope, terminal text)."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", *args],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    chunks: List[bytes] = []
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    stdout = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait(timeout=60)
+    reader.join(timeout=10)
+    os.close(master)
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    for secret in SECRETS:
+        assert secret not in terminal and secret.encode() not in stdout
+    return code, json.loads(stdout), terminal
+
+
+@pytest.fixture()
+def files(asset, tmp_path: Path) -> List[str]:
+    inputs = {"path_parameters": {"threat_id": THREAT}, "follow_cursor": True}
+    return [
+        "--asset",
+        write_json(tmp_path / "a.json", asset),
+        "--inputs",
+        write_json(tmp_path / "in.json", inputs),
+    ]
+
+
+def test_progress_line_on_a_terminal_is_rewritten_and_cleared(sim, files) -> None:
+    code, envelope, terminal = run_on_a_terminal("run", "get_threat_events", *files)
+    assert code == 0
+    assert len(envelope["json_body"]["data"]) == 3000
+    assert terminal.startswith("\rfetched 1,000 / 3,000 events, 1 page, ")
+    assert "\rfetched 3,000 / 3,000 events, 3 pages, " in terminal
+    assert "events/s" in terminal
+    assert "\n" not in terminal  # one line, rewritten in place
+    assert terminal.endswith("\r") and terminal.split("\r")[-2].strip() == ""  # cleared
+
+
+def test_quiet_keeps_the_terminal_silent(sim, files) -> None:
+    code, envelope, terminal = run_on_a_terminal("run", "get_threat_events", *files, "--quiet")
+    assert code == 0
+    assert len(envelope["json_body"]["data"]) == 3000
+    assert terminal == ""
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(sim, files) -> None:
+    result = run_cli("run", "get_threat_events", *files)
+    assert result.code == 0
+    assert len(result.envelope["json_body"]["data"]) == 3000
+    assert result.stderr == ""
