@@ -1,0 +1,126 @@
+"""examples/: every file validates against the schemas, and every input runs against the simulator.
+
+The asset template runs with the simulator's URL and token put in for its placeholders; the
+playbook's action inputs run with its templates rendered from a sample incident.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+from runtime.runner import check_output, prepare_asset, prepare_inputs, run_action
+from tests.support import ROOT, SEED_THREAT, TOKEN, run_cli, synthetic_threat, write_json
+
+EXAMPLES = ROOT / "examples"
+INPUTS = sorted((EXAMPLES / "inputs").glob("*.yaml"))
+TEMPLATE = re.compile(r"\{\{\s*incident\.(\w+)\s*\}\}")
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture()
+def asset_file(sim, tmp_path: Path) -> str:
+    """The asset template with the simulator's URL and token in place of the placeholders."""
+    asset = {**load(EXAMPLES / "asset.example.yaml"), "url": sim.url, "api_token": TOKEN}
+    return write_json(tmp_path / "asset.json", asset)
+
+
+def test_the_common_cases_are_there() -> None:
+    assert [path.name for path in INPUTS] == [
+        "count-only.yaml",
+        "first-page.yaml",
+        "follow-all.yaml",
+        "process-events-by-created-at.yaml",
+    ]
+
+
+def test_asset_template_is_valid_and_holds_only_placeholders(plugin) -> None:
+    template = load(EXAMPLES / "asset.example.yaml")
+    checked = prepare_asset(plugin, template)
+    assert set(template) <= set(plugin.asset.schema["properties"])
+    assert "YOUR" in checked["url"] and "YOUR" in checked["api_token"]
+
+
+def test_asset_template_passes_the_connection_test(asset_file) -> None:
+    result = run_cli("test-asset", "--asset", asset_file)
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=[path.stem for path in INPUTS])
+def test_example_inputs_validate_and_run(path, plugin, sim, asset_file) -> None:
+    spec = plugin.actions["get_threat_events"]
+    inputs = prepare_inputs(spec, load(path))  # raises InputError naming the problem
+    result = run_cli(
+        "run", "get_threat_events", "--asset", asset_file, "--inputs", str(path),
+        "--validate-output",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    envelope = result.envelope
+    assert envelope["status_code"] == 200
+    body = envelope["json_body"]
+    parameters = inputs.get("parameters") or {}
+    if parameters.get("countOnly"):
+        assert body["data"] == [] and body["pagination"]["totalItems"] == 2
+    else:
+        assert 1 <= len(body["data"]) <= parameters.get("limit", 10)
+    if parameters.get("eventTypes"):
+        assert {event["objectType"] for event in body["data"]} <= set(parameters["eventTypes"])
+    if parameters.get("sortBy") == "createdAt":
+        created = [event["createdAt"] for event in body["data"]]
+        assert created == sorted(created, reverse=parameters.get("sortOrder") == "desc")
+    if inputs.get("follow_cursor"):
+        assert body["pagination"]["nextCursor"] is None
+    assert sim.requests()
+
+
+def playbook_steps(steps: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Every step of the playbook, nested ones (switch cases, conditions) included."""
+    found = []
+    for step in steps:
+        found.append(step)
+        for case in (step.get("cases") or {}).values():
+            found.extend(playbook_steps(case))
+        found.extend(playbook_steps(step.get("then") or []))
+    return found
+
+
+def render(value: Any, incident: Dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: render(item, incident) for key, item in value.items()}
+    if isinstance(value, str):
+        return TEMPLATE.sub(lambda match: incident[match.group(1)], value)
+    return value
+
+
+def test_playbook_uses_the_plugin_and_branches_on_status_code(plugin, sim, asset) -> None:
+    playbook = load(EXAMPLES / "playbook.example.yaml")
+    steps = playbook_steps(playbook["steps"])
+    calls = [step for step in steps if step.get("action")]
+    assert calls, "the playbook calls no action"
+    for call in calls:
+        assert call["plugin"] == plugin.id
+        assert call["action"] in plugin.actions
+        assert call["asset"] == plugin.asset.id
+    (switch,) = [step for step in steps if step.get("type") == "switch"]
+    assert switch["value"] == "{{ steps.get_events.output.status_code }}"
+    assert "status_code" in plugin.actions["get_threat_events"].output_schema["required"]
+    assert {200, 401, 403} <= set(switch["cases"])
+
+    for incident_threat in (SEED_THREAT, synthetic_threat(1500)):
+        incident = {"sentinelone_threat_id": incident_threat}
+        for call in calls:
+            spec = plugin.actions[call["action"]]
+            inputs = render(call["inputs"], incident)
+            prepare_inputs(spec, inputs)  # templated strings ("true", "1000") are accepted
+            envelope = run_action(plugin, call["action"], asset, inputs)
+            assert envelope["status_code"] == 200
+            assert check_output(spec, envelope) is None
+            assert envelope["json_body"]["pagination"]["nextCursor"] is None
+    assert len(envelope["json_body"]["data"]) == 1500
