@@ -48,6 +48,7 @@ KNOWN_PARAMS = frozenset(
         "eventId",
     )
 )
+THREATS_LIST_PARAMS = frozenset(("limit", "skip", "skipCount", "countOnly"))  # GET /threats
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 MAX_SKIP = 1000

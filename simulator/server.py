@@ -35,7 +35,14 @@ from socketserver import TCPServer
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs
 
-from .api import KNOWN_PARAMS, ApiError, error_body, threat_events, threats_list
+from .api import (
+    KNOWN_PARAMS,
+    THREATS_LIST_PARAMS,
+    ApiError,
+    error_body,
+    threat_events,
+    threats_list,
+)
 from .data import EventStore
 from .faults import FaultError, FaultQueue
 from .seed import SEED_EVENTS
@@ -373,6 +380,8 @@ class Handler(BaseHTTPRequestHandler):
         authorization = self.headers.get("Authorization")
         auth = self.sim.classify(authorization)
         known = KNOWN_PARAMS if EVENTS_PATH.fullmatch(path) else frozenset()
+        if path == THREATS_PATH:
+            known = THREATS_LIST_PARAMS
         self._entry = {
             "method": self.command,
             "path": raw_path,

@@ -237,6 +237,8 @@ def test_threat_list_is_a_cheap_read_that_needs_the_threats_permission(server, s
     assert too_many.status_code == 400
     counted = session.get(url, params={"countOnly": "true"}, headers=AUTH, timeout=10).json()
     assert counted == {"data": [], "pagination": {"nextCursor": None, "totalItems": 1}}
+    session.get(url, params={"limit": 1, "sortBy": "createdAt"}, headers=AUTH, timeout=10)
+    assert server.requests()[-1]["ignored_params"] == ["sortBy"]
 
 
 def test_unknown_api_path_is_404_and_wrong_method_is_405(server, session) -> None:
