@@ -9,9 +9,11 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping
 
 import yaml
+
+from runtime.schemacheck import compile_schema
 
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
@@ -32,6 +34,7 @@ def load_yaml(text: str) -> Any:
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:
+    """The jsonschema validator of a schema: the authority, and the explainer of errors."""
     from jsonschema.validators import validator_for as pick
 
     cls = pick(schema)
@@ -57,6 +60,11 @@ class AssetSpec:
         return validator_for(self.schema)
 
     @cached_property
+    def check(self) -> Callable[[Any], bool]:
+        """True when an asset is valid (compiled once; see runtime.schemacheck)."""
+        return compile_schema(self.schema)
+
+    @cached_property
     def connector_class(self) -> Any:
         return import_ref(self.connector)
 
@@ -75,6 +83,11 @@ class ActionSpec:
     @cached_property
     def input_validator(self) -> Any:
         return validator_for(self.input_schema)
+
+    @cached_property
+    def input_check(self) -> Callable[[Any], bool]:
+        """True when inputs are valid (compiled once; see runtime.schemacheck)."""
+        return compile_schema(self.input_schema)
 
     @cached_property
     def output_validator(self) -> Any:
@@ -136,8 +149,10 @@ def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
     meta = _read_json(root, META_SCHEMA, "meta-schema", problems)
     if problems:
         raise ManifestError(problems)
-    for error in sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path)):
-        problems.append(f"{MANIFEST}: {_location(error.absolute_path)}: {error.message}")
+    if not compile_schema(meta)(manifest):  # jsonschema only when it may have something to say
+        errors = validator_for(meta).iter_errors(manifest)
+        for error in sorted(errors, key=lambda e: list(e.path)):
+            problems.append(f"{MANIFEST}: {_location(error.absolute_path)}: {error.message}")
     if problems:
         raise ManifestError(problems)
     asset = manifest["asset"]

@@ -46,9 +46,10 @@ def prepare_asset(plugin: Plugin, asset: Any) -> dict:
         # Pasted settings often carry a stray space or newline: trim text values.
         trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
         asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
-    error = validate(spec.validator, asset, "asset", spec.secrets)
-    if error:
-        raise error
+    if not spec.check(asset):  # not shown valid: jsonschema decides and says what is wrong
+        error = validate(spec.validator, asset, "asset", spec.secrets)
+        if error:
+            raise error
     return asset
 
 
@@ -57,9 +58,10 @@ def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
         inputs = {}
     if isinstance(inputs, Mapping):
         inputs = coerce(dict(inputs), action.input_schema)
-    error = validate(action.input_validator, inputs, "inputs")
-    if error:
-        raise error
+    if not action.input_check(inputs):  # not shown valid: jsonschema decides and explains
+        error = validate(action.input_validator, inputs, "inputs")
+        if error:
+            raise error
     return inputs
 
 
