@@ -13,6 +13,8 @@ import json
 import logging
 import math
 import random
+import re
+import ssl
 import time
 import zlib
 from datetime import datetime, timezone
@@ -31,6 +33,8 @@ RETRY_WAIT_BUDGET = 120.0  # most time one request may spend waiting between ret
 BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
 BACKOFF_CAP = 8.0
 READ_CHUNK = 64 * 1024
+# "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
+PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
 
 Query = Sequence[Tuple[str, str]]
 
@@ -44,11 +48,21 @@ class AssetError(ConnectorError):
 
 
 class TransportError(ConnectorError):
-    """No HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, oversized body)."""
+    """No HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, oversized body).
+
+    ``cause`` names what happened, for callers that diagnose: dns, refused, connect, tls,
+    tls_handshake, proxy, proxy_auth, timeout, reset, too_large or transport."""
+
+    def __init__(self, message: str, cause: str = "transport") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class ConnectionLost(TransportError):
     """The connection was reset or closed before a whole response arrived (retryable)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, cause="reset")
 
 
 class Secret(str):
@@ -340,7 +354,8 @@ class HttpConnector:
         limit_mb = self.max_response_bytes / (1024 * 1024)
         return TransportError(
             f"The response from {self.host} is larger than max_response_mb ({limit_mb:g} MB); "
-            "narrow the request (limit, filters) or raise max_response_mb."
+            "narrow the request (limit, filters) or raise max_response_mb.",
+            cause="too_large",
         )
 
     # -- failures that are not HTTP responses ------------------------------------------------
@@ -348,44 +363,64 @@ class HttpConnector:
         what = "did not send a complete response" if reading else "could not be reached"
         return TransportError(
             f"{self.host} {what} within the timeout of {self.timeout:g} s; "
-            "raise the asset's timeout or check the console's health."
+            "raise the asset's timeout or check the console's health.",
+            cause="timeout",
         )
 
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
+        """Classify a requests failure once: a sentence for people, a cause for programs."""
         host = self.host
         detail = _os_detail(exc)
+        causes = list(_causes(exc))
         if isinstance(exc, requests.exceptions.ProxyError):
+            if any(PROXY_407.search(str(c)) for c in causes):
+                return TransportError(
+                    f"The proxy {self.proxy_host} requires authentication (HTTP 407); set "
+                    "credentials in http_proxy as http://user:password@proxy:port.",
+                    cause="proxy_auth",
+                )
             return TransportError(
                 f"The proxy {self.proxy_host} refused or failed the connection to {host}"
-                f"{' (' + detail + ')' if detail else ''}; check http_proxy and its credentials."
+                f"{' (' + detail + ')' if detail else ''}; check http_proxy and its credentials.",
+                cause="proxy",
             )
         if isinstance(exc, requests.exceptions.SSLError):
+            if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
+                return TransportError(
+                    f"The TLS certificate of {host} is not trusted; set ca_bundle to the PEM "
+                    "file of your CA (private CA or TLS-inspecting proxy), or check the URL.",
+                    cause="tls",
+                )
             return TransportError(
-                f"The TLS connection to {host} failed: its certificate is not trusted or the "
-                "handshake failed; set ca_bundle to your CA's PEM file (or check the URL)."
+                f"The TLS handshake with {host} failed; check that the URL's port speaks HTTPS "
+                "(behind a TLS-inspecting proxy, set ca_bundle to its CA's PEM file).",
+                cause="tls_handshake",
             )
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return TransportError(
                 f"Connecting to {host} timed out after {self.timeout:g} s; check the URL, "
-                "firewall and proxy settings."
+                "firewall and proxy settings.",
+                cause="timeout",
             )
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return self._timeout_error(reading=True)
-        causes = list(_causes(exc))
         if any(type(c).__name__ in {"NameResolutionError", "gaierror"} for c in causes):
             return TransportError(
                 f"The host name {urlsplit(self.base_url).hostname} could not be resolved (DNS); "
-                "check the console URL."
+                "check the console URL.",
+                cause="dns",
             )
         if any(isinstance(c, ConnectionRefusedError) for c in causes):
             return TransportError(
                 f"The connection to {host} was refused; check the console URL and port, "
-                "and that the console is reachable from this host."
+                "and that the console is reachable from this host.",
+                cause="refused",
             )
         if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
             return TransportError(
                 f"Could not connect to {host}{' (' + detail + ')' if detail else ''}; "
-                "check the console URL and the network path."
+                "check the console URL and the network path.",
+                cause="connect",
             )
         if isinstance(
             exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)

@@ -1,8 +1,8 @@
 """Connection-test diagnoses: the one thing that went wrong, in plain words.
 
-``transport_cause`` names the cause of a ``TransportError`` (no HTTP response arrived) from the
-exception chain that requests/urllib3 left behind it; ``ConnectionTest`` turns a cause, or the
-envelope of the response that did arrive, into the result of an asset's connection test::
+``ConnectionTest`` turns the cause of a ``TransportError`` (no HTTP response arrived; the
+connector classified it), or the envelope of the response that did arrive, into the result of
+an asset's connection test::
 
     {"ok": false, "status_code": 401, "cause": "token_invalid",
      "diagnosis": "Token invalid or expired (HTTP 401): ...", "request_id": "<X-RQID>"}
@@ -13,66 +13,13 @@ name hosts (``host:port``), never URLs with credentials, tokens or headers.
 
 from __future__ import annotations
 
-import re
-import socket
-import ssl
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Optional
 
 import requests
-import urllib3.exceptions
+
+from connectors.base import TransportError
 
 Result = Dict[str, Any]
-# "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
-STATUS_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what it wraps (args, ``reason``) and what it was raised from or during.
-
-    ``raise X from None`` hides the original from tracebacks but keeps it as ``__context__``,
-    which is where the connector's TransportError keeps the requests exception it replaced."""
-    seen = set()
-    todo = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
-        for attr in ("reason", "__cause__", "__context__"):
-            nested = getattr(item, attr, None)
-            if isinstance(nested, BaseException):
-                todo.append(nested)
-
-
-def transport_cause(exc: BaseException) -> str:
-    """``proxy_auth``, ``proxy``, ``tls``, ``timeout``, ``dns``, ``refused`` or ``transport``."""
-    chain = list(_chain(exc))
-
-    def seen(*kinds: type) -> bool:
-        return any(isinstance(item, kinds) for item in chain)
-
-    if seen(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
-        needs_auth = any(STATUS_407.search(str(item)) for item in chain)
-        return "proxy_auth" if needs_auth else "proxy"
-    if seen(requests.exceptions.SSLError, urllib3.exceptions.SSLError, ssl.SSLError):
-        return "tls"
-    if seen(socket.gaierror) or any(type(i).__name__ == "NameResolutionError" for i in chain):
-        return "dns"
-    if seen(ConnectionRefusedError):
-        return "refused"
-    timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
-    if any(  # urllib3's NewConnectionError is a ConnectTimeoutError too, whatever happened
-        isinstance(item, timeouts) and not isinstance(item, urllib3.exceptions.NewConnectionError)
-        for item in chain
-    ):
-        return "timeout"
-    return "transport"
-
-
-def _untrusted_certificate(exc: BaseException) -> bool:
-    return any(isinstance(item, ssl.SSLCertVerificationError) for item in _chain(exc))
 
 
 class ConnectionTest:
@@ -107,11 +54,10 @@ class ConnectionTest:
             "request_id": rqid if isinstance(rqid, str) else None,
         }
 
-    def from_transport_error(self, exc: BaseException) -> Result:
-        cause = transport_cause(exc)
-        if cause == "tls" and not _untrusted_certificate(exc):
-            return self.result(False, cause, self.explain("tls_handshake"))
-        return self.result(False, cause, self.explain(cause) or str(exc))
+    def from_transport_error(self, exc: TransportError) -> Result:
+        """The connector already classified the failure (``exc.cause``); say it plainly."""
+        cause = "tls" if exc.cause == "tls_handshake" else exc.cause
+        return self.result(False, cause, self.explain(exc.cause) or str(exc))
 
     def explain(self, cause: str) -> str:
         """The sentence for a cause that is not an HTTP status ("" for an unknown cause)."""
