@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator, Tuple
 
 import pytest
+import trustme
 
 import simulator
 from runtime.manifest import Plugin, load_plugin
 from runtime.runner import prepare_asset
-from tests.support import SECRETS, TOKEN
+from tests.support import SECRETS, TOKEN, ForwardProxy
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,38 @@ def make_connector(plugin: Plugin) -> Callable[..., Any]:
     yield build
     for connector in made:
         connector.close()
+
+
+@pytest.fixture(scope="session")
+def tls_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Any, str]]:
+    """A simulator serving https with a certificate from a CA made now; yields (server, CA path)."""
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path, ca_path = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert_path), append=True)
+    cert.private_key_pem.write_to_path(str(key_path))
+    ca.cert_pem.write_to_path(str(ca_path))
+    server = simulator.start(token=TOKEN, tls_cert=str(cert_path), tls_key=str(key_path))
+    assert server.url.startswith("https://")
+    yield server, str(ca_path)
+    server.shutdown()
+
+
+@pytest.fixture()
+def proxy() -> Iterator[ForwardProxy]:
+    server = ForwardProxy()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def auth_proxy() -> Iterator[ForwardProxy]:
+    server = ForwardProxy(require_auth=True)
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)

@@ -10,38 +10,12 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, Tuple
-
-import pytest
-import trustme
+from typing import Any, Dict, Iterable
 
 import simulator
-from tests.support import TOKEN, ForwardProxy, run_cli, write_json
+from tests.support import TOKEN, run_cli, write_json
 
 RESULT_KEYS = ["ok", "status_code", "cause", "diagnosis", "request_id"]
-
-
-@pytest.fixture(scope="module")
-def tls_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Any, str]]:
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_path, key_path, ca_path = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    for extra in cert.cert_chain_pems[1:]:
-        extra.write_to_path(str(cert_path), append=True)
-    cert.private_key_pem.write_to_path(str(key_path))
-    ca.cert_pem.write_to_path(str(ca_path))
-    server = simulator.start(token=TOKEN, tls_cert=str(cert_path), tls_key=str(key_path))
-    yield server, str(ca_path)
-    server.shutdown()
-
-
-@pytest.fixture()
-def auth_proxy() -> Iterator[ForwardProxy]:
-    server = ForwardProxy(require_auth=True)
-    yield server
-    server.close()
 
 
 def closed_port(candidates: Iterable[int] = (0,)) -> int:

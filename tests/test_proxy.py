@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from connectors.base import TransportError
-from tests.support import PROXY_PASSWORD, SEED_THREAT, ForwardProxy, run_cli, write_json
+from tests.support import PROXY_PASSWORD, SEED_THREAT, run_cli, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
-
-
-@pytest.fixture()
-def proxy() -> Iterator[ForwardProxy]:
-    server = ForwardProxy()
-    yield server
-    server.close()
-
-
-@pytest.fixture()
-def auth_proxy() -> Iterator[ForwardProxy]:
-    server = ForwardProxy(require_auth=True)
-    yield server
-    server.close()
 
 
 def test_requests_go_through_the_proxy(sim, asset, proxy, make_connector) -> None:

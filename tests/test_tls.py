@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Tuple
 
 import pytest
-import trustme
 from urllib3.exceptions import InsecureRequestWarning
 
-import simulator
 from connectors.base import TransportError
 from tests.support import SEED_THREAT, TOKEN, run_cli, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
-
-
-@pytest.fixture(scope="module")
-def tls_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Any, str]]:
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_path, key_path, ca_path = folder / "cert.pem", folder / "key.pem", folder / "ca.pem"
-    cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    for extra in cert.cert_chain_pems[1:]:
-        extra.write_to_path(str(cert_path), append=True)
-    cert.private_key_pem.write_to_path(str(key_path))
-    ca.cert_pem.write_to_path(str(ca_path))
-    server = simulator.start(token=TOKEN, tls_cert=str(cert_path), tls_key=str(key_path))
-    assert server.url.startswith("https://")
-    yield server, str(ca_path)
-    server.shutdown()
 
 
 def test_untrusted_certificate_fails_with_a_ca_bundle_hint(tls_sim, make_connector) -> None:
