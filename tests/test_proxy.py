@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import TransportError
-from tests.support import PROXY_PASSWORD, SEED_THREAT, run_cli, write_json
+from tests.support import PROXY_PASSWORD, SEED_THREAT, TOKEN, run_cli, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
 
@@ -44,3 +44,29 @@ def test_cli_through_proxy_with_credentials(sim, asset, auth_proxy, tmp_path: Pa
     assert result.code == 0
     assert result.envelope["status_code"] == 200
     assert auth_proxy.seen
+
+
+def test_https_through_a_proxy_that_wants_credentials_says_407(tls_sim, auth_proxy, make_connector):
+    server, ca_path = tls_sim
+    connector = make_connector(
+        {
+            "url": server.url,
+            "api_token": TOKEN,
+            "ca_bundle": ca_path,
+            "http_proxy": auth_proxy.url(),
+        }
+    )
+    with pytest.raises(TransportError, match=r"requires authentication \(HTTP 407\)") as caught:
+        connector.request("GET", EVENTS)
+    assert caught.value.cause == "proxy_auth"
+    assert auth_proxy.seen[0][0] == "CONNECT"
+
+
+def test_https_through_the_proxy_with_credentials_tunnels(tls_sim, auth_proxy, make_connector):
+    server, ca_path = tls_sim
+    proxy_url = auth_proxy.url(with_credentials=True)
+    connector = make_connector(
+        {"url": server.url, "api_token": TOKEN, "ca_bundle": ca_path, "http_proxy": proxy_url}
+    )
+    assert connector.request("GET", EVENTS)["status_code"] == 200
+    assert auth_proxy.seen == [("CONNECT", f"127.0.0.1:{server.port}")]
