@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping
-
-import yaml
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from runtime.schemacheck import compile_schema
 
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The parsed plugin.yaml, as JSON, keyed by the sha256 of its bytes, beside Python's own bytecode
+# cache (and under the same rule: not written when sys.dont_write_bytecode is set). It saves
+# importing PyYAML on every run; the manifest is still validated on every load.
+PARSED_CACHE = "__pycache__/plugin.yaml.{digest}.json"
 
 
 class ManifestError(Exception):
@@ -30,7 +31,10 @@ class ManifestError(Exception):
 
 
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - a safe loader (C or pure Python)
+    import yaml  # only when a YAML document is read: importing PyYAML costs ~10 ms
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader (C or pure Python)
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:
@@ -46,14 +50,27 @@ def import_ref(ref: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-@dataclass
 class AssetSpec:
-    id: str
-    title: str
-    schema: Dict[str, Any]
-    connector: str
-    secrets: List[str]
-    test: str = ""
+    # Plain classes rather than dataclasses: importing dataclasses (inspect, ast, dis) and
+    # generating their methods costs ~5 ms per process.
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        schema: Dict[str, Any],
+        connector: str,
+        secrets: List[str],
+        test: str = "",
+    ) -> None:
+        self.id = id
+        self.title = title
+        self.schema = schema
+        self.connector = connector
+        self.secrets = secrets
+        self.test = test
+
+    def __repr__(self) -> str:
+        return f"AssetSpec(id={self.id!r}, connector={self.connector!r})"
 
     @cached_property
     def validator(self) -> Any:
@@ -69,16 +86,29 @@ class AssetSpec:
         return import_ref(self.connector)
 
 
-@dataclass
 class ActionSpec:
-    id: str
-    title: str
-    description: str
-    method: str
-    path: str
-    class_ref: str
-    input_schema: Dict[str, Any]
-    output_schema: Dict[str, Any]
+    def __init__(
+        self,
+        id: str,
+        title: str,
+        description: str,
+        method: str,
+        path: str,
+        class_ref: str,
+        input_schema: Dict[str, Any],
+        output_schema: Dict[str, Any],
+    ) -> None:
+        self.id = id
+        self.title = title
+        self.description = description
+        self.method = method
+        self.path = path
+        self.class_ref = class_ref
+        self.input_schema = input_schema
+        self.output_schema = output_schema
+
+    def __repr__(self) -> str:
+        return f"ActionSpec(id={self.id!r}, class_ref={self.class_ref!r})"
 
     @cached_property
     def input_validator(self) -> Any:
@@ -98,12 +128,21 @@ class ActionSpec:
         return import_ref(self.class_ref)
 
 
-@dataclass
 class Plugin:
-    root: Path
-    manifest: Dict[str, Any]
-    asset: AssetSpec
-    actions: Dict[str, ActionSpec] = field(default_factory=dict)
+    def __init__(
+        self,
+        root: Path,
+        manifest: Dict[str, Any],
+        asset: AssetSpec,
+        actions: Optional[Dict[str, ActionSpec]] = None,
+    ) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.asset = asset
+        self.actions: Dict[str, ActionSpec] = {} if actions is None else actions
+
+    def __repr__(self) -> str:
+        return f"Plugin(root={str(self.root)!r}, id={self.manifest.get('id')!r})"
 
     @property
     def id(self) -> str:
@@ -134,17 +173,59 @@ def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> Di
     return {}
 
 
-def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
-    """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
-    root = Path(root)
+def _parse_manifest(root: Path) -> Any:
+    """plugin.yaml parsed: from the parsed cache when its bytes are unchanged, else by PyYAML."""
     try:
-        manifest = load_yaml((root / MANIFEST).read_text(encoding="utf-8"))
+        data = (root / MANIFEST).read_bytes()
     except FileNotFoundError:
         raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
-    except yaml.YAMLError as exc:
+    digest = hashlib.sha256(data).hexdigest()
+    cache = root / PARSED_CACHE.format(digest=digest[:32])
+    try:
+        with open(cache, encoding="utf-8") as handle:
+            cached = json.load(handle)
+        if isinstance(cached, dict) and cached.get("sha256") == digest:
+            return cached["manifest"]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        manifest = load_yaml(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
+    except Exception as exc:  # a yaml.YAMLError (PyYAML is imported only on this path)
+        import yaml
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
+    _store_parsed(cache, digest, manifest)
+    return manifest
+
+
+def _store_parsed(cache: Path, digest: str, manifest: Any) -> None:
+    """Best effort: only JSON-exact manifests, atomically, never failing the run."""
+    if sys.dont_write_bytecode:
+        return
+    try:
+        text = json.dumps({"sha256": digest, "manifest": manifest}, ensure_ascii=False)
+        if json.loads(text)["manifest"] != manifest:
+            return  # YAML gave something JSON does not keep (int keys, dates): parse every time
+        cache.parent.mkdir(exist_ok=True)
+        for old in cache.parent.glob("plugin.yaml.*.json"):
+            old.unlink()
+        temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, cache)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
+    """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
+    root = Path(root)
+    manifest = _parse_manifest(root)
     problems: List[str] = []
     meta = _read_json(root, META_SCHEMA, "meta-schema", problems)
     if problems:
