@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format validate package package-check icons clean
+.PHONY: demo test lint format validate package package-check icons bench clean
 
 # requirements.txt constrains the runtime dependencies to the exact versions the bundle ships.
 $(STAMP): pyproject.toml requirements.txt
@@ -41,6 +41,11 @@ package: $(STAMP)
 package-check: $(STAMP)
 	bundle=$$($(PY) -m runtime package) && \
 	RUNTIME_BUNDLE="$$bundle" $(PY) -m pytest -q tests/test_package.py
+
+# The plugin against a raw `requests` baseline on loopback (a few minutes at most; not part of
+# `make test`): prints the results table. See bench/README.md.
+bench: $(STAMP)
+	$(PY) -m bench
 
 # Re-render the PNG icons from icons/sentinelone.svg (needs rsvg-convert: librsvg2-bin).
 icons:
