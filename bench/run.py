@@ -430,7 +430,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     global PLUGIN
     PLUGIN = Path(args.root).resolve() if args.root else ROOT
-    rounds = {"cold": args.rounds, "warm": max(5, args.rounds), "follow": max(3, args.rounds // 4)}
+    rounds = {
+        "cold": args.rounds,
+        "warm": max(5, 2 * args.rounds),
+        "follow": max(3, args.rounds // 2),
+    }
     sys.path.insert(0, str(PLUGIN))
     prepare()
     timer = gnu_time()
