@@ -1,9 +1,10 @@
 """``python -m runtime package``: the importable, offline-installable bundle.
 
 Writes ``dist/<id>-<version>.zip`` (id and version from plugin.yaml) holding, at its top level:
-plugin.yaml, README.md, connectors/, actions/, schemas/, icons/, runtime/ (the local stand-in for
-the platform, so the bundle can be validated and run on the SOAR server itself), requirements.txt
-(every runtime dependency pinned exactly, transitive ones included), wheels/ (those pins as wheels
+plugin.yaml, README.md, connectors/, actions/, schemas/, icons/, examples/ (asset template, inputs,
+playbook snippet), runtime/ (the local stand-in for the platform, so the bundle can be validated
+and run on the SOAR server itself), requirements.txt (every runtime dependency pinned exactly,
+transitive ones included), wheels/ (those pins as wheels
 for CPython 3.9 to 3.12 on manylinux x86_64 and aarch64; pure-Python wheels once) and SHA256SUMS
 (the sha256 of every other file, in ``sha256sum -c`` format). Tests, the simulator, scripts and
 dev tools stay out, and so do __pycache__ and *.pyc.
@@ -34,7 +35,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from runtime.manifest import PLUGIN_ROOT
 
 BUNDLE_FILES = ("plugin.yaml", "README.md")
-BUNDLE_DIRS = ("connectors", "actions", "schemas", "icons", "runtime")
+BUNDLE_DIRS = ("connectors", "actions", "schemas", "icons", "runtime", "examples")
 REQUIREMENTS = "requirements.txt"
 CHECKSUMS = "SHA256SUMS"
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12")

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -58,6 +59,21 @@ def run_cli(*args: str, stdin: Optional[str] = None, timeout: float = 60) -> Cli
         assert secret not in proc.stderr, "a secret leaked to stderr"
     assert "Traceback" not in proc.stderr, proc.stderr
     return CliResult(proc)
+
+
+PLUGIN_FILES = ("plugin.yaml", "README.md", "pyproject.toml", "requirements.txt")
+PLUGIN_DIRS = ("schemas", "icons", "connectors", "actions", "runtime", "examples")
+
+
+def copy_plugin(root: Path) -> Path:
+    """A complete copy of the plugin (all that validate and package read) under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in PLUGIN_FILES:
+        shutil.copy(ROOT / name, root / name)
+    for folder in PLUGIN_DIRS:
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(ROOT / folder, root / folder, ignore=ignore)
+    return root
 
 
 def write_json(path: Path, value: Any) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 
 import pytest
 
 from runtime.checks import check_plugin
 from runtime.manifest import ManifestError, load_plugin
-from tests.support import ROOT
+from tests.support import copy_plugin
 
 
 def test_the_plugin_is_valid() -> None:
@@ -29,11 +28,7 @@ def test_manifest_references_resolve(plugin) -> None:
 
 @pytest.fixture()
 def plugin_copy(tmp_path: Path) -> Path:
-    for name in ("plugin.yaml", "README.md", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("schemas", "icons"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
+    return copy_plugin(tmp_path / "plugin")
 
 
 def test_every_manifest_problem_is_reported_with_its_location(plugin_copy: Path) -> None:

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import select
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,6 +24,7 @@ import pytest
 
 from runtime.package import normalize, pyproject_dependencies, read_pins
 from tests.support import ROOT, SEED_THREAT, write_json
+from tests.support import copy_plugin as support_copy_plugin
 
 BUNDLE = "sentinelone-1.0.0.zip"
 TOP_LEVEL = {
@@ -37,9 +37,9 @@ TOP_LEVEL = {
     "schemas",
     "icons",
     "runtime",
+    "examples",
     "wheels",
 }
-NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "dist")
 
 
 def clean_env(**extra: str) -> Dict[str, str]:
@@ -101,6 +101,8 @@ def test_bundle_holds_the_plugin_and_nothing_else(bundle: Path) -> None:
         "icons/sentinelone-128.png",
         "icons/sentinelone-256.png",
         "runtime/__main__.py",
+        "examples/asset.example.yaml",
+        "examples/playbook.example.yaml",
     ):
         assert required in names
     for name in names:
@@ -157,13 +159,7 @@ def test_requirements_pin_everything_exactly() -> None:
 
 
 def copy_plugin(tmp_path: Path) -> Path:
-    root = tmp_path / "plugin"
-    root.mkdir()
-    for name in ("plugin.yaml", "README.md", "pyproject.toml", "requirements.txt"):
-        shutil.copy(ROOT / name, root / name)
-    for folder in ("schemas", "icons", "connectors", "actions", "runtime"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=NOT_COPIED)
-    return root
+    return support_copy_plugin(tmp_path / "plugin")
 
 
 def test_caches_and_dot_files_stay_out(tmp_path: Path) -> None:

@@ -14,24 +14,17 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 from runtime.checks import check_plugin, png_size, readme_examples
-from tests.support import ROOT, run_cli
+from tests.support import ROOT, copy_plugin, run_cli
 
 INPUT_SCHEMA = "schemas/get_threat_events.input.schema.json"
 OUTPUT_SCHEMA = "schemas/get_threat_events.output.schema.json"
 ASSET_SCHEMA = "schemas/asset.schema.json"
-NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
 @pytest.fixture()
 def copy(tmp_path: Path) -> Path:
     """A complete copy of the plugin (what `runtime validate` reads), code included."""
-    root = tmp_path / "plugin"
-    root.mkdir()
-    for name in ("plugin.yaml", "README.md", "pyproject.toml"):
-        shutil.copy(ROOT / name, root / name)
-    for folder in ("schemas", "icons", "connectors", "actions"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=NOT_COPIED)
-    return root
+    return copy_plugin(tmp_path / "plugin")
 
 
 def edit_text(path: Path, old: str, new: str) -> None:
