@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RESPONSE_TEXT_LIMIT = 64 * 1024  # bytes of a non-JSON body kept in response_text
-RETRY_AFTER_CAP = 60.0  # longest single wait we honour; a longer Retry-After is handed back
+RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
 RETRY_WAIT_BUDGET = 120.0  # most time one request may spend waiting between retries
 BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
 BACKOFF_CAP = 8.0
@@ -206,6 +206,7 @@ class HttpConnector:
         max_response_bytes: int,
         backoff_base: float = BACKOFF_BASE,
         retry_wait_budget: float = RETRY_WAIT_BUDGET,
+        retry_after_cap: float = RETRY_AFTER_CAP,
     ) -> None:
         self.base_url = base_url
         self.host = host_of(base_url)
@@ -214,6 +215,7 @@ class HttpConnector:
         self.max_response_bytes = int(max_response_bytes)
         self.backoff_base = backoff_base
         self.retry_wait_budget = retry_wait_budget
+        self.retry_after_cap = retry_after_cap
         self.proxy_host = host_of(proxy) if proxy else None
         session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
@@ -262,7 +264,7 @@ class HttpConnector:
                 if envelope["status_code"] not in RETRY_STATUSES or attempt >= self.max_retries:
                     return envelope
                 delay = self._retry_delay(envelope, attempt)
-                if delay is None or waited + delay > self.retry_wait_budget:
+                if waited + delay > self.retry_wait_budget:
                     log.debug("not retrying %s: wait exceeds budget", envelope["status_code"])
                     return envelope
                 log.debug(
@@ -279,15 +281,14 @@ class HttpConnector:
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(BACKOFF_CAP, self.backoff_base * (2**attempt)))
 
-    def _retry_delay(self, envelope: dict, attempt: int) -> Optional[float]:
+    def _retry_delay(self, envelope: dict, attempt: int) -> float:
         headers = requests.structures.CaseInsensitiveDict(envelope["response_headers"])
         asked = retry_after_seconds(headers.get("Retry-After"))
         if asked is None:
             return self._backoff(attempt)
-        if asked > RETRY_AFTER_CAP:
-            return None  # waiting that long blocks the playbook: hand the 429/503 back
-        # Never earlier than asked; a little jitter on top so parallel runs do not stampede.
-        return asked + random.uniform(0, min(1.0, 0.1 + asked / 4))
+        wait = min(asked, self.retry_after_cap)
+        # Never earlier than asked (up to the cap); a little jitter on top against stampedes.
+        return wait + random.uniform(0, min(1.0, 0.1 + wait / 4))
 
     def _send_once(self, method: str, url: str, params: Optional[Query]) -> dict:
         started = time.monotonic()

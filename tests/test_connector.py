@@ -159,12 +159,24 @@ def test_without_retry_after_backoff_is_used(sim, asset, make_connector) -> None
     assert len(sim.requests()) == 4
 
 
-def test_retry_after_beyond_the_cap_is_handed_back_at_once(sim, asset, make_connector) -> None:
+def test_retry_after_beyond_the_cap_waits_only_the_cap(sim, asset, make_connector) -> None:
     sim.add_faults([{"kind": "status", "status": 429, "headers": {"Retry-After": "86400"}}])
-    envelope = make_connector(asset).request("GET", EVENTS)
+    envelope = make_connector(asset, retry_after_cap=0.2).request("GET", EVENTS)
+    assert envelope["status_code"] == 200
+    assert len(sim.requests()) == 2
+
+
+def test_absurd_retry_after_stops_at_the_wait_budget(sim, asset, make_connector) -> None:
+    sim.add_faults(
+        [{"kind": "status", "status": 429, "headers": {"Retry-After": "86400"}, "count": 20}]
+    )
+    connector = make_connector(
+        {**asset, "max_retries": 10}, retry_after_cap=0.4, retry_wait_budget=1.0
+    )
+    envelope = connector.request("GET", EVENTS)
     assert envelope["status_code"] == 429
     assert envelope["response_headers"]["Retry-After"] == "86400"
-    assert len(sim.requests()) == 1
+    assert 2 <= len(sim.requests()) <= 3  # the budget, not max_retries, ended it
 
 
 def test_non_retryable_statuses_are_not_retried(sim, asset, make_connector) -> None:
