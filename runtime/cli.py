@@ -141,8 +141,6 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
         partial = getattr(exc, "envelope", None)  # following cursors: what arrived before it
         if partial is None:
             raise CliError(EXIT_TRANSPORT, [f"error: {exc}"]) from None
-        if progress is not None:
-            progress.clear()
         _write_json(partial, args.pretty, secrets)
         raise CliError(
             EXIT_TRANSPORT,

@@ -46,10 +46,7 @@ def prepare_asset(plugin: Plugin, asset: Any) -> dict:
         # Pasted settings often carry a stray space or newline: trim text values.
         trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
         asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
-    if not spec.check(asset):  # not shown valid: jsonschema decides and says what is wrong
-        error = validate(spec.validator, asset, "asset", spec.secrets)
-        if error:
-            raise error
+    _require_valid(spec.check, lambda: spec.validator, asset, "asset", spec.secrets)
     return asset
 
 
@@ -58,11 +55,19 @@ def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
         inputs = {}
     if isinstance(inputs, Mapping):
         inputs = coerce(dict(inputs), action.input_schema)
-    if not action.input_check(inputs):  # not shown valid: jsonschema decides and explains
-        error = validate(action.input_validator, inputs, "inputs")
+    _require_valid(action.input_check, lambda: action.input_validator, inputs, "inputs")
+    return inputs
+
+
+def _require_valid(
+    check: Any, validator: Any, value: Any, what: str, secrets: Iterable[str] = ()
+) -> None:
+    """The compiled check answers the common case; when it cannot show ``value`` valid,
+    jsonschema (``validator()``, built only then) decides and says what is wrong."""
+    if not check(value):
+        error = validate(validator(), value, what, secrets)
         if error:
             raise error
-    return inputs
 
 
 def check_output(action: ActionSpec, envelope: Any) -> Optional[InputError]:
