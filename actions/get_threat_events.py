@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from actions.base import Action, ActionInputError, encode_query
+from actions.paging import follow_cursor
+from framework.action import Action, ActionInputError, encode_query
 
 THREAT_ID = re.compile(r"[0-9]{1,32}")
 MAX_PAGE = 1000  # the API's largest limit: the page size when following without a limit
@@ -33,4 +34,4 @@ class GetThreatEvents(Action):
                 f"max_events: got {max_events!r}; expected an integer from 1 to {MAX_EVENTS_CAP}."
             )
         page_size = parameters.get("limit") or MAX_PAGE
-        return self.follow_cursor(path, parameters, max_items=max_events, page_size=page_size)
+        return follow_cursor(self, path, parameters, max_items=max_events, page_size=page_size)

@@ -100,10 +100,11 @@ def check_page(text: str, events: int, envelope: bool = True) -> None:
 def prepare() -> None:
     """The steady state of an installed plugin: bytecode compiled (as pip does for requests and
     jsonschema) and the parsed-manifest cache written, whatever PYTHONDONTWRITEBYTECODE says."""
-    folders = [str(PLUGIN / name) for name in ("runtime", "connectors", "actions")]
+    folders = [str(PLUGIN / name) for name in ("framework", "runtime", "connectors", "actions")]
     subprocess.run([PY, "-m", "compileall", "-q", *folders, str(ROOT / "bench")], check=True)
     prime = (
-        "import sys; sys.dont_write_bytecode = False; import runtime.manifest as m; m.load_plugin()"
+        "import sys; sys.dont_write_bytecode = False; "
+        "import framework.manifest as m; m.load_plugin()"
     )
     subprocess.run([PY, "-c", prime], cwd=PLUGIN, check=True)
 
@@ -219,8 +220,8 @@ def raw_call(url: str, threat: str, params: Dict[str, Any], trust_env: bool = Tr
 
 
 def warm(url: str, limit: int, rounds: int, per_batch: int) -> Dict[str, List[float]]:
-    from runtime.manifest import load_plugin
-    from runtime.runner import run_action
+    from framework.manifest import load_plugin
+    from framework.runner import run_action
 
     plugin = load_plugin()
     asset = {"url": url, "api_token": TOKEN}
@@ -264,8 +265,8 @@ def follow_inputs(schema: Dict[str, Any]) -> Tuple[Optional[dict], str]:
 def follow(url: str, rounds: int) -> Tuple[Optional[Dict[str, List[float]]], str]:
     import requests
 
-    from runtime.manifest import load_plugin
-    from runtime.runner import run_action
+    from framework.manifest import load_plugin
+    from framework.runner import run_action
 
     plugin = load_plugin()
     inputs, why = follow_inputs(plugin.actions["get_threat_events"].input_schema)

@@ -1,11 +1,1 @@
-"""Asset connectors: configured HTTP sessions for the services the plugin talks to."""
-
-from connectors.base import (
-    AssetError,
-    ConnectionLost,
-    ConnectorError,
-    HttpConnector,
-    TransportError,
-)
-
-__all__ = ["AssetError", "ConnectionLost", "ConnectorError", "HttpConnector", "TransportError"]
+"""SentinelOne asset connectors: the configured HTTP session for a SentinelOne console."""

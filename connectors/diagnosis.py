@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 import requests
 
-from connectors.base import TransportError
+from framework.errors import TransportError
 
 Result = Dict[str, Any]
 

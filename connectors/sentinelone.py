@@ -10,8 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from connectors.base import AssetError, HttpConnector, TransportError
 from connectors.diagnosis import ConnectionTest
+from framework.connector import HttpConnector
+from framework.errors import AssetError, TransportError
+from framework.retry import RetryPolicy
 
 API_SUFFIX = re.compile(r"/web/api(/v[0-9.]+)?$", re.IGNORECASE)
 # The connection test reads one threat: cheap, authenticated, and it needs the same permission
@@ -109,9 +111,8 @@ class SentinelOneConnector(HttpConnector):
             verify=verify,
             proxy=check_proxy(proxy) if proxy else None,
             timeout=asset["timeout"],
-            max_retries=asset["max_retries"],
+            retry=RetryPolicy(max_retries=asset["max_retries"], **tuning),
             max_response_bytes=int(asset["max_response_mb"] * 1024 * 1024),
-            **tuning,
         )
 
     def test_connection(self) -> Dict[str, Any]:

@@ -25,7 +25,7 @@ class RedactingFilter(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from runtime.runner import redact
+        from framework.runner import redact
 
         record.msg = redact(record.getMessage(), self.secrets)
         record.args = ()
@@ -41,7 +41,7 @@ class CliError(Exception):
 
 def read_document(path: str, option: str) -> Any:
     """A JSON or YAML document from a file, or from stdin for '-'."""
-    from runtime.manifest import load_yaml
+    from framework.manifest import load_yaml
 
     try:
         if path == "-":
@@ -79,7 +79,7 @@ def _setup_logging(debug: bool, secrets: Sequence[str]) -> None:
 
 
 def _write_json(value: Any, pretty: bool, secrets: Sequence[str]) -> None:
-    from runtime.runner import redact
+    from framework.runner import redact
 
     text = json.dumps(value, indent=2 if pretty else None, ensure_ascii=False)
     sys.stdout.buffer.write(redact(text, secrets).encode("utf-8") + b"\n")
@@ -119,10 +119,10 @@ class ProgressLine:
 
 
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
-    from connectors.base import AssetError, TransportError
-    from runtime.inputs import InputError
-    from runtime.manifest import load_plugin
-    from runtime.runner import check_output, run_action, secrets_of
+    from framework.errors import AssetError, TransportError
+    from framework.inputs import InputError
+    from framework.manifest import load_plugin
+    from framework.runner import check_output, run_action, secrets_of
 
     if args.asset == "-" and args.inputs == "-":
         raise CliError(EXIT_INPUT, ["--asset and --inputs cannot both read stdin (-)."])
@@ -163,10 +163,10 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout,
     its diagnosis on stderr; exit 0 ok, 2 invalid asset, 3 not reached, 4 answered but failed."""
-    from connectors.base import AssetError
-    from runtime.inputs import InputError
-    from runtime.manifest import load_plugin
-    from runtime.runner import redact, run_asset_test, secrets_of
+    from framework.errors import AssetError
+    from framework.inputs import InputError
+    from framework.manifest import load_plugin
+    from framework.runner import redact, run_asset_test, secrets_of
 
     asset = read_document(args.asset, "--asset")
     plugin = load_plugin()
@@ -189,7 +189,7 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
-    from runtime.checks import check_plugin
+    from runtime.lint import check_plugin
 
     problems = check_plugin(args.root)
     for line in problems:
@@ -272,7 +272,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: no traceback reaches a user
-        from runtime.manifest import ManifestError
+        from framework.manifest import ManifestError
 
         if isinstance(exc, ManifestError):
             code, lines = EXIT_BROKEN, ["the plugin is broken:", *exc.problems]
@@ -283,7 +283,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 import traceback
 
                 lines.append(traceback.format_exc())
-    from runtime.runner import redact
+    from framework.runner import redact
 
     for line in lines:
         print(redact(line, secrets), file=sys.stderr)

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from runtime.manifest import PLUGIN_ROOT
+from framework.manifest import PLUGIN_ROOT
 
 BUNDLE_FILES = ("plugin.yaml", "README.md")
-BUNDLE_DIRS = ("connectors", "actions", "schemas", "icons", "runtime", "examples")
+BUNDLE_DIRS = ("framework", "connectors", "actions", "schemas", "icons", "runtime", "examples")
 REQUIREMENTS = "requirements.txt"
 CHECKSUMS = "SHA256SUMS"
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12")
@@ -254,8 +254,8 @@ def build(
     ``wheels_from``: resolve the wheels offline from that folder instead of the package index.
     ``keep_wheels``: also copy the wheels there (a cache for offline rebuilds and the install
     test), replacing what it held."""
-    from runtime.checks import check_plugin
-    from runtime.manifest import load_plugin
+    from framework.manifest import load_plugin
+    from runtime.lint import check_plugin
 
     problems = check_plugin(str(root))
     if problems:

@@ -9,8 +9,8 @@ import pytest
 import trustme
 
 import simulator
-from runtime.manifest import Plugin, load_plugin
-from runtime.runner import prepare_asset
+from framework.manifest import Plugin, load_plugin
+from framework.runner import prepare_asset
 from tests.support import SECRETS, TOKEN, ForwardProxy
 
 

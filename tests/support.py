@@ -62,7 +62,7 @@ def run_cli(*args: str, stdin: Optional[str] = None, timeout: float = 60) -> Cli
 
 
 PLUGIN_FILES = ("plugin.yaml", "README.md", "pyproject.toml", "requirements.txt")
-PLUGIN_DIRS = ("schemas", "icons", "connectors", "actions", "runtime", "examples")
+PLUGIN_DIRS = ("schemas", "icons", "framework", "connectors", "actions", "runtime", "examples")
 
 
 def copy_plugin(root: Path) -> Path:

@@ -10,8 +10,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from connectors.base import ConnectionLost, TransportError, retry_after_seconds
 from connectors.sentinelone import normalize_url
+from framework.errors import ConnectionLost, TransportError
+from framework.retry import retry_after_seconds
 from tests.support import SEED_THREAT, TOKEN
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
@@ -170,9 +171,7 @@ def test_absurd_retry_after_stops_at_the_wait_budget(sim, asset, make_connector)
     sim.add_faults(
         [{"kind": "status", "status": 429, "headers": {"Retry-After": "86400"}, "count": 20}]
     )
-    connector = make_connector(
-        {**asset, "max_retries": 10}, retry_after_cap=0.4, retry_wait_budget=1.0
-    )
+    connector = make_connector({**asset, "max_retries": 10}, retry_after_cap=0.4, wait_budget=1.0)
     envelope = connector.request("GET", EVENTS)
     assert envelope["status_code"] == 429
     assert envelope["response_headers"]["Retry-After"] == "86400"

@@ -12,10 +12,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from actions.base import IncompleteFetch
 from actions.get_threat_events import DEFAULT_MAX_EVENTS, MAX_EVENTS_CAP
-from runtime.inputs import InputError
-from runtime.runner import check_output, prepare_inputs, run_action
+from framework.errors import IncompleteFetch
+from framework.inputs import InputError
+from framework.runner import check_output, prepare_inputs, run_action
 from simulator.data import EventStore, Selection
 from tests.support import SEED_THREAT, run_cli, synthetic_threat, write_json
 

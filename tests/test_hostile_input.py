@@ -9,10 +9,10 @@ from typing import Any, Dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import AssetError, TransportError
-from runtime.inputs import InputError
-from runtime.manifest import load_plugin
-from runtime.runner import run_action
+from framework.errors import AssetError, TransportError
+from framework.inputs import InputError
+from framework.manifest import load_plugin
+from framework.runner import run_action
 from tests.support import SECRETS, TOKEN
 
 PLUGIN = load_plugin()

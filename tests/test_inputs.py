@@ -6,8 +6,8 @@ from typing import Any, Dict
 
 import pytest
 
-from runtime.inputs import InputError
-from runtime.runner import prepare_asset, prepare_inputs, run_action
+from framework.inputs import InputError
+from framework.runner import prepare_asset, prepare_inputs, run_action
 from tests.support import SEED_THREAT, TOKEN, run_cli, write_json
 
 

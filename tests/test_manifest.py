@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.checks import check_plugin
-from runtime.manifest import ManifestError, load_plugin
+from framework.manifest import ManifestError, load_plugin
+from runtime.lint import check_plugin
 from tests.support import copy_plugin
 
 
@@ -17,8 +17,8 @@ def test_the_plugin_is_valid() -> None:
 
 
 def test_manifest_references_resolve(plugin) -> None:
-    from actions.base import Action
-    from connectors.base import HttpConnector
+    from framework.action import Action
+    from framework.connector import HttpConnector
 
     assert issubclass(plugin.asset.connector_class, HttpConnector)
     for action in plugin.actions.values():

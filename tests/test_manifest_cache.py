@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import runtime.manifest as manifest_module
-from runtime.manifest import ManifestError, load_plugin
+import framework.manifest as manifest_module
+from framework.manifest import ManifestError, load_plugin
 from tests.support import ROOT
 
 
@@ -34,7 +34,7 @@ def test_the_parsed_manifest_is_cached_and_used_without_pyyaml(root: Path) -> No
     assert json.loads(cache.read_text())["manifest"] == first.manifest
     code = (
         "import sys\n"
-        "from runtime.manifest import load_plugin\n"
+        "from framework.manifest import load_plugin\n"
         f"plugin = load_plugin({str(root)!r})\n"
         "assert plugin.id == 'sentinelone'\n"
         "assert 'yaml' not in sys.modules, 'the cache was not used'\n"

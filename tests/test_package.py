@@ -32,6 +32,7 @@ TOP_LEVEL = {
     "README.md",
     "requirements.txt",
     "SHA256SUMS",
+    "framework",
     "connectors",
     "actions",
     "schemas",
@@ -174,7 +175,7 @@ def test_caches_and_dot_files_stay_out(tmp_path: Path) -> None:
     names = read_zip(build(tmp_path / "out", "--root", str(root)))
     assert not [n for n in names if "pycache" in n or n.endswith(("pyc", "~", ".notes"))]
     assert not [n for n in names if n.startswith("tests/")]
-    assert "connectors/base.py" in names
+    assert "framework/connector.py" in names
 
 
 def test_a_plugin_that_does_not_validate_is_not_packaged(tmp_path: Path) -> None:

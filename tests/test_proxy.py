@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import TransportError
+from framework.errors import TransportError
 from tests.support import PROXY_PASSWORD, SEED_THREAT, TOKEN, run_cli, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 import simulator
-from connectors.base import ConnectionLost, TransportError
+from framework.errors import ConnectionLost, TransportError
 from tests.support import ROOT, SECRETS, SEED_THREAT, TOKEN, run_cli, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
@@ -122,14 +122,14 @@ def test_retry_after_as_http_date_is_honoured(sim, asset, make_connector) -> Non
 
 def test_a_wait_beyond_the_budget_returns_at_once(sim, asset, make_connector) -> None:
     sim.add_faults([{"kind": "status", "status": 429, "headers": {"Retry-After": "30"}}])
-    envelope = make_connector(asset, retry_wait_budget=5).request("GET", EVENTS)
+    envelope = make_connector(asset, wait_budget=5).request("GET", EVENTS)
     assert envelope["status_code"] == 429
     assert len(sim.requests()) == 1
 
 
 def test_resets_stop_when_the_budget_is_spent(sim, asset, make_connector) -> None:
     sim.add_faults([{"kind": "drop", "count": 20}])
-    connector = make_connector({**asset, "max_retries": 10}, backoff_base=100, retry_wait_budget=0)
+    connector = make_connector({**asset, "max_retries": 10}, backoff_base=100, wait_budget=0)
     with pytest.raises(ConnectionLost):
         connector.request("GET", EVENTS)
     assert len(sim.requests()) == 1

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from runtime.manifest import MANIFEST, META_SCHEMA, PLUGIN_ROOT, load_yaml
-from runtime.schemacheck import compile_or_none, compile_schema, equal, uniq
+from framework.manifest import MANIFEST, META_SCHEMA, PLUGIN_ROOT, load_yaml
+from framework.schemacheck import compile_or_none, compile_schema, equal, uniq
 from tests.support import ROOT
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -311,8 +311,8 @@ def test_a_valid_run_does_not_import_jsonschema(tmp_path: Any) -> None:
     """The point of the compiled checks: jsonschema costs more to import than a request."""
     code = (
         "import sys\n"
-        "from runtime.manifest import load_plugin\n"
-        "from runtime.runner import prepare_asset, prepare_inputs\n"
+        "from framework.manifest import load_plugin\n"
+        "from framework.runner import prepare_asset, prepare_inputs\n"
         "plugin = load_plugin()\n"
         "prepare_asset(plugin, {'url': 'https://x.example', 'api_token': 't0k'})\n"
         "prepare_inputs(plugin.actions['get_threat_events'],\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from urllib3.exceptions import InsecureRequestWarning
 
-from connectors.base import TransportError
+from framework.errors import TransportError
 from tests.support import SEED_THREAT, TOKEN, run_cli, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"

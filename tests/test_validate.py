@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from runtime.checks import check_plugin, png_size, readme_examples
+from runtime.lint import check_plugin, png_size, readme_examples
 from tests.support import ROOT, copy_plugin, run_cli
 
 INPUT_SCHEMA = "schemas/get_threat_events.input.schema.json"
@@ -250,13 +250,14 @@ def test_class_of_the_wrong_kind(copy: Path) -> None:
     )
     assert problems_of(copy) == [
         "plugin.yaml: actions.get_threat_events.class: connectors.sentinelone:SentinelOneConnector"
-        " is not a subclass of actions.base:Action."
+        " is not a subclass of framework.action:Action."
     ]
 
 
 def test_class_ref_to_something_that_is_not_a_class(copy: Path) -> None:
-    edit_text(copy / "plugin.yaml", "sentinelone:SentinelOneConnector", "base:host_of")
-    assert has(problems_of(copy), "asset.connector: connectors.base:host_of is a function")
+    edit_text(copy / "plugin.yaml", "sentinelone:SentinelOneConnector", "sentinelone:is_loopback")
+    problem = "asset.connector: connectors.sentinelone:is_loopback is a function"
+    assert has(problems_of(copy), problem)
 
 
 def test_connector_test_method_must_exist(copy: Path) -> None:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from runtime.schemacheck import compile_schema
+from framework.schemacheck import compile_schema
 
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"

@@ -6,9 +6,9 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
-from actions.base import ActionInputError, ProgressHook
-from runtime.inputs import InputError, apply_defaults, coerce, validate
-from runtime.manifest import ActionSpec, Plugin
+from framework.action import ActionInputError, ProgressHook
+from framework.inputs import InputError, apply_defaults, coerce, validate
+from framework.manifest import ActionSpec, Plugin
 
 
 def secrets_of(asset: Any, secret_fields: Iterable[str]) -> List[str]:

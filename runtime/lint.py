@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from runtime.manifest import (
+from framework.manifest import (
     MANIFEST,
     PLUGIN_ROOT,
     ManifestError,
@@ -30,8 +30,8 @@ from runtime.manifest import (
     load_yaml,
 )
 
-CONNECTOR_BASE = "connectors.base:HttpConnector"
-ACTION_BASE = "actions.base:Action"
+CONNECTOR_BASE = "framework.connector:HttpConnector"
+ACTION_BASE = "framework.action:Action"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A fenced ```json or ```yaml block in Markdown: its language and its text.
 FENCED_BLOCK = re.compile(r"^```[ \t]*(json|ya?ml)[ \t]*\n(.*?)^```", re.M | re.S)
@@ -130,7 +130,7 @@ def _check_schema(
 
 def _top_level_names(refs: Iterable[str]) -> List[str]:
     names = {ref.partition(":")[0].split(".")[0] for ref in refs}
-    return sorted(names - {"runtime", *sys.builtin_module_names})
+    return sorted(names - {"framework", "runtime", *sys.builtin_module_names})
 
 
 @contextmanager
@@ -183,7 +183,7 @@ def _check_class(
     ref: str, base_ref: str, root: Path, where: str, problems: List[str]
 ) -> Optional[type]:
     cls = _import(ref, root, where, problems)
-    base = _import(base_ref, root, f"{where} (base class)", problems)
+    base = import_ref(base_ref)  # the framework's own base class: it is never the plugin's
     if cls is None or base is None:
         return None
     if not isinstance(cls, type):

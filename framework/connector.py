@@ -1,4 +1,4 @@
-"""HTTP connector base: one configured requests.Session, retries, and the response envelope.
+"""The HTTP connector base: one configured requests.Session, the retry loop, the envelope.
 
 Status codes are data: every HTTP response that arrives becomes the envelope
 ``status_code / reason / json_body / response_headers`` (plus ``response_text`` when the body is
@@ -8,186 +8,26 @@ not JSON), 4xx and 5xx included. Only failures that are not HTTP responses raise
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
-import math
-import random
 import re
 import ssl
 import time
-import zlib
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
 
+from framework.body import READ_CHUNK, BodyDecoder, build_envelope
+from framework.errors import ConnectionLost, Secret, TransportError, causes_of, host_of, os_detail
+from framework.retry import RetryPolicy
+
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-RESPONSE_TEXT_LIMIT = 64 * 1024  # bytes of a non-JSON body kept in response_text
-RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
-RETRY_WAIT_BUDGET = 120.0  # most time one request may spend waiting between retries
-BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
-BACKOFF_CAP = 8.0
-READ_CHUNK = 64 * 1024
 # "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
 PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
 
 Query = Sequence[Tuple[str, str]]
-
-
-class ConnectorError(Exception):
-    """A failure with a one-sentence message that is safe to show to a user."""
-
-
-class AssetError(ConnectorError):
-    """The asset (connection settings) is invalid; nothing was sent."""
-
-
-class TransportError(ConnectorError):
-    """No HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, oversized body).
-
-    ``cause`` names what happened, for callers that diagnose: dns, refused, connect, tls,
-    tls_handshake, proxy, proxy_auth, timeout, reset, too_large or transport."""
-
-    def __init__(self, message: str, cause: str = "transport") -> None:
-        super().__init__(message)
-        self.cause = cause
-
-
-class ConnectionLost(TransportError):
-    """The connection was reset or closed before a whole response arrived (retryable)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, cause="reset")
-
-
-class Secret(str):
-    """A string whose repr never shows its value (proxy URLs with credentials)."""
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-
-def host_of(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
-    """Seconds asked for by a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        current = datetime.now(timezone.utc).timestamp() if now is None else now
-        return max(0.0, when.timestamp() - current)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _parse_body(body: bytes) -> Tuple[bool, Any]:
-    if not body.strip():
-        return False, None
-    try:
-        return True, json.loads(body)
-    except ValueError:  # includes UnicodeDecodeError
-        return False, None
-
-
-def build_envelope(response: requests.Response, body: bytes) -> dict:
-    """The response as the action's output: nothing reshaped."""
-    ok, parsed = _parse_body(body)
-    envelope = {
-        "status_code": response.status_code,
-        "reason": response.reason,
-        "json_body": parsed,
-        "response_headers": dict(response.headers),
-    }
-    if not ok:
-        charset = _charset(response.headers.get("Content-Type", ""))
-        envelope["response_text"] = body[:RESPONSE_TEXT_LIMIT].decode(charset, errors="replace")
-    return envelope
-
-
-def _charset(content_type: str) -> str:
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value:
-            name = value.strip("\"' ")
-            try:
-                "".encode(name)
-                return name
-            except LookupError:
-                break
-    return "utf-8"
-
-
-def _causes(exc: BaseException) -> Iterable[BaseException]:
-    """The exception, its arguments and its chain: where requests/urllib3 hide the real cause."""
-    seen = set()
-    todo = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
-        for attr in ("reason", "__cause__", "__context__"):
-            nested = getattr(item, attr, None)
-            if isinstance(nested, BaseException):
-                todo.append(nested)
-
-
-def _os_detail(exc: BaseException) -> str:
-    for item in _causes(exc):
-        if isinstance(item, OSError) and item.strerror:
-            return item.strerror.lower()
-    return ""
-
-
-class BodyDecoder:
-    """gzip/deflate decoding that knows whether the stream ended (a cut-short body is an error)
-    and hands out bounded pieces, so a small compressed body cannot expand unchecked."""
-
-    def __init__(self, wbits: int) -> None:
-        self.wbits = wbits
-        self.inflater = zlib.decompressobj(wbits)
-        self.complete = False
-
-    @classmethod
-    def for_encoding(cls, content_encoding: str) -> Optional[BodyDecoder]:
-        encoding = content_encoding.strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            return cls(16 + zlib.MAX_WBITS)
-        if encoding == "deflate":
-            return cls(zlib.MAX_WBITS)
-        return None  # identity, or something urllib3 decodes for us
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        while data:
-            if self.complete:  # another gzip member follows
-                self.inflater, self.complete = zlib.decompressobj(self.wbits), False
-            try:
-                yield self.inflater.decompress(data, READ_CHUNK)
-                while self.inflater.unconsumed_tail:
-                    yield self.inflater.decompress(self.inflater.unconsumed_tail, READ_CHUNK)
-            except zlib.error:
-                raise urllib3.exceptions.DecodeError("corrupt compressed body") from None
-            self.complete = self.inflater.eof
-            data = self.inflater.unused_data if self.complete else b""
 
 
 class HttpConnector:
@@ -202,20 +42,14 @@ class HttpConnector:
         verify: Union[bool, str],
         proxy: Optional[str],
         timeout: float,
-        max_retries: int,
+        retry: RetryPolicy,
         max_response_bytes: int,
-        backoff_base: float = BACKOFF_BASE,
-        retry_wait_budget: float = RETRY_WAIT_BUDGET,
-        retry_after_cap: float = RETRY_AFTER_CAP,
     ) -> None:
         self.base_url = base_url
         self.host = host_of(base_url)
         self.timeout = float(timeout)
-        self.max_retries = int(max_retries)
+        self.retry = retry
         self.max_response_bytes = int(max_response_bytes)
-        self.backoff_base = backoff_base
-        self.retry_wait_budget = retry_wait_budget
-        self.retry_after_cap = retry_after_cap
         self.proxy_host = host_of(proxy) if proxy else None
         session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
@@ -246,49 +80,34 @@ class HttpConnector:
     def request(self, method: str, path: str, params: Optional[Query] = None) -> dict:
         """Send one request (retrying 429/502/503/504 and resets) and return its envelope."""
         url = self.base_url + path
+        policy = self.retry
         waited = 0.0
         attempt = 0
         while True:
             try:
                 envelope = self._send_once(method, url, params)
             except ConnectionLost:
-                if attempt >= self.max_retries:
+                if attempt >= policy.max_retries:
                     raise
-                delay = self._backoff(attempt)
-                if waited + delay > self.retry_wait_budget:
+                delay = policy.backoff(attempt)
+                if waited + delay > policy.wait_budget:
                     raise
                 log.debug(
                     "connection to %s lost; retry %d in %.2f s", self.host, attempt + 1, delay
                 )
             else:
-                if envelope["status_code"] not in RETRY_STATUSES or attempt >= self.max_retries:
+                status = envelope["status_code"]
+                if status not in policy.statuses or attempt >= policy.max_retries:
                     return envelope
-                delay = self._retry_delay(envelope, attempt)
-                if waited + delay > self.retry_wait_budget:
-                    log.debug("not retrying %s: wait exceeds budget", envelope["status_code"])
+                headers = requests.structures.CaseInsensitiveDict(envelope["response_headers"])
+                delay = policy.delay_for(headers.get("Retry-After"), attempt)
+                if waited + delay > policy.wait_budget:
+                    log.debug("not retrying %s: wait exceeds budget", status)
                     return envelope
-                log.debug(
-                    "%s from %s; retry %d in %.2f s",
-                    envelope["status_code"],
-                    self.host,
-                    attempt + 1,
-                    delay,
-                )
+                log.debug("%s from %s; retry %d in %.2f s", status, self.host, attempt + 1, delay)
             time.sleep(delay)
             waited += delay
             attempt += 1
-
-    def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(BACKOFF_CAP, self.backoff_base * (2**attempt)))
-
-    def _retry_delay(self, envelope: dict, attempt: int) -> float:
-        headers = requests.structures.CaseInsensitiveDict(envelope["response_headers"])
-        asked = retry_after_seconds(headers.get("Retry-After"))
-        if asked is None:
-            return self._backoff(attempt)
-        wait = min(asked, self.retry_after_cap)
-        # Never earlier than asked (up to the cap); a little jitter on top against stampedes.
-        return wait + random.uniform(0, min(1.0, 0.1 + wait / 4))
 
     def _send_once(self, method: str, url: str, params: Optional[Query]) -> dict:
         started = time.monotonic()
@@ -371,8 +190,8 @@ class HttpConnector:
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
         """Classify a requests failure once: a sentence for people, a cause for programs."""
         host = self.host
-        detail = _os_detail(exc)
-        causes = list(_causes(exc))
+        detail = os_detail(exc)
+        causes = list(causes_of(exc))
         if isinstance(exc, requests.exceptions.ProxyError):
             if any(PROXY_407.search(str(c)) for c in causes):
                 return TransportError(

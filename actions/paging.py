@@ -1,0 +1,91 @@
+"""SentinelOne's cursor paging: repeat a request with ``cursor`` = the previous page's
+``pagination.nextCursor`` over the connector's one Session, and merge the pages into one envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+from framework.action import Action, ActionInputError, encode_query
+from framework.errors import IncompleteFetch, TransportError
+
+
+def follow_cursor(
+    action: Action, path: str, parameters: Mapping[str, Any], *, max_items: int, page_size: int
+) -> Dict[str, Any]:
+    """Read page after page (``cursor`` = the previous ``pagination.nextCursor``) until the
+    cursor is null or ``max_items`` items are in; return one envelope.
+
+    Success: the last page's envelope with ``json_body.data`` = every item in server order
+    and ``pagination.nextCursor`` = where to resume (null when everything was read). The
+    last page asks only for the items still missing, so the resume cursor is exact. A page
+    that answers non-2xx (after the connector's retries) ends it: that page's envelope,
+    its body (SentinelOne's ``errors``) plus ``data`` so far and ``pagination.nextCursor``
+    = the failed page's cursor. A transport failure after at least one page raises
+    IncompleteFetch carrying the same kind of partial envelope; before any page, the
+    connector's TransportError."""
+    if max_items < 1 or page_size < 1:
+        raise ActionInputError(f"max_items {max_items} and page_size {page_size}: need >= 1.")
+    params = dict(parameters)
+    cursor = params.get("cursor")
+    items: List[Any] = []
+    pages, total = 0, None
+    last: Optional[Dict[str, Any]] = None  # the last page that arrived whole
+    while len(items) < max_items:
+        page = dict(params, limit=min(page_size, max_items - len(items)))
+        if pages:  # the cursor carries the position now
+            page.pop("skip", None)
+            page["cursor"] = cursor
+        try:
+            envelope = action.connector.request(action.method, path, params=encode_query(page))
+        except TransportError as exc:
+            if last is None:
+                raise
+            error = {"code": None, "title": "Transport Error", "detail": str(exc)}
+            partial = _with_items(last, items, cursor, total, errors=[error])
+            raise IncompleteFetch(str(exc), partial, len(items), pages) from exc
+        body = envelope.get("json_body")
+        status = envelope["status_code"]
+        if not (200 <= status < 300 and isinstance(body, dict) and _is_list(body, "data")):
+            return _with_items(envelope, items, cursor, total, errors=_no_page(status, body))
+        pages += 1
+        items.extend(body["data"])
+        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        total = pagination.get("totalItems", total)
+        cursor = pagination.get("nextCursor")
+        last = envelope
+        if action.progress is not None:
+            action.progress(len(items), total, pages)
+        if not cursor or not body["data"]:
+            break
+    return _with_items(last or {}, items, cursor, total)
+
+
+def _is_list(body: Mapping[str, Any], key: str) -> bool:
+    return isinstance(body.get(key), list)
+
+
+def _no_page(status: int, body: Any) -> Optional[List[Dict[str, Any]]]:
+    """The errors to report for a page that is not a page: SentinelOne's own, or one saying so."""
+    if isinstance(body, dict) and _is_list(body, "errors"):
+        return None  # keep the body's errors as they are
+    title = "Unexpected response" if 200 <= status < 300 else "HTTP Error"
+    return [{"code": None, "title": title, "detail": f"HTTP {status}: not a page of events"}]
+
+
+def _with_items(
+    envelope: Dict[str, Any],
+    items: List[Any],
+    cursor: Optional[str],
+    total: Optional[int],
+    errors: Optional[List[Dict[str, Any]]] = None,
+) -> Dict[str, Any]:
+    """``envelope`` with ``json_body`` holding ``items`` and the cursor to resume from."""
+    body = envelope.get("json_body")
+    merged: Dict[str, Any] = dict(body) if isinstance(body, dict) else {}
+    pagination = merged.get("pagination") if isinstance(merged.get("pagination"), dict) else {}
+    merged["data"] = items
+    merged["pagination"] = {**pagination, "nextCursor": cursor, "totalItems": total}
+    if errors:
+        merged["errors"] = errors
+    return {**envelope, "json_body": merged}

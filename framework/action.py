@@ -1,0 +1,70 @@
+"""What every action shares: a connector, the manifest's method and path, safe request building
+(path placeholders that cannot escape, query encoding)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, List, Mapping, Optional, Tuple
+
+from framework.connector import HttpConnector
+
+PATH_VALUE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+# Called after each page while following cursors: (items fetched, totalItems or None, pages).
+ProgressHook = Callable[[int, Optional[int], int], None]
+
+
+class ActionInputError(ValueError):
+    """An input the action cannot use; raised before anything is sent."""
+
+
+def encode_query(parameters: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """Query pairs: arrays comma-joined, booleans true/false; null and empty arrays left out."""
+    query = []
+    for name, value in parameters.items():
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            text = ",".join(str(item) for item in value)
+        else:
+            text = str(value)
+        query.append((name, text))
+    return query
+
+
+class Action:
+    """Base class: subclasses implement ``run(inputs) -> envelope`` with one connector call."""
+
+    def __init__(
+        self,
+        connector: HttpConnector,
+        *,
+        method: str,
+        path: str,
+        progress: Optional[ProgressHook] = None,
+    ) -> None:
+        self.connector = connector
+        self.method = method
+        self.path = path
+        self.progress = progress
+
+    def build_path(self, values: Mapping[str, Any]) -> str:
+        """The path template with each placeholder replaced by a value that cannot escape it."""
+
+        def substitute(match: re.Match) -> str:
+            name = match.group(1)
+            value = values.get(name)
+            if not isinstance(value, str) or not PATH_VALUE.fullmatch(value):
+                raise ActionInputError(
+                    f"path_parameters.{name}: got {value!r}; expected letters, digits, - or _ only."
+                )
+            return value
+
+        return PLACEHOLDER.sub(substitute, self.path)
+
+    def run(self, inputs: Mapping[str, Any]) -> dict:
+        raise NotImplementedError
