@@ -1,25 +1,32 @@
-"""plugin.yaml: load it, validate it against its meta-schema, resolve what it references."""
+"""plugin.yaml as one complete, frozen model: read it, validate it against its meta-schema,
+resolve the files it references.
+
+``load_plugin(root)`` reads ``plugin.yaml`` and every JSON file it names; ``plugin_from_data``
+builds the same model from documents already in memory (a platform package that ships the
+manifest as Python data). Neither edits ``sys.path`` or ``sys.modules``: classes are imported
+only when asked for, by ``import_class(root, "module:Class")``.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from types import MappingProxyType
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from framework.schemacheck import compile_schema
 
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
-# The parsed plugin.yaml, as JSON, keyed by the sha256 of its bytes, beside Python's own bytecode
-# cache (and under the same rule: not written when sys.dont_write_bytecode is set). It saves
-# importing PyYAML on every run; the manifest is still validated on every load.
-PARSED_CACHE = "__pycache__/plugin.yaml.{digest}.json"
+Documents = Mapping[str, Any]  # relative path -> parsed JSON document
 
 
 class ManifestError(Exception):
@@ -45,32 +52,37 @@ def validator_for(schema: Mapping[str, Any]) -> Any:
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
-def import_ref(ref: str) -> Any:
+def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
+    """The object a ``module:Class`` reference names, its top-level package taken from
+    ``root`` when it is not imported yet. ``sys.path`` is left as it is."""
     module_name, _, attr = ref.partition(":")
+    top = module_name.split(".")[0]
+    if top not in sys.modules:
+        spec = importlib.machinery.PathFinder.find_spec(top, [str(root)])
+        if spec is not None and spec.loader is not None:
+            package = importlib.util.module_from_spec(spec)
+            sys.modules[top] = package
+            try:
+                spec.loader.exec_module(package)
+            except BaseException:
+                del sys.modules[top]
+                raise
     return getattr(importlib.import_module(module_name), attr)
 
 
+@dataclass(frozen=True)
 class AssetSpec:
-    # Plain classes rather than dataclasses: importing dataclasses (inspect, ast, dis) and
-    # generating their methods costs ~5 ms per process.
-    def __init__(
-        self,
-        id: str,
-        title: str,
-        schema: Dict[str, Any],
-        connector: str,
-        secrets: List[str],
-        test: str = "",
-    ) -> None:
-        self.id = id
-        self.title = title
-        self.schema = schema
-        self.connector = connector
-        self.secrets = secrets
-        self.test = test
+    """The asset (connection) the plugin's actions need: its schema, connector and secrets."""
 
-    def __repr__(self) -> str:
-        return f"AssetSpec(id={self.id!r}, connector={self.connector!r})"
+    id: str
+    title: str
+    description: str
+    schema_path: str
+    schema: Dict[str, Any] = field(repr=False)
+    connector: str  # module:Class
+    secrets: Tuple[str, ...]
+    test: str = ""  # the connector method that tests the connection, if any
+    root: Path = field(default=PLUGIN_ROOT, repr=False, compare=False)
 
     @cached_property
     def validator(self) -> Any:
@@ -78,37 +90,29 @@ class AssetSpec:
 
     @cached_property
     def check(self) -> Callable[[Any], bool]:
-        """True when an asset is valid (compiled once; see runtime.schemacheck)."""
+        """True when an asset is valid (compiled once; see framework.schemacheck)."""
         return compile_schema(self.schema)
 
     @cached_property
     def connector_class(self) -> Any:
-        return import_ref(self.connector)
+        return import_class(self.root, self.connector)
 
 
+@dataclass(frozen=True)
 class ActionSpec:
-    def __init__(
-        self,
-        id: str,
-        title: str,
-        description: str,
-        method: str,
-        path: str,
-        class_ref: str,
-        input_schema: Dict[str, Any],
-        output_schema: Dict[str, Any],
-    ) -> None:
-        self.id = id
-        self.title = title
-        self.description = description
-        self.method = method
-        self.path = path
-        self.class_ref = class_ref
-        self.input_schema = input_schema
-        self.output_schema = output_schema
+    """One action: its HTTP method and path template, class, and input and output schemas."""
 
-    def __repr__(self) -> str:
-        return f"ActionSpec(id={self.id!r}, class_ref={self.class_ref!r})"
+    id: str
+    title: str
+    description: str
+    method: str
+    path: str
+    class_ref: str  # module:Class
+    input_schema_path: str
+    input_schema: Dict[str, Any] = field(repr=False)
+    output_schema_path: str
+    output_schema: Dict[str, Any] = field(repr=False)
+    root: Path = field(default=PLUGIN_ROOT, repr=False, compare=False)
 
     @cached_property
     def input_validator(self) -> Any:
@@ -116,7 +120,7 @@ class ActionSpec:
 
     @cached_property
     def input_check(self) -> Callable[[Any], bool]:
-        """True when inputs are valid (compiled once; see runtime.schemacheck)."""
+        """True when inputs are valid (compiled once; see framework.schemacheck)."""
         return compile_schema(self.input_schema)
 
     @cached_property
@@ -125,36 +129,36 @@ class ActionSpec:
 
     @cached_property
     def action_class(self) -> Any:
-        return import_ref(self.class_ref)
+        return import_class(self.root, self.class_ref)
 
 
+@dataclass(frozen=True)
 class Plugin:
-    def __init__(
-        self,
-        root: Path,
-        manifest: Dict[str, Any],
-        asset: AssetSpec,
-        actions: Optional[Dict[str, ActionSpec]] = None,
-    ) -> None:
-        self.root = root
-        self.manifest = manifest
-        self.asset = asset
-        self.actions: Dict[str, ActionSpec] = {} if actions is None else actions
+    """Everything plugin.yaml says, with the schemas it references already read."""
 
-    def __repr__(self) -> str:
-        return f"Plugin(root={str(self.root)!r}, id={self.manifest.get('id')!r})"
-
-    @property
-    def id(self) -> str:
-        return self.manifest["id"]
-
-    @property
-    def version(self) -> str:
-        return self.manifest["version"]
+    root: Path
+    id: str
+    title: str
+    version: str
+    vendor: str
+    description: str
+    icon: str  # the SVG, relative to root
+    icons: Mapping[int, str]  # PNG renderings by size in pixels
+    asset: AssetSpec
+    actions: Mapping[str, ActionSpec]
+    platforms: Mapping[str, Mapping[str, Any]]  # per-platform metadata (stable app ids, ...)
 
     @property
     def user_agent(self) -> str:
         return f"{self.id}/{self.version}"
+
+    @property
+    def schema_paths(self) -> List[str]:
+        """Every schema file the manifest references, asset first."""
+        paths = [self.asset.schema_path]
+        for action in self.actions.values():
+            paths += [action.input_schema_path, action.output_schema_path]
+        return paths
 
 
 def _location(path: Any) -> str:
@@ -162,34 +166,13 @@ def _location(path: Any) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> Dict[str, Any]:
-    try:
-        with open(root / relative, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        problems.append(f"{MANIFEST}: {where}: file {relative} does not exist.")
-    except ValueError as exc:
-        problems.append(f"{relative}: not valid JSON ({exc}).")
-    return {}
-
-
 def _parse_manifest(root: Path) -> Any:
-    """plugin.yaml parsed: from the parsed cache when its bytes are unchanged, else by PyYAML."""
     try:
         data = (root / MANIFEST).read_bytes()
     except FileNotFoundError:
         raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
-    digest = hashlib.sha256(data).hexdigest()
-    cache = root / PARSED_CACHE.format(digest=digest[:32])
     try:
-        with open(cache, encoding="utf-8") as handle:
-            cached = json.load(handle)
-        if isinstance(cached, dict) and cached.get("sha256") == digest:
-            return cached["manifest"]
-    except (OSError, ValueError, KeyError):
-        pass
-    try:
-        manifest = load_yaml(data.decode("utf-8"))
+        return load_yaml(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
     except Exception as exc:  # a yaml.YAMLError (PyYAML is imported only on this path)
@@ -200,68 +183,123 @@ def _parse_manifest(root: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
-    _store_parsed(cache, digest, manifest)
-    return manifest
 
 
-def _store_parsed(cache: Path, digest: str, manifest: Any) -> None:
-    """Best effort: only JSON-exact manifests, atomically, never failing the run."""
-    if sys.dont_write_bytecode:
-        return
+def _referenced(manifest: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """(where, relative path) of every JSON document a valid manifest references."""
+    refs = [("asset.schema", manifest["asset"]["schema"])]
+    for action_id, spec in manifest["actions"].items():
+        refs.append((f"actions.{action_id}.input_schema", spec["input_schema"]))
+        refs.append((f"actions.{action_id}.output_schema", spec["output_schema"]))
+    return refs
+
+
+def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> Any:
     try:
-        text = json.dumps({"sha256": digest, "manifest": manifest}, ensure_ascii=False)
-        if json.loads(text)["manifest"] != manifest:
-            return  # YAML gave something JSON does not keep (int keys, dates): parse every time
-        cache.parent.mkdir(exist_ok=True)
-        for old in cache.parent.glob("plugin.yaml.*.json"):
-            old.unlink()
-        temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, cache)
-    except (OSError, TypeError, ValueError):
-        pass
+        with open(root / relative, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        problems.append(f"{MANIFEST}: {where}: file {relative} does not exist.")
+    except ValueError as exc:
+        problems.append(f"{relative}: not valid JSON ({exc}).")
+    return None
 
 
-def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
-    """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
+def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dict[str, Any]]:
+    """plugin.yaml parsed, and every JSON document it references (meta-schema included) by
+    relative path: all that ``plugin_from_data`` needs. Raises ManifestError."""
     root = Path(root)
     manifest = _parse_manifest(root)
     problems: List[str] = []
-    meta = _read_json(root, META_SCHEMA, "meta-schema", problems)
+    documents = {META_SCHEMA: _read_json(root, META_SCHEMA, "meta-schema", problems)}
     if problems:
         raise ManifestError(problems)
-    if not compile_schema(meta)(manifest):  # jsonschema only when it may have something to say
-        errors = validator_for(meta).iter_errors(manifest)
-        for error in sorted(errors, key=lambda e: list(e.path)):
-            problems.append(f"{MANIFEST}: {_location(error.absolute_path)}: {error.message}")
+    _check_manifest(manifest, documents[META_SCHEMA])
+    for where, relative in _referenced(manifest):
+        if relative not in documents:
+            documents[relative] = _read_json(root, relative, where, problems)
+    if problems:
+        raise ManifestError(problems)
+    return manifest, documents
+
+
+def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
+    if compile_schema(meta)(manifest):  # jsonschema only when it may have something to say
+        return
+    errors = sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
+    problems = [f"{MANIFEST}: {_location(e.absolute_path)}: {e.message}" for e in errors]
+    if problems:
+        raise ManifestError(problems)
+
+
+def plugin_from_data(
+    manifest: Any, documents: Documents, root: os.PathLike[str] | str = PLUGIN_ROOT
+) -> Plugin:
+    """The model from a parsed manifest and its documents (relative path -> parsed JSON),
+    validated like ``load_plugin``; ``root`` is where the plugin's classes are imported from."""
+    root = Path(root)
+    meta = documents.get(META_SCHEMA)
+    if not isinstance(meta, Mapping):
+        raise ManifestError([f"{META_SCHEMA}: missing."])
+    _check_manifest(manifest, meta)
+    problems = [
+        f"{MANIFEST}: {where}: file {relative} does not exist."
+        for where, relative in _referenced(manifest)
+        if relative not in documents
+    ]
+    problems += [
+        f"{relative}: not a JSON object."
+        for _, relative in _referenced(manifest)
+        if relative in documents and not isinstance(documents[relative], dict)
+    ]
     if problems:
         raise ManifestError(problems)
     asset = manifest["asset"]
     asset_spec = AssetSpec(
         id=asset["id"],
         title=asset["title"],
-        schema=_read_json(root, asset["schema"], "asset.schema", problems),
+        description=asset["description"],
+        schema_path=asset["schema"],
+        schema=documents[asset["schema"]],
         connector=asset["connector"],
-        secrets=list(asset["secrets"]),
+        secrets=tuple(asset["secrets"]),
         test=asset.get("test", ""),
+        root=root,
     )
-    actions = {}
-    for action_id, spec in manifest["actions"].items():
-        where = f"actions.{action_id}"
-        actions[action_id] = ActionSpec(
+    actions = {
+        action_id: ActionSpec(
             id=action_id,
             title=spec["title"],
             description=spec["description"],
             method=spec["method"],
             path=spec["path"],
             class_ref=spec["class"],
-            input_schema=_read_json(root, spec["input_schema"], f"{where}.input_schema", problems),
-            output_schema=_read_json(
-                root, spec["output_schema"], f"{where}.output_schema", problems
-            ),
+            input_schema_path=spec["input_schema"],
+            input_schema=documents[spec["input_schema"]],
+            output_schema_path=spec["output_schema"],
+            output_schema=documents[spec["output_schema"]],
+            root=root,
         )
-    if problems:
-        raise ManifestError(problems)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return Plugin(root=root, manifest=manifest, asset=asset_spec, actions=actions)
+        for action_id, spec in manifest["actions"].items()
+    }
+    icons = {int(size): path for size, path in (manifest.get("icons") or {}).items()}
+    platforms = manifest.get("platforms") or {}
+    return Plugin(
+        root=root,
+        id=manifest["id"],
+        title=manifest["title"],
+        version=manifest["version"],
+        vendor=manifest["vendor"],
+        description=manifest["description"],
+        icon=manifest["icon"],
+        icons=MappingProxyType(dict(sorted(icons.items()))),
+        asset=asset_spec,
+        actions=MappingProxyType(actions),
+        platforms=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in platforms.items()}),
+    )
+
+
+def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
+    """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
+    manifest, documents = read_documents(root)
+    return plugin_from_data(manifest, documents, root)

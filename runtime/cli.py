@@ -189,9 +189,9 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
-    from runtime.lint import check_plugin
+    from runtime.lint import lint_plugin
 
-    problems = check_plugin(args.root)
+    problems = lint_plugin(args.root)
     for line in problems:
         print(line, file=sys.stderr)
     if problems:

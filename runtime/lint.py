@@ -1,12 +1,12 @@
-"""``python -m runtime validate``: everything that can be checked without a network, all at once.
+"""``python -m runtime validate``: the repository lint, everything checkable without a network.
 
 Every problem is one line, ``file: location: problem``, and every problem is reported, not only
 the first: plugin.yaml against its meta-schema and the files it references (load_plugin), then
 each schema against its declared draft, defaults and examples against their own schemas, the
-output schema's example (the seed's captured response), JSON/YAML examples in the README, the
-class references (imported from the checked plugin's own directory), the icons (PNG sizes read
-from the IHDR header), the version against pyproject.toml, the secrets against
-``format: password``, and the README documenting every input and asset property.
+output schema's example (the seed's captured response), the class references (imported from
+the checked plugin's own directory), the icons (PNG sizes read from the IHDR header), the
+version against pyproject.toml and the secrets against ``format: password``. (The README's
+examples and field documentation are checked by the tests, tests/test_readme.py.)
 """
 
 from __future__ import annotations
@@ -18,23 +18,20 @@ import struct
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
 
+from framework.action import Action
+from framework.connector import HttpConnector
 from framework.manifest import (
     MANIFEST,
     PLUGIN_ROOT,
     ManifestError,
     Plugin,
-    import_ref,
+    import_class,
     load_plugin,
-    load_yaml,
 )
 
-CONNECTOR_BASE = "framework.connector:HttpConnector"
-ACTION_BASE = "framework.action:Action"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# A fenced ```json or ```yaml block in Markdown: its language and its text.
-FENCED_BLOCK = re.compile(r"^```[ \t]*(json|ya?ml)[ \t]*\n(.*?)^```", re.M | re.S)
 # Keywords whose value is one schema, and keywords whose value maps names (or lists) to schemas.
 ONE_SCHEMA = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
 SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
@@ -135,7 +132,7 @@ def _top_level_names(refs: Iterable[str]) -> List[str]:
 
 @contextmanager
 def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
-    """Import the packages that ``refs`` name from ``root``, then restore sys.path/sys.modules.
+    """Import the packages that ``refs`` name from ``root``, then restore sys.modules.
 
     Checking a copy of the plugin must check the copy's modules, not same-named packages that
     this process imported earlier (the repository's own ``connectors``, say), and must leave the
@@ -146,11 +143,9 @@ def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
     def ours(module: str) -> bool:
         return any(module == name or module.startswith(name + ".") for name in names)
 
-    saved_path = list(sys.path)
     saved = {key: module for key, module in sys.modules.items() if ours(key)}
     for key in saved:
         del sys.modules[key]
-    sys.path.insert(0, str(root))
     importlib.invalidate_caches()
     try:
         yield
@@ -158,13 +153,12 @@ def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
         for key in [key for key in sys.modules if ours(key)]:
             del sys.modules[key]
         sys.modules.update(saved)
-        sys.path[:] = saved_path
         importlib.invalidate_caches()
 
 
 def _import(ref: str, root: Path, where: str, problems: List[str]) -> Optional[Any]:
     try:
-        value = import_ref(ref)
+        value = import_class(root, ref)
     except Exception as exc:  # any import-time failure of the plugin's code is a problem to show
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
         if isinstance(exc, SyntaxError) and exc.filename:
@@ -179,38 +173,34 @@ def _import(ref: str, root: Path, where: str, problems: List[str]) -> Optional[A
     return value
 
 
-def _check_class(
-    ref: str, base_ref: str, root: Path, where: str, problems: List[str]
-) -> Optional[type]:
+def _check_class(ref: str, base: type, root: Path, where: str, problems: List[str]) -> None:
     cls = _import(ref, root, where, problems)
-    base = import_ref(base_ref)  # the framework's own base class: it is never the plugin's
-    if cls is None or base is None:
-        return None
+    if cls is None:
+        return
     if not isinstance(cls, type):
         problems.append(f"{MANIFEST}: {where}: {ref} is a {type(cls).__name__}, not a class.")
-        return None
-    if not issubclass(cls, base):
-        problems.append(f"{MANIFEST}: {where}: {ref} is not a subclass of {base_ref}.")
-        return None
-    return cls
+    elif not issubclass(cls, base):
+        problems.append(f"{MANIFEST}: {where}: {ref} is not a subclass of {_ref_of(base)}.")
+
+
+def _ref_of(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _check_classes(plugin: Plugin, problems: List[str]) -> None:
-    manifest = plugin.manifest
-    refs = [plugin.asset.connector, CONNECTOR_BASE, ACTION_BASE]
-    refs += [action.class_ref for action in plugin.actions.values()]
+    asset = plugin.asset
+    refs = [asset.connector, *(action.class_ref for action in plugin.actions.values())]
     with _imports_from(plugin.root, refs):
-        connector = _check_class(
-            plugin.asset.connector, CONNECTOR_BASE, plugin.root, "asset.connector", problems
-        )
-        test = manifest["asset"].get("test")
-        if connector is not None and test and not callable(getattr(connector, test, None)):
-            problems.append(
-                f"{MANIFEST}: asset.test: {plugin.asset.connector} has no method {test}."
-            )
+        _check_class(asset.connector, HttpConnector, plugin.root, "asset.connector", problems)
+        connector = _import(asset.connector, plugin.root, "asset.connector", [])
+        if asset.test and isinstance(connector, type):
+            if not callable(getattr(connector, asset.test, None)):
+                problems.append(
+                    f"{MANIFEST}: asset.test: {asset.connector} has no method {asset.test}."
+                )
         for action in plugin.actions.values():
             where = f"actions.{action.id}.class"
-            _check_class(action.class_ref, ACTION_BASE, plugin.root, where, problems)
+            _check_class(action.class_ref, Action, plugin.root, where, problems)
 
 
 def png_size(path: Path) -> Optional[Tuple[int, int]]:
@@ -224,13 +214,12 @@ def png_size(path: Path) -> Optional[Tuple[int, int]]:
 
 
 def _check_icons(plugin: Plugin, problems: List[str]) -> None:
-    root, manifest = plugin.root, plugin.manifest
-    svg = manifest["icon"]
+    root, svg = plugin.root, plugin.icon
     if not (root / svg).is_file():
         problems.append(f"{MANIFEST}: icon: file {svg} does not exist.")
     elif not re.search(r"<svg[\s>]", (root / svg).read_text(encoding="utf-8", errors="replace")):
         problems.append(f"{svg}: not an SVG image (no <svg> element); see {MANIFEST} icon.")
-    for size, path in sorted((manifest.get("icons") or {}).items(), key=lambda kv: int(kv[0])):
+    for size, path in plugin.icons.items():
         if not (root / path).is_file():
             problems.append(f"{MANIFEST}: icons.{size}: file {path} does not exist.")
             continue
@@ -280,95 +269,19 @@ def _check_identity(plugin: Plugin, problems: List[str]) -> None:
                 )
 
 
-def readme_examples(text: str) -> Iterator[Tuple[int, str, Dict[str, Any]]]:
-    """(line, kind, value) for each fenced json/yaml block that parses to an inputs, output
-    envelope or asset shaped object; kind is ``inputs``, ``output`` or ``asset``. Other blocks
-    (shell, HTTP, fragments with ``...`` that do not parse) are not examples and are skipped."""
-    for match in FENCED_BLOCK.finditer(text):
-        line = text.count("\n", 0, match.start(2)) + 1
-        try:
-            value = json.loads(match.group(2)) if match.group(1) == "json" else None
-            value = load_yaml(match.group(2)) if value is None else value
-        except Exception:  # noqa: S112 - not a parseable example: prose, a fragment, a template
-            continue
-        if not isinstance(value, dict):
-            continue
-        if "status_code" in value:
-            yield line, "output", value
-        elif "path_parameters" in value or "parameters" in value:
-            yield line, "inputs", value
-        elif "url" in value and "api_token" in value:
-            yield line, "asset", value
-
-
-def _check_readme(plugin: Plugin, validators: Mapping[str, Any], problems: List[str]) -> None:
-    """README documents every input and asset property; its examples validate.
-
-    ``validators`` maps ``asset`` and ``inputs:ACTION``/``output:ACTION`` to a validator, for
-    the schemas that are valid (examples are not checked against a broken schema)."""
-    path = plugin.root / "README.md"
-    if not path.exists():
-        problems.append("README.md: missing.")
-        return
-    text = path.read_text(encoding="utf-8")
-    for action in plugin.actions.values():
-        for _, sub in _subschemas(action.input_schema):
-            for name in sub.get("properties") or {}:
-                if f"`{name}`" not in text:
-                    problems.append(f"README.md: does not document input {name} of {action.id}.")
-    for name in plugin.asset.schema.get("properties", {}):
-        if f"`{name}`" not in text:
-            problems.append(f"README.md: does not document asset field {name}.")
-    for line, kind, value in readme_examples(text):
-        if kind == "asset":
-            candidates = [("the asset", validators.get("asset"))]
-        else:
-            candidates = [
-                (f"{kind} of {action}", validators.get(f"{kind}:{action}"))
-                for action in plugin.actions
-            ]
-        if any(validator is None for _, validator in candidates):
-            continue
-        failures = []
-        for label, validator in candidates:
-            errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-            if not errors:
-                break
-            failures.append((label, errors))
-        else:
-            for label, errors in failures:
-                for error in errors:
-                    problems.append(
-                        f"README.md: line {line}: example ({label}) invalid at "
-                        f"{_at(error.absolute_path)}: {error.message}."
-                    )
-
-
-def check_plugin(root: Optional[str] = None) -> List[str]:
+def lint_plugin(root: Optional[str] = None) -> List[str]:
     """Every problem found in the plugin under ``root``, as 'file: location: problem' lines."""
     root_path = Path(root).resolve() if root else PLUGIN_ROOT
-    saved_path = list(sys.path)
     try:
         plugin = load_plugin(root_path)
     except ManifestError as exc:
         return exc.problems
-    finally:
-        sys.path[:] = saved_path  # load_plugin puts root first on sys.path: not for a check
     problems: List[str] = []
-    manifest = plugin.manifest
-    validators = {
-        "asset": _check_schema(manifest["asset"]["schema"], plugin.asset.schema, problems)
-    }
+    _check_schema(plugin.asset.schema_path, plugin.asset.schema, problems)
     for action in plugin.actions.values():
-        spec = manifest["actions"][action.id]
-        validators[f"inputs:{action.id}"] = _check_schema(
-            spec["input_schema"], action.input_schema, problems
-        )
-        validators[f"output:{action.id}"] = _check_schema(
-            spec["output_schema"], action.output_schema, problems, needs_example=True
-        )
+        _check_schema(action.input_schema_path, action.input_schema, problems)
+        _check_schema(action.output_schema_path, action.output_schema, problems, needs_example=True)
     _check_classes(plugin, problems)
     _check_icons(plugin, problems)
     _check_identity(plugin, problems)
-    _check_readme(plugin, validators, problems)
     return problems

@@ -255,9 +255,9 @@ def build(
     ``keep_wheels``: also copy the wheels there (a cache for offline rebuilds and the install
     test), replacing what it held."""
     from framework.manifest import load_plugin
-    from runtime.lint import check_plugin
+    from runtime.lint import lint_plugin
 
-    problems = check_plugin(str(root))
+    problems = lint_plugin(str(root))
     if problems:
         raise PackageError(["the plugin does not validate:", *problems])
     plugin = load_plugin(root)

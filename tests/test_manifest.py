@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from framework.manifest import ManifestError, load_plugin
-from runtime.lint import check_plugin
+from runtime.lint import lint_plugin
 from tests.support import copy_plugin
 
 
 def test_the_plugin_is_valid() -> None:
-    assert check_plugin() == []
+    assert lint_plugin() == []
 
 
 def test_manifest_references_resolve(plugin) -> None:
@@ -44,7 +44,7 @@ def test_every_manifest_problem_is_reported_with_its_location(plugin_copy: Path)
 
 def test_missing_schema_file_is_reported(plugin_copy: Path) -> None:
     (plugin_copy / "schemas" / "asset.schema.json").unlink()
-    assert any("asset.schema.json does not exist" in p for p in check_plugin(str(plugin_copy)))
+    assert any("asset.schema.json does not exist" in p for p in lint_plugin(str(plugin_copy)))
 
 
 def test_output_schema_accepts_real_world_variation(plugin) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-from runtime.lint import check_plugin, png_size, readme_examples
+from runtime.lint import lint_plugin, png_size
 from tests.support import ROOT, copy_plugin, run_cli
 
 INPUT_SCHEMA = "schemas/get_threat_events.input.schema.json"
@@ -40,7 +40,7 @@ def edit_json(path: Path, change: Callable[[Dict[str, Any]], Any]) -> None:
 
 
 def problems_of(root: Path) -> List[str]:
-    problems = check_plugin(str(root))
+    problems = lint_plugin(str(root))
     assert problems, "the broken copy passed validation"
     return problems
 
@@ -50,7 +50,7 @@ def has(problems: List[str], *parts: str) -> bool:
 
 
 def test_an_unbroken_copy_is_valid(copy: Path) -> None:
-    assert check_plugin(str(copy)) == []
+    assert lint_plugin(str(copy)) == []
 
 
 def test_the_cli_reports_every_problem_at_once(copy: Path) -> None:
@@ -66,7 +66,7 @@ def test_the_cli_reports_every_problem_at_once(copy: Path) -> None:
 def test_several_kinds_of_mistakes_are_reported_together(copy: Path) -> None:
     edit_json(copy / ASSET_SCHEMA, lambda s: s["properties"]["timeout"].update(default=-1))
     (copy / "icons" / "sentinelone-48.png").unlink()
-    edit_text(copy / "README.md", "`skipCount`", "skipCount")
+    edit_text(copy / "plugin.yaml", "version: 1.0.0", "version: 1.0.1")
     result = run_cli("validate", "--root", str(copy))
     assert result.code == 1
     assert "3 problem(s) found." in result.stderr
@@ -144,68 +144,6 @@ def test_seed_example_must_stay_in_the_output_schema(copy: Path) -> None:
     assert seed["json_body"]["pagination"]["totalItems"] == len(seed["json_body"]["data"]) == 2
     edit_json(copy / OUTPUT_SCHEMA, lambda s: s.pop("examples"))
     assert has(problems_of(copy), f"{OUTPUT_SCHEMA}: /examples: missing")
-
-
-# --- README examples and documentation -----------------------------------------------------------
-
-
-def test_readme_examples_are_found() -> None:
-    kinds = [kind for _, kind, _ in readme_examples((ROOT / "README.md").read_text())]
-    assert "inputs" in kinds and "output" in kinds
-
-
-def test_readme_inputs_example_that_violates_the_schema(copy: Path) -> None:
-    readme = copy / "README.md"
-    edit_text(readme, '"parameters": {"limit": 100,', '"parameters": {"limit": 5000,')
-    lines = readme.read_text().splitlines()
-    changed = next(n for n, text in enumerate(lines) if '"limit": 5000' in text)
-    fence = max(n for n in range(changed) if lines[n].startswith("```json"))
-    line = fence + 2  # the block's first line (1-based)
-    assert has(
-        problems_of(copy),
-        f"README.md: line {line}: example (inputs of get_threat_events) invalid at "
-        "parameters.limit: 5000 is greater than the maximum of 1000.",
-    )
-
-
-def test_readme_envelope_example_that_violates_the_schema(copy: Path) -> None:
-    edit_text(copy / "README.md", '{"status_code": 200, "reason": "OK",', '{"status_code": "OK",')
-    assert has(
-        problems_of(copy),
-        "example (output of get_threat_events) invalid at status_code: 'OK' is not of type",
-    )
-
-
-def test_readme_yaml_asset_example_is_checked(copy: Path) -> None:
-    block = "\n```yaml\nurl: https://usea1-acme.sentinelone.net\napi_token: t\ntimeout: -5\n```\n"
-    with open(copy / "README.md", "a", encoding="utf-8") as handle:
-        handle.write(block)
-    assert has(problems_of(copy), "example (the asset) invalid at timeout: -5 is less than")
-
-
-def test_readme_blocks_that_are_not_examples_are_ignored(copy: Path) -> None:
-    blocks = (
-        '\n```json\n{"status_code": 200, ...}\n```\n'  # a fragment: does not parse
-        "\n```json\n[1, 2]\n```\n"  # parses, but is no inputs, envelope or asset
-        "\n```yaml\nname: x\nsteps: [1]\n```\n"
-        "\n```sh\nmake test\n```\n"
-    )
-    with open(copy / "README.md", "a", encoding="utf-8") as handle:
-        handle.write(blocks)
-    assert check_plugin(str(copy)) == []
-
-
-def test_readme_missing_an_input_property(copy: Path) -> None:
-    edit_text(copy / "README.md", "`processName__like`", "processName__like")
-    assert problems_of(copy) == [
-        "README.md: does not document input processName__like of get_threat_events."
-    ]
-
-
-def test_readme_missing_an_asset_field(copy: Path) -> None:
-    text = (copy / "README.md").read_text().replace("`ca_bundle`", "ca_bundle")
-    (copy / "README.md").write_text(text)
-    assert problems_of(copy) == ["README.md: does not document asset field ca_bundle."]
 
 
 # --- classes -------------------------------------------------------------------------------------
