@@ -35,7 +35,7 @@ def main(argv: list) -> int:
             {
                 "Authorization": f"ApiToken {asset['api_token']}",
                 "Accept": "application/json",
-                "User-Agent": "sentinelone/1.0.0",
+                "User-Agent": options["--user-agent"],
             }
         )
         response = session.get(url, params=params, timeout=asset.get("timeout", 30))

@@ -34,12 +34,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from simulator import DEFAULT_TOKEN, synthetic_threat_id
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT  # the plugin checkout measured (--root); the baseline and the server are ours
 PY = sys.executable
-TOKEN = "simulator-token"
-PAGE_THREAT = "1700000000000025000"  # 25,000 events: full pages at limit=10 and limit=1000
-FOLLOW_THREAT = "1700000000000020000"  # exactly 20,000 events: 20 pages of 1000
+TOKEN = DEFAULT_TOKEN
+PAGE_THREAT = synthetic_threat_id(25_000)  # full pages at limit=10 and limit=1000
+FOLLOW_THREAT = synthetic_threat_id(20_000)  # exactly 20 pages of 1000
+USER_AGENT = ""  # the measured plugin's (main() reads it from its manifest); the baseline sends it
 FOLLOW_EVENTS = 20_000
 EVENTS_PATH = "/web/api/v2.1/threats/{}/explore/events"
 RSS_ROUNDS = 5
@@ -82,7 +85,7 @@ def headers() -> Dict[str, str]:
     return {
         "Authorization": f"ApiToken {TOKEN}",
         "Accept": "application/json",
-        "User-Agent": "sentinelone/1.0.0",
+        "User-Agent": USER_AGENT,
     }
 
 
@@ -163,7 +166,7 @@ def cold(
         ("plugin", [PY, "-m", "runtime", "run", "get_threat_events", "--asset", str(asset),
                     "--inputs", str(inputs)], True),
         ("baseline", [PY, str(ROOT / "bench" / "baseline.py"), "--asset", str(asset),
-                      "--inputs", str(inputs)], True),
+                      "--inputs", str(inputs), "--user-agent", USER_AGENT], True),
         ("python -c pass", [PY, "-c", "pass"], False),
     ]  # fmt: skip
     curl = shutil.which("curl")
@@ -429,7 +432,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--update-readme", action="store_true", help="write into bench/README.md")
     parser.add_argument("--root", help="measure the plugin in this checkout (default: this one)")
     args = parser.parse_args(argv)
-    global PLUGIN
+    global PLUGIN, USER_AGENT
     PLUGIN = Path(args.root).resolve() if args.root else ROOT
     rounds = {
         "cold": args.rounds,
@@ -437,6 +440,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "follow": max(3, args.rounds // 2),
     }
     sys.path.insert(0, str(PLUGIN))
+    from framework.manifest import load_plugin  # the measured checkout's
+
+    USER_AGENT = load_plugin(PLUGIN).user_agent
     prepare()
     timer = gnu_time()
     server, url = start_server()

@@ -16,16 +16,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
+from simulator import SEED_THREAT_ID, synthetic_threat_id
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s1-test-token-Zq7Xv3Lm9"  # distinctive, so a leak anywhere is easy to spot
 PROXY_USER, PROXY_PASSWORD = "proxyuser", "proxy-pass-Kd83jQ"
 SECRETS = (TOKEN, PROXY_PASSWORD)
-SEED_THREAT = "1569749506546751259"
-
-
-def synthetic_threat(events: int) -> str:
-    """The simulator's synthetic threat with exactly ``events`` events."""
-    return f"1700000000000{events:06d}"
+SEED_THREAT = SEED_THREAT_ID
+synthetic_threat = synthetic_threat_id  # the simulator's threat with exactly N events
 
 
 class CliResult:

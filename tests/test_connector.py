@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import re
 import socket
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 
 import pytest
 
 from connectors.sentinelone import normalize_url
 from framework.errors import ConnectionLost, TransportError
-from framework.retry import retry_after_seconds
 from tests.support import SEED_THREAT, TOKEN
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
@@ -204,18 +201,6 @@ def test_resets_beyond_max_retries_raise_a_clear_error(sim, asset, make_connecto
     assert len(sim.requests()) == 2
 
 
-def test_retry_after_parsing() -> None:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
-    assert retry_after_seconds("7") == 7
-    assert retry_after_seconds(" 1.5 ") == 1.5
-    assert retry_after_seconds(later, now=now.timestamp()) == pytest.approx(30)
-    assert retry_after_seconds(format_datetime(now, usegmt=True), now=now.timestamp() + 5) == 0
-    for bad in ("", None, "-1", "soon", "nan", "inf"):
-        assert retry_after_seconds(bad) is None
-
-
-# -- transport failures ---------------------------------------------------------------------
 def test_timeout_is_a_clear_transport_error(sim, asset, make_connector) -> None:
     sim.add_faults([{"kind": "delay", "seconds": 3}])
     with pytest.raises(TransportError, match=r"within the timeout of 0\.5 s"):

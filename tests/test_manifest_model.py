@@ -117,7 +117,10 @@ def test_an_edited_manifest_is_read_again_and_validated(root: Path) -> None:
         load_plugin(root)
 
 
-def test_nothing_is_written_beside_the_manifest(root: Path) -> None:
+def test_nothing_is_written_beside_the_manifest_without_bytecode(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     load_plugin(root)
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

@@ -1,0 +1,1 @@
+"""Fast unit tests, one file per framework module: no server, no subprocess."""
