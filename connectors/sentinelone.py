@@ -79,8 +79,10 @@ def _split(value: str, field: str) -> SplitResult:
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
+        host = parts.hostname or "?"
+        shown = f"[{host}]" if ":" in host else host
         raise AssetError(
-            f"{field}: the port of {parts.hostname} is not a valid port number (1 to 65535)."
+            f"{field}: the port of {shown} is not a valid port number (1 to 65535)."
         ) from None
     return parts
 
