@@ -61,6 +61,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _shown(host: Optional[str]) -> str:
+    """A host as people write it in a URL: ``[::1]`` for an IPv6 address."""
+    host = host or "?"
+    return f"[{host}]" if ":" in host else host
+
+
 def _split(value: str, field: str) -> SplitResult:
     """``value`` split into URL parts, or an AssetError naming ``field`` (never the value: a
     URL may carry credentials)."""
@@ -79,10 +85,9 @@ def _split(value: str, field: str) -> SplitResult:
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        host = parts.hostname or "?"
-        shown = f"[{host}]" if ":" in host else host
         raise AssetError(
-            f"{field}: the port of {shown} is not a valid port number (1 to 65535)."
+            f"{field}: the port of {_shown(parts.hostname)} is not a valid port number (1 to "
+            "65535)."
         ) from None
     return parts
 
@@ -122,12 +127,14 @@ def normalize_url(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise AssetError("url: must not contain credentials; put the API token in api_token.")
     if parts.query or parts.fragment or "?" in url or "#" in url:
-        raise AssetError(f"url: must not contain a query or fragment; got host {parts.hostname}.")
+        raise AssetError(
+            f"url: must not contain a query or fragment; got host {_shown(parts.hostname)}."
+        )
     _check_host(parts.hostname, "url")
     if scheme == "http" and not is_loopback(parts.hostname):
         raise AssetError(
-            f"url: plain http:// is refused for {parts.hostname}; use https:// (http is allowed "
-            "only for a loopback host such as the local simulator)."
+            f"url: plain http:// is refused for {_shown(parts.hostname)}; use https:// (http is "
+            "allowed only for a loopback host such as the local simulator)."
         )
     if not API_SUFFIX.fullmatch(parts.path):
         raise AssetError(

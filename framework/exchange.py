@@ -4,7 +4,7 @@ requests' ``timeout`` bounds each socket operation, so a peer that sends one byt
 never trips it: not while answering a proxy CONNECT, nor while sending the response head, a
 chunk-size line or the body. Each exchange here arms a watchdog instead: at the deadline it
 shuts down the socket of the connection in use, the blocked read returns at once, and the
-connector reports the timeout (``Exchange.expired``).
+connector reports the timeout (``Exchange.expired``). One watchdog thread serves every exchange.
 
 The watchdog finds that socket through the pools' connection class (urllib3's ``ConnectionCls``
 extension point), which attaches itself to the current exchange before it connects or sends.
@@ -16,10 +16,12 @@ urllib3 logging a traceback and dropping the headers after the bad line.
 from __future__ import annotations
 
 import http.client
+import math
 import socket
 import threading
+import time
 from email.errors import MultipartInvariantViolationDefect, StartBoundaryNotFoundDefect
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import requests.adapters
 import urllib3.connection
@@ -28,7 +30,7 @@ import urllib3.connectionpool
 _current = threading.local()
 MAX_LINE = 65536  # http.client's limits for a status or header line, and the header count
 MAX_HEADERS = 100
-RECHECK = 0.05  # after the deadline, how often a socket that is still being created is cut
+RECHECK = 0.05  # after the deadline, how often a socket still being created is looked for
 
 
 class MalformedHead(http.client.HTTPException):
@@ -49,6 +51,47 @@ def _shut(sock: Any) -> None:
             pass
 
 
+class Watchdog:
+    """One daemon thread for every exchange of the process: it sleeps until the earliest
+    deadline and expires what is due. Arming and disarming are a dict update under a lock (no
+    thread per request); the thread is woken only when a deadline is earlier than its wake-up."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: Dict[Exchange, float] = {}
+        self._wake_at = math.inf
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, exchange: Exchange, deadline: float) -> None:
+        with self._cond:
+            self._armed[exchange] = deadline
+            if self._thread is None or not self._thread.is_alive():  # first use, or a fork
+                self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
+                self._thread.start()
+            if deadline < self._wake_at:
+                self._wake_at = deadline
+                self._cond.notify()
+
+    def disarm(self, exchange: Exchange) -> None:
+        with self._cond:
+            self._armed.pop(exchange, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [e for e, deadline in self._armed.items() if deadline <= now]
+                for exchange in due:  # until it ends: cut a socket still being created
+                    self._armed[exchange] = now + RECHECK
+                if not due:
+                    self._wake_at = min(self._armed.values(), default=math.inf)
+                    wait = None if self._wake_at == math.inf else self._wake_at - now
+                    self._cond.wait(wait)
+                    continue
+            for exchange in due:
+                exchange.expire()
+
+
 class Exchange:
     """The deadline of one request and its response, as a context manager on this thread."""
 
@@ -59,24 +102,17 @@ class Exchange:
         self._sockets: List[Any] = []
         self._done = False
         self._lock = threading.Lock()
-        self._timer: Optional[threading.Timer] = None
 
     def __enter__(self) -> Exchange:
         _current.exchange = self
-        self._arm(self.timeout)
+        WATCHDOG.arm(self, time.monotonic() + self.timeout)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
             self._done = True
-            if self._timer is not None:
-                self._timer.cancel()
+        WATCHDOG.disarm(self)
         _current.exchange = None
-
-    def _arm(self, delay: float) -> None:
-        self._timer = threading.Timer(delay, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
 
     def attach(self, conn: Any) -> None:
         with self._lock:
@@ -93,13 +129,14 @@ class Exchange:
         for sock in sockets:
             _shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            if self._done:
-                return
-            self.expired = True
-            self._cut()
-            self._arm(RECHECK)  # a socket still connecting is cut as soon as it exists
+            if not self._done:
+                self.expired = True
+                self._cut()
+
+
+WATCHDOG = Watchdog()
 
 
 def _attach(conn: Any) -> None:

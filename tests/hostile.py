@@ -70,6 +70,7 @@ class HostileServer:
         self.default = default
         self.tls = tls
         self.requests: List[str] = []
+        self.connections = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -96,6 +97,8 @@ class HostileServer:
                 conn, _ = self.listener.accept()
             except (socket.timeout, OSError):
                 continue
+            with self.lock:
+                self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _next(self) -> Optional[Step]:

@@ -269,3 +269,14 @@ def test_the_retry_budget_covers_every_page_of_a_run(plugin, hostile, make_conne
     assert [e["id"] for e in envelope["json_body"]["data"]] == ["0", "1"]
     assert envelope["json_body"]["pagination"]["nextCursor"] == "c1"
     assert len(server.requests) == 3
+
+
+def test_each_request_has_its_own_deadline_on_a_kept_alive_connection(
+    hostile, make_connector
+) -> None:
+    # Forty requests over one connection take longer than one timeout together: none may fail.
+    server = hostile(default=page(events(1), keep=True))
+    connector = make_connector(asset_for(server, timeout=0.5))
+    statuses = {connector.request("GET", PATH)["status_code"] for _ in range(40)}
+    assert statuses == {200}
+    assert (len(server.requests), server.connections) == (40, 1)
