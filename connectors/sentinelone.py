@@ -5,14 +5,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from connectors.diagnosis import ConnectionTest
 from framework.connector import HttpConnector
-from framework.errors import AssetError, TransportError
+from framework.errors import AssetError, Secret, TransportError
 from framework.retry import RetryPolicy
 
 API_SUFFIX = re.compile(r"/web/api(/v[0-9.]+)?$", re.IGNORECASE)
@@ -38,8 +38,13 @@ class ApiTokenAuth(requests.auth.AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
 
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        return (self._token,)  # as sent
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"ApiToken {self._token}"
+        # Secret: the prepared request's headers show '***' in their repr, not the token.
+        request.headers["Authorization"] = Secret(f"ApiToken {self._token}")
         return request
 
     def __repr__(self) -> str:
