@@ -518,3 +518,13 @@ def test_prepared_request_headers_do_not_show_the_token(make_connector, asset) -
 def test_connector_secrets_are_what_it_sends(make_connector, sim, auth_proxy) -> None:
     asset = {"url": sim.url, "api_token": f"  {TOKEN}\n", "http_proxy": auth_proxy.url(True)}
     assert set(make_connector(asset).secrets) == {TOKEN, PROXY_USER, PROXY_PASSWORD}
+
+
+def test_test_asset_and_run_frame_an_invalid_asset_alike(tmp_path) -> None:
+    asset = {"url": "http://console.example.invalid", "api_token": TOKEN}
+    ran = run_raw("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
+    tested = run_raw("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
+    assert (ran.code, tested.code) == (2, 2)
+    assert ran.stderr == tested.stderr
+    assert ran.stderr.startswith("invalid asset: url: ") and ran.stderr.count("\n") == 1
+    assert result_of(tested)["diagnosis"] == ran.stderr[len("invalid asset: ") :].strip()

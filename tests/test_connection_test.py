@@ -154,7 +154,7 @@ def test_cli_transport_failure_exits_3(tmp_path: Path) -> None:
     result = run_cli("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
     assert result.code == 3
     assert json.loads(result.stdout)["cause"] == "refused"
-    assert result.stderr.startswith("Connection refused:")
+    assert result.stderr.startswith("transport error: Connection refused:")
 
 
 def test_cli_invalid_asset_exits_2_and_sends_nothing(sim, asset, tmp_path) -> None:
