@@ -327,12 +327,12 @@ def follow_summary(envelope: Mapping[str, Any], pages: int) -> str:
         why = "stopped early (see json_body.errors)"
     else:
         why = "stopped at max_events"
-    return f"{text} ({why}; resume with cursor {_plain(cursor, 4096)})"
+    return f"{text} ({why}; resume with cursor {_plain(cursor, 1 << 20)})"
 
 
 def _connector_secrets(plugin: Any, asset: Any) -> List[str]:
     """What the connector built from this asset really sends: the token as sent, the proxy
-    credentials as parsed. None when the asset is invalid (then nothing is sent at all)."""
+    credentials as parsed. Empty when the asset is invalid (then nothing is sent at all)."""
     from framework.runner import connect, prepare_asset
 
     try:

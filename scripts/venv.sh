@@ -5,7 +5,8 @@
 # 2. A VENV whose interpreter is missing, broken or older than 3.9, or (when PYTHON was given
 #    explicitly: PYTHON_EXPLICIT=1) is not PYTHON's interpreter, is removed and created anew.
 # 3. The dependencies are installed when VENV/.installed is missing or older than
-#    pyproject.toml or requirements.txt (skipped with --create-only).
+#    pyproject.toml or requirements.txt. --create-only stops after step 2 and makes a new venv
+#    without pip (just the interpreter: what the setup tests check, in about a second).
 set -euo pipefail
 python=$1
 venv=$2
@@ -47,7 +48,11 @@ if [ -e "$venv" ]; then
     fi
 fi
 if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
+    if [ "$mode" = --create-only ]; then
+        "$python" -m venv --without-pip "$venv"
+    else
+        "$python" -m venv "$venv"
+    fi
 fi
 if [ "$mode" = --create-only ]; then
     exit 0
