@@ -342,6 +342,17 @@ def _connector_secrets(plugin: Any, asset: Any) -> List[str]:
         return []
 
 
+def read_file(path: str, option: str) -> Any:
+    """read_document, its failures framed like every other: ``invalid asset: ...`` for
+    --asset, ``invalid inputs: ...`` for --inputs."""
+    try:
+        return read_document(path, option)
+    except CliError as exc:
+        prefix = "invalid asset: " if option == "--asset" else "invalid inputs: "
+        lines = [line if line.startswith(prefix) else prefix + line for line in exc.lines]
+        raise CliError(exc.code, lines) from None
+
+
 def _check_stdout() -> None:
     if STDOUT_CLOSED:
         raise CliError(
@@ -361,10 +372,10 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
         raise CliError(
             EXIT_INPUT, ["invalid inputs: --asset and --inputs cannot both read stdin (-)."]
         )
-    asset = read_document(args.asset, "--asset")
+    asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
     secrets.extend(_connector_secrets(plugin, asset))
-    inputs = read_document(args.inputs, "--inputs") if args.inputs else {}
+    inputs = read_file(args.inputs, "--inputs") if args.inputs else {}
     stderr = args.stderr
     terminal = not args.quiet and stderr.isatty()
     progress = ProgressLine(stderr) if terminal else None
@@ -447,13 +458,9 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         return CliError(code, lines)
 
     try:
-        asset = read_document(args.asset, "--asset")
+        asset = read_file(args.asset, "--asset")
     except CliError as exc:
-        lines = [
-            line if line.startswith("invalid asset: ") else f"invalid asset: {line}"
-            for line in exc.lines
-        ]
-        raise failed(exc.code, "invalid_asset", lines) from None
+        raise failed(exc.code, "invalid_asset", exc.lines) from None
     plugin = load_plugin()
     secrets.extend(_connector_secrets(plugin, asset))
     if not plugin.asset.test:

@@ -520,6 +520,18 @@ def test_connector_secrets_are_what_it_sends(make_connector, sim, auth_proxy) ->
     assert set(make_connector(asset).secrets) == {TOKEN, PROXY_USER, PROXY_PASSWORD}
 
 
+def test_test_asset_and_run_frame_a_missing_asset_file_alike(tmp_path) -> None:
+    missing = str(tmp_path / "nowhere.yaml")
+    ran = run_raw("run", "get_threat_events", "--asset", missing)
+    tested = run_raw("test-asset", "--asset", missing)
+    assert (ran.code, tested.code) == (2, 2)
+    assert (
+        ran.stderr
+        == tested.stderr
+        == f"invalid asset: --asset: the file {missing} does not exist.\n"
+    )
+
+
 def test_test_asset_and_run_frame_an_invalid_asset_alike(tmp_path) -> None:
     asset = {"url": "http://console.example.invalid", "api_token": TOKEN}
     ran = run_raw("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
