@@ -64,4 +64,4 @@ icons: ## re-render the PNG icons from icons/sentinelone.svg
 	scripts/render_icons.sh
 
 clean: ## remove .venv, dist/, build output and tool caches
-	rm -rf $(VENV) .venv-* dist build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* dist build *.egg-info .pytest_cache .ruff_cache .hypothesis

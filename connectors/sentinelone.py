@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -39,7 +39,7 @@ class ApiTokenAuth(requests.auth.AuthBase):
         self._token = token
 
     @property
-    def secrets(self) -> Tuple[str, ...]:
+    def secrets(self) -> tuple[str, ...]:
         return (self._token,)  # as sent
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
