@@ -14,6 +14,29 @@ from framework.errors import IncompleteFetch, TransportError
 def follow_cursor(
     action: Action, path: str, parameters: Mapping[str, Any], *, max_items: int, page_size: int
 ) -> Dict[str, Any]:
+    """See ``_follow``. A Ctrl-C (KeyboardInterrupt) after at least one page carries the
+    partial envelope as ``envelope`` (with an ``errors`` entry and the resume cursor) and
+    the item count as ``fetched``."""
+    kept: List[Any] = []  # _follow's last (items kept, cursor, total, page envelope)
+    try:
+        return _follow(action, path, parameters, max_items, page_size, kept)
+    except KeyboardInterrupt as exc:
+        if kept:
+            count, cursor, total, page, items = kept[0]
+            error = {"code": None, "title": "Interrupted", "detail": "interrupted (Ctrl-C)"}
+            partial = _with_items(page, items[:count], cursor, total, errors=[error])
+            exc.envelope, exc.fetched = partial, count  # type: ignore[attr-defined]
+        raise
+
+
+def _follow(
+    action: Action,
+    path: str,
+    parameters: Mapping[str, Any],
+    max_items: int,
+    page_size: int,
+    kept: List[Any],
+) -> Dict[str, Any]:
     """Read page after page (``cursor`` = the previous ``pagination.nextCursor``) until the
     cursor is null, ``max_items`` items are in, or the bodies read reach the connector's
     ``max_response_mb`` (what one run may hold in memory); return one envelope.
@@ -66,6 +89,7 @@ def follow_cursor(
         total = pagination.get("totalItems", total)
         cursor = pagination.get("nextCursor")
         last = envelope
+        kept[:] = [(len(items), cursor, total, envelope, items)]  # one step: always consistent
         if action.progress is not None:
             action.progress(len(items), total, pages)
         if cursor is not None and not isinstance(cursor, str):

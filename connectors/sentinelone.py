@@ -13,7 +13,7 @@ import requests
 
 from connectors.diagnosis import ConnectionTest
 from framework.connector import HttpConnector
-from framework.errors import AssetError, TransportError
+from framework.errors import AssetError, Secret, TransportError
 from framework.retry import RetryPolicy
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
@@ -44,8 +44,13 @@ class ApiTokenAuth(requests.auth.AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,)  # as sent
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"ApiToken {self._token}"
+        # Secret: the prepared request's headers show '***' in their repr, not the token.
+        request.headers["Authorization"] = Secret(f"ApiToken {self._token}")
         return request
 
     def __repr__(self) -> str:

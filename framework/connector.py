@@ -12,8 +12,8 @@ import logging
 import re
 import ssl
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
-from urllib.parse import quote, urlencode, urlsplit
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -89,6 +89,8 @@ class HttpConnector:
             "limit_mb": f"{self.max_response_bytes / (1024 * 1024):g}",
             "example": f" (e.g. {url_example})" if url_example else "",
         }
+        # Called with (seconds, status or None for a lost connection) before each retry wait.
+        self.on_wait: Optional[Callable[[float, Optional[int]], None]] = None
         session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
         # credentials (a .netrc entry would silently replace the API token).
@@ -107,6 +109,22 @@ class HttpConnector:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        """What this connector sends that must never be shown: its auth's secrets as sent
+        (``auth.secrets``) and the proxy credentials as parsed (quoted and unquoted)."""
+        found = set(getattr(self.session.auth, "secrets", ()))
+        proxy = self.session.proxies.get("https")
+        if proxy:
+            parts = urlsplit(proxy)
+            found.update(
+                x
+                for item in (parts.username, parts.password)
+                if item
+                for x in (item, unquote(item))
+            )
+        return tuple(sorted(found, key=len, reverse=True))
 
     def close(self) -> None:
         self.session.close()
@@ -142,6 +160,7 @@ class HttpConnector:
             try:
                 envelope, size = self._send_once(method, url, params, byte_budget)
             except ConnectionLost:
+                status = None
                 if attempt >= policy.max_retries:
                     raise
                 delay = policy.backoff(attempt)
@@ -161,6 +180,8 @@ class HttpConnector:
                     break
                 log.debug("%s from %s; retry %d in %.2f s", status, self.host, attempt + 1, delay)
             budget.spend(delay)
+            if self.on_wait is not None:
+                self.on_wait(delay, status)
             time.sleep(delay)
             attempt += 1
         if byte_budget is not None:
