@@ -242,7 +242,14 @@ KEYWORDS = {
         {"anyOf": [{"type": "integer"}, {"minLength": 3}]},
         {"oneOf": [{"type": "number"}, {"minimum": 5}]},
         {"allOf": [{"type": "string"}, {"not": {"pattern": "\\.\\."}}]},
+        {"if": {"type": "string"}, "then": {"minLength": 2}},
+        {"if": {"type": "integer"}, "then": {"minimum": 5}, "else": {"type": "array"}},
+        {"if": {"properties": {"s": {"minimum": 200}}, "required": ["s"]},
+         "then": {"properties": {"b": {"type": "array"}}},
+         "else": {"properties": {"b": {"type": ["object", "null"]}}}},
+        {"then": {"type": "string"}, "else": {"type": "integer"}},
     ],
+    "annotations": [{"x-expected": "words", "x-known": ["a"], "type": "string"}],
     "refs": [
         {"$defs": {"n": {"type": "integer", "minimum": 0}}, "items": {"$ref": "#/$defs/n"}},
         {"$defs": {"t": {"properties": {"next": {"$ref": "#/$defs/t"}}, "type": "object"}},
@@ -279,7 +286,6 @@ def test_agrees_with_jsonschema_keyword_by_keyword(schema: Dict[str, Any]) -> No
         {"$schema": "http://json-schema.org/draft-07/schema#", "type": "string"},
         {"$schema": DRAFT, "format": "email"},  # a format jsonschema checks
         {"$schema": DRAFT, "patternProperties": {"^a": {}}},
-        {"$schema": DRAFT, "if": {"type": "string"}, "then": {"minLength": 2}},
         {"$schema": DRAFT, "properties": {"a": {"$id": "x", "type": "string"}}},
         {"$schema": DRAFT, "$ref": "other.json#/x"},
         {"$schema": DRAFT, "$ref": "#/$defs/missing"},
