@@ -212,9 +212,8 @@ def expected(schema: Mapping[str, Any], coercion: bool = True) -> str:
         return "true or false"
     if kind == "array":
         items = schema.get("items")
-        what = "a list of strings" if isinstance(items, dict) and _types(items) == ["string"] else (
-            "a list"
-        )
+        strings = isinstance(items, dict) and _types(items) == ["string"]
+        what = "a list of strings" if strings else "a list"
         return f"{what} (or one comma-separated string)" if coercion else what
     if kind == "object":
         return "an object"
@@ -270,7 +269,8 @@ def describe(
             )
         return sentences
     if keyword == "type" and not path and "object" in _types(schema):
-        return [f"the {what} must be a mapping of field names to values; got {_a(_kind(instance))}."]
+        got = "null" if instance is None else _a(_kind(instance))  # the shape, never the value
+        return [f"the {what} must be a mapping of field names to values; got {got}."]
     if keyword == "type" and instance is None:
         return [f"{field}: got null; expected {expected(schema, coercion)}."]
     if keyword == "minLength" and instance == "":
@@ -301,9 +301,13 @@ def explain(
     advice = dict(advice or {})
     problems: List[str] = []
     errors = validator.iter_errors(instance) if validator is not None else []
+    described = set(advice)  # one sentence per field: the first keyword it fails says it
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
-        if _field(error.absolute_path) in advice:
+        field = _field(error.absolute_path)
+        if field in described:
             continue
+        if error.validator not in ("required", "additionalProperties"):
+            described.add(field)
         for sentence in describe(error, what, secrets, coercion):
             if sentence not in problems:
                 problems.append(sentence)

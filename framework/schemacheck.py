@@ -11,9 +11,9 @@ required, additionalProperties, propertyNames, minProperties, maxProperties, ite
 maxItems, uniqueItems, minLength, maxLength, pattern, minimum, maximum, exclusiveMinimum,
 exclusiveMaximum, not, allOf, anyOf, oneOf, if/then/else, local ``$ref`` ("#/..."), format
 "password" (which jsonschema's format checker does not define, so it never fails), annotations,
-and keywords starting with ``x-`` (this plugin's annotations, which jsonschema ignores).  A schema using
-anything else, or a keyword value jsonschema would choke on, is not compiled: its predicate
-always answers False, so that schema is checked by jsonschema alone, exactly as before.
+and keywords starting with ``x-`` (this plugin's annotations, which jsonschema ignores).  A
+schema using anything else, or a keyword value jsonschema would choke on, is not compiled: its
+predicate always answers False, so that schema is checked by jsonschema alone, exactly as before.
 
 Why: importing jsonschema (referencing, rpds, attrs, the bundled meta-schemas) costs more than
 the whole HTTP request of a run, and a run with valid inputs never needs its error messages.
@@ -172,7 +172,7 @@ class _Compiler:
         for keyword, value in schema.items():
             if keyword in ANNOTATIONS or keyword.startswith("x-"):
                 continue  # x-...: this plugin's annotations (words for messages); jsonschema too
-            if keyword in ("$schema", "$id") and root or keyword in ("then", "else"):
+            if (keyword in ("$schema", "$id") and root) or keyword in ("then", "else"):
                 continue  # then/else: read by kw_if (alone, jsonschema ignores them as well)
             if keyword == "$ref":
                 checks.append(self.ref(value))

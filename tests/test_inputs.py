@@ -88,7 +88,8 @@ def test_bad_inputs_name_field_value_and_expectation(action, value, field, expec
 
 
 @pytest.mark.parametrize(
-    "threat_id", ["../1", "1/2", "1%2F2", "1?x=1", "1#x", "1\n2", " 1 2", "\u0661\u0662", 1.5e18, True]
+    "threat_id",
+    ["../1", "1/2", "1%2F2", "1?x=1", "1#x", "1\n2", " 1 2", "\u0661\u0662", 1.5e18, True],
 )
 def test_threat_ids_that_could_change_the_path_are_refused(plugin, asset, threat_id) -> None:
     with pytest.raises(InputError) as caught:
