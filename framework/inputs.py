@@ -317,7 +317,9 @@ def explain(
 
 def nesting_error(instance: Any, what: str) -> Optional[InputError]:
     if too_deep(instance):
-        return InputError(what, [f"nests deeper than {MAX_DEPTH} levels; expected a few levels."])
+        return InputError(
+            what, [f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."]
+        )
     return None
 
 

@@ -277,7 +277,9 @@ def test_deep_values_are_refused_before_any_walk(plugin, action, what) -> None:
         if what == "asset"
         else (lambda v: prepare_inputs(action, v))
     )
-    assert problems(prepare, value) == ["nests deeper than 32 levels; expected a few levels."]
+    assert problems(prepare, value) == [
+        "(top level): nests deeper than 32 levels; expected a few levels."
+    ]
 
 
 @pytest.mark.parametrize(
