@@ -263,9 +263,9 @@ def describe(
         sentences = []
         for key in [k for k in instance if k not in known]:
             close = _suggest(key, known)
-            hint = f" did you mean {close}?" if close else ""
+            hint = f" (did you mean {close}?)" if close else ""
             sentences.append(
-                f"{where}{_name(key)}: unknown input;{hint} expected only {', '.join(known)}."
+                f"{where}{_name(key)}: unknown input{hint}; expected only {', '.join(known)}."
             )
         return sentences
     if keyword == "type" and not path and "object" in _types(schema):
@@ -282,8 +282,8 @@ def describe(
         return [f"{field}: got a list of {len(instance):,} items; expected at most {limit:,}."]
     if keyword == "enum":
         close = _suggest(instance, limit)
-        hint = f"; did you mean {close}?" if close else "."
-        return [f"{field}: got {show(instance, secret)}; expected {expected(schema)}{hint}"]
+        hint = f" (did you mean {close}?)" if close else ""
+        return [f"{field}: got {show(instance, secret)}; expected {expected(schema)}{hint}."]
     return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}."]
 
 
@@ -375,7 +375,8 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
             listed = ", ".join(map(str, known))
             if close is not None:
                 found[field] = (
-                    f"{field}: got {show(value)}; did you mean {close}? Known values: {listed}."
+                    f"{field}: got {show(value)}; expected one of the known values {listed} "
+                    f"(did you mean {close}?)."
                 )
             else:
                 log.warning(
