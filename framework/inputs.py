@@ -342,8 +342,12 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
             if not isinstance(sub, Mapping):
                 continue
             _advise(sub, item, [*path, key], found)
-            sibling = sub.get("x-used-with")
-            if isinstance(sibling, str) and item is not None and value.get(sibling) is not True:
+            sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
+            if (
+                isinstance(sibling, str)
+                and item not in (None, sub.get("default"))
+                and value.get(sibling) is not True
+            ):
                 log.warning("%s is ignored unless %s is true.", _field([*path, key]), sibling)
         placeholders = [
             key

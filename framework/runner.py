@@ -81,9 +81,10 @@ def _require_valid(
     jsonschema (``validator()``, built only then) decides and ``explain`` says what is wrong.
     The schema's annotations add their advice (placeholders, typos) either way."""
     advice = advise(schema, value)
-    if not advice and is_valid(value):
+    valid = is_valid(value)
+    if valid and not advice:
         return
-    error = explain(None if is_valid(value) else validator(), value, what, secrets, advice=advice)
+    error = explain(None if valid else validator(), value, what, secrets, advice=advice)
     if error:
         raise error
 
