@@ -47,7 +47,7 @@ def prepare_asset(plugin: Plugin, asset: Any) -> dict:
         # Pasted settings often carry a stray space or newline: trim text values.
         trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
         asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
-    _require_valid(spec.check, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets)
+    _require_valid(spec.is_valid, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets)
     return asset
 
 
@@ -58,7 +58,7 @@ def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
     if isinstance(inputs, Mapping):
         inputs = coerce(dict(inputs), action.input_schema)
     _require_valid(
-        action.input_check, lambda: action.input_validator, action.input_schema, inputs, "inputs"
+        action.inputs_valid, lambda: action.input_validator, action.input_schema, inputs, "inputs"
     )
     return inputs
 

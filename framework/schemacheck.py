@@ -357,11 +357,6 @@ class _Compiler:
         return lambda instance: not is_number(instance) or not instance >= bound
 
 
-# The former name, for framework/manifest.py until its model is rewritten (one name per thing:
-# compile_predicate compiles, inputs.explain explains, runtime.lint checks the repository).
-compile_schema = compile_predicate
-
-
 def compile_or_none(schema: Any) -> Optional[Check]:
     """The compiled predicate, or None when the schema is left to jsonschema alone (tests)."""
     check = compile_predicate(schema)
