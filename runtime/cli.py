@@ -171,32 +171,14 @@ def _write_json(value: Any, pretty: bool) -> None:
 
 
 def read_document(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file, or from stdin for '-'."""
-    from framework.manifest import load_yaml
+    """A JSON or YAML document from a file, or from stdin for '-' (see runtime.documents:
+    size-capped, never blocking on a FIFO, depth-bounded, no YAML aliases)."""
+    from runtime.documents import DocumentError, read_document_file
 
     try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except FileNotFoundError:
-        raise CliError(EXIT_INPUT, [f"{option}: the file {path} does not exist."]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = type(exc).__name__
-        raise CliError(EXIT_INPUT, [f"{option}: cannot read {path} ({reason})."]) from None
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return load_yaml(text)
-    except Exception as exc:  # any YAML error; its text may quote a secret, so show only where
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CliError(
-            EXIT_INPUT, [f"{option}: {path} is not valid JSON or YAML{where}."]
-        ) from None
+        return read_document_file(path)
+    except DocumentError as exc:
+        raise CliError(EXIT_INPUT, [f"{option}: {exc}"]) from None
 
 
 def _setup_logging(debug: bool, stream: Stderr) -> None:
