@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format validate package package-check icons bench clean
+.PHONY: demo test lint format validate package package-check platforms icons bench clean
 
 # requirements.txt constrains the runtime dependencies to the exact versions the bundle ships.
 $(STAMP): pyproject.toml requirements.txt
@@ -41,6 +41,12 @@ package: $(STAMP)
 package-check: $(STAMP)
 	bundle=$$($(PY) -m runtime package) && \
 	RUNTIME_BUNDLE="$$bundle" $(PY) -m pytest -q tests/test_package.py
+
+# Platform conformance: each `python -m runtime export PLATFORM` run by that vendor's own runtime
+# from the package index, in a cached venv per platform (.venv-platforms/<platform>), against the
+# simulator (tests/platforms/; not part of `make test`).
+platforms: $(STAMP)
+	PLATFORMS_TESTS=1 $(PY) -m pytest -q tests/platforms
 
 # The plugin against a raw `requests` baseline on loopback (a few minutes at most; not part of
 # `make test`): prints the results table. See bench/README.md.

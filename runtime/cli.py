@@ -207,6 +207,12 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     return package(args, secrets)
 
 
+def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
+    from exporters.common import cmd_export as export  # only this command pays for it
+
+    return export(args, secrets)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m runtime", description="Local SOAR runtime for this plugin."
@@ -258,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the wheels from DIR (e.g. dist/wheels) instead of the package index",
     )
     package.set_defaults(handler=cmd_package)
+
+    export = commands.add_parser("export", help="write a SOAR platform's package (exporters/)")
+    export.add_argument("platform", help="platform name, e.g. swimlane")
+    export.add_argument("--output", help="folder (default: dist/platforms/PLATFORM)")
+    export.add_argument("--root", default=None, help="plugin directory (default: this plugin)")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 
