@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -178,3 +180,14 @@ def test_the_archive_is_a_plain_zip_of_the_tree(tmp_path: Path) -> None:
     assert [i.filename for i in infos] == sorted(i.filename for i in infos)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_runtime_run_never_imports_the_exporters() -> None:
+    code = (
+        "import sys, runtime.cli as c; c.build_parser().parse_args(['run', 'x', '--asset', 'a']);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('exporters', 'yaml')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "[]"

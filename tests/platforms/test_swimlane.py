@@ -196,3 +196,80 @@ def test_list_parameters_are_encoded_differently(swimlane: Vendor, sim: Any, eve
     theirs, ours = sim.requests()
     assert theirs["query"] == "eventTypes=process&eventTypes=file"  # repeated keys
     assert ours["query"] == "eventTypes=process,file"  # SentinelOne's comma-separated list
+
+
+def test_a_page_failing_mid_walk_fails_the_action_with_the_events_so_far(
+    swimlane: Vendor, sim: Any
+) -> None:
+    sim.add_faults([{"kind": "pass", "count": 1}, {"kind": "status", "status": 400}])
+    message = {
+        "url": sim.url,
+        "api_token": TOKEN,
+        "path_parameters": {"threat_id": synthetic_threat(2500)},
+        "follow_cursor": True,
+    }
+    run = turbine(swimlane, message)
+    assert run.code == 1
+    assert run.output is None
+    assert run.error["status_code"] == 400
+    body = run.error["json_body"]
+    assert len(body["data"]) == 1000  # the first page, kept
+    assert body["pagination"]["nextCursor"]  # where to resume
+    assert body["errors"]
+
+
+def test_the_entry_scripts_http_proxy_reaches_our_connector(
+    swimlane: Vendor, sim: Any, auth_proxy: Any
+) -> None:
+    # http_proxy is on the entry script's list: it goes to the constructor, credentials and all
+    # (PROXY_PASSWORD is among the secrets run_vendor checks every byte of output for).
+    proxy_url = auth_proxy.url(with_credentials=True)
+    run = turbine(
+        swimlane, {"url": sim.url, "api_token": TOKEN, "http_proxy": proxy_url, **seed_inputs()}
+    )
+    assert run.code == 0, run.stderr
+    assert run.output["status_code"] == 200
+    assert auth_proxy.seen and auth_proxy.seen[0][0] == "GET"
+
+
+def test_both_runners_fail_a_401_with_the_same_envelope_keys(swimlane: Vendor, sim: Any) -> None:
+    wrong = "not-the-token-x9"
+    ours = turbine(swimlane, {"url": sim.url, "api_token": wrong, **seed_inputs()})
+    theirs = declarative(swimlane, {"url": sim.url, "api_token": wrong}, seed_inputs())
+    assert ours.code == theirs.code == 1
+    assert ours.output is None and theirs.output is None
+    assert set(ours.error) == set(theirs.error)
+    assert ours.error["status_code"] == theirs.error["status_code"] == 401
+    assert ours.error["json_body"] == theirs.error["json_body"]
+
+
+def test_the_declarative_runner_sends_a_threat_id_unchecked(swimlane: Vendor, sim: Any) -> None:
+    # A difference the README lists: Swimlane's Runner renders path parameters as given and
+    # validates nothing, so "../1" goes out (our override refuses it before sending).
+    inputs = {"path_parameters": {"threat_id": "../1"}}
+    run = declarative(swimlane, {"url": sim.url, "api_token": TOKEN}, inputs)
+    assert run.code == 1  # the simulator has no such route: 404
+    assert run.error["status_code"] == 404
+    (request,) = sim.requests()
+    # requests resolves the dot segment: the call left the threats API altogether.
+    assert request["path"] == "/web/api/v2.1/1/explore/events"
+
+
+def test_a_connection_lost_mid_walk_reports_the_events_so_far(swimlane: Vendor, sim: Any) -> None:
+    # max_retries arrives among the inputs (not on the entry script's list) and as a string.
+    sim.add_faults([{"kind": "pass", "count": 1}, {"kind": "reset"}])
+    message = {
+        "url": sim.url,
+        "api_token": TOKEN,
+        "max_retries": "0",
+        "path_parameters": {"threat_id": synthetic_threat(2500)},
+        "follow_cursor": True,
+    }
+    run = turbine(swimlane, message)
+    assert run.code == 1
+    assert run.output is None
+    assert run.error["name"] == "IncompleteFetch"
+    partial = run.error["output"]
+    assert len(partial["json_body"]["data"]) == 1000
+    assert partial["json_body"]["pagination"]["nextCursor"]
+    assert len(sim.requests()) == 2  # no retry: max_retries 0 reached our connector
