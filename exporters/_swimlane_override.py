@@ -5,7 +5,9 @@ Turbine's entry script imports ``connector/src/<action>.py`` and calls
 value becomes the task's output (``::set-output``). This override does not make the call itself:
 it runs the action through the plugin's own runtime (``framework.runner.run_action``: input
 coercion and validation, the connector's TLS, proxy, retry and size rules, cursor paging), from
-``plugin_core.zip`` beside this file, unpacked into a private temporary folder for the run.
+``plugin_core.zip`` beside this file: its packages are imported from the archive (zipimport)
+and its ``plugin_data.json`` (plugin.yaml and its schemas) builds the plugin model. Nothing is
+unpacked or written.
 
 Turbine's conventions, followed here as Swimlane's declarative Runner follows them:
 
@@ -20,14 +22,13 @@ Turbine's conventions, followed here as Swimlane's declarative Runner follows th
 """
 
 import json
-import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 ACTION = Path(__file__).stem
 CORE = Path(__file__).with_name("plugin_core.zip")
+DATA = "plugin_data.json"
 
 
 def _fail(error, secrets=()):
@@ -46,23 +47,18 @@ class RunnerOverride:
         self.http_proxy = http_proxy
 
     def run(self, inputs, action_schema):
-        root = Path(tempfile.mkdtemp(prefix="plugin-core-"))
-        try:
-            with zipfile.ZipFile(CORE) as archive:
-                archive.extractall(root)
-            sys.path.insert(0, str(root))
-            return self._run(root, dict(inputs or {}))
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-
-    def _run(self, root, inputs):
+        if str(CORE) not in sys.path:
+            sys.path.insert(0, str(CORE))
         from framework.errors import AssetError, TransportError
         from framework.inputs import InputError
-        from framework.manifest import ManifestError, load_plugin
+        from framework.manifest import ManifestError, plugin_from_data
         from framework.runner import run_action, secrets_of
 
+        inputs = dict(inputs or {})
+        with zipfile.ZipFile(CORE) as archive:
+            data = json.loads(archive.read(DATA))
         try:
-            plugin = load_plugin(root)
+            plugin = plugin_from_data(data["manifest"], data["documents"], root=CORE)
         except ManifestError as exc:
             _fail({"name": "ManifestError", "message": " ".join(exc.problems)})
         fields = plugin.asset.schema.get("properties", {})

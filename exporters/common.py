@@ -9,8 +9,10 @@ adds a module and nothing else. The module defines
 * ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
 * ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
   only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
-  settings and the helpers below (``dump_yaml``, ``dump_json``, ``plugin_core``, ``zip_bytes``,
-  ``read_file``, ``largest_icon``, ``requirements_without``).
+  settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
+  ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_data`` (the same as
+  data for ``framework.manifest.plugin_from_data``), ``dump_yaml``, ``dump_json``, ``zip_bytes``,
+  ``read_file``, ``largest_icon``, ``requirements_without``.
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
 builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
@@ -84,17 +86,17 @@ def platform_module(name: str) -> ModuleType:
 def read_plugin(root: Path = PLUGIN_ROOT) -> Plugin:
     """The plugin model, only when ``runtime validate`` finds nothing wrong with it."""
     from framework.manifest import load_plugin
-    from runtime.lint import check_plugin
+    from runtime.lint import lint_plugin
 
-    problems = check_plugin(str(root))
+    problems = lint_plugin(str(root))
     if problems:
         raise ExportError(["the plugin does not validate (runtime validate):", *problems])
     return load_plugin(root)
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:
-    """plugin.yaml ``platforms.<name>``, checked against the module's SETTINGS schema."""
-    settings = (plugin.manifest.get("platforms") or {}).get(name) or {}
+    """plugin.yaml ``platforms.<name>`` as a plain dict, checked against the module's SETTINGS."""
+    settings = json.loads(json.dumps(dict(plugin.platforms.get(name) or {})))
     schema = getattr(module, "SETTINGS", None)
     if schema:
         from framework.manifest import validator_for
@@ -118,10 +120,9 @@ def read_file(plugin: Plugin, relative: str) -> bytes:
 
 def largest_icon(plugin: Plugin) -> str:
     """The path of the largest PNG rendering in plugin.yaml ``icons``."""
-    icons = plugin.manifest.get("icons") or {}
-    if not icons:
+    if not plugin.icons:
         raise ExportError([f"{MANIFEST}: icons: a PNG icon is needed for this platform."])
-    return icons[max(icons, key=int)]
+    return plugin.icons[max(plugin.icons)]
 
 
 def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
@@ -135,22 +136,31 @@ def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
     return files
 
 
-def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
-    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
-    the schemas it references (and its meta-schema), framework/ and the top-level packages of
-    every ``module:Class`` it names (connectors/, actions/)."""
-    manifest = plugin.manifest
-    files = {MANIFEST: read_file(plugin, MANIFEST)}
-    refs = [manifest["asset"]["connector"], *(a["class"] for a in manifest["actions"].values())]
-    packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
+def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
+    """The Python an export ships to run the plugin: framework/ and the top-level package of
+    every ``module:Class`` plugin.yaml names (connectors/, actions/); no caches."""
+    refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
+    packages = {"framework", *(ref.split(":", 1)[0].split(".", 1)[0] for ref in refs)}
+    files: Dict[str, bytes] = {}
     for package in sorted(packages):
         files.update(_package_files(plugin.root, package))
-    schemas = [META_SCHEMA, manifest["asset"]["schema"]]
-    for action in manifest["actions"].values():
-        schemas += [action["input_schema"], action["output_schema"]]
-    for relative in schemas:
-        files[relative] = read_file(plugin, relative)
     return files
+
+
+def plugin_files(plugin: Plugin) -> Dict[str, bytes]:
+    """plugin.yaml, its meta-schema and every schema it references, as files (what
+    ``load_plugin(root)`` reads)."""
+    names = [MANIFEST, META_SCHEMA, *plugin.schema_paths]
+    return {name: read_file(plugin, name) for name in names}
+
+
+def plugin_data(plugin: Plugin) -> Dict[str, Any]:
+    """``{"manifest": ..., "documents": {path: JSON}}``: plugin.yaml and the documents it
+    references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel."""
+    from framework.manifest import read_documents
+
+    manifest, documents = read_documents(plugin.root, cached=False)
+    return {"manifest": manifest, "documents": dict(sorted(documents.items()))}
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from exporters.common import platforms
-from framework.manifest import Plugin
+from framework.manifest import Plugin, plugin_from_data
 from tests.support import ROOT, copy_plugin, run_cli
 
 SWIMLANE_TREE = [
@@ -90,19 +90,26 @@ def test_exactly_one_file_per_action_name_matches_the_entry_scripts_glob(tmp_pat
     with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
         names = core.namelist()
     assert "actions/get_threat_events.py" in names
-    assert {"plugin.yaml", "framework/runner.py", "connectors/sentinelone.py"} <= set(names)
+    assert {"plugin_data.json", "framework/runner.py", "connectors/sentinelone.py"} <= set(names)
     assert not [n for n in names if n.startswith(("runtime/", "tests/", "simulator/"))]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_core_archive_rebuilds_the_same_plugin_model(tmp_path: Path, plugin: Plugin) -> None:
+    folder = export(tmp_path / "swimlane")
+    with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
+        data = json.loads(core.read("plugin_data.json"))
+    assert plugin_from_data(data["manifest"], data["documents"]) == plugin
 
 
 def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> None:
     folder = export(tmp_path / "swimlane")
-    manifest = plugin.manifest
-    settings = manifest["platforms"]["swimlane"]
+    settings = plugin.platforms["swimlane"]
     connector = load(folder, "connector.yaml")
     assert (connector["name"], connector["title"], connector["version"]) == (
         "sentinelone",
-        manifest["title"],
-        manifest["version"],
+        plugin.title,
+        plugin.version,
     )
     asset = load(folder, "connector/config/assets/apikey.yaml")
     assert asset["schema"] == "asset/1" and asset["name"] == settings["auth"] == "apikey"

@@ -23,7 +23,7 @@ CLAUSE = re.compile(r"^(>=|<=|==|<|>)\s*([0-9]+(?:\.[0-9]+)*)$")
 
 
 def settings(platform: str) -> dict:
-    return load_plugin().manifest["platforms"][platform]
+    return dict(load_plugin().platforms[platform])
 
 
 def _version(python: str) -> Optional[Tuple[int, ...]]:
