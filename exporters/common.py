@@ -12,7 +12,7 @@ adds a module and nothing else. The module defines
   settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
   ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_data`` (the same as
   data for ``framework.manifest.plugin_from_data``), ``dump_yaml``, ``dump_json``, ``zip_bytes``,
-  ``read_file``, ``largest_icon``, ``requirements_without``.
+  ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
 builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
@@ -216,7 +216,7 @@ def zip_bytes(files: Mapping[str, bytes]) -> bytes:
         return path.read_bytes()
 
 
-def _epoch() -> int:
+def epoch() -> int:
     from runtime.package import ZIP_EPOCH
 
     text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -237,7 +237,7 @@ def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
         )
     staging = folder.with_name(f".{folder.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    stamp = _epoch()
+    stamp = epoch()
     try:
         for name in sorted(files):
             path = staging.joinpath(*name.split("/"))
@@ -274,7 +274,7 @@ def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -
     partial.write_bytes(data)
     os.chmod(partial, FILE_MODE)
     os.replace(partial, archive)
-    stamp = _epoch()
+    stamp = epoch()
     os.utime(archive, (stamp, stamp))
     return Export(platform=name, folder=folder, archive=archive, files=len(files))
 

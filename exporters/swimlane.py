@@ -24,6 +24,7 @@ its ``meta.security``, the vendor runtime and the projects it provides) is plugi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Dict
@@ -104,12 +105,17 @@ def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
 
 
 def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
+    """The asset schema as the asset/1 inputs; plugin.yaml's secrets are ``format: password``
+    (Turbine masks those fields) whatever their schema says."""
+    schema = json.loads(json.dumps(plugin.asset.schema))
+    for name in plugin.asset.secrets:
+        schema["properties"][name]["format"] = "password"
     return {
         "schema": "asset/1",
         "name": settings["auth"],
         "title": plugin.asset.title,
         "description": plugin.asset.description,
-        "inputs": plugin.asset.schema,
+        "inputs": schema,
         "meta": {"security": settings["security"]},
     }
 
