@@ -21,38 +21,40 @@ Turbine's conventions, followed here as Swimlane's declarative Runner follows th
   chose (its environment variable wins over the asset's). Fields Turbine sends as null are unset.
 """
 
+from __future__ import annotations
+
 import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any, Dict, Mapping, NoReturn, Optional
 
 ACTION = Path(__file__).stem
 CORE = Path(__file__).with_name("plugin_core.zip")
 DATA = "plugin_data.json"
 
 
-def _fail(error, secrets=()):
+def _fail(error: Mapping[str, Any]) -> NoReturn:
     """Fail the action the Turbine way: the error as JSON on stderr, exit status 1."""
-    text = json.dumps(error, default=str)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    print("::set-error " + text, file=sys.stderr, flush=True)
+    print("::set-error " + json.dumps(error, default=str), file=sys.stderr, flush=True)
     sys.exit(1)
 
 
 class RunnerOverride:
-    def __init__(self, asset, asset_schema, http_proxy):
+    def __init__(
+        self, asset: Optional[Mapping[str, Any]], asset_schema: Any, http_proxy: Optional[str]
+    ) -> None:
         self.asset = dict(asset or {})
         self.asset_schema = asset_schema
         self.http_proxy = http_proxy
 
-    def run(self, inputs, action_schema):
+    def run(self, inputs: Optional[Mapping[str, Any]], action_schema: Any) -> Dict[str, Any]:
         if str(CORE) not in sys.path:
             sys.path.insert(0, str(CORE))
         from framework.errors import AssetError, TransportError
         from framework.inputs import InputError
         from framework.manifest import ManifestError, plugin_from_data
-        from framework.runner import run_action, secrets_of
+        from framework.runner import redact, run_action, secrets_of
 
         inputs = dict(inputs or {})
         with zipfile.ZipFile(CORE) as archive:
@@ -74,13 +76,13 @@ class RunnerOverride:
         try:
             envelope = run_action(plugin, ACTION, asset, inputs)
         except (InputError, AssetError) as exc:
-            _fail({"name": type(exc).__name__, "message": str(exc)}, secrets)
+            _fail({"name": type(exc).__name__, "message": redact(str(exc), secrets)})
         except TransportError as exc:
-            error = {"name": type(exc).__name__, "message": str(exc)}
+            error = {"name": type(exc).__name__, "message": redact(str(exc), secrets)}
             partial = getattr(exc, "envelope", None)
             if partial is not None:
-                error["output"] = partial
-            _fail(error, secrets)
+                error["output"] = partial  # the events read so far: data, as they arrived
+            _fail(error)
         except Exception as exc:  # no traceback reaches the playbook, and no secret
             _fail({"name": type(exc).__name__, "message": "internal error in the plugin."})
         if envelope["status_code"] >= 400:
