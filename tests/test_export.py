@@ -199,3 +199,12 @@ def test_runtime_run_never_imports_the_exporters() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_platform_python_versions_are_matched_by_number() -> None:
+    from tests.platforms.venvs import _numbers, satisfies
+
+    assert satisfies((3, 11, 7), ">=3.10") and not satisfies((3, 9, 18), ">=3.10")
+    assert satisfies((3, 13, 0), ">=3.13,<3.14") and not satisfies((3, 14, 0), ">=3.13,<3.14")
+    paths = [f"/p/versions/{v}/bin/python3" for v in ("3.9.18", "3.13.0", "3.12.1")]
+    assert sorted(paths, key=_numbers, reverse=True)[0] == "/p/versions/3.13.0/bin/python3"
