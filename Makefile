@@ -58,4 +58,4 @@ icons:
 	scripts/render_icons.sh
 
 clean:
-	rm -rf $(VENV) .venv-* dist build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* dist build *.egg-info .pytest_cache .ruff_cache .hypothesis

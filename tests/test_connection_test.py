@@ -154,7 +154,8 @@ def test_cli_transport_failure_exits_3(tmp_path: Path) -> None:
     result = run_cli("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
     assert result.code == 3
     assert json.loads(result.stdout)["cause"] == "refused"
-    assert result.stderr.startswith("Connection refused:")
+    assert "127.0.0.1" in result.stderr and "was refused" in result.stderr  # host, cause, hint
+    assert "check the host and port" in result.stderr
 
 
 def test_cli_invalid_asset_exits_2_and_sends_nothing(sim, asset, tmp_path) -> None:
