@@ -10,8 +10,9 @@ adds a module and nothing else. The module defines
 * ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
   only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
   settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
-  ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_data`` (the same as
-  data for ``framework.manifest.plugin_from_data``), ``dump_yaml``, ``dump_json``, ``zip_bytes``,
+  ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_core`` (both: what
+  ``load_plugin(root)`` needs), ``plugin_data`` (plugin.yaml and its schemas as data for
+  ``framework.manifest.plugin_from_data``), ``dump_yaml``, ``dump_json``, ``zip_bytes``,
   ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
@@ -137,13 +138,22 @@ def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
 
 
 def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
-    """The Python an export ships to run the plugin: framework/ and the top-level package of
-    every ``module:Class`` plugin.yaml names (connectors/, actions/); no caches."""
+    """The plugin's code: framework/ and the top-level packages of every ``module:Class``
+    plugin.yaml names (connectors/, actions/), by path relative to the plugin root."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
-    packages = {"framework", *(ref.split(":", 1)[0].split(".", 1)[0] for ref in refs)}
+    packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
     files: Dict[str, bytes] = {}
     for package in sorted(packages):
         files.update(_package_files(plugin.root, package))
+    return files
+
+
+def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
+    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
+    the schemas it references (and its meta-schema) and ``plugin_code()``."""
+    files = {MANIFEST: read_file(plugin, MANIFEST), **plugin_code(plugin)}
+    for relative in [META_SCHEMA, *plugin.schema_paths]:
+        files[relative] = read_file(plugin, relative)
     return files
 
 
