@@ -5,7 +5,9 @@ Turbine's entry script imports ``connector/src/<action>.py`` and calls
 value becomes the task's output (``::set-output``). This override does not make the call itself:
 it runs the action through the plugin's own runtime (``framework.runner.run_action``: input
 coercion and validation, the connector's TLS, proxy, retry and size rules, cursor paging), from
-``plugin_core.zip`` beside this file, unpacked into a private temporary folder for the run.
+``plugin_core.zip`` beside this file: its packages are imported from the archive (zipimport)
+and its ``plugin_data.json`` (plugin.yaml and its schemas) builds the plugin model. Nothing is
+unpacked or written.
 
 Turbine's conventions, followed here as Swimlane's declarative Runner follows them:
 
@@ -19,50 +21,46 @@ Turbine's conventions, followed here as Swimlane's declarative Runner follows th
   chose (its environment variable wins over the asset's). Fields Turbine sends as null are unset.
 """
 
+from __future__ import annotations
+
 import json
-import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any, Dict, Mapping, NoReturn, Optional
 
 ACTION = Path(__file__).stem
 CORE = Path(__file__).with_name("plugin_core.zip")
+DATA = "plugin_data.json"
 
 
-def _fail(error, secrets=()):
+def _fail(error: Mapping[str, Any]) -> NoReturn:
     """Fail the action the Turbine way: the error as JSON on stderr, exit status 1."""
-    text = json.dumps(error, default=str)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    print("::set-error " + text, file=sys.stderr, flush=True)
+    print("::set-error " + json.dumps(error, default=str), file=sys.stderr, flush=True)
     sys.exit(1)
 
 
 class RunnerOverride:
-    def __init__(self, asset, asset_schema, http_proxy):
+    def __init__(
+        self, asset: Optional[Mapping[str, Any]], asset_schema: Any, http_proxy: Optional[str]
+    ) -> None:
         self.asset = dict(asset or {})
         self.asset_schema = asset_schema
         self.http_proxy = http_proxy
 
-    def run(self, inputs, action_schema):
-        root = Path(tempfile.mkdtemp(prefix="plugin-core-"))
-        try:
-            with zipfile.ZipFile(CORE) as archive:
-                archive.extractall(root)
-            sys.path.insert(0, str(root))
-            return self._run(root, dict(inputs or {}))
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-
-    def _run(self, root, inputs):
+    def run(self, inputs: Optional[Mapping[str, Any]], action_schema: Any) -> Dict[str, Any]:
+        if str(CORE) not in sys.path:
+            sys.path.insert(0, str(CORE))
         from framework.errors import AssetError, TransportError
         from framework.inputs import InputError
-        from framework.manifest import ManifestError, load_plugin
-        from framework.runner import run_action, secrets_of
+        from framework.manifest import ManifestError, plugin_from_data
+        from framework.runner import run_action
 
+        inputs = dict(inputs or {})
+        with zipfile.ZipFile(CORE) as archive:
+            data = json.loads(archive.read(DATA))
         try:
-            plugin = load_plugin(root)
+            plugin = plugin_from_data(data["manifest"], data["documents"], root=CORE)
         except ManifestError as exc:
             _fail({"name": "ManifestError", "message": " ".join(exc.problems)})
         fields = plugin.asset.schema.get("properties", {})
@@ -74,17 +72,16 @@ class RunnerOverride:
         if self.http_proxy:
             asset["http_proxy"] = self.http_proxy
         asset = {name: value for name, value in asset.items() if value is not None}
-        secrets = secrets_of(asset, plugin.asset.secrets)
         try:
             envelope = run_action(plugin, ACTION, asset, inputs)
         except (InputError, AssetError) as exc:
-            _fail({"name": type(exc).__name__, "message": str(exc)}, secrets)
+            _fail({"name": type(exc).__name__, "message": str(exc)})  # secret-free at its source
         except TransportError as exc:
             error = {"name": type(exc).__name__, "message": str(exc)}
             partial = getattr(exc, "envelope", None)
             if partial is not None:
-                error["output"] = partial
-            _fail(error, secrets)
+                error["output"] = partial  # the events read so far: data, as they arrived
+            _fail(error)
         except Exception as exc:  # no traceback reaches the playbook, and no secret
             _fail({"name": type(exc).__name__, "message": "internal error in the plugin."})
         if envelope["status_code"] >= 400:

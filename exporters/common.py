@@ -9,8 +9,11 @@ adds a module and nothing else. The module defines
 * ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
 * ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
   only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
-  settings and the helpers below (``dump_yaml``, ``dump_json``, ``plugin_core``, ``zip_bytes``,
-  ``read_file``, ``largest_icon``, ``requirements_without``).
+  settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
+  ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_core`` (both: what
+  ``load_plugin(root)`` needs), ``plugin_data`` (plugin.yaml and its schemas as data for
+  ``framework.manifest.plugin_from_data``), ``dump_yaml``, ``dump_json``, ``zip_bytes``,
+  ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
 builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
@@ -93,8 +96,8 @@ def read_plugin(root: Path = PLUGIN_ROOT) -> Plugin:
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:
-    """plugin.yaml ``platforms.<name>``, checked against the module's SETTINGS schema."""
-    settings = dict(plugin.platforms.get(name) or {})
+    """plugin.yaml ``platforms.<name>`` as a plain dict, checked against the module's SETTINGS."""
+    settings = json.loads(json.dumps(dict(plugin.platforms.get(name) or {})))
     schema = getattr(module, "SETTINGS", None)
     if schema:
         from framework.manifest import validator_for
@@ -134,18 +137,40 @@ def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
     return files
 
 
-def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
-    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
-    the schemas it references (and its meta-schema), framework/ and the top-level packages of
-    every ``module:Class`` it names (connectors/, actions/)."""
-    files = {MANIFEST: read_file(plugin, MANIFEST)}
+def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
+    """The plugin's code: framework/ and the top-level packages of every ``module:Class``
+    plugin.yaml names (connectors/, actions/), by path relative to the plugin root."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
     packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
+    files: Dict[str, bytes] = {}
     for package in sorted(packages):
         files.update(_package_files(plugin.root, package))
+    return files
+
+
+def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
+    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
+    the schemas it references (and its meta-schema) and ``plugin_code()``."""
+    files = {MANIFEST: read_file(plugin, MANIFEST), **plugin_code(plugin)}
     for relative in [META_SCHEMA, *plugin.schema_paths]:
         files[relative] = read_file(plugin, relative)
     return files
+
+
+def plugin_files(plugin: Plugin) -> Dict[str, bytes]:
+    """plugin.yaml, its meta-schema and every schema it references, as files (what
+    ``load_plugin(root)`` reads)."""
+    names = [MANIFEST, META_SCHEMA, *plugin.schema_paths]
+    return {name: read_file(plugin, name) for name in names}
+
+
+def plugin_data(plugin: Plugin) -> Dict[str, Any]:
+    """``{"manifest": ..., "documents": {path: JSON}}``: plugin.yaml and the documents it
+    references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel."""
+    from framework.manifest import read_documents
+
+    manifest, documents = read_documents(plugin.root, cached=False)
+    return {"manifest": manifest, "documents": dict(sorted(documents.items()))}
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
@@ -201,7 +226,7 @@ def zip_bytes(files: Mapping[str, bytes]) -> bytes:
         return path.read_bytes()
 
 
-def _epoch() -> int:
+def epoch() -> int:
     from runtime.package import ZIP_EPOCH
 
     text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -222,7 +247,7 @@ def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
         )
     staging = folder.with_name(f".{folder.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    stamp = _epoch()
+    stamp = epoch()
     try:
         for name in sorted(files):
             path = staging.joinpath(*name.split("/"))
@@ -259,7 +284,7 @@ def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -
     partial.write_bytes(data)
     os.chmod(partial, FILE_MODE)
     os.replace(partial, archive)
-    stamp = _epoch()
+    stamp = epoch()
     os.utime(archive, (stamp, stamp))
     return Export(platform=name, folder=folder, archive=archive, files=len(files))
 

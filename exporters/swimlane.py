@@ -6,14 +6,16 @@ The tree (paths as Turbine's connector templates lay them out)::
     connector/config/assets/<auth>.yaml         schema: asset/1, the asset schema + meta.security
     connector/config/actions/<action>.yaml      schema: action/1, input/output schemas + meta
     connector/src/<action>.py                   RunnerOverride: the action through our runtime
-    connector/src/plugin_core.zip               the plugin code the override runs (see below)
+    connector/src/plugin_core.zip               the plugin the override runs (see below)
     image/logo.png                              the largest PNG of plugin.yaml icons
     requirements.txt                            our pins less what the vendor runtime provides
 
 Turbine's entry script finds an action's override by a recursive glob for ``<action>.py`` and
 silently falls back to the declarative Runner when more than one file matches. Our own
-``actions/get_threat_events.py`` would be such a second file, so the plugin code travels as one
-archive, ``plugin_core.zip``, which the override unpacks into a private temporary folder.
+``actions/get_threat_events.py`` would be such a second file, so the plugin travels as one
+archive, ``plugin_core.zip``: its Python packages, imported from the archive itself
+(zipimport), and ``plugin_data.json``, plugin.yaml and its schemas as data for
+``framework.manifest.plugin_from_data``. Nothing is unpacked or written at run time.
 
 Every value comes from plugin.yaml and schemas/; what only Turbine needs (the asset's auth type,
 its ``meta.security``, the vendor runtime and the projects it provides) is plugin.yaml's
@@ -22,14 +24,17 @@ its ``meta.security``, the vendor runtime and the projects it provides) is plugi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Dict
 
 from exporters.common import (
+    dump_json,
     dump_yaml,
     largest_icon,
-    plugin_core,
+    plugin_code,
+    plugin_data,
     read_file,
     requirements_without,
     zip_bytes,
@@ -39,6 +44,7 @@ from framework.manifest import Plugin
 TITLE = "Swimlane Turbine"
 MARKER = "connector.yaml"
 CORE = "connector/src/plugin_core.zip"
+DATA = "plugin_data.json"  # in CORE; the override reads it by this name
 OVERRIDE = Path(__file__).with_name("_swimlane_override.py")
 
 SETTINGS = {
@@ -99,12 +105,17 @@ def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
 
 
 def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
+    """The asset schema as the asset/1 inputs; plugin.yaml's secrets are ``format: password``
+    (Turbine masks those fields) whatever their schema says."""
+    schema = json.loads(json.dumps(plugin.asset.schema))
+    for name in plugin.asset.secrets:
+        schema["properties"][name]["format"] = "password"
     return {
         "schema": "asset/1",
         "name": settings["auth"],
         "title": plugin.asset.title,
         "description": plugin.asset.description,
-        "inputs": plugin.asset.schema,
+        "inputs": schema,
         "meta": {"security": settings["security"]},
     }
 
@@ -137,7 +148,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     files = {
         MARKER: dump_yaml(connector_yaml(plugin)),
         f"connector/config/assets/{settings['auth']}.yaml": dump_yaml(asset_yaml(plugin, settings)),
-        CORE: zip_bytes(plugin_core(plugin)),
+        CORE: zip_bytes({**plugin_code(plugin), DATA: dump_json(plugin_data(plugin))}),
         "image/logo.png": read_file(plugin, largest_icon(plugin)),
         "requirements.txt": requirements(plugin, settings),
     }

@@ -4,40 +4,10 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
-from urllib.parse import unquote, urlsplit
 
 from framework.action import ActionInputError, ProgressHook
 from framework.inputs import InputError, advise, apply_defaults, coerce, explain, nesting_error
 from framework.manifest import ActionSpec, Plugin
-
-
-def secrets_of(asset: Any, secret_fields: Iterable[str]) -> List[str]:
-    """Every secret string in a (possibly invalid) asset: secret fields and proxy credentials."""
-    found: List[str] = []
-    if not isinstance(asset, Mapping):
-        return found
-    for name in secret_fields:
-        value = asset.get(name)
-        if isinstance(value, str) and value:
-            found.append(value)
-    proxy = asset.get("http_proxy")
-    if isinstance(proxy, str):
-        try:
-            parts = urlsplit(proxy.strip())
-            userinfo = [parts.username, parts.password]
-        except ValueError:
-            userinfo = []
-        for item in userinfo:
-            if item and len(item) >= 3:
-                found.extend({item, unquote(item)})
-    return sorted(found, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:

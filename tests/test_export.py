@@ -8,13 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import yaml
 
-from exporters.common import platforms
-from framework.manifest import Plugin
+from exporters.common import epoch, platforms
+from framework.manifest import Plugin, plugin_from_data
 from tests.support import ROOT, copy_plugin, run_cli
 
 SWIMLANE_TREE = [
@@ -78,7 +79,7 @@ def test_export_is_byte_reproducible(tmp_path: Path) -> None:
     for path in [*first.rglob("*"), archive_of(first)]:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o755 if path.is_dir() else 0o644), path
-        assert path.stat().st_mtime == 315532800, path
+        assert path.stat().st_mtime == epoch(), path  # 1980-01-01 unless SOURCE_DATE_EPOCH
 
 
 def test_exactly_one_file_per_action_name_matches_the_entry_scripts_glob(tmp_path: Path) -> None:
@@ -90,8 +91,16 @@ def test_exactly_one_file_per_action_name_matches_the_entry_scripts_glob(tmp_pat
     with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
         names = core.namelist()
     assert "actions/get_threat_events.py" in names
-    assert {"plugin.yaml", "framework/runner.py", "connectors/sentinelone.py"} <= set(names)
+    assert {"plugin_data.json", "framework/runner.py", "connectors/sentinelone.py"} <= set(names)
     assert not [n for n in names if n.startswith(("runtime/", "tests/", "simulator/"))]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_core_archive_rebuilds_the_same_plugin_model(tmp_path: Path, plugin: Plugin) -> None:
+    folder = export(tmp_path / "swimlane")
+    with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
+        data = json.loads(core.read("plugin_data.json"))
+    assert plugin_from_data(data["manifest"], data["documents"]) == plugin
 
 
 def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> None:
@@ -177,7 +186,7 @@ def test_the_archive_is_a_plain_zip_of_the_tree(tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         infos = archive.infolist()
     assert [i.filename for i in infos] == sorted(i.filename for i in infos)
-    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.date_time for i in infos} == {time.gmtime(epoch())[:6]}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
 
 
@@ -190,3 +199,12 @@ def test_runtime_run_never_imports_the_exporters() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_platform_python_versions_are_matched_by_number() -> None:
+    from tests.platforms.venvs import _numbers, satisfies
+
+    assert satisfies((3, 11, 7), ">=3.10") and not satisfies((3, 9, 18), ">=3.10")
+    assert satisfies((3, 13, 0), ">=3.13,<3.14") and not satisfies((3, 14, 0), ">=3.13,<3.14")
+    paths = [f"/p/versions/{v}/bin/python3" for v in ("3.9.18", "3.13.0", "3.12.1")]
+    assert sorted(paths, key=_numbers, reverse=True)[0] == "/p/versions/3.13.0/bin/python3"

@@ -62,10 +62,16 @@ def satisfies(version: Sequence[int], spec: str) -> bool:
     return True
 
 
+def _numbers(path: str) -> Tuple[int, ...]:
+    """(3, 13, 0) for .../versions/3.13.0/bin/python3: newest first when sorted in reverse."""
+    name = Path(path).parent.parent.name
+    return tuple(int(part) for part in re.findall(r"[0-9]+", name))
+
+
 def find_python(spec: str) -> str:
     """``python3`` when it meets ``spec``, else the newest pyenv version that does."""
     pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    found = sorted(glob.glob(f"{pyenv}/versions/*/bin/python3"), reverse=True)
+    found = sorted(glob.glob(f"{pyenv}/versions/*/bin/python3"), key=_numbers, reverse=True)
     candidates = [shutil.which("python3") or "python3", *found]
     for candidate in candidates:
         version = _version(candidate)
