@@ -9,8 +9,8 @@ adds a module and nothing else. The module defines
 * ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
 * ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
   only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
-  settings and the helpers below (``dump_yaml``, ``dump_json``, ``plugin_core``, ``zip_bytes``,
-  ``read_file``, ``largest_icon``, ``requirements_without``).
+  settings and the helpers below (``dump_yaml``, ``dump_json``, ``plugin_core``, ``plugin_code``,
+  ``plugin_data_module``, ``zip_bytes``, ``read_file``, ``largest_icon``, ``requirements_without``).
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
 builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
@@ -134,18 +134,51 @@ def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
     return files
 
 
-def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
-    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
-    the schemas it references (and its meta-schema), framework/ and the top-level packages of
-    every ``module:Class`` it names (connectors/, actions/)."""
-    files = {MANIFEST: read_file(plugin, MANIFEST)}
+def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
+    """The plugin's code: framework/ and the top-level packages of every ``module:Class``
+    plugin.yaml names (connectors/, actions/), by path relative to the plugin root."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
     packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
+    files: Dict[str, bytes] = {}
     for package in sorted(packages):
         files.update(_package_files(plugin.root, package))
+    return files
+
+
+def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
+    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
+    the schemas it references (and its meta-schema) and ``plugin_code()``."""
+    files = {MANIFEST: read_file(plugin, MANIFEST), **plugin_code(plugin)}
     for relative in [META_SCHEMA, *plugin.schema_paths]:
         files[relative] = read_file(plugin, relative)
     return files
+
+
+def plugin_data_module(plugin: Plugin, platform: str) -> bytes:
+    """plugin.yaml and every document it references as a Python module, for platforms whose
+    packages carry only ``.py`` files: ``MANIFEST`` (the parsed plugin.yaml) and ``DOCUMENTS``
+    (relative path -> parsed JSON), exact Python literals in the files' own key order. The app
+    gets the model with ``framework.manifest.plugin_from_data(MANIFEST, DOCUMENTS, root)``."""
+    from framework.manifest import read_documents
+
+    manifest, documents = read_documents(plugin.root, cached=False)
+    try:
+        exact = json.loads(json.dumps(manifest)) == manifest
+    except (TypeError, ValueError):
+        exact = False
+    if not exact:  # a YAML date or a non-string key has no plain literal the app could trust
+        raise ExportError([f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys)."])
+    lines = [
+        f'"""Generated from {MANIFEST} and the schemas it names by python -m runtime export '
+        f'{platform}: do not edit."""',
+        "",
+        f"MANIFEST = {manifest!r}",
+        "",
+        "DOCUMENTS = {",
+        *(f"    {path!r}: {document!r}," for path, document in documents.items()),
+        "}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
