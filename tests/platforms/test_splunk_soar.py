@@ -83,7 +83,11 @@ def parse(text: str) -> SoarRun:
 
 
 def soar(
-    vendor: Vendor, action: str, asset: Dict[str, Any], params: Optional[Dict[str, Any]] = None
+    vendor: Vendor,
+    action: str,
+    asset: Dict[str, Any],
+    params: Optional[Dict[str, Any]] = None,
+    code: int = 0,
 ) -> SoarRun:
     """``python src/app.py action ACTION -a asset.json [-p params.json]`` in the export; every
     byte it prints is checked for the secrets, plain and as the SDK's encryption shows them."""
@@ -104,8 +108,8 @@ def soar(
         assert secret not in output, "a secret leaked"
         assert encoded(secret) not in output, "an encrypted secret leaked"
     assert "Traceback" not in output, output
-    assert proc.returncode == 0, output  # the SDK exits 0 for failed actions too
-    return parse(proc.stdout)
+    assert proc.returncode == code, output  # the SDK exits 0 for failed actions too
+    return parse(output)
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +281,30 @@ def test_a_page_failing_mid_walk_keeps_the_events_so_far(splunk_soar: Vendor, si
     assert envelope["status_code"] == 400
     assert len(envelope["json_body"]["data"]) == 1000
     assert run.summary["events_returned"] == 1000 and run.summary["next_cursor"]
+
+
+def test_a_connection_lost_mid_walk_keeps_the_events_so_far(splunk_soar: Vendor, sim: Any) -> None:
+    sim.add_faults([{"kind": "pass", "count": 1}, {"kind": "reset"}])
+    asset = {"url": sim.url, "api_token": TOKEN, "max_retries": 0}
+    params = {"threat_id": synthetic_threat(2500), "follow_cursor": True, "limit": 1000}
+    run = soar(splunk_soar, ACTION, asset, params)
+    assert run.success is False
+    assert not run.message.startswith("HTTP ")  # our transport sentence
+    (envelope,) = run.data
+    assert len(envelope["json_body"]["data"]) == 1000
+    assert envelope["json_body"]["pagination"]["nextCursor"]
+    assert run.summary["events_returned"] == 1000
+    assert len(sim.requests()) == 2  # max_retries 0 reached our connector
+
+
+def test_a_param_the_sdk_cannot_coerce_stops_before_our_code(splunk_soar: Vendor, sim: Any) -> None:
+    # The SDK validates params.json itself (pydantic, lax): "abc" is no integer. Its CLI exits 2
+    # with its own message; the action never runs.
+    params = {"threat_id": SEED_THREAT, "limit": "abc"}
+    run = soar(splunk_soar, ACTION, {"url": sim.url, "api_token": TOKEN}, params, code=2)
+    assert run.success is None
+    assert "limit" in run.text and "abc" in run.text
+    assert sim.requests() == []
 
 
 def test_proxy_credentials_make_the_encryption_round_trip(
