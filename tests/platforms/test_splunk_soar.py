@@ -147,6 +147,11 @@ def test_vendor_sdk_is_installed_at_its_pin(splunk_soar: Vendor) -> None:
         text=True,
     ).stdout.split()
     assert version == ["3", "13"]
+    assert "jsonschema==4.25.1" in freeze and "requests==2.32.5" in freeze  # our pins, kept
+    check = subprocess.run(
+        [str(splunk_soar.python), "-m", "pip", "check"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout
 
 
 def test_manifest_carries_every_param_with_its_type_and_description(
