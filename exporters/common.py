@@ -12,8 +12,9 @@ adds a module and nothing else. The module defines
   settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
   ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_core`` (both: what
   ``load_plugin(root)`` needs), ``plugin_data`` (plugin.yaml and its schemas as data for
-  ``framework.manifest.plugin_from_data``), ``dump_yaml``, ``dump_json``, ``zip_bytes``,
-  ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
+  ``framework.manifest.plugin_from_data``) and ``plugin_data_module`` (the same as a Python
+  module, for packages that carry only ``.py`` files), ``dump_yaml``, ``dump_json``,
+  ``zip_bytes``, ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
 builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
@@ -166,11 +167,35 @@ def plugin_files(plugin: Plugin) -> Dict[str, bytes]:
 
 def plugin_data(plugin: Plugin) -> Dict[str, Any]:
     """``{"manifest": ..., "documents": {path: JSON}}``: plugin.yaml and the documents it
-    references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel."""
+    references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel.
+    A manifest JSON cannot hold exactly (a YAML date, a non-string key) is refused."""
     from framework.manifest import read_documents
 
     manifest, documents = read_documents(plugin.root, cached=False)
+    try:
+        exact = json.loads(json.dumps(manifest)) == manifest
+    except (TypeError, ValueError):
+        exact = False
+    if not exact:
+        raise ExportError([f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys)."])
     return {"manifest": manifest, "documents": dict(sorted(documents.items()))}
+
+
+def plugin_data_module(plugin: Plugin, platform: str) -> bytes:
+    """``plugin_data`` as a Python module: ``MANIFEST`` and ``DOCUMENTS`` as exact literals. The
+    app gets the model with ``framework.manifest.plugin_from_data(MANIFEST, DOCUMENTS, root)``."""
+    data = plugin_data(plugin)
+    lines = [
+        f'"""Generated from {MANIFEST} and the schemas it names by python -m runtime export '
+        f'{platform}: do not edit."""',
+        "",
+        f"MANIFEST = {data['manifest']!r}",
+        "",
+        "DOCUMENTS = {",
+        *(f"    {path!r}: {document!r}," for path, document in data["documents"].items()),
+        "}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:

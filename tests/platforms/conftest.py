@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 import pytest
 
-from tests.platforms.venvs import ensure_venv
+from tests.platforms.venvs import ensure_venv, find_python, settings
 from tests.support import SECRETS, run_cli
 
 HERE = Path(__file__).resolve().parent
@@ -79,4 +79,38 @@ def run_vendor(python: Path, script: str, args: List[str], message: Dict[str, An
 def swimlane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     tree = export("swimlane", tmp_path_factory.mktemp("export") / "swimlane")
     python = ensure_venv("swimlane", [tree / "requirements.txt"])
+    yield Vendor(python, tree)
+
+
+# Makes the uv.lock `soarapps manifests create` reads (a tool of this suite, not of the app).
+UV = "uv==0.13.9"
+
+
+@pytest.fixture(scope="session")
+def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    """The export with its uv.lock, and the venv of splunk-soar-sdk at its pin on Python 3.13
+    (skipped, with the reason, where the machine has no such Python)."""
+    from exporters.splunk_soar import dependencies
+    from framework.manifest import load_plugin
+
+    config = settings("splunk_soar")
+    try:
+        interpreter = find_python(config["python"])
+    except RuntimeError as exc:
+        pytest.skip(f"Splunk SOAR: {exc}")
+    folder = tmp_path_factory.mktemp("export")
+    tree = export("splunk_soar", folder / "splunk_soar")
+    requirements = folder / "requirements.txt"
+    pins = dependencies(load_plugin(), config)[1:]  # the SDK pin is the venv's runtime
+    requirements.write_text("\n".join([*pins, UV]) + "\n", encoding="utf-8")
+    python = ensure_venv("splunk_soar", [requirements])
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    subprocess.run(
+        [str(python.parent / "uv"), "lock", "--quiet", "--python", interpreter],
+        cwd=tree,
+        env=env,
+        check=True,
+        timeout=300,
+    )
     yield Vendor(python, tree)
