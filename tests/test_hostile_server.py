@@ -13,7 +13,7 @@ import pytest
 
 from framework.errors import Cause, TransportError
 from framework.runner import run_action
-from tests.hostile import HostileServer, Trickle, events, page, response
+from tests.hostile import HostileServer, Send, Trickle, events, page, response
 from tests.support import TOKEN, run_cli, write_json
 
 PATH = "/web/api/v2.1/threats/1/explore/events"
@@ -274,9 +274,9 @@ def test_the_retry_budget_covers_every_page_of_a_run(plugin, hostile, make_conne
 def test_each_request_has_its_own_deadline_on_a_kept_alive_connection(
     hostile, make_connector
 ) -> None:
-    # Forty requests over one connection take longer than one timeout together: none may fail.
-    server = hostile(default=page(events(1), keep=True))
-    connector = make_connector(asset_for(server, timeout=0.5))
-    statuses = {connector.request("GET", PATH)["status_code"] for _ in range(40)}
+    # 15 answers 0.1 s each over one connection: together longer than one timeout of 1 s.
+    server = hostile(default=Send(page(events(1)).data, keep_open=True, delay=0.1))
+    connector = make_connector(asset_for(server, timeout=1))
+    statuses = {connector.request("GET", PATH)["status_code"] for _ in range(15)}
     assert statuses == {200}
-    assert (len(server.requests), server.connections) == (40, 1)
+    assert (len(server.requests), server.connections) == (15, 1)
