@@ -72,6 +72,8 @@ OK_TAIL = b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
     ("answer", "detail"),
     [
         (b"HTTP/1.1 200 OK\r\nX-A: 1\r\nno colon here\r\nX-B: 2\r\n" + OK_TAIL, "without a colon"),
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\rno colon\r\nX-B: 2\r\n" + OK_TAIL, "stray line break"),
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\nno colon\r\nX-B: 2\r\n" + OK_TAIL, "stray line break"),
         (
             b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + OK_TAIL,
             "more than 100 header lines",
@@ -80,7 +82,15 @@ OK_TAIL = b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
         (b'{"data": [], "pagination": {}}', "no status line"),  # HTTP/0.9: a body, no head
         (b"HTTP/1.1 99999 Odd\r\n" + OK_TAIL, "no status line"),
     ],
-    ids=["no-colon", "too-many-headers", "long-line", "http-0.9", "status-99999"],
+    ids=[
+        "no-colon",
+        "bare-cr",
+        "bare-lf",
+        "too-many-headers",
+        "long-line",
+        "http-0.9",
+        "status-99999",
+    ],
 )
 def test_a_malformed_head_is_one_accurate_sentence_and_not_retried(
     hostile, make_connector, caplog, answer, detail
