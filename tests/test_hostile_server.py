@@ -189,9 +189,9 @@ def test_numbers_python_cannot_hold_keep_their_digits(hostile, make_connector) -
     body = f'{{"data": [{{"big": {digits}, "huge": 1e999, "small": 12, "pi": 3.5}}]}}'
     server = hostile(default=response(200, body))
     envelope = make_connector(asset_for(server)).request("GET", PATH)
-    assert envelope["json_body"]["data"] == [
-        {"big": digits, "huge": "1e999", "small": 12, "pi": 3.5}
-    ]
+    (event,) = envelope["json_body"]["data"]
+    assert str(event.pop("big")) == digits  # a string (an int where Python has no digit limit)
+    assert event == {"huge": "1e999", "small": 12, "pi": 3.5}
     json.dumps(envelope, allow_nan=False)
 
 
