@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 import ssl
 from typing import Any, Dict, Mapping, Optional
@@ -163,6 +164,8 @@ def check_proxy(proxy: str) -> str:
 def check_ca_bundle(path: str) -> str:
     """``path`` if it is a readable PEM certificate bundle that OpenSSL loads; else an
     AssetError saying which of missing, unreadable, empty or not PEM it is."""
+    if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
+        raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_CA_BUNDLE + 1)

@@ -16,9 +16,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 
 class Send:
-    def __init__(self, data: bytes, keep_open: bool = False) -> None:
+    """``data`` at once (after ``delay`` seconds); then close, or wait for the next request."""
+
+    def __init__(self, data: bytes, keep_open: bool = False, delay: float = 0.0) -> None:
         self.data = data
         self.keep_open = keep_open
+        self.delay = delay
 
 
 class Trickle:
@@ -130,6 +133,8 @@ class HostileServer:
                         if self.stopping.wait(step.interval):
                             return
                         conn.sendall(step.data[start : start + step.step])
+                    return
+                if step.delay and self.stopping.wait(step.delay):
                     return
                 conn.sendall(step.data)
                 if not step.keep_open:

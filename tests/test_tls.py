@@ -146,6 +146,13 @@ def test_a_bad_ca_bundle_is_an_asset_error_before_anything_is_sent(
     assert server.requests() == []
 
 
+def test_a_fifo_as_ca_bundle_is_refused_without_blocking(make_connector, tmp_path: Path) -> None:
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)  # opening it would wait for a writer forever
+    with pytest.raises(AssetError, match=r"^ca_bundle: the file .* is not a file"):
+        make_connector({"url": "https://127.0.0.1:9", "api_token": TOKEN, "ca_bundle": str(fifo)})
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_an_unreadable_ca_bundle_says_so(tls_sim, make_connector, tmp_path: Path) -> None:
     server, ca_path = tls_sim

@@ -19,7 +19,6 @@ from framework.retry import WaitBudget
         (b'{"a": NaN}', (False, None)),
         (b"[Infinity]", (False, None)),
         (b"[1e999, 2.5]", (True, ["1e999", 2.5])),
-        (b"[" + b"9" * 5000 + b", 7]", (True, ["9" * 5000, 7])),
         (b"[" * 50_000 + b"]" * 50_000, (False, None)),
         (b'"\\udc80"', (True, "\udc80")),
         (b'{"a": "\xff"}', (False, None)),
@@ -31,7 +30,6 @@ from framework.retry import WaitBudget
         "nan",
         "infinity",
         "1e999",
-        "5000-digits",
         "deep",
         "surrogate",
         "not-utf8",
@@ -41,6 +39,12 @@ def test_parse_body(body: bytes, parsed) -> None:
     assert _parse_body(body) == parsed
     if parsed[0]:
         json.dumps(parsed[1], allow_nan=False)
+
+
+def test_an_integer_too_long_for_int_keeps_its_digits() -> None:
+    ok, value = _parse_body(b"[" + b"9" * 5000 + b", 7]")
+    assert ok and [str(item) for item in value] == ["9" * 5000, "7"]
+    json.dumps(value)
 
 
 @pytest.mark.parametrize(
