@@ -80,3 +80,10 @@ def swimlane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     tree = export("swimlane", tmp_path_factory.mktemp("export") / "swimlane")
     python = ensure_venv("swimlane", [tree / "requirements.txt"])
     yield Vendor(python, tree)
+
+
+@pytest.fixture(scope="session")
+def insightconnect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    tree = export("insightconnect", tmp_path_factory.mktemp("export") / "sentinelone")
+    python = ensure_venv("insightconnect")
+    yield Vendor(python, tree)
