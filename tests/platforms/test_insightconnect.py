@@ -286,6 +286,15 @@ def test_string_typed_inputs_are_refused_by_the_vendor_runtime(run: Any, sim: An
     assert sim.requests() == []
 
 
+def test_null_for_an_optional_input_is_refused_by_the_vendor_runtime(run: Any, sim: Any) -> None:
+    # Our CLI takes null as "not set"; the runtime's type check refuses it first.
+    result = run(seed_inputs(parameters={"limit": None}))
+    assert result.code == 1
+    assert "action input JSON was invalid" in result.body["error"]
+    assert "None is not of type 'integer'" in result.body["error"]
+    assert sim.requests() == []
+
+
 def test_an_optional_enum_left_empty_is_absent(run: Any, sim: Any) -> None:
     result = run(seed_inputs(parameters={"sortOrder": "", "sortBy": "", "limit": 5}))
     assert result.code == 0, result.stderr
