@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping
 
 from exporters.common import ExportError, dump_yaml, largest_icon, plugin_core, read_file
 from framework.manifest import MANIFEST, Plugin
@@ -185,6 +185,8 @@ class SpecBuilder:
         return field
 
     def custom_type(self, name: str, prop: Mapping[str, Any], where: str) -> str:
+        if name in PRIMITIVES or name == "credential_secret_key":
+            raise ExportError([f"{where}: an object cannot be a spec type named {name!r}."])
         fields = self.section(prop, where)
         if name in self.types and self.types[name] != fields:
             raise ExportError([f"{where}: two different objects named {name!r} (spec types)."])
@@ -684,8 +686,3 @@ def icon_of(plugin: Plugin, size: int) -> str:
     """The PNG rendering of ``size`` pixels (else the largest smaller one, else the largest)."""
     smaller = [s for s in plugin.icons if s <= size]
     return plugin.icons[max(smaller)] if smaller else largest_icon(plugin)
-
-
-def spec_of(plugin: Plugin, settings: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-    """The spec dictionary (for tests)."""
-    return spec(plugin, settings or plugin.platforms["insightconnect"])
