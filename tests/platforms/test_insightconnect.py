@@ -373,6 +373,24 @@ def test_an_unreachable_console_fails_with_our_sentence(
     assert "refused" in result.body["exception"]["cause"]
 
 
+def test_a_proxy_with_credentials_and_a_private_ca_reach_our_connector(
+    insightconnect: Vendor, tls_sim: Any, auth_proxy: Any, tmp_path: Path
+) -> None:
+    # PROXY_PASSWORD is among the secrets checked in every byte of output.
+    server, ca_path = tls_sim
+    proxy_url = auth_proxy.url(with_credentials=True)
+    conn = connection(server.url, ca_bundle=ca_path, http_proxy=proxy_url)
+    result = launch(insightconnect, "run", action_message(conn, seed_inputs()), tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.body["output"]["json_body"]["data"] == simulator.SEED_EVENTS
+    assert auth_proxy.seen and auth_proxy.seen[0][0] == "CONNECT"
+    untrusted = launch(
+        insightconnect, "run", action_message(connection(server.url), seed_inputs()), tmp_path
+    )
+    assert untrusted.code == 1
+    assert "not trusted" in untrusted.body["exception"]["cause"]
+
+
 # --- test mode ----------------------------------------------------------------------------------
 
 
