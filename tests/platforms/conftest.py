@@ -114,3 +114,10 @@ def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
         timeout=300,
     )
     yield Vendor(python, tree)
+
+
+@pytest.fixture(scope="session")
+def insightconnect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    tree = export("insightconnect", tmp_path_factory.mktemp("export") / "sentinelone")
+    python = ensure_venv("insightconnect")
+    yield Vendor(python, tree)
