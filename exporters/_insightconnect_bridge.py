@@ -3,7 +3,7 @@
 The generated Connection and Action classes call these functions; the work is done by the plugin
 core in ``plugin_core/`` beside the package (``framework.runner.run_action`` and
 ``run_asset_test``: coercion, validation, the connector's TLS, proxy, retry and size rules,
-cursor paging, redaction). What is InsightConnect's own:
+cursor paging; its messages are secret-free at their source). What is InsightConnect's own:
 
 * the connection arrives typed by the spec, ``api_token`` as ``{"secretKey": ...}``; unset
   optional fields may arrive as "" or null: they are left out, as absent;
@@ -86,17 +86,14 @@ def run_action(action_id, asset, params):
     """One action run by the core; an InsightConnect failure for what the platform calls one."""
     action = PLUGIN.actions[action_id]
     inputs = without_empty_enums(dict(params or {}), action.input_schema)
-    secrets = runner.secrets_of(asset, PLUGIN.asset.secrets)
     try:
         envelope = runner.run_action(PLUGIN, action_id, asset, inputs)
     except InputError as exc:
-        raise PluginException(
-            cause=runner.redact(str(exc), secrets), assistance=NOTHING_SENT
-        ) from None
+        raise PluginException(cause=str(exc), assistance=NOTHING_SENT) from None
     except ConnectorError as exc:
         partial = getattr(exc, "envelope", None)
         raise PluginException(
-            cause=runner.redact(str(exc), secrets),
+            cause=str(exc),
             assistance="Check the connection settings and that the console is reachable.",
             data=json.dumps(partial) if partial is not None else "",
         ) from None
@@ -112,20 +109,17 @@ def run_action(action_id, asset, params):
 
 def test_connection(asset):
     """The core's connection test; success, or a ConnectionTestException with its diagnosis."""
-    secrets = runner.secrets_of(asset, PLUGIN.asset.secrets)
     try:
         result = runner.run_asset_test(PLUGIN, asset)
     except (InputError, ConnectorError) as exc:
-        raise ConnectionTestException(
-            cause=runner.redact(str(exc), secrets), assistance=NOTHING_SENT
-        ) from None
+        raise ConnectionTestException(cause=str(exc), assistance=NOTHING_SENT) from None
     if result.get("ok"):
         return {"success": True}
     preset = preset_for(result.get("status_code"))
     if preset is not None:
         raise ConnectionTestException(preset=preset, data=json.dumps(result))
     raise ConnectionTestException(
-        cause=runner.redact(str(result.get("diagnosis")), secrets),
+        cause=str(result.get("diagnosis")),
         assistance="See the diagnosis in the data.",
         data=json.dumps(result),
     )

@@ -110,6 +110,13 @@ def sentence(text: str, where: str) -> str:
     line = line[:1].upper() + line[1:]
     if len(line) > 500:
         raise ExportError([f"{where}: description: {len(line)} characters; InsightConnect: 500."])
+    if "'" in line and '"' in line:  # EncodingValidator re-reads the spec's repr() as YAML
+        raise ExportError(
+            [
+                f"{where}: description: holds both ' and \"; "
+                "InsightConnect's validator cannot read it."
+            ]
+        )
     return ascii_only(line, where)
 
 

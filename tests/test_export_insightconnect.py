@@ -236,3 +236,16 @@ def test_a_description_that_breaks_a_python_literal_is_refused(tmp_path: Path) -
     assert result.code == 1
     assert "description: must not contain a double quote" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_description_with_both_quote_kinds_is_refused_before_the_validator_sees_it() -> None:
+    from exporters.common import ExportError
+    from exporters.insightconnect import sentence
+
+    assert sentence("The page's cursor.", "x") == "The page's cursor"
+    try:
+        sentence('The page\'s cursor, or "null".', "parameters.cursor")
+    except ExportError as exc:
+        assert "holds both" in str(exc)
+    else:
+        raise AssertionError("a description the validator cannot read was accepted")
