@@ -124,10 +124,18 @@ def checked(proc: subprocess.CompletedProcess, leaks: bool = False) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
-def standalone(vendor: Vendor, backend: Backend, leaks: bool = False, **params: Any) -> Run:
+def standalone(
+    vendor: Vendor,
+    backend: Backend,
+    env: Optional[Dict[str, str]] = None,
+    leaks: bool = False,
+    **params: Any,
+) -> Run:
+    """``python src/app.py --standalone --action=... key=value...`` (``env`` added to the SDK's
+    environment; ``leaks``: skip the secret check, for the vendor behaviour that logs them)."""
     argv = [str(vendor.python), "src/app.py", "--standalone", f"--action={ACTION}"]
     argv += [f"{name}={value}" for name, value in params.items()]
-    env = sdk_env(backend, DEBUG="true") if leaks else sdk_env(backend)
+    env = sdk_env(backend, **(env or {}))
     proc = subprocess.run(
         argv, cwd=vendor.tree, env=env, capture_output=True, text=True, timeout=120
     )
@@ -416,10 +424,36 @@ def test_the_sdk_logs_the_token_with_debug_on(shuffle: Vendor, backend: Backend,
     # Vendor behaviour the README warns about: DEBUG=true logs every parameter. Our result
     # still holds no token; only the SDK's own log lines do.
     run = standalone(
-        shuffle, backend, leaks=True, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT
+        shuffle,
+        backend,
+        env={"DEBUG": "true"},
+        leaks=True,
+        url=sim.url,
+        api_token=TOKEN,
+        threat_id=SEED_THREAT,
     )
     assert TOKEN in run.stderr
     assert TOKEN not in run.result
+
+
+def test_the_sdk_replaces_a_result_that_outlasts_its_timeout(
+    shuffle: Vendor, backend: Backend, sim: Any
+) -> None:
+    # Vendor behaviour the README warns about: past SHUFFLE_APP_SDK_TIMEOUT (30 s by default)
+    # the SDK returns its own failure; our call is not cut short (the process ends with it).
+    sim.add_faults([{"kind": "delay", "seconds": 3}])
+    run = standalone(
+        shuffle,
+        backend,
+        env={"SHUFFLE_APP_SDK_TIMEOUT": "1"},
+        url=sim.url,
+        api_token=TOKEN,
+        threat_id=SEED_THREAT,
+    )
+    assert run.value["success"] is False
+    assert "Timeout" in run.value["reason"]
+    assert "status_code" not in run.value
+    assert len(sim.requests()) == 1
 
 
 # --- worker mode --------------------------------------------------------------------------------
