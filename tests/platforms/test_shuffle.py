@@ -18,6 +18,7 @@ import os
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 import pytest
@@ -26,7 +27,7 @@ import yaml
 import simulator
 from tests.platforms.conftest import Vendor
 from tests.platforms.venvs import settings
-from tests.support import SECRETS, SEED_THREAT, TOKEN, synthetic_threat
+from tests.support import SECRETS, SEED_THREAT, TOKEN, run_cli, synthetic_threat, write_json
 
 ACTION = "get_threat_events"
 WRONG_TOKEN = "not-the-token-x9"
@@ -505,6 +506,23 @@ def test_worker_posts_the_envelope_of_a_cursor_walk_unchanged(
     assert set(run.value) == {"status_code", "reason", "json_body", "response_headers"}
     ids = [event["id"] for event in events(run)]
     assert len(ids) == len(set(ids)) == 2500
+
+
+def test_worker_result_is_the_envelope_our_cli_prints(
+    shuffle: Vendor, backend: Backend, sim: Any, tmp_path: Path
+) -> None:
+    asset = write_json(tmp_path / "asset.json", {"url": sim.url, "api_token": TOKEN})
+    inputs = {"path_parameters": {"threat_id": SEED_THREAT}, "parameters": {"limit": 5}}
+    cli = run_cli("run", ACTION, "--asset", asset, "--inputs", write_json(tmp_path / "in", inputs))
+    assert cli.code == 0, cli.stderr
+    run = worker(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT, limit="5")
+    ours, theirs = cli.envelope, run.value
+    assert theirs["json_body"] == ours["json_body"]
+    assert (theirs["status_code"], theirs["reason"]) == (ours["status_code"], ours["reason"])
+    varying = {"Date", "X-RQID"}
+    assert {k: v for k, v in theirs["response_headers"].items() if k not in varying} == {
+        k: v for k, v in ours["response_headers"].items() if k not in varying
+    }
 
 
 def test_worker_failure_is_a_success_false_result(
