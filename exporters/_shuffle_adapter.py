@@ -105,11 +105,23 @@ def nest(plugin: Any, action_id: str, values: Mapping[str, Any]) -> Tuple[Dict[s
     return asset, inputs
 
 
-def failure(reason: str, cause: str, envelope: Optional[Dict[str, Any]] = None) -> str:
-    result: Dict[str, Any] = {"success": False, "reason": reason, "cause": cause}
+def dump(value: Any) -> str:
+    """JSON text, non-ASCII kept as is. A string holding a lone surrogate (valid JSON:
+    "\\udc80") has no UTF-8 form: then the whole document uses \\u escapes, keeping every value."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
+
+
+def failure(reason: str, cause: Any, envelope: Optional[Dict[str, Any]] = None) -> str:
+    code = getattr(cause, "value", cause)  # a framework.errors.Cause, or our own code
+    result: Dict[str, Any] = {"success": False, "reason": reason, "cause": str(code)}
     if envelope is not None:
         result["envelope"] = envelope
-    return json.dumps(result, ensure_ascii=False)
+    return dump(result)
 
 
 def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
@@ -133,4 +145,4 @@ def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
         return failure(str(exc), exc.cause, getattr(exc, "envelope", None))
     except Exception as exc:  # no traceback, and no value, reaches the workflow
         return failure(f"internal error in the plugin ({type(exc).__name__}).", "internal")
-    return json.dumps(envelope, ensure_ascii=False)
+    return dump(envelope)

@@ -326,7 +326,18 @@ def test_a_walk_broken_midway_returns_the_events_so_far(sim: Any) -> None:
         follow_cursor="true",
         max_retries="0",
     )
-    assert result["success"] is False and result["cause"] == "transport"
+    assert result["success"] is False and result["cause"] == "reset"
     partial = result["envelope"]
     assert len(partial["json_body"]["data"]) == 1000
     assert partial["json_body"]["pagination"]["nextCursor"]
+
+
+def test_a_lone_surrogate_in_the_body_gives_valid_utf8_json(sim: Any) -> None:
+    # Valid JSON ("\udc80") with no UTF-8 form: the whole result then uses \u escapes.
+    body = '{"data": [{"name": "a\\udc80b"}], "pagination": {"nextCursor": null}}'
+    sim.add_faults([{"kind": "status", "status": 200, "body": body}])
+    text = run(
+        ROOT, "get_threat_events", {"url": sim.url, "api_token": TOKEN, "threat_id": SEED_THREAT}
+    )
+    text.encode("utf-8")  # would raise on a raw surrogate
+    assert json.loads(text)["json_body"]["data"] == [{"name": "a\udc80b"}]

@@ -396,6 +396,15 @@ def test_standalone_missing_and_invalid_fields_are_named(
     assert sim.requests() == []
 
 
+def test_standalone_body_that_has_no_utf8_form_still_prints(
+    shuffle: Vendor, backend: Backend, sim: Any
+) -> None:
+    body = '{"data": [{"name": "a\\udc80b"}], "pagination": {"nextCursor": null}}'
+    sim.add_faults([{"kind": "status", "status": 200, "body": body}])
+    run = standalone(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT)
+    assert run.value["json_body"]["data"] == [{"name": "a\udc80b"}]
+
+
 def test_standalone_ca_bundle_verifies_a_private_ca(
     shuffle: Vendor, backend: Backend, tls_sim: Any
 ) -> None:
@@ -567,7 +576,7 @@ def test_worker_a_walk_broken_midway_posts_the_events_so_far(
         follow_cursor="true",
         max_retries="0",
     )
-    assert run.value["success"] is False and run.value["cause"] == "transport"
+    assert run.value["success"] is False and run.value["cause"] == "reset"
     partial = run.value["envelope"]["json_body"]
     assert len(partial["data"]) == 1000 and partial["pagination"]["nextCursor"]
     assert len(sim.requests()) == 2
