@@ -341,3 +341,14 @@ def test_a_lone_surrogate_in_the_body_gives_valid_utf8_json(sim: Any) -> None:
     )
     text.encode("utf-8")  # would raise on a raw surrogate
     assert json.loads(text)["json_body"]["data"] == [{"name": "a\udc80b"}]
+
+
+def test_the_platform_settings_are_checked(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    manifest = root / "plugin.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    assert "    not_set: none\n" in text
+    manifest.write_text(text.replace("    not_set: none\n", '    not_set: ""\n'), encoding="utf-8")
+    result = run_cli("export", "shuffle", "--root", str(root), "--output", str(tmp_path / "o"))
+    assert result.code == 1
+    assert "plugin.yaml: platforms.shuffle.not_set: " in result.stderr

@@ -368,6 +368,16 @@ def test_standalone_values_are_rendered_by_shuffles_templating_first(
     standalone(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id="{{7*7}}")
     (request,) = sim.requests()
     assert request["path"] == "/web/api/v2.1/threats/49/explore/events"
+    # Authentication fields too: this ca_bundle reaches us as the sentinel "none".
+    run = standalone(
+        shuffle,
+        backend,
+        url=sim.url,
+        api_token=TOKEN,
+        threat_id=SEED_THREAT,
+        ca_bundle="{{'no'}}ne",
+    )
+    assert run.value["status_code"] == 200
 
 
 def test_standalone_json_looking_values_arrive_parsed(
