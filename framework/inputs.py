@@ -3,7 +3,8 @@
 Playbooks pass templated values, often as strings: "100" for an integer, "true" for a boolean,
 "process,file" (or '["process","file"]') for an array. Those are converted by what the schema
 declares; text is trimmed, and where a field may be null, the texts a template renders for
-"nothing" ("", "null", "None") mean null. Anything else fails with one sentence per problem
+"nothing" mean null: "" always, "null" and "None" where no text could be meant (or where the
+schema marks the field ``x-template-null``). Anything else fails with one sentence per problem
 naming the field, the value and what was expected. Secret values are never shown.
 
 The words come from the schema. Besides the standard keywords, these annotations (which
@@ -16,6 +17,7 @@ jsonschema ignores) are read:
 - ``x-placeholders``: the values of a template that mean "not filled in yet".
 - ``x-wrong-prefixes``: prefixes that mean a pasted header rather than the value itself.
 - ``x-used-with``: the boolean sibling without which this field is ignored (a warning).
+- ``x-template-null``: "null" and "None" mean null in this text field too (a cursor, a path).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         }
     if isinstance(value, str):
         text = value.strip()
-        if "null" in types and text in NULL_TEXTS:
+        if "null" in types and text in NULL_TEXTS and _may_be_null_text(text, types, schema):
             return None
         if "string" in types:
             return text
@@ -90,6 +92,13 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         if "string" in types and not {"integer", "number"} & set(types):
             return str(value)  # YAML reads an unquoted id as an integer; Python keeps it exact
     return value
+
+
+def _may_be_null_text(text: str, types: List[str], schema: Mapping[str, Any]) -> bool:
+    """Whether a templated "nothing" means null here: "" always; "null" and "None" where no
+    string could be meant (a number, a boolean, an enum, a list) or where the schema says
+    so (``x-template-null``: an opaque cursor, a path). A text search for "null" stays text."""
+    return not text or "string" not in types or bool(schema.get("x-template-null"))
 
 
 def apply_defaults(value: Dict[str, Any], schema: Mapping[str, Any]) -> Dict[str, Any]:

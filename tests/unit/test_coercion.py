@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from framework.inputs import coerce, expected, explain, too_deep
 
 NULLABLE_TEXT = {"type": ["string", "null"], "minLength": 1}
+CURSOR = {"type": ["string", "null"], "minLength": 1, "x-template-null": True}
 TEXT = {"type": "string"}
 NULLABLE_INT = {"type": ["integer", "null"]}
 LIST = {"type": ["array", "null"], "items": {"type": "string"}}
@@ -21,10 +22,12 @@ LIST = {"type": ["array", "null"], "items": {"type": "string"}}
         (" 123 ", TEXT, "123"),
         ("\t123\n", TEXT, "123"),
         ("", NULLABLE_TEXT, None),
-        ("null", NULLABLE_TEXT, None),
-        ("None", NULLABLE_TEXT, None),
-        (" None ", NULLABLE_TEXT, None),
-        ("NULL", NULLABLE_TEXT, "NULL"),  # only what templates render
+        ("null", NULLABLE_TEXT, "null"),  # a text search for "null" stays text
+        ("None", NULLABLE_TEXT, "None"),
+        ("null", CURSOR, None),  # an opaque cursor or a path: what a template renders for null
+        ("None", CURSOR, None),
+        (" None ", CURSOR, None),
+        ("NULL", CURSOR, "NULL"),  # only what templates render
         ("", TEXT, ""),  # not nullable: left for the schema to refuse ("is empty")
         ("null", TEXT, "null"),
         ("", NULLABLE_INT, None),
