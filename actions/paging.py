@@ -23,16 +23,21 @@ def follow_cursor(
     its body (SentinelOne's ``errors``) plus ``data`` so far and ``pagination.nextCursor``
     = the failed page's cursor. A transport failure after at least one page raises
     IncompleteFetch carrying the same kind of partial envelope; before any page, the
-    connector's TransportError."""
+    connector's TransportError.
+
+    With a page sink (``action.pages``) each page's items are handed to it as they arrive,
+    ``sink(page_envelope, items)``, and not kept: the envelope returned (or raised) then has
+    an empty ``data``, the rest as above."""
     if max_items < 1 or page_size < 1:
         raise ActionInputError(f"max_items {max_items} and page_size {page_size}: need >= 1.")
     params = dict(parameters)
     cursor = params.get("cursor")
     items: List[Any] = []
-    pages, total = 0, None
+    sink = action.pages
+    fetched, pages, total = 0, 0, None
     last: Optional[Dict[str, Any]] = None  # the last page that arrived whole
-    while len(items) < max_items:
-        page = dict(params, limit=min(page_size, max_items - len(items)))
+    while fetched < max_items:
+        page = dict(params, limit=min(page_size, max_items - fetched))
         if pages:  # the cursor carries the position now
             page.pop("skip", None)
             page["cursor"] = cursor
@@ -43,19 +48,23 @@ def follow_cursor(
                 raise
             error = {"code": None, "title": "Transport Error", "detail": str(exc)}
             partial = _with_items(last, items, cursor, total, errors=[error])
-            raise IncompleteFetch(str(exc), partial, len(items), pages) from exc
+            raise IncompleteFetch(str(exc), partial, fetched, pages) from exc
         body = envelope.get("json_body")
         status = envelope["status_code"]
         if not (200 <= status < 300 and isinstance(body, dict) and _is_list(body, "data")):
             return _with_items(envelope, items, cursor, total, errors=_no_page(status, body))
         pages += 1
-        items.extend(body["data"])
+        fetched += len(body["data"])
+        if sink is None:
+            items.extend(body["data"])
+        else:
+            sink(envelope, body["data"])
         pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
         total = pagination.get("totalItems", total)
         cursor = pagination.get("nextCursor")
         last = envelope
         if action.progress is not None:
-            action.progress(len(items), total, pages)
+            action.progress(fetched, total, pages)
         if not cursor or not body["data"]:
             break
     return _with_items(last or {}, items, cursor, total)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from framework.connector import HttpConnector
 
@@ -14,6 +14,17 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # Called after each page while following cursors: (items fetched, totalItems or None, pages).
 ProgressHook = Callable[[int, Optional[int], int], None]
+
+
+class PageSink(Protocol):
+    """Takes each page while following cursors, ``sink(page_envelope, items)``, instead of the
+    action keeping the items in memory (output streamed to a file as pages arrive).
+    ``unlimited``: True when no default item limit should apply (only the user's own), since
+    memory no longer grows with the number of items."""
+
+    unlimited: bool
+
+    def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None: ...
 
 
 class ActionInputError(ValueError):
@@ -46,11 +57,13 @@ class Action:
         method: str,
         path: str,
         progress: Optional[ProgressHook] = None,
+        pages: Optional[PageSink] = None,
     ) -> None:
         self.connector = connector
         self.method = method
         self.path = path
         self.progress = progress
+        self.pages = pages
 
     def build_path(self, values: Mapping[str, Any]) -> str:
         """The path template with each placeholder replaced by a value that cannot escape it."""

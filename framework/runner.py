@@ -6,7 +6,7 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
-from framework.action import ActionInputError, ProgressHook
+from framework.action import ActionInputError, PageSink, ProgressHook
 from framework.inputs import InputError, apply_defaults, coerce, validate
 from framework.manifest import ActionSpec, Plugin
 
@@ -88,11 +88,17 @@ def connect(plugin: Plugin, checked_asset: Mapping[str, Any]) -> Any:
 
 
 def run_action(
-    plugin: Plugin, name: str, asset: Any, inputs: Any, progress: Optional[ProgressHook] = None
+    plugin: Plugin,
+    name: str,
+    asset: Any,
+    inputs: Any,
+    progress: Optional[ProgressHook] = None,
+    pages: Optional[PageSink] = None,
 ) -> dict:
     """Validate everything, then make the call; raises InputError/AssetError/TransportError.
 
-    ``progress`` is called after each page when the action follows cursors."""
+    ``progress`` is called after each page when the action follows cursors; ``pages``, if
+    given, takes each page's items instead of the envelope (see PageSink)."""
     action = find_action(plugin, name)
     problems: List[InputError] = []
     checked_asset = checked_inputs = None
@@ -108,7 +114,7 @@ def run_action(
         raise problems[0] if len(problems) == 1 else CombinedInputError(problems)
     with connect(plugin, checked_asset) as connector:
         instance = action.action_class(
-            connector, method=action.method, path=action.path, progress=progress
+            connector, method=action.method, path=action.path, progress=progress, pages=pages
         )
         try:
             return instance.run(checked_inputs)

@@ -131,6 +131,10 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     secrets.extend(secrets_of(asset, plugin.asset.secrets))
     inputs = read_document(args.inputs, "--inputs") if args.inputs else {}
     progress = None if args.quiet or not sys.stderr.isatty() else ProgressLine(sys.stderr)
+    from runtime import streaming
+
+    if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
+        return streaming.run(args, plugin, asset, inputs, secrets, progress)
     try:
         envelope = run_action(plugin, args.action, asset, inputs, progress=progress)
     except InputError as exc:
@@ -226,6 +230,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--quiet", action="store_true", help="no progress line while following cursors"
+    )
+    run.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    run.add_argument(
+        "--format",
+        choices=("envelope", "ndjson", "csv", "markdown"),
+        help="envelope (default: the JSON envelope); with --output FILE: ndjson (one event a "
+        "line), csv (--columns), markdown (a case note); their status, headers and resume "
+        "cursor go to FILE.meta.json",
+    )
+    run.add_argument(
+        "--columns",
+        metavar="LIST",
+        help="csv and markdown: event fields, comma-separated (default: createdAt,eventType,"
+        "processName,pid,user,srcIp,dstIp,fileFullName)",
+    )
+    run.add_argument(
+        "--rows", type=int, metavar="N", help="markdown: the first N events as a table (20)"
+    )
+    run.add_argument(
+        "--resume",
+        metavar="FILE.meta.json",
+        help="continue the export this sidecar describes, appending to its file",
     )
     run.set_defaults(handler=cmd_run)
 
