@@ -21,16 +21,11 @@ the file and the sidecar saying where to resume.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
-import uuid
 from collections import Counter
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
@@ -246,6 +241,16 @@ def _resume(args: Any, plugin: Any, secrets: List[str]) -> Optional[Writer]:
     return writer
 
 
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    from framework.runner import redact
+
+    return redact(text, secrets)
+
+
+# Events as the CLI's compact output writes them (json.dumps(..., ensure_ascii=False)).
+ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 # -- SIGINT is held while a page is committed ------------------------------------------------------
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
@@ -339,9 +344,12 @@ class Writer:
         raise NotImplementedError
 
     def redact(self, text: str) -> str:
-        from framework.runner import redact
-
-        return redact(text, self.secrets)
+        """The CLI's last line of defence, as for stdout: secrets replaced (a page at a time)."""
+        for secret in self.secrets:
+            if secret and secret in text:
+                text = _redact(text, self.secrets)
+                break
+        return text
 
 
 class EnvelopeWriter(Writer):
@@ -357,22 +365,25 @@ class EnvelopeWriter(Writer):
         self.pad = "\n" + " " * 6 if pretty else ""
         self.first_sep = self.pad.encode()
         self.sep = ("," + self.pad).encode() if pretty else b", "
+        import tempfile
+
         folder = os.path.dirname(os.path.abspath(output)) if output else None
         self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
         self.spooled = 0
 
     def write_page(self, items: List[Any]) -> None:
-        dumps, pad, redact = json.dumps, self.pad, self.redact
-        texts = []
-        for event in items:
-            text = dumps(event, indent=self.indent, ensure_ascii=False)
-            texts.append(redact(text.replace("\n", pad) if pad else text))
-        if not texts:
+        if not items:
             return
-        chunk = (self.sep if self.events else self.first_sep) + self.sep.join(
-            text.encode("utf-8") for text in texts
-        )
-        self.spool.write(chunk)
+        if self.indent is None:  # a list's items are joined by ", ": the page is one call
+            text = ENCODE(items)[1:-1]
+        else:
+            pad = self.pad
+            text = self.sep.decode().join(
+                json.dumps(event, indent=self.indent, ensure_ascii=False).replace("\n", pad)
+                for event in items
+            )
+        prefix = self.sep if self.events else self.first_sep
+        self.spool.write(prefix + self.redact(text).encode("utf-8"))
 
     def commit(self) -> None:
         self.spooled = self.spool.tell()
@@ -406,6 +417,9 @@ class EnvelopeWriter(Writer):
             text = json.dumps(envelope, indent=self.indent, ensure_ascii=False)
             out.write(self.redact(text).encode("utf-8") + b"\n")
             return
+        import shutil
+        import uuid
+
         marker = f"streamed-events-{uuid.uuid4().hex}"
         body = {**envelope["json_body"], "data": marker}
         text = json.dumps({**envelope, "json_body": body}, indent=self.indent, ensure_ascii=False)
@@ -491,7 +505,7 @@ class EventFile(Writer):
         return OutputError(f"error: cannot write {path} ({reason}).")
 
     def commit(self) -> None:
-        self.write_sidecar(self.last or {}, self.cursor, finished=False)
+        self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
 
     def state(self) -> Dict[str, Any]:
         return {**super().state(), "bytes": self.bytes}
@@ -528,10 +542,12 @@ class EventFile(Writer):
         return meta
 
     def write_sidecar(
-        self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
+        self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool, last: bool = True
     ) -> None:
+        """FILE.meta.json replaced whole; compact after each page (cheap), indented at the end."""
         meta = self.meta(envelope, cursor, finished)
-        text = self.redact(json.dumps(meta, indent=2, ensure_ascii=False, default=str))
+        indent = 2 if last else None
+        text = self.redact(json.dumps(meta, indent=indent, ensure_ascii=False, default=str))
         partial = self.sidecar + ".partial"
         try:
             with open(partial, "w", encoding="utf-8") as handle:
@@ -641,8 +657,8 @@ class NdjsonFile(EventFile):
 
     def write_page(self, items: List[Any]) -> None:
         if items:
-            dumps, redact = json.dumps, self.redact
-            text = "\n".join(redact(dumps(event, ensure_ascii=False)) for event in items)
+            encode = ENCODE
+            text = self.redact("\n".join([encode(event) for event in items]))
             self.append(text.encode("utf-8") + b"\n")
 
 
@@ -650,6 +666,9 @@ class CsvFile(EventFile):
     """The chosen columns (RFC 4180: header row, CRLF, quoted where needed)."""
 
     def rows(self, rows: List[List[str]]) -> bytes:
+        import csv
+        import io
+
         text = io.StringIO()
         csv.writer(text).writerows(rows)
         return self.redact(text.getvalue()).encode("utf-8")
