@@ -71,9 +71,7 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
 # -- the run -------------------------------------------------------------------------------------
 def run(args: Any, plugin: Any, asset: Any, inputs: Any, secrets: List[str], progress: Any) -> int:
     """``runtime run`` with streamed output; returns the exit code or raises CliError."""
-    from framework.errors import AssetError, TransportError
-    from framework.inputs import InputError
-    from framework.runner import check_output, find_action, run_action
+    from framework.runner import check_output, find_action
 
     writer = _plan(args, plugin, inputs, secrets)
     if writer is None:  # --resume of an export that already finished
@@ -81,6 +79,18 @@ def run(args: Any, plugin: Any, asset: Any, inputs: Any, secrets: List[str], pro
     spec = find_action(plugin, args.action) if args.validate_output else None
     if spec is not None:
         writer.check = lambda envelope: check_output(spec, envelope)
+    try:
+        return _run(args, plugin, asset, writer, progress)
+    except OutputError as exc:
+        if progress is not None:
+            progress.clear()
+        raise CliError(EXIT_BROKEN, [str(exc)]) from None
+
+
+def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any) -> int:
+    from framework.errors import AssetError, TransportError
+    from framework.inputs import InputError
+    from framework.runner import run_action
 
     def done() -> None:
         if progress is not None:
@@ -116,11 +126,10 @@ def run(args: Any, plugin: Any, asset: Any, inputs: Any, secrets: List[str], pro
         raise CliError(
             EXIT_INTERRUPTED, [f"interrupted (Ctrl-C). {writer.kept_sentence()}"]
         ) from None
-    except OutputError as exc:
-        done()
-        raise CliError(EXIT_BROKEN, [str(exc)]) from None
     done()
     writer.finish(envelope)
+    if writer.check is not None and writer.problem is None:
+        writer.problem = writer.check(envelope)  # the head (or the one page, not following)
     if writer.problem:
         raise CliError(EXIT_BROKEN, str(writer.problem).splitlines())
     return EXIT_OK

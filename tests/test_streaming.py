@@ -467,3 +467,13 @@ def test_one_request_without_following_is_a_one_page_event_file(sim, files, tmp_
     meta = meta_of(out)
     assert (meta["events"], meta["pages"], meta["finished"]) == (20, 1, True)
     assert meta["nextCursor"]
+
+
+@pytest.mark.skipif(
+    not (os.path.exists("/dev/full") and os.access("/dev", os.W_OK)), reason="needs /dev/full"
+)
+def test_a_full_disk_is_one_sentence(sim, files):
+    result = run_events(files, follow_inputs(1500), "--format", "ndjson", "--output", "/dev/full")
+    assert result.code == 1
+    assert result.stderr == "error: cannot write /dev/full (No space left on device).\n"
+    assert not os.path.exists("/dev/full.meta.json")
