@@ -236,7 +236,12 @@ def _resume(args: Any, plugin: Any, secrets: List[str]) -> Optional[Writer]:
              f"(FILE{SIDECAR_SUFFIX})."],
         )  # fmt: skip
     output = path[: -len(SIDECAR_SUFFIX)]
-    if meta.get("finished"):
+    wanted_events = (meta.get("inputs") or {}).get("max_events")
+    if (
+        meta.get("finished")
+        or (meta.get("pages") and not meta.get("nextCursor"))  # the last page was read
+        or (isinstance(wanted_events, int) and meta.get("events", 0) >= wanted_events)
+    ):
         print(
             f"nothing to resume: {path} records a finished export ({meta.get('events', 0):,} "
             f"events in {output}).",

@@ -477,3 +477,22 @@ def test_a_full_disk_is_one_sentence(sim, files):
     assert result.code == 1
     assert result.stderr == "error: cannot write /dev/full (No space left on device).\n"
     assert not os.path.exists("/dev/full.meta.json")
+
+
+def test_resume_after_the_last_page_was_read_sends_nothing(sim, files, tmp_path):
+    """Interrupted after the last page arrived (nextCursor null) or after max_events: done."""
+    out = tmp_path / "events.ndjson"
+    assert (
+        run_events(files, follow_inputs(1200), "--format", "ndjson", "--output", str(out)).code == 0
+    )
+    sidecar = Path(f"{out}.meta.json")
+    capped = {"nextCursor": "abc", "inputs": follow_inputs(1200, max_events=1200)}
+    for edit in ({"finished": False}, {"finished": False, **capped}):
+        sidecar.write_text(json.dumps({**meta_of(out), **edit}))
+        sim.clear_requests()
+        result = run_cli(
+            "run", "get_threat_events", "--asset", files.asset(), "--resume", str(sidecar)
+        )
+        assert result.code == 0 and "nothing to resume" in result.stderr
+        assert sim.requests() == []
+        assert len(read_ndjson(out)) == 1200
