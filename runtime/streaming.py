@@ -23,9 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 from collections import Counter
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
@@ -269,6 +267,9 @@ ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
     """Ctrl-C waits until the page in hand is written whole (then it interrupts)."""
+    import signal
+    import threading
+
     mask = getattr(signal, "pthread_sigmask", None)
     if mask is None or threading.current_thread() is not threading.main_thread():
         yield
