@@ -307,6 +307,8 @@ class Writer:
         if self.check is not None and self.problem is None:
             self.problem = self.check(envelope)
         with _sigint_held():
+            if not self.saved:
+                self.saved = self.state()  # what to go back to if this page is cut short
             self.torn = True
             self.write_page(items)
             body = envelope["json_body"]
