@@ -1,55 +1,67 @@
 # Everything a fresh machine needs: `make demo` and `make test` create .venv and install into it.
+# `make help` lists the targets.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# PYTHON given on the command line or in the environment: .venv must be made with it.
+PYTHON_EXPLICIT := $(if $(filter command line environment,$(origin PYTHON)),1,)
 
-.PHONY: demo test lint format validate package package-check icons bench clean
+.PHONY: help venv demo simulator test lint format validate package package-check platforms icons bench clean
 
-# requirements.txt constrains the runtime dependencies to the exact versions the bundle ships.
-$(STAMP): pyproject.toml requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.txt -e '.[dev]'
-	touch $(STAMP)
+help: ## list the targets
+	@echo "make TARGET [PYTHON=python3.x]   (PYTHON >= 3.9; default python3)"
+	@grep -E '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
+		sed -E 's/^([a-z-]+):.*## (.*)/\1|\2/' | awk -F'|' '{printf "  %-16s %s\n", $$1, $$2}'
 
-demo: $(STAMP)
+venv: ## create .venv (or repair it: wrong or too old Python) and install the dependencies
+	@PYTHON_EXPLICIT=$(PYTHON_EXPLICIT) scripts/venv.sh "$(PYTHON)" "$(VENV)"
+
+demo: venv ## run Get Threat Events once against a throwaway simulator
 	PY=$(PY) scripts/demo.sh
 
-test: $(STAMP)
+simulator: venv ## keep a simulator running on 127.0.0.1:8765 and print commands to try
+	PY=$(PY) scripts/simulator.sh
+
+test: venv ## validate the plugin, then the whole test suite (about 3 minutes)
 	$(PY) -m runtime validate
 	$(PY) -m pytest -q
 
-lint: $(STAMP)
+lint: venv ## ruff check and ruff format --check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: $(STAMP)
+format: venv ## ruff format and ruff check --fix
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-validate: $(STAMP)
+validate: venv ## check plugin.yaml and everything it references
 	$(PY) -m runtime validate
 
 # dist/sentinelone-<version>.zip with wheels for CPython 3.9-3.12 (needs the package index;
 # without it: `$(PY) -m runtime package --no-wheels`). Keeps the wheels in dist/wheels.
-package: $(STAMP)
+package: venv ## build dist/sentinelone-<version>.zip with wheels (needs the package index)
 	$(PY) -m runtime package
 
 # Build the bundle with wheels, then its tests, including the offline install in a fresh venv
 # that runs Get Threat Events from the unpacked bundle against the simulator.
-package-check: $(STAMP)
+package-check: venv ## build the bundle, then install it offline and run it
 	bundle=$$($(PY) -m runtime package) && \
 	RUNTIME_BUNDLE="$$bundle" $(PY) -m pytest -q tests/test_package.py
 
+# Platform conformance: each `python -m runtime export PLATFORM` run by that vendor's own runtime
+# from the package index, in a cached venv per platform (.venv-platforms/<platform>), against the
+# simulator (tests/platforms/; not part of `make test`).
+platforms: venv ## run each platform's export under that vendor's own runtime (tests/platforms)
+	PLATFORMS_TESTS=1 $(PY) -m pytest -q tests/platforms
+
 # The plugin against a raw `requests` baseline on loopback (a few minutes at most; not part of
 # `make test`): prints the results table. See bench/README.md.
-bench: $(STAMP)
+bench: venv ## the plugin against a raw requests baseline (see bench/README.md)
 	$(PY) -m bench
 
 # Re-render the PNG icons from icons/sentinelone.svg (needs rsvg-convert: librsvg2-bin).
-icons:
+icons: ## re-render the PNG icons from icons/sentinelone.svg
 	scripts/render_icons.sh
 
-clean:
-	rm -rf $(VENV) .venv-* dist build *.egg-info .pytest_cache .ruff_cache
+clean: ## remove .venv, dist/, build output and tool caches
+	rm -rf $(VENV) .venv-* dist build *.egg-info .pytest_cache .ruff_cache .hypothesis

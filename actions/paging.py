@@ -7,27 +7,54 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional
 
 from framework.action import Action, ActionInputError, encode_query
+from framework.connector import BudgetSpent, ByteBudget
 from framework.errors import IncompleteFetch, TransportError
 
 
 def follow_cursor(
     action: Action, path: str, parameters: Mapping[str, Any], *, max_items: int, page_size: int
 ) -> Dict[str, Any]:
+    """See ``_follow``. A Ctrl-C (KeyboardInterrupt) after at least one page carries the
+    partial envelope as ``envelope`` (with an ``errors`` entry and the resume cursor) and
+    the item count as ``fetched``."""
+    kept: List[Any] = []  # _follow's last (items kept, cursor, total, page envelope)
+    try:
+        return _follow(action, path, parameters, max_items, page_size, kept)
+    except KeyboardInterrupt as exc:
+        if kept:
+            count, cursor, total, page, items = kept[0]
+            error = {"code": None, "title": "Interrupted", "detail": "interrupted (Ctrl-C)"}
+            partial = _with_items(page, items[:count], cursor, total, errors=[error])
+            exc.envelope, exc.fetched = partial, count  # type: ignore[attr-defined]
+        raise
+
+
+def _follow(
+    action: Action,
+    path: str,
+    parameters: Mapping[str, Any],
+    max_items: int,
+    page_size: int,
+    kept: List[Any],
+) -> Dict[str, Any]:
     """Read page after page (``cursor`` = the previous ``pagination.nextCursor``) until the
-    cursor is null or ``max_items`` items are in; return one envelope.
+    cursor is null, ``max_items`` items are in, or the bodies read reach the connector's
+    ``max_response_mb`` (what one run may hold in memory); return one envelope.
 
     Success: the last page's envelope with ``json_body.data`` = every item in server order
     and ``pagination.nextCursor`` = where to resume (null when everything was read). The
-    last page asks only for the items still missing, so the resume cursor is exact. A page
-    that answers non-2xx (after the connector's retries) ends it: that page's envelope,
-    its body (SentinelOne's ``errors``) plus ``data`` so far and ``pagination.nextCursor``
-    = the failed page's cursor. A transport failure after at least one page raises
-    IncompleteFetch carrying the same kind of partial envelope; before any page, the
-    connector's TransportError.
+    last page asks only for the items still missing, so the resume cursor is exact; a page
+    that would not fit in the byte budget is not kept, and the cursor resumes at it. A page
+    that answers non-2xx (after the connector's retries), or whose body is not a page, ends
+    it: that page's envelope, its body (SentinelOne's ``errors``) plus ``data`` so far and
+    ``pagination.nextCursor`` = the failed page's cursor. A cursor that repeats one already
+    followed (a loop), or that is not a string, ends it too, with an ``errors`` entry. A
+    transport failure after at least one page raises IncompleteFetch carrying the same kind
+    of partial envelope; before any page, the connector's TransportError.
 
     With a page sink (``action.pages``) each page's items are handed to it as they arrive,
     ``sink(page_envelope, items)``, and not kept: the envelope returned (or raised) then has
-    an empty ``data``, the rest as above."""
+    an empty ``data``, and no byte budget applies (nothing accumulates in memory)."""
     if max_items < 1 or page_size < 1:
         raise ActionInputError(f"max_items {max_items} and page_size {page_size}: need >= 1.")
     params = dict(parameters)
@@ -35,6 +62,8 @@ def follow_cursor(
     items: List[Any] = []
     sink = action.pages
     fetched, pages, total = 0, 0, None
+    seen = {cursor} if isinstance(cursor, str) else set()
+    budget = ByteBudget(action.connector.max_response_bytes) if sink is None else None
     last: Optional[Dict[str, Any]] = None  # the last page that arrived whole
     while fetched < max_items:
         page = dict(params, limit=min(page_size, max_items - fetched))
@@ -42,13 +71,19 @@ def follow_cursor(
             page.pop("skip", None)
             page["cursor"] = cursor
         try:
-            envelope = action.connector.request(action.method, path, params=encode_query(page))
+            envelope = action.connector.request(
+                action.method, path, params=encode_query(page), byte_budget=budget
+            )
+        except BudgetSpent:
+            if last is None:
+                raise
+            break  # like max_items: resume at this page's cursor
         except TransportError as exc:
             if last is None:
                 raise
             error = {"code": None, "title": "Transport Error", "detail": str(exc)}
             partial = _with_items(last, items, cursor, total, errors=[error])
-            raise IncompleteFetch(str(exc), partial, fetched, pages) from exc
+            raise IncompleteFetch(str(exc), partial, fetched, pages, exc.cause) from exc
         body = envelope.get("json_body")
         status = envelope["status_code"]
         if not (200 <= status < 300 and isinstance(body, dict) and _is_list(body, "data")):
@@ -63,10 +98,21 @@ def follow_cursor(
         total = pagination.get("totalItems", total)
         cursor = pagination.get("nextCursor")
         last = envelope
+        kept[:] = [(len(items), cursor, total, envelope, items)]  # one step: always consistent
         if action.progress is not None:
             action.progress(fetched, total, pages)
+        if cursor is not None and not isinstance(cursor, str):
+            kind = type(cursor).__name__
+            detail = f"pagination.nextCursor is not a string (a {kind}); stopped following."
+            error = {"code": None, "title": "Invalid cursor", "detail": detail}
+            return _with_items(envelope, items, None, total, errors=[error])
         if not cursor or not body["data"]:
             break
+        if cursor in seen:
+            detail = "pagination.nextCursor repeats a cursor already followed; stopped (a loop)."
+            error = {"code": None, "title": "Cursor loop", "detail": detail}
+            return _with_items(envelope, items, cursor, total, errors=[error])
+        seen.add(cursor)
     return _with_items(last or {}, items, cursor, total)
 
 

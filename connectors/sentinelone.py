@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
+import ssl
 from typing import Any, Dict, Mapping, Optional
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 
 from connectors.diagnosis import ConnectionTest
 from framework.connector import HttpConnector
-from framework.errors import AssetError, TransportError
+from framework.errors import AssetError, Secret, TransportError
 from framework.retry import RetryPolicy
 
-API_SUFFIX = re.compile(r"/web/api(/v[0-9.]+)?$", re.IGNORECASE)
+EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
+# The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
+API_SUFFIX = re.compile(r"(/web/api(/v[0-9]+(\.[0-9]+)?)?)?/?", re.IGNORECASE)
+HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
+PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
+MAX_CA_BUNDLE = 16 * 1024 * 1024
 # The connection test reads one threat: cheap, authenticated, and it needs the same permission
 # (Threats.view) as Get Threat Events, so a 403 here means the actions would get 403 too.
 TEST_PATH = "/web/api/v2.1/threats"
@@ -38,8 +45,13 @@ class ApiTokenAuth(requests.auth.AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self._token,)  # as sent
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"ApiToken {self._token}"
+        # Secret: the prepared request's headers show '***' in their repr, not the token.
+        request.headers["Authorization"] = Secret(f"ApiToken {self._token}")
         return request
 
     def __repr__(self) -> str:
@@ -55,44 +67,141 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def normalize_url(url: str) -> str:
-    """The console's base URL: https (or loopback http), no trailing slash or /web/api suffix."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not parts.hostname:
+def _shown(host: Optional[str]) -> str:
+    """A host as people write it in a URL: ``[::1]`` for an IPv6 address."""
+    host = host or "?"
+    return f"[{host}]" if ":" in host else host
+
+
+def _split(value: str, field: str) -> SplitResult:
+    """``value`` split into URL parts, or an AssetError naming ``field`` (never the value: a
+    URL may carry credentials)."""
+    text = value.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise AssetError(
-            "url: expected the console's base URL starting with https://, "
-            "e.g. https://usea1-acme.sentinelone.net."
+            f"{field}: must not contain spaces, tabs, line breaks or control characters."
         )
-    if parts.username is not None or parts.password is not None:
-        raise AssetError("url: must not contain credentials; put the API token in api_token.")
-    if parts.query or parts.fragment:
-        raise AssetError(f"url: must not contain a query or fragment; got host {parts.hostname}.")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise AssetError(
+            f"{field}: not a valid URL; an IPv6 address needs both brackets, as in "
+            "https://[2001:db8::1]:8443."
+        ) from None
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise AssetError(f"url: the port of {parts.hostname} is not a valid port number.") from None
+        raise AssetError(
+            f"{field}: the port of {_shown(parts.hostname)} is not a valid port number (1 to "
+            "65535)."
+        ) from None
+    return parts
+
+
+def _check_host(host: str, field: str) -> None:
+    """A host name requests can connect to: an IP address, or dot-separated labels of 1 to 63
+    letters, digits, hyphens or underscores (international names in their IDNA form)."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        name = ""
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    if not name or len(name) > 253 or not all(HOST_LABEL.fullmatch(label) for label in labels):
+        raise AssetError(
+            f"{field}: the host name {host[:80]!r} is not valid; expected dot-separated labels "
+            "of 1 to 63 letters, digits or hyphens, e.g. usea1-acme.sentinelone.net."
+        )
+
+
+def normalize_url(url: str) -> str:
+    """The console's base URL: https (or loopback http), host and port only.
+
+    SentinelOne consoles have no path prefix: the only path tolerated is a pasted ``/web/api``
+    or ``/web/api/vX.Y`` suffix (and a trailing slash), which is dropped. Anything else (a
+    prefix, dot segments, percent-escapes) could move requests off ``/web/api/v2.1/...``."""
+    parts = _split(url, "url")
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
+        raise AssetError(
+            f"url: expected the console's base URL starting with https://, e.g. {EXAMPLE_URL}."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise AssetError("url: must not contain credentials; put the API token in api_token.")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise AssetError(
+            f"url: must not contain a query or fragment; got host {_shown(parts.hostname)}."
+        )
+    _check_host(parts.hostname, "url")
     if scheme == "http" and not is_loopback(parts.hostname):
         raise AssetError(
-            f"url: plain http:// is refused for {parts.hostname}; use https:// (http is allowed "
-            "only for a loopback host such as the local simulator)."
+            f"url: plain http:// is refused for {_shown(parts.hostname)}; use https:// (http is "
+            "allowed only for a loopback host such as the local simulator)."
         )
-    path = API_SUFFIX.sub("", parts.path.rstrip("/")).rstrip("/")
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
+    if not API_SUFFIX.fullmatch(parts.path):
+        raise AssetError(
+            f"url: expected the console's base URL with no path, e.g. {EXAMPLE_URL} "
+            "(SentinelOne consoles have none; a pasted /web/api/v2.1 suffix is fine)."
+        )
+    return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
 def check_proxy(proxy: str) -> str:
-    parts = urlsplit(proxy.strip())
+    parts = _split(proxy, "http_proxy")
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise AssetError(
             "http_proxy: expected a proxy URL such as http://proxy.example:3128 "
             "(credentials, if any, as http://user:password@proxy.example:3128)."
         )
-    try:
-        parts.port  # noqa: B018
-    except ValueError:
-        raise AssetError(f"http_proxy: the port of {parts.hostname} is not valid.") from None
+    _check_host(parts.hostname, "http_proxy")
     return proxy.strip()
+
+
+def check_ca_bundle(path: str) -> str:
+    """``path`` if it is a readable PEM certificate bundle that OpenSSL loads; else an
+    AssetError saying which of missing, unreadable, empty or not PEM it is."""
+    if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
+        raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CA_BUNDLE + 1)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.") from None
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise AssetError(f"ca_bundle: cannot read the file {path} ({reason}).") from None
+    if not data.strip():
+        raise AssetError(
+            f"ca_bundle: the file {path} is empty; expected a PEM certificate bundle "
+            "(-----BEGIN CERTIFICATE----- blocks)."
+        )
+    if len(data) > MAX_CA_BUNDLE or PEM_BEGIN not in data:
+        raise AssetError(
+            f"ca_bundle: the file {path} is not a PEM certificate bundle (no -----BEGIN "
+            "CERTIFICATE----- block); convert a DER file with openssl x509 -inform der."
+        )
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except (ssl.SSLError, ValueError, OSError):
+        raise AssetError(
+            f"ca_bundle: the file {path} is not a PEM certificate bundle (a certificate in it "
+            "cannot be read)."
+        ) from None
+    return path
+
+
+def _finite(asset: Mapping[str, Any], field: str, unit: str, maximum: int) -> float:
+    value = float(asset[field])
+    if not math.isfinite(value):
+        raise AssetError(
+            f"{field}: got {value}; expected a number of {unit} greater than 0 and at most "
+            f"{maximum}."
+        )
+    return value
 
 
 class SentinelOneConnector(HttpConnector):
@@ -100,19 +209,22 @@ class SentinelOneConnector(HttpConnector):
 
     def __init__(self, asset: Mapping[str, Any], *, user_agent: str, **tuning: Any) -> None:
         ca_bundle: Optional[str] = asset.get("ca_bundle")
-        if ca_bundle and not os.path.isfile(ca_bundle):
-            raise AssetError(f"ca_bundle: the file {ca_bundle} does not exist or is not a file.")
+        if ca_bundle:
+            check_ca_bundle(ca_bundle)  # read now: a bad file is an asset error, not a TLS one
         verify = (ca_bundle or True) if asset["verify_ssl"] else False
         proxy = asset.get("http_proxy")
+        timeout = _finite(asset, "timeout", "seconds", 600)
+        max_mb = _finite(asset, "max_response_mb", "megabytes", 1024)
         super().__init__(
             normalize_url(asset["url"]),
             auth=ApiTokenAuth(asset["api_token"]),
             user_agent=user_agent,
             verify=verify,
             proxy=check_proxy(proxy) if proxy else None,
-            timeout=asset["timeout"],
+            timeout=timeout,
             retry=RetryPolicy(max_retries=asset["max_retries"], **tuning),
-            max_response_bytes=int(asset["max_response_mb"] * 1024 * 1024),
+            max_response_bytes=int(max_mb * 1024 * 1024),
+            url_example=EXAMPLE_URL,
         )
 
     def test_connection(self) -> Dict[str, Any]:
@@ -120,14 +232,8 @@ class SentinelOneConnector(HttpConnector):
 
         Returns ``{"ok", "status_code", "cause", "diagnosis", "request_id"}``: success, or
         exactly one diagnosed cause (``status_code`` null when no HTTP response arrived)."""
-        parts = urlsplit(self.base_url)
         test = ConnectionTest(
-            host=self.host,
-            hostname=parts.hostname or "?",
-            proxy_host=self.proxy_host,
-            timeout=self.timeout,
-            token_invalid=EXPIRED_OR_INVALID,
-            permission=NO_PERMISSION,
+            facts=self.facts, token_invalid=EXPIRED_OR_INVALID, permission=NO_PERMISSION
         )
         try:
             envelope = self.request("GET", TEST_PATH, params=TEST_QUERY)

@@ -13,6 +13,7 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 # Called after each page while following cursors: (items fetched, totalItems or None, pages).
+# A hook with a ``waiting(seconds, status)`` method also hears of each retry wait.
 ProgressHook = Callable[[int, Optional[int], int], None]
 
 
@@ -64,6 +65,9 @@ class Action:
         self.path = path
         self.progress = progress
         self.pages = pages
+        waiting = getattr(progress, "waiting", None)
+        if waiting is not None:
+            connector.on_wait = waiting
 
     def build_path(self, values: Mapping[str, Any]) -> str:
         """The path template with each placeholder replaced by a value that cannot escape it."""

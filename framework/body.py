@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import math
 import zlib
 from typing import Any, Iterator, Optional, Tuple
 
@@ -13,12 +15,46 @@ RESPONSE_TEXT_LIMIT = 64 * 1024  # bytes of a non-JSON body kept in response_tex
 READ_CHUNK = 64 * 1024
 
 
+class NotStandardJSON(ValueError):
+    """NaN, Infinity or -Infinity: JavaScript, not JSON (RFC 8259); Python would print them
+    back as invalid JSON."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotStandardJSON(name)
+
+
+def _big_int(text: str) -> Any:
+    """An integer Python will not convert (more than ``sys.get_int_max_str_digits()`` digits,
+    Python 3.11+) is kept as the string of its digits instead of losing the whole body."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _float(text: str) -> Any:
+    """A number too large for a float (1e999) is kept as its text, not turned into Infinity."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def _parse_body(body: bytes) -> Tuple[bool, Any]:
+    """(True, value) for a JSON body Python can hold and print back as JSON; else (False, None):
+    the body then reaches the user as ``response_text``."""
     if not body.strip():
         return False, None
     try:
-        return True, json.loads(body)
-    except ValueError:  # includes UnicodeDecodeError
+        return True, json.loads(body, parse_constant=_refuse_constant, parse_float=_float)
+    except (json.JSONDecodeError, UnicodeDecodeError, NotStandardJSON, RecursionError):
+        return False, None  # not JSON, not UTF-8, NaN/Infinity, or nested too deep for Python
+    except ValueError:  # an integer too long for int(): parse again, keeping its digits
+        pass
+    try:
+        return True, json.loads(
+            body, parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
+        )
+    except (ValueError, RecursionError):
         return False, None
 
 
@@ -32,21 +68,39 @@ def build_envelope(response: requests.Response, body: bytes) -> dict:
         "response_headers": dict(response.headers),
     }
     if not ok:
-        charset = _charset(response.headers.get("Content-Type", ""))
-        envelope["response_text"] = body[:RESPONSE_TEXT_LIMIT].decode(charset, errors="replace")
+        envelope["response_text"] = response_text(body, response.headers.get("Content-Type", ""))
     return envelope
+
+
+# Codecs Python knows that are not charsets of text: decoding a body with them fails or yields
+# something other than what was sent.
+NOT_CHARSETS = {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
+
+
+def response_text(body: bytes, content_type: str) -> str:
+    """The first RESPONSE_TEXT_LIMIT bytes of a non-JSON body as text, in its declared charset
+    when that is a real text charset, else UTF-8; undecodable bytes become U+FFFD."""
+    head = body[:RESPONSE_TEXT_LIMIT]
+    charset = _charset(content_type)
+    if charset != "utf-8":
+        try:
+            return head.decode(charset, errors="replace")
+        except (LookupError, UnicodeError, ValueError, TypeError):
+            pass
+    return head.decode("utf-8", errors="replace")
 
 
 def _charset(content_type: str) -> str:
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
-            name = value.strip("\"' ")
             try:
-                "".encode(name)
-                return name
+                info = codecs.lookup(value.strip("\"' "))
             except LookupError:
                 break
+            if info.name not in NOT_CHARSETS and getattr(info, "_is_text_encoding", True):
+                return info.name
+            break
     return "utf-8"
 
 

@@ -12,15 +12,24 @@ import logging
 import re
 import ssl
 import time
-from typing import Optional, Sequence, Tuple, Union
-from urllib.parse import quote, urlencode, urlsplit
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
 
 from framework.body import READ_CHUNK, BodyDecoder, build_envelope
-from framework.errors import ConnectionLost, Secret, TransportError, causes_of, host_of, os_detail
-from framework.retry import RetryPolicy
+from framework.errors import (
+    Cause,
+    ConnectionLost,
+    Secret,
+    TransportError,
+    causes_of,
+    host_of,
+    os_detail,
+)
+from framework.exchange import Exchange, MalformedHead, WatchedAdapter
+from framework.retry import RetryPolicy, WaitBudget
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +38,28 @@ PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
 
 Query = Sequence[Tuple[str, str]]
 
+# OpenSSL verify codes (X509_V_ERR_*) that a CA bundle cannot fix.
+TLS_EXPIRED_CODES = {9, 10}  # certificate not yet valid, has expired
+TLS_HOSTNAME_CODES = {62, 64}  # host name mismatch, IP address mismatch
+RETRYABLE = (Cause.RESET, Cause.BROKEN, Cause.CUT_SHORT)
+
+
+class ByteBudget:
+    """Bytes of response bodies a run may still hold in memory (shared by its requests)."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+
+class BudgetSpent(TransportError):
+    """The response would not fit in what is left of the run's ByteBudget (nothing kept)."""
+
 
 class HttpConnector:
-    """One requests.Session configured once: TLS, proxy, headers, timeout and retries."""
+    """One requests.Session configured once: TLS, proxy, headers, timeout and retries.
+
+    A connector serves one run: its ``wait_budget`` (a ``WaitBudget``) is shared by every
+    request it sends, all retries of all pages of a follow included."""
 
     def __init__(
         self,
@@ -44,13 +72,25 @@ class HttpConnector:
         timeout: float,
         retry: RetryPolicy,
         max_response_bytes: int,
+        url_example: str = "",
     ) -> None:
         self.base_url = base_url
         self.host = host_of(base_url)
         self.timeout = float(timeout)
         self.retry = retry
+        self.wait_budget = WaitBudget(retry.wait_budget)
         self.max_response_bytes = int(max_response_bytes)
         self.proxy_host = host_of(proxy) if proxy else None
+        self.facts: Dict[str, Any] = {
+            "host": self.host,
+            "hostname": urlsplit(base_url).hostname or "?",
+            "proxy": self.proxy_host or "?",
+            "timeout": f"{self.timeout:g}",
+            "limit_mb": f"{self.max_response_bytes / (1024 * 1024):g}",
+            "example": f" (e.g. {url_example})" if url_example else "",
+        }
+        # Called with (seconds, status or None for a lost connection) before each retry wait.
+        self.on_wait: Optional[Callable[[float, Optional[int]], None]] = None
         session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
         # credentials (a .netrc entry would silently replace the API token).
@@ -62,10 +102,29 @@ class HttpConnector:
         )
         if proxy:
             session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
+        adapter = WatchedAdapter()  # the timeout bounds the whole exchange (exchange.py)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         self.session = session
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @property
+    def secrets(self) -> Tuple[str, ...]:
+        """What this connector sends that must never be shown: its auth's secrets as sent
+        (``auth.secrets``) and the proxy credentials as parsed (quoted and unquoted)."""
+        found = set(getattr(self.session.auth, "secrets", ()))
+        proxy = self.session.proxies.get("https")
+        if proxy:
+            parts = urlsplit(proxy)
+            found.update(
+                x
+                for item in (parts.username, parts.password)
+                if item
+                for x in (item, unquote(item))
+            )
+        return tuple(sorted(found, key=len, reverse=True))
 
     def close(self) -> None:
         self.session.close()
@@ -76,21 +135,36 @@ class HttpConnector:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def error(self, cause: Cause, detail: str = "") -> TransportError:
+        """The TransportError for ``cause``: its one sentence from the cause table."""
+        kind = ConnectionLost if cause in RETRYABLE else TransportError
+        return kind.of(cause, **self.facts, detail=f" ({detail})" if detail else "")
+
     # -- one request, with retries ---------------------------------------------------------
-    def request(self, method: str, path: str, params: Optional[Query] = None) -> dict:
-        """Send one request (retrying 429/502/503/504 and resets) and return its envelope."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Optional[Query] = None,
+        byte_budget: Optional[ByteBudget] = None,
+    ) -> dict:
+        """Send one request (retrying 429/502/503/504 and resets) and return its envelope.
+
+        Waits between retries are drawn from the connector's ``wait_budget`` (the whole run).
+        With ``byte_budget``, a body larger than what is left of it raises ``BudgetSpent``, and
+        the body returned is charged to it."""
         url = self.base_url + path
-        policy = self.retry
-        waited = 0.0
+        policy, budget = self.retry, self.wait_budget
         attempt = 0
         while True:
             try:
-                envelope = self._send_once(method, url, params)
+                envelope, size = self._send_once(method, url, params, byte_budget)
             except ConnectionLost:
+                status = None
                 if attempt >= policy.max_retries:
                     raise
                 delay = policy.backoff(attempt)
-                if waited + delay > policy.wait_budget:
+                if not budget.allows(delay):
                     raise
                 log.debug(
                     "connection to %s lost; retry %d in %.2f s", self.host, attempt + 1, delay
@@ -98,35 +172,45 @@ class HttpConnector:
             else:
                 status = envelope["status_code"]
                 if status not in policy.statuses or attempt >= policy.max_retries:
-                    return envelope
+                    break
                 headers = requests.structures.CaseInsensitiveDict(envelope["response_headers"])
                 delay = policy.delay_for(headers.get("Retry-After"), attempt)
-                if waited + delay > policy.wait_budget:
-                    log.debug("not retrying %s: wait exceeds budget", status)
-                    return envelope
+                if not budget.allows(delay):
+                    log.debug("not retrying %s: wait exceeds the run's retry budget", status)
+                    break
                 log.debug("%s from %s; retry %d in %.2f s", status, self.host, attempt + 1, delay)
+            budget.spend(delay)
+            if self.on_wait is not None:
+                self.on_wait(delay, status)
             time.sleep(delay)
-            waited += delay
             attempt += 1
+        if byte_budget is not None:
+            byte_budget.left -= size
+        return envelope
 
-    def _send_once(self, method: str, url: str, params: Optional[Query]) -> dict:
+    def _send_once(
+        self, method: str, url: str, params: Optional[Query], byte_budget: Optional[ByteBudget]
+    ) -> Tuple[dict, int]:
         started = time.monotonic()
-        try:
-            response = self.session.request(
-                method,
-                url,
-                # Commas stay literal: arrays travel as one comma-joined value (a,b).
-                params=urlencode(params, quote_via=quote, safe=",") if params else None,
-                timeout=(self.timeout, self.timeout),
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise self._transport_error(exc) from None
-        try:
-            body = self._read_body(response, started + self.timeout)
-        finally:
-            response.close()
+        with Exchange(self.timeout) as exchange:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    # Commas stay literal: arrays travel as one comma-joined value (a,b).
+                    params=urlencode(params, quote_via=quote, safe=",") if params else None,
+                    timeout=(self.timeout, self.timeout),
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                if exchange.expired:
+                    raise self.error(Cause.TIMEOUT) from None
+                raise self._transport_error(exc) from None
+            try:
+                body = self._read_body(response, exchange, byte_budget)
+            finally:
+                response.close()
         log.debug(
             "%s %s -> %s (%d bytes, %.3f s)",
             method,
@@ -135,120 +219,83 @@ class HttpConnector:
             len(body),
             time.monotonic() - started,
         )
-        return build_envelope(response, body)
+        return build_envelope(response, body), len(body)
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """Read the whole decoded body within the deadline and the size cap, in bounded steps."""
+    def _read_body(
+        self, response: requests.Response, exchange: Exchange, byte_budget: Optional[ByteBudget]
+    ) -> bytes:
+        """Read the whole decoded body within the deadline and the size caps, in bounded steps."""
         raw = response.raw
         read = getattr(raw, "read1", None) or raw.read  # read1: return what has arrived
         decoder = BodyDecoder.for_encoding(response.headers.get("Content-Encoding", ""))
+        limit, spent = self.max_response_bytes, None
+        if byte_budget is not None and byte_budget.left < limit:
+            limit, spent = max(byte_budget.left, 0), self._budget_spent()
         chunks = []
         size = 0
+        fed = False
         try:
             while True:
                 chunk = read(READ_CHUNK, decode_content=decoder is None)
+                fed = fed or bool(chunk)
                 for part in decoder.feed(chunk) if decoder else (chunk,):
                     size += len(part)
-                    if size > self.max_response_bytes:
-                        raise self._too_large_error()
+                    if size > limit:
+                        raise spent or self.error(Cause.TOO_LARGE)
                     chunks.append(part)
-                if not chunk:
+                if not chunk or exchange.expired:
                     break
-                if time.monotonic() > deadline:
-                    raise self._timeout_error(reading=True)
         except urllib3.exceptions.ReadTimeoutError:
-            raise self._timeout_error(reading=True) from None
+            raise self.error(Cause.TIMEOUT) from None
         except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError):
-            raise ConnectionLost(
-                f"The connection to {self.host} broke before the whole response arrived; "
-                "try again, and check the network path if it keeps happening."
-            ) from None
-        if decoder and not decoder.complete:
-            raise ConnectionLost(
-                f"The response from {self.host} was cut short (its gzip stream is incomplete); "
-                "try again, and check proxies on the network path if it keeps happening."
-            )
+            if exchange.expired:
+                raise self.error(Cause.TIMEOUT) from None
+            raise self.error(Cause.BROKEN) from None
+        if exchange.expired:  # the watchdog cut the socket: what arrived may be partial
+            raise self.error(Cause.TIMEOUT)
+        if decoder and fed and not decoder.complete:  # no body at all (204, 304) is no stream
+            raise self.error(Cause.CUT_SHORT)
         return b"".join(chunks)
 
-    def _too_large_error(self) -> TransportError:
-        limit_mb = self.max_response_bytes / (1024 * 1024)
-        return TransportError(
-            f"The response from {self.host} is larger than max_response_mb ({limit_mb:g} MB); "
-            "narrow the request (limit, filters) or raise max_response_mb.",
-            cause="too_large",
+    def _budget_spent(self) -> BudgetSpent:
+        return BudgetSpent(
+            f"The responses from {self.host} reached max_response_mb "
+            f"({self.facts['limit_mb']} MB) for this run; resume from the cursor returned.",
+            Cause.TOO_LARGE,
         )
 
     # -- failures that are not HTTP responses ------------------------------------------------
-    def _timeout_error(self, reading: bool) -> TransportError:
-        what = "did not send a complete response" if reading else "could not be reached"
-        return TransportError(
-            f"{self.host} {what} within the timeout of {self.timeout:g} s; "
-            "raise the asset's timeout or check the console's health.",
-            cause="timeout",
-        )
-
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
-        """Classify a requests failure once: a sentence for people, a cause for programs."""
-        host = self.host
+        """Classify a requests failure once, into a Cause and its sentence."""
         detail = os_detail(exc)
         causes = list(causes_of(exc))
         if isinstance(exc, requests.exceptions.ProxyError):
             if any(PROXY_407.search(str(c)) for c in causes):
-                return TransportError(
-                    f"The proxy {self.proxy_host} requires authentication (HTTP 407); set "
-                    "credentials in http_proxy as http://user:password@proxy:port.",
-                    cause="proxy_auth",
-                )
-            return TransportError(
-                f"The proxy {self.proxy_host} refused or failed the connection to {host}"
-                f"{' (' + detail + ')' if detail else ''}; check http_proxy and its credentials.",
-                cause="proxy",
-            )
+                return self.error(Cause.PROXY_AUTH)
+            return self.error(Cause.PROXY, detail)
         if isinstance(exc, requests.exceptions.SSLError):
-            if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
-                return TransportError(
-                    f"The TLS certificate of {host} is not trusted; set ca_bundle to the PEM "
-                    "file of your CA (private CA or TLS-inspecting proxy), or check the URL.",
-                    cause="tls",
-                )
-            return TransportError(
-                f"The TLS handshake with {host} failed; check that the URL's port speaks HTTPS "
-                "(behind a TLS-inspecting proxy, set ca_bundle to its CA's PEM file).",
-                cause="tls_handshake",
-            )
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return TransportError(
-                f"Connecting to {host} timed out after {self.timeout:g} s; check the URL, "
-                "firewall and proxy settings.",
-                cause="timeout",
-            )
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            return self._timeout_error(reading=True)
+            for item in causes:
+                if isinstance(item, ssl.SSLCertVerificationError):
+                    code = getattr(item, "verify_code", None)
+                    if code in TLS_EXPIRED_CODES:
+                        return self.error(Cause.TLS_EXPIRED)
+                    if code in TLS_HOSTNAME_CODES:
+                        return self.error(Cause.TLS_HOSTNAME)
+                    return self.error(Cause.TLS_UNTRUSTED)
+            return self.error(Cause.TLS_HANDSHAKE)
+        if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
+            return self.error(Cause.TIMEOUT)
         if any(type(c).__name__ in {"NameResolutionError", "gaierror"} for c in causes):
-            return TransportError(
-                f"The host name {urlsplit(self.base_url).hostname} could not be resolved (DNS); "
-                "check the console URL.",
-                cause="dns",
-            )
+            return self.error(Cause.DNS)
         if any(isinstance(c, ConnectionRefusedError) for c in causes):
-            return TransportError(
-                f"The connection to {host} was refused; check the console URL and port, "
-                "and that the console is reachable from this host.",
-                cause="refused",
-            )
+            return self.error(Cause.REFUSED)
         if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
-            return TransportError(
-                f"Could not connect to {host}{' (' + detail + ')' if detail else ''}; "
-                "check the console URL and the network path.",
-                cause="connect",
-            )
-        if isinstance(
-            exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
-        ):
-            return ConnectionLost(
-                f"The connection to {host} was closed before a response arrived; try again, "
-                "and check the network path if it keeps happening."
-            )
-        return TransportError(
-            f"The request to {host} failed ({type(exc).__name__}); check the asset settings."
-        )
+            return self.error(Cause.CONNECT, detail)
+        for item in causes:
+            if isinstance(item, MalformedHead):
+                return self.error(Cause.PROTOCOL, item.detail)
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return self.error(Cause.BROKEN)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return self.error(Cause.RESET)
+        return self.error(Cause.TRANSPORT, type(exc).__name__)

@@ -6,7 +6,8 @@ Every error here carries a one-sentence message that is safe to show to a user: 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable
+from enum import Enum
+from typing import Any, Dict, Iterable, Tuple
 from urllib.parse import urlsplit
 
 
@@ -18,22 +19,128 @@ class AssetError(ConnectorError):
     """The asset (connection settings) is invalid; nothing was sent."""
 
 
+class Cause(str, Enum):
+    """Why no usable HTTP response arrived. Each cause has one message and one hint (``CAUSES``),
+    used by a run's TransportError and by a connection test's diagnosis alike."""
+
+    DNS = "dns"
+    REFUSED = "refused"
+    CONNECT = "connect"
+    TLS_UNTRUSTED = "tls"
+    TLS_EXPIRED = "tls_expired"
+    TLS_HOSTNAME = "tls_hostname"
+    TLS_HANDSHAKE = "tls_handshake"
+    PROXY = "proxy"
+    PROXY_AUTH = "proxy_auth"
+    TIMEOUT = "timeout"
+    RESET = "reset"
+    BROKEN = "broken"
+    CUT_SHORT = "cut_short"
+    TOO_LARGE = "too_large"
+    PROTOCOL = "protocol"
+    TRANSPORT = "transport"
+
+
+RETRY_HINT = "try again, and check the network path if it keeps happening"
+
+# cause: (message, hint). Placeholders: {host} (host:port), {hostname}, {proxy} (host:port),
+# {timeout} (seconds), {limit_mb}, {detail} (" (what the OS or the peer said)" or ""),
+# {example} (" (e.g. https://console.example)" or "": the product passes its example URL).
+CAUSES: Dict[Cause, Tuple[str, str]] = {
+    Cause.DNS: (
+        "The host name {hostname} could not be resolved (DNS)",
+        "check the URL{example} and this machine's DNS",
+    ),
+    Cause.REFUSED: (
+        "The connection to {host} was refused",
+        "check the host and port in the URL, and that a firewall lets this machine reach it",
+    ),
+    Cause.CONNECT: (
+        "Could not connect to {host}{detail}",
+        "check the URL and the network path (firewall, proxy)",
+    ),
+    Cause.TLS_UNTRUSTED: (
+        "The TLS certificate of {host} is not trusted (no CA this machine trusts signed it)",
+        "set ca_bundle to the PEM file of your CA (private CA or TLS-inspecting proxy) "
+        "instead of turning verify_ssl off",
+    ),
+    Cause.TLS_EXPIRED: (
+        "The TLS certificate of {host} has expired or is not valid yet",
+        "check this machine's clock, then have the certificate renewed (ca_bundle cannot fix this)",
+    ),
+    Cause.TLS_HOSTNAME: (
+        "The TLS certificate of {host} is issued for another host name",
+        "use the host name the certificate names in the URL, or check whether a proxy "
+        "intercepts TLS (ca_bundle cannot fix this)",
+    ),
+    Cause.TLS_HANDSHAKE: (
+        "The TLS handshake with {host} failed{detail}",
+        "check that the URL's port speaks HTTPS",
+    ),
+    Cause.PROXY: (
+        "The proxy {proxy} refused or failed the connection to {host}{detail}",
+        "check http_proxy (host and port) and that the proxy allows this host",
+    ),
+    Cause.PROXY_AUTH: (
+        "The proxy {proxy} requires authentication (HTTP 407)",
+        "set its credentials in http_proxy as http://user:password@proxy:port",
+    ),
+    Cause.TIMEOUT: (
+        "{host} did not send a complete response within the timeout of {timeout} s",
+        "raise the asset's timeout, or check the network path and the server's health",
+    ),
+    Cause.RESET: ("The connection to {host} was closed before a response arrived", RETRY_HINT),
+    Cause.BROKEN: (
+        "The connection to {host} broke before the whole response arrived",
+        RETRY_HINT,
+    ),
+    Cause.CUT_SHORT: (
+        "The response from {host} was cut short (its compressed stream is incomplete)",
+        "try again, and check proxies on the network path if it keeps happening",
+    ),
+    Cause.TOO_LARGE: (
+        "The response from {host} is larger than max_response_mb ({limit_mb} MB)",
+        "narrow the request (limit, filters) or raise max_response_mb",
+    ),
+    Cause.PROTOCOL: (
+        "{host} sent a response that is not valid HTTP/1.1{detail}",
+        "check that the URL points at the right server, and any proxy on the path",
+    ),
+    Cause.TRANSPORT: ("The request to {host} failed{detail}", "check the asset settings"),
+}
+
+FACT_DEFAULTS = {"host": "?", "hostname": "?", "proxy": "?", "timeout": "?", "limit_mb": "?"}
+
+
+def describe(cause: Cause, **facts: Any) -> str:
+    """The one sentence for ``cause``: its message and its hint, filled with ``facts``."""
+    message, hint = CAUSES[cause]
+    values = {**FACT_DEFAULTS, "detail": "", "example": "", **facts}
+    return f"{message}; {hint}.".format_map(values)
+
+
 class TransportError(ConnectorError):
-    """No HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, oversized body).
+    """No usable HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, too large,
+    not HTTP). ``cause`` (a ``Cause``) names what happened, for callers that diagnose."""
 
-    ``cause`` names what happened, for callers that diagnose: dns, refused, connect, tls,
-    tls_handshake, proxy, proxy_auth, timeout, reset, too_large or transport."""
-
-    def __init__(self, message: str, cause: str = "transport") -> None:
+    def __init__(self, message: str, cause: Cause = Cause.TRANSPORT) -> None:
         super().__init__(message)
         self.cause = cause
+
+    @classmethod
+    def of(cls, cause: Cause, **facts: Any) -> TransportError:
+        return cls(describe(cause, **facts), cause)
 
 
 class ConnectionLost(TransportError):
     """The connection was reset or closed before a whole response arrived (retryable)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, cause="reset")
+    def __init__(self, message: str, cause: Cause = Cause.RESET) -> None:
+        super().__init__(message, cause)
+
+    @classmethod
+    def of(cls, cause: Cause, **facts: Any) -> ConnectionLost:
+        return cls(describe(cause, **facts), cause)
 
 
 class IncompleteFetch(TransportError):
@@ -43,8 +150,15 @@ class IncompleteFetch(TransportError):
     with every item so far in ``data``, ``pagination.nextCursor`` = the cursor of the page that
     failed (resume there), and one ``errors`` entry with this error's sentence."""
 
-    def __init__(self, message: str, envelope: Dict[str, Any], fetched: int, pages: int) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        envelope: Dict[str, Any],
+        fetched: int,
+        pages: int,
+        cause: Cause = Cause.TRANSPORT,
+    ) -> None:
+        super().__init__(message, cause)
         self.envelope = envelope
         self.fetched = fetched
         self.pages = pages
@@ -58,8 +172,11 @@ class Secret(str):
 
 
 def host_of(url: str) -> str:
+    """``host:port`` as people write it: ``[::1]:8443`` for an IPv6 address."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
     return f"{host}:{parts.port}" if parts.port else host
 
 

@@ -1,26 +1,40 @@
-"""Inputs and asset values: templated strings coerced per schema, then validated with jsonschema.
+"""Inputs and asset values: templated strings coerced per schema, then explained when invalid.
 
 Playbooks pass templated values, often as strings: "100" for an integer, "true" for a boolean,
 "process,file" (or '["process","file"]') for an array. Those are converted by what the schema
-declares; anything else fails validation with one sentence per problem naming the field, the
-value and what was expected. Secret values are never shown.
+declares; text is trimmed, and where a field may be null, the texts a template renders for
+"nothing" ("", "null", "None") mean null. Anything else fails with one sentence per problem
+naming the field, the value and what was expected. Secret values are never shown.
+
+The words come from the schema. Besides the standard keywords, these annotations (which
+jsonschema ignores) are read:
+
+- ``x-expected``: what the field accepts, in words ("a URL starting with https://"); required
+  beside every ``pattern`` (a regex is not a message).
+- ``x-known``: the values known today for an open-ended string: a value close to a known one is
+  refused with a suggestion; one far from all of them is accepted with a warning.
+- ``x-placeholders``: the values of a template that mean "not filled in yet".
+- ``x-wrong-prefixes``: prefixes that mean a pasted header rather than the value itself.
+- ``x-used-with``: the boolean sibling without which this field is ignored (a warning).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+NULL_TEXTS = frozenset({"", "null", "None"})  # what templates render for null or an unset value
 SHOW_LIMIT = 60
-PATTERN_WORDS = {  # patterns of our schemas, in words
-    "^[^,]+$": "a string without commas",
-    "^[0-9]{1,32}$": "a decimal digit string",
-}
+MAX_DEPTH = 32  # inputs and assets are a few levels deep; deeper is refused before any walk
+CLOSE_ENOUGH = 0.8  # difflib ratio from which a value is taken for a typo of a known one
+
+log = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -46,8 +60,12 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
             key: coerce(item, properties[key]) if key in properties else item
             for key, item in value.items()
         }
-    if isinstance(value, str) and "string" not in types:
+    if isinstance(value, str):
         text = value.strip()
+        if "null" in types and text in NULL_TEXTS:
+            return None
+        if "string" in types:
+            return text
         if "integer" in types and INTEGER_TEXT.fullmatch(text):
             return int(text)
         if "number" in types and NUMBER_TEXT.fullmatch(text):
@@ -59,7 +77,7 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
             if text.startswith("["):
                 try:
                     parsed = json.loads(text)
-                except ValueError:
+                except (ValueError, RecursionError):
                     return value
                 return coerce(parsed, schema) if isinstance(parsed, list) else value
             return [part.strip() for part in text.split(",") if part.strip()]
@@ -83,21 +101,37 @@ def apply_defaults(value: Dict[str, Any], schema: Mapping[str, Any]) -> Dict[str
     return filled
 
 
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when lists/objects nest more than ``limit`` levels (checked without recursion)."""
+    stack: List[Tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 # -- messages -------------------------------------------------------------------------------
 def show(value: Any, secret: bool = False) -> str:
     """A short, safe rendering of a value for an error message."""
     if secret:
         return "a hidden value"
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=True, default=str)
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=True)
-    elif isinstance(value, bool) or value is None:
-        text = json.dumps(value)
-    elif isinstance(value, float) and not math.isfinite(value):
-        text = repr(value)
-    else:
-        text = json.dumps(value) if isinstance(value, (int, float)) else repr(value)
+    try:
+        if isinstance(value, (dict, list)):
+            text = json.dumps(value, ensure_ascii=True, default=str)
+        elif isinstance(value, str):
+            text = json.dumps(value, ensure_ascii=True)
+        elif isinstance(value, bool) or value is None:
+            text = json.dumps(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            text = repr(value)
+        else:
+            text = json.dumps(value) if isinstance(value, (int, float)) else repr(value)
+    except (ValueError, TypeError, RecursionError):
+        text = f"a {_kind(value)}"
     text = URL_CREDENTIALS.sub("***@", text)
     if len(text) > SHOW_LIMIT:
         text = text[: SHOW_LIMIT - 3] + "..."
@@ -123,14 +157,45 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def expected(schema: Mapping[str, Any]) -> str:
-    """What a schema accepts, in words."""
+def _a(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
+def _name(key: Any) -> str:
+    """A key as a field name: text as is (escaped, shortened), anything else shown with its kind."""
+    if not isinstance(key, str):
+        return show(key)
+    text = json.dumps(key, ensure_ascii=True)[1:-1]
+    return text if len(text) <= SHOW_LIMIT else text[: SHOW_LIMIT - 3] + "..."
+
+
+def _suggest(value: Any, choices: Iterable[Any]) -> Optional[str]:
+    """The choice closest to ``value`` (ignoring case), if it is close enough to be a typo."""
+    if not isinstance(value, str) or not value:
+        return None
+    import difflib  # only when a message needs it
+
+    by_lower = {str(choice).lower(): str(choice) for choice in choices if choice is not None}
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=CLOSE_ENOUGH)
+    return by_lower[close[0]] if close else None
+
+
+def expected(schema: Mapping[str, Any], coercion: bool = True) -> str:
+    """What a schema accepts, in words (``coercion``: mention the templated forms accepted)."""
+    types = [t for t in _types(schema) if t != "null"]
+    kind = types[0] if len(types) == 1 else None
+    words = schema.get("x-expected")
+    if isinstance(words, str):
+        if kind == "array" and coercion:
+            return f"{words} (or one comma-separated string)"
+        example = (schema.get("examples") or [None])[0]
+        if kind == "string" and isinstance(example, str) and not schema.get("writeOnly"):
+            return f"{words}, e.g. {example}"
+        return words
     if "const" in schema:
         return f"exactly {json.dumps(schema['const'])}"
     if "enum" in schema:
         return "one of " + ", ".join(str(v) for v in schema["enum"] if v is not None)
-    types = [t for t in _types(schema) if t != "null"]
-    kind = types[0] if len(types) == 1 else None
     if kind in ("integer", "number"):
         word = "an integer" if kind == "integer" else "a number"
         low, high = schema.get("minimum"), schema.get("maximum")
@@ -146,64 +211,181 @@ def expected(schema: Mapping[str, Any]) -> str:
     if kind == "boolean":
         return "true or false"
     if kind == "array":
-        items = schema.get("items", {})
-        what = "strings without commas" if items.get("pattern") == "^[^,]+$" else "values"
-        return f"a list of {what} (or one comma-separated string)"
+        items = schema.get("items")
+        strings = isinstance(items, dict) and _types(items) == ["string"]
+        what = "a list of strings" if strings else "a list"
+        return f"{what} (or one comma-separated string)" if coercion else what
     if kind == "object":
         return "an object"
     if kind == "string":
-        if schema.get("format") == "password":
-            return "a secret of printable characters without spaces"
         if "pattern" in schema:
-            pattern = schema["pattern"]
-            words = PATTERN_WORDS.get(pattern, f"a string matching {pattern}")
-            example = (schema.get("examples") or [None])[0]
-            return f"{words}, e.g. {json.dumps(example)}" if example is not None else words
+            return "a string in the format this field requires"  # a schema without x-expected
+        text = "a secret" if schema.get("format") == "password" else "a string"
         if schema.get("minLength"):
-            return "a non-empty string"
-        return "a string"
+            text = "a non-empty " + text[2:]
+        if isinstance(schema.get("maxLength"), int):
+            text += f" of at most {schema['maxLength']:,} characters"
+        return text
     return " or ".join(types) if types else "a valid value"
 
 
 def _field(path: Iterable[Any]) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        else:
+            text += f".{_name(part)}" if text else _name(part)
     return text or "(top level)"
 
 
-def describe(error: Any, secrets: Iterable[str] = ()) -> str:
-    """One sentence for one jsonschema ValidationError."""
+def describe(
+    error: Any, what: str, secrets: Iterable[str] = (), coercion: bool = True
+) -> List[str]:
+    """The sentences for one jsonschema ValidationError, read from its fields."""
     path = list(error.absolute_path)
-    schema = error.schema
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    instance, keyword, limit = error.instance, error.validator, error.validator_value
     secret = bool(path) and (path[0] in set(secrets) or schema.get("format") == "password")
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else "?"
-        sub = schema.get("properties", {}).get(missing, {})
-        return f"{_field([*path, missing])}: missing; expected {expected(sub)}."
-    if error.validator == "additionalProperties":
-        known = sorted(schema.get("properties", {}))
-        extras = sorted(set(error.instance) - set(known))
-        where = _field(path) + "." if path else ""
-        return (
-            f"{where}{', '.join(map(str, extras))}: unknown input; expected only "
-            f"{', '.join(known)}."
-        )
-    if error.validator == "type" and error.instance is None:
-        return f"{_field(path)}: got null; expected {expected(schema)}."
-    return f"{_field(path)}: got {show(error.instance, secret)}; expected {expected(schema)}."
+    field = _field(path)
+    if keyword == "required":
+        present = instance if isinstance(instance, dict) else {}
+        properties = schema.get("properties", {})
+        return [
+            f"{_field([*path, name])}: missing; expected "
+            f"{expected(properties.get(name, {}), coercion)}."
+            for name in limit
+            if name not in present
+        ]
+    if keyword == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        where = field + "." if path else ""
+        sentences = []
+        for key in [k for k in instance if k not in known]:
+            close = _suggest(key, known)
+            hint = f" (did you mean {close}?)" if close else ""
+            sentences.append(
+                f"{where}{_name(key)}: unknown input{hint}; expected only {', '.join(known)}."
+            )
+        return sentences
+    if keyword == "type" and not path and "object" in _types(schema):
+        got = "null" if instance is None else _a(_kind(instance))  # the shape, never the value
+        return [f"the {what} must be a mapping of field names to values; got {got}."]
+    if keyword == "type" and instance is None:
+        return [f"{field}: got null; expected {expected(schema, coercion)}."]
+    if keyword == "minLength" and instance == "":
+        return [f"{field} is empty; expected {expected(schema, coercion)}."]
+    if keyword == "maxLength" and isinstance(instance, str):
+        got = "a hidden value" if secret else f"a string of {len(instance):,} characters"
+        return [f"{field}: got {got}; expected at most {limit:,} characters."]
+    if keyword == "maxItems" and isinstance(instance, list):
+        return [f"{field}: got a list of {len(instance):,} items; expected at most {limit:,}."]
+    if keyword == "enum":
+        close = _suggest(instance, limit)
+        hint = f" (did you mean {close}?)" if close else ""
+        return [f"{field}: got {show(instance, secret)}; expected {expected(schema)}{hint}."]
+    return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}."]
 
 
-def validate(
-    validator: Any, instance: Any, what: str, secrets: Iterable[str] = ()
+def explain(
+    validator: Any,
+    instance: Any,
+    what: str,
+    secrets: Iterable[str] = (),
+    coercion: bool = True,
+    advice: Optional[Mapping[str, str]] = None,
 ) -> Optional[InputError]:
+    """Every problem jsonschema finds (if ``validator``) and every piece of ``advice`` (field to
+    sentence, which replaces what jsonschema says about that field), as one InputError or None."""
     secrets = list(secrets)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
-    if not errors:
-        return None
-    problems = []
-    for error in errors:
-        sentence = describe(error, secrets)
-        if sentence not in problems:
-            problems.append(sentence)
-    return InputError(what, problems)
+    advice = dict(advice or {})
+    problems: List[str] = []
+    errors = validator.iter_errors(instance) if validator is not None else []
+    described = set(advice)  # one sentence per field: the first keyword it fails says it
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        field = _field(error.absolute_path)
+        if field in described:
+            continue
+        if error.validator not in ("required", "additionalProperties"):
+            described.add(field)
+        for sentence in describe(error, what, secrets, coercion):
+            if sentence not in problems:
+                problems.append(sentence)
+    problems.extend(sentence for sentence in advice.values() if sentence not in problems)
+    return InputError(what, problems) if problems else None
+
+
+def nesting_error(instance: Any, what: str) -> Optional[InputError]:
+    if too_deep(instance):
+        return InputError(
+            what, [f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."]
+        )
+    return None
+
+
+# -- advice: what a schema's x- annotations say about a (possibly valid) instance ----------------
+def advise(schema: Mapping[str, Any], instance: Any) -> Dict[str, str]:
+    """Problems the schema's annotations find (field -> sentence); warnings are logged."""
+    found: Dict[str, str] = {}
+    _advise(schema, instance, [], found)
+    return found
+
+
+def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> None:
+    if not isinstance(schema, Mapping):
+        return
+    field = _field(path)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            sub = properties.get(key) if isinstance(key, str) else None
+            if not isinstance(sub, Mapping):
+                continue
+            _advise(sub, item, [*path, key], found)
+            sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
+            if (
+                isinstance(sibling, str)
+                and item not in (None, sub.get("default"))
+                and value.get(sibling) is not True
+            ):
+                log.warning("%s is ignored unless %s is true.", _field([*path, key]), sibling)
+        placeholders = [
+            key
+            for key, sub in properties.items()
+            if key in value and value[key] in (sub.get("x-placeholders") or ())
+        ]
+        if placeholders:
+            names = " and ".join(_field([*path, key]) for key in placeholders)
+            verb = "holds" if len(placeholders) == 1 else "hold"
+            found[_field([*path, placeholders[0]])] = (
+                f"{names} still {verb} the template's placeholder; fill in {names}."
+            )
+            for key in placeholders[1:]:
+                found[_field([*path, key])] = found[_field([*path, placeholders[0]])]
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            _advise(schema["items"], item, [*path, index], found)
+    elif isinstance(value, str):
+        for prefix in schema.get("x-wrong-prefixes") or ():
+            if value.lower().startswith(prefix.lower()) and len(value) > len(prefix):
+                found[field] = (
+                    f"{field} starts with {json.dumps(prefix)}; give the value alone, "
+                    "without that prefix."
+                )
+                return
+        known = schema.get("x-known")
+        if isinstance(known, list) and value and value not in known:
+            close = _suggest(value, known)
+            listed = ", ".join(map(str, known))
+            if close is not None:
+                found[field] = (
+                    f"{field}: got {show(value)}; expected one of the known values {listed} "
+                    f"(did you mean {close}?)."
+                )
+            else:
+                log.warning(
+                    "%s: %s is not a known value (%s); it is sent as given.",
+                    field,
+                    show(value),
+                    listed,
+                )

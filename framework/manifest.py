@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Tuple
 
-from framework.schemacheck import compile_schema
+from framework.schemacheck import compile_predicate
 
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
@@ -99,9 +99,9 @@ class AssetSpec:
         return validator_for(self.schema)
 
     @cached_property
-    def check(self) -> Callable[[Any], bool]:
+    def is_valid(self) -> Callable[[Any], bool]:
         """True when an asset is valid (compiled once; see framework.schemacheck)."""
-        return compile_schema(self.schema)
+        return compile_predicate(self.schema)
 
     @cached_property
     def connector_class(self) -> Any:
@@ -129,9 +129,9 @@ class ActionSpec:
         return validator_for(self.input_schema)
 
     @cached_property
-    def input_check(self) -> Callable[[Any], bool]:
+    def inputs_valid(self) -> Callable[[Any], bool]:
         """True when inputs are valid (compiled once; see framework.schemacheck)."""
-        return compile_schema(self.input_schema)
+        return compile_predicate(self.input_schema)
 
     @cached_property
     def output_validator(self) -> Any:
@@ -297,7 +297,7 @@ def read_documents(
 
 
 def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
-    if compile_schema(meta)(manifest):  # jsonschema only when it may have something to say
+    if compile_predicate(meta)(manifest):  # jsonschema only when it may have something to say
         return
     errors = sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
     problems = [f"{MANIFEST}: {_location(e.absolute_path)}: {e.message}" for e in errors]

@@ -10,7 +10,7 @@ from typing import FrozenSet, NamedTuple, Optional
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
-RETRY_WAIT_BUDGET = 120.0  # most time one request may spend waiting between retries
+RETRY_WAIT_BUDGET = 120.0  # most time one run may spend waiting between retries, all requests
 BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
 BACKOFF_CAP = 8.0
 
@@ -32,6 +32,21 @@ def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Op
         current = datetime.now(timezone.utc).timestamp() if now is None else now
         return max(0.0, when.timestamp() - current)
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+class WaitBudget:
+    """Seconds of retry waits a run may still spend: one per connector, shared by every
+    request it sends (each page of a follow, each retry), so the waits of a whole run stay
+    within ``RetryPolicy.wait_budget``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+
+    def allows(self, delay: float) -> bool:
+        return delay <= self.left
+
+    def spend(self, delay: float) -> None:
+        self.left -= delay
 
 
 class RetryPolicy(NamedTuple):

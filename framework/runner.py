@@ -3,75 +3,65 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional
-from urllib.parse import unquote, urlsplit
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 from framework.action import ActionInputError, PageSink, ProgressHook
-from framework.inputs import InputError, apply_defaults, coerce, validate
+from framework.inputs import InputError, advise, apply_defaults, coerce, explain, nesting_error
 from framework.manifest import ActionSpec, Plugin
-
-
-def secrets_of(asset: Any, secret_fields: Iterable[str]) -> List[str]:
-    """Every secret string in a (possibly invalid) asset: secret fields and proxy credentials."""
-    found: List[str] = []
-    if not isinstance(asset, Mapping):
-        return found
-    for name in secret_fields:
-        value = asset.get(name)
-        if isinstance(value, str) and value:
-            found.append(value)
-    proxy = asset.get("http_proxy")
-    if isinstance(proxy, str):
-        try:
-            parts = urlsplit(proxy.strip())
-            userinfo = [parts.username, parts.password]
-        except ValueError:
-            userinfo = []
-        for item in userinfo:
-            if item and len(item) >= 3:
-                found.extend({item, unquote(item)})
-    return sorted(found, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:
     spec = plugin.asset
+    _require_shallow(asset, "asset")
     if isinstance(asset, Mapping):
         # Pasted settings often carry a stray space or newline: trim text values.
         trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
         asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
-    _require_valid(spec.check, lambda: spec.validator, asset, "asset", spec.secrets)
+    _require_valid(spec.is_valid, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets)
     return asset
 
 
 def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
     if inputs is None:
         inputs = {}
+    _require_shallow(inputs, "inputs")
     if isinstance(inputs, Mapping):
         inputs = coerce(dict(inputs), action.input_schema)
-    _require_valid(action.input_check, lambda: action.input_validator, inputs, "inputs")
+    _require_valid(
+        action.inputs_valid, lambda: action.input_validator, action.input_schema, inputs, "inputs"
+    )
     return inputs
 
 
+def _require_shallow(value: Any, what: str) -> None:
+    error = nesting_error(value, what)  # before anything walks it recursively
+    if error:
+        raise error
+
+
 def _require_valid(
-    check: Any, validator: Any, value: Any, what: str, secrets: Iterable[str] = ()
+    is_valid: Callable[[Any], bool],
+    validator: Callable[[], Any],
+    schema: Mapping[str, Any],
+    value: Any,
+    what: str,
+    secrets: Iterable[str] = (),
 ) -> None:
-    """The compiled check answers the common case; when it cannot show ``value`` valid,
-    jsonschema (``validator()``, built only then) decides and says what is wrong."""
-    if not check(value):
-        error = validate(validator(), value, what, secrets)
-        if error:
-            raise error
+    """The compiled predicate answers the common case; when it cannot show ``value`` valid,
+    jsonschema (``validator()``, built only then) decides and ``explain`` says what is wrong.
+    The schema's annotations add their advice (placeholders, typos) either way."""
+    advice = advise(schema, value)
+    valid = is_valid(value)
+    if valid and not advice:
+        return
+    error = explain(None if valid else validator(), value, what, secrets, advice=advice)
+    if error:
+        raise error
 
 
 def check_output(action: ActionSpec, envelope: Any) -> Optional[InputError]:
-    return validate(action.output_validator, envelope, "output")
+    """The envelope's problems against the output schema (worded for data: no input coercion)."""
+    return explain(action.output_validator, envelope, "output", coercion=False)
 
 
 def find_action(plugin: Plugin, name: str) -> ActionSpec:

@@ -1,6 +1,6 @@
 """A JSON Schema (draft 2020-12) checker compiled once per schema, for the common case: valid.
 
-jsonschema stays the authority and the explainer: ``compile_schema(schema)`` returns a predicate
+jsonschema stays the authority and the explainer: ``compile_predicate(schema)`` returns a predicate
 that answers True only when jsonschema would report no error for the instance, with the same
 semantics keyword by keyword (the code mirrors jsonschema's own ``_keywords``, ``_types`` and
 ``_utils.equal``/``uniq``).  False means "not shown valid": the caller then runs jsonschema, which
@@ -9,10 +9,11 @@ says what is wrong (or, should this checker ever be stricter than jsonschema, ac
 Only a vocabulary that can be mirrored exactly is compiled: type, enum, const, properties,
 required, additionalProperties, propertyNames, minProperties, maxProperties, items, minItems,
 maxItems, uniqueItems, minLength, maxLength, pattern, minimum, maximum, exclusiveMinimum,
-exclusiveMaximum, not, allOf, anyOf, oneOf, local ``$ref`` ("#/..."), format "password" (which
-jsonschema's format checker does not define, so it never fails) and annotations.  A schema using
-anything else, or a keyword value jsonschema would choke on, is not compiled: its predicate
-always answers False, so that schema is checked by jsonschema alone, exactly as before.
+exclusiveMaximum, not, allOf, anyOf, oneOf, if/then/else, local ``$ref`` ("#/..."), format
+"password" (which jsonschema's format checker does not define, so it never fails), annotations,
+and keywords starting with ``x-`` (this plugin's annotations, which jsonschema ignores).  A
+schema using anything else, or a keyword value jsonschema would choke on, is not compiled: its
+predicate always answers False, so that schema is checked by jsonschema alone, exactly as before.
 
 Why: importing jsonschema (referencing, rpds, attrs, the bundled meta-schemas) costs more than
 the whole HTTP request of a run, and a run with valid inputs never needs its error messages.
@@ -43,7 +44,7 @@ def never(instance: Any) -> bool:
     return False
 
 
-def compile_schema(schema: Any) -> Check:
+def compile_predicate(schema: Any) -> Check:
     """A predicate: True only if ``instance`` is valid under ``schema`` (see the module doc)."""
     if not isinstance(schema, dict) or schema.get("$schema") != DRAFT_2020_12:
         return never
@@ -169,8 +170,10 @@ class _Compiler:
             raise Unsupported("a schema is an object or a boolean")
         checks: List[Check] = []
         for keyword, value in schema.items():
-            if keyword in ANNOTATIONS or (keyword in ("$schema", "$id") and root):
-                continue
+            if keyword in ANNOTATIONS or keyword.startswith("x-"):
+                continue  # x-...: this plugin's annotations (words for messages); jsonschema too
+            if (keyword in ("$schema", "$id") and root) or keyword in ("then", "else"):
+                continue  # then/else: read by kw_if (alone, jsonschema ignores them as well)
             if keyword == "$ref":
                 checks.append(self.ref(value))
                 continue
@@ -234,6 +237,12 @@ class _Compiler:
     def kw_oneOf(self, value: Any, schema: Dict[str, Any]) -> Check:
         subs = self._schemas(value)
         return lambda instance: sum(1 for sub in subs if sub(instance)) == 1
+
+    def kw_if(self, value: Any, schema: Dict[str, Any]) -> Check:
+        condition = self.compile(value)
+        then = self.compile(schema.get("then", True))
+        otherwise = self.compile(schema.get("else", True))
+        return lambda instance: then(instance) if condition(instance) else otherwise(instance)
 
     def _schemas(self, value: Any) -> List[Check]:
         if not isinstance(value, list) or not value:
@@ -350,5 +359,5 @@ class _Compiler:
 
 def compile_or_none(schema: Any) -> Optional[Check]:
     """The compiled predicate, or None when the schema is left to jsonschema alone (tests)."""
-    check = compile_schema(schema)
+    check = compile_predicate(schema)
     return None if check is never else check

@@ -1,35 +1,49 @@
-"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends.
+"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends
+(also installed as the console script ``sentinelone-plugin``).
 
 Exit codes: 0 an HTTP response arrived (any status; the envelope is on stdout), 2 invalid
 inputs or asset (nothing was sent), 3 transport failure (no HTTP response), 1 a broken plugin
 or an internal error; ``test-asset`` also exits 4 when the console answered but the test failed
-(401, 403, 407, an unexpected status). Messages go to stderr, one sentence each, with every
-secret redacted.
+(401, 403, 407, an unexpected status); 5 the output could not be written (stdout closed, full
+or a broken pipe); 130 interrupted (Ctrl-C).
+
+Output is data: the envelope is printed exactly as it arrived, never filtered. Messages go to
+stderr, one sentence each, ``<what failed>: <sentence>``. Secrets are kept out of them at their
+source; as a last safety net, every line written to stderr (messages, logs, the progress line)
+has the secrets the connector really sends (``connector.secrets``) replaced by ``***``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
+import select
 import sys
 import time
-from typing import Any, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP = 0, 1, 2, 3, 4
-
-
-class RedactingFilter(logging.Filter):
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from framework.runner import redact
-
-        record.msg = redact(record.getMessage(), self.secrets)
-        record.args = ()
-        return True
+EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+# Secrets shorter than this are kept out of messages at their source only: replacing every
+# "abc" in a message would garble it without protecting anything.
+SAFETY_NET_MIN = 4
+# import name -> the distribution to install (what a ModuleNotFoundError outside the venv names)
+DEPENDENCIES = {
+    "requests": "requests",
+    "urllib3": "requests",
+    "idna": "requests",
+    "certifi": "requests",
+    "charset_normalizer": "requests",
+    "yaml": "PyYAML",
+    "jsonschema": "jsonschema",
+    "referencing": "jsonschema",
+    "rpds": "jsonschema",
+    "attrs": "jsonschema",
+    "jsonschema_specifications": "jsonschema",
+}
 
 
 class CliError(Exception):
@@ -39,102 +53,318 @@ class CliError(Exception):
         self.lines = lines
 
 
-def read_document(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file, or from stdin for '-'."""
-    from framework.manifest import load_yaml
+class WriteFailed(Exception):
+    def __init__(self, error: OSError, written: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.written = written
 
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except FileNotFoundError:
-        raise CliError(EXIT_INPUT, [f"{option}: the file {path} does not exist."]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = type(exc).__name__
-        raise CliError(EXIT_INPUT, [f"{option}: cannot read {path} ({reason})."]) from None
-    try:
-        return json.loads(text)
-    except ValueError:
+
+def write_all(fd: int, data: bytes) -> int:
+    """Write every byte of ``data`` to ``fd``: short writes continue, a non-blocking pipe
+    (its reader may have set O_NONBLOCK on it) is waited for. Raises WriteFailed."""
+    view = memoryview(data)
+    written = 0
+    while written < len(data):
+        try:
+            written += os.write(fd, view[written:])
+        except BlockingIOError:
+            select.select([], [fd], [])
+        except OSError as exc:
+            raise WriteFailed(exc, written) from None
+    return written
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    """The last safety net for stderr: each known secret replaced by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= SAFETY_NET_MIN and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class Stderr:
+    """Text to file descriptor 2, written at once and never raising: a closed or full stderr
+    loses the message but must not change the exit code or end in a traceback."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = secrets
+
+    def write(self, text: str) -> int:
+        data = scrub(text, self.secrets).encode("utf-8", "backslashreplace")
+        try:
+            write_all(2, data)
+        except WriteFailed:
+            pass
+        return len(text)
+
+    def say(self, line: str) -> None:
+        self.write(line + "\n")
+
+    def flush(self) -> None:
         pass
+
+    @staticmethod
+    def isatty() -> bool:
+        try:
+            return os.isatty(2)
+        except OSError:
+            return False
+
+
+def _guard_standard_streams() -> bool:
+    """Occupy a closed fd 1 or 2 with /dev/null, so that no file or socket opened later takes
+    its number (the envelope must never go into a socket). True when stdout was closed."""
+    closed = False
+    for fd in (1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            closed = closed or fd == 1
+    return closed
+
+
+STDOUT_CLOSED = False
+
+
+def write_stdout(data: bytes, what: str = "the envelope") -> None:
+    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not."""
+    if STDOUT_CLOSED:
+        raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
     try:
-        return load_yaml(text)
-    except Exception as exc:  # any YAML error; its text may quote a secret, so show only where
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        write_all(1, data)
+    except WriteFailed as exc:
+        code = exc.error.errno
+        if code == errno.EPIPE:
+            reason = "the program reading it closed the pipe"
+        elif code == errno.ENOSPC:
+            reason = "no space left on the device"
+        elif code == errno.EBADF:
+            reason = "stdout is closed"
+        else:
+            reason = (exc.error.strerror or type(exc.error).__name__).lower()
         raise CliError(
-            EXIT_INPUT, [f"{option}: {path} is not valid JSON or YAML{where}."]
+            EXIT_OUTPUT,
+            [
+                f"output error: writing {what} to stdout failed after {exc.written:,} of "
+                f"{len(data):,} bytes ({reason}); the output is incomplete."
+            ],
         ) from None
 
 
-def _setup_logging(debug: bool, secrets: Sequence[str]) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter(secrets))
+def encode_json(value: Any, pretty: bool) -> bytes:
+    """JSON text as UTF-8. A string holding a lone surrogate (valid JSON: "\\udc80") has no
+    UTF-8 form: then the whole document is written with \\u escapes, which keeps every value."""
+    indent = 2 if pretty else None
+    try:
+        return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def _write_json(value: Any, pretty: bool) -> None:
+    write_stdout(encode_json(value, pretty))
+
+
+def read_document(path: str, option: str) -> Any:
+    """A JSON or YAML document from a file, or from stdin for '-' (see runtime.documents:
+    size-capped, never blocking on a FIFO, depth-bounded, no YAML aliases)."""
+    from runtime.documents import DocumentError, read_document_file
+
+    try:
+        return read_document_file(path)
+    except DocumentError as exc:
+        raise CliError(EXIT_INPUT, [f"{option}: {exc}"]) from None
+
+
+def _setup_logging(debug: bool, stream: Stderr) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
     logging.captureWarnings(True)
 
 
-def _write_json(value: Any, pretty: bool, secrets: Sequence[str]) -> None:
-    from framework.runner import redact
-
-    text = json.dumps(value, indent=2 if pretty else None, ensure_ascii=False)
-    sys.stdout.buffer.write(redact(text, secrets).encode("utf-8") + b"\n")
-    sys.stdout.flush()
+def _plain(value: Any, limit: int = 200) -> str:
+    """Server text for a terminal line: printable characters only (no escape sequences)."""
+    text = value if isinstance(value, str) else ""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ProgressLine:
     """One status line on a terminal, rewritten in place (\\r) after each page and cleared at
-    the end: events fetched / totalItems, pages and rate. At most ten updates a second."""
+    the end: events fetched / totalItems, pages and rate; while a retry waits, how long and
+    why. At most ten page updates a second."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: Stderr) -> None:
         self.stream = stream
         self.started = time.monotonic()
         self.shown_at: Optional[float] = None
         self.width = 0
+        self.fetched = 0
+        self.total: Any = None
+        self.pages = 0
 
-    def __call__(self, fetched: int, total: Optional[int], pages: int) -> None:
+    def __call__(self, fetched: int, total: Any, pages: int) -> None:
+        self.fetched, self.total, self.pages = fetched, total, pages
         now = time.monotonic()
         if self.shown_at is not None and now - self.shown_at < 0.1 and fetched != total:
             return
         self.shown_at = now
-        of = f" / {total:,}" if total is not None else ""
-        rate = fetched / max(now - self.started, 1e-3)
-        text = (
-            f"fetched {fetched:,}{of} events, {pages:,} page{'' if pages == 1 else 's'}, "
-            f"{rate:,.0f} events/s"
+        self._show(self._counts(now))
+
+    def waiting(self, seconds: float, status: Optional[int]) -> None:
+        """The connector is about to wait ``seconds`` before retrying (``status`` None: the
+        connection was lost)."""
+        why = f"HTTP {status}" if status is not None else "connection lost"
+        wait = f"{seconds:.0f}" if seconds >= 1 else f"{seconds:.1f}"
+        text = f"waiting {wait} s ({why})"
+        self._show(f"{self._counts(time.monotonic())}, {text}" if self.pages else text)
+
+    def _counts(self, now: float) -> str:
+        total = self.total
+        known = isinstance(total, int) and not isinstance(total, bool)
+        of = f" / {total:,}" if known else ""
+        rate = self.fetched / max(now - self.started, 1e-3)
+        return (
+            f"fetched {self.fetched:,}{of} events, {self.pages:,} "
+            f"page{'' if self.pages == 1 else 's'}, {rate:,.0f} events/s"
         )
+
+    def _show(self, text: str) -> None:
         self.stream.write("\r" + text.ljust(self.width))
-        self.stream.flush()
         self.width = max(self.width, len(text))
 
     def clear(self) -> None:
         if self.width:
             self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
             self.width = 0
+
+
+# One line per non-2xx status on a terminal: what it usually means.
+STATUS_MEANING = {
+    400: "the console refused the request; check the inputs",
+    401: "the token is invalid or expired",
+    403: "the token lacks the permission for this request",
+    404: "not found",
+    407: "the proxy requires authentication",
+    429: "too many requests; retry later",
+    500: "the console failed; try again later",
+    502: "a gateway failed; try again later",
+    503: "the console is unavailable; try again later",
+    504: "a gateway timed out; try again later",
+}
+
+
+def _header(envelope: Mapping[str, Any], name: str) -> Any:
+    headers = envelope.get("response_headers")
+    if not isinstance(headers, dict):
+        return None
+    return next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
+
+
+def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
+    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)`` for a
+    non-2xx envelope; None for a 2xx."""
+    status = envelope.get("status_code")
+    if not isinstance(status, int) or 200 <= status < 300:
+        return None
+    body = envelope.get("json_body")
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    title = _plain(first.get("title") if isinstance(first, dict) else None, 80)
+    title = title or _plain(envelope.get("reason"), 80)
+    meaning = STATUS_MEANING.get(status, "")
+    retry_after = _plain(_header(envelope, "Retry-After"), 40)
+    if retry_after:
+        meaning += f" (Retry-After {retry_after})"
+    rqid = _plain(_header(envelope, "X-RQID"), 80)
+    line = f"HTTP {status}" + (f" {title}" if title else "")
+    line += f": {meaning}" if meaning else ""
+    return line + (f" (X-RQID {rqid})" if rqid else "")
+
+
+def follow_summary(envelope: Mapping[str, Any], pages: int) -> str:
+    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``."""
+    body = envelope.get("json_body")
+    body = body if isinstance(body, dict) else {}
+    data = body.get("data")
+    count = len(data) if isinstance(data, list) else 0
+    pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+    cursor = pagination.get("nextCursor")
+    status = envelope.get("status_code")
+    text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
+    if not cursor:
+        return text + " (all events read)"
+    if isinstance(status, int) and not 200 <= status < 300:
+        why = f"stopped at HTTP {status}"
+    elif body.get("errors"):
+        why = "stopped early (see json_body.errors)"
+    else:
+        why = "stopped at max_events"
+    return f"{text} ({why}; resume with cursor {_plain(cursor, 1 << 20)})"
+
+
+def _connector_secrets(plugin: Any, asset: Any) -> List[str]:
+    """What the connector built from this asset really sends: the token as sent, the proxy
+    credentials as parsed. Empty when the asset is invalid (then nothing is sent at all)."""
+    from framework.runner import connect, prepare_asset
+
+    try:
+        with connect(plugin, prepare_asset(plugin, asset)) as connector:
+            return list(getattr(connector, "secrets", ()))
+    except Exception:  # an invalid asset: the run itself reports it, with nothing sent
+        return []
+
+
+def read_file(path: str, option: str) -> Any:
+    """read_document, its failures framed like every other: ``invalid asset: ...`` for
+    --asset, ``invalid inputs: ...`` for --inputs."""
+    try:
+        return read_document(path, option)
+    except CliError as exc:
+        prefix = "invalid asset: " if option == "--asset" else "invalid inputs: "
+        lines = [line if line.startswith(prefix) else prefix + line for line in exc.lines]
+        raise CliError(exc.code, lines) from None
+
+
+def _check_stdout() -> None:
+    if STDOUT_CLOSED:
+        raise CliError(
+            EXIT_OUTPUT,
+            ["output error: stdout is closed, so no envelope can be printed; nothing was sent."],
+        )
 
 
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     from framework.errors import AssetError, TransportError
     from framework.inputs import InputError
     from framework.manifest import load_plugin
-    from framework.runner import check_output, run_action, secrets_of
+    from framework.runner import check_output, run_action
 
+    _check_stdout()
     if args.asset == "-" and args.inputs == "-":
-        raise CliError(EXIT_INPUT, ["--asset and --inputs cannot both read stdin (-)."])
-    asset = read_document(args.asset, "--asset")
+        raise CliError(
+            EXIT_INPUT, ["invalid inputs: --asset and --inputs cannot both read stdin (-)."]
+        )
+    asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
-    secrets.extend(secrets_of(asset, plugin.asset.secrets))
-    inputs = read_document(args.inputs, "--inputs") if args.inputs else {}
-    progress = None if args.quiet or not sys.stderr.isatty() else ProgressLine(sys.stderr)
+    secrets.extend(_connector_secrets(plugin, asset))
+    inputs = read_file(args.inputs, "--inputs") if args.inputs else {}
+    stderr = args.stderr
+    terminal = not args.quiet and stderr.isatty()
+    progress = ProgressLine(stderr) if terminal else None
     from runtime import streaming
 
     if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
-        return streaming.run(args, plugin, asset, inputs, secrets, progress)
+        return streaming.run(args, plugin, asset, inputs, progress)
     try:
         envelope = run_action(plugin, args.action, asset, inputs, progress=progress)
     except InputError as exc:
@@ -143,20 +373,42 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
         raise CliError(EXIT_INPUT, [f"invalid asset: {exc}"]) from None
     except TransportError as exc:
         partial = getattr(exc, "envelope", None)  # following cursors: what arrived before it
+        if progress is not None:
+            progress.clear()
         if partial is None:
-            raise CliError(EXIT_TRANSPORT, [f"error: {exc}"]) from None
-        _write_json(partial, args.pretty, secrets)
+            raise CliError(EXIT_TRANSPORT, [f"transport error: {exc}"]) from None
+        _write_json(partial, args.pretty)
         raise CliError(
             EXIT_TRANSPORT,
             [
-                f"error: {exc} The {getattr(exc, 'fetched', 0):,} events read before it are in "
-                "the envelope on stdout; resume with its json_body.pagination.nextCursor."
+                f"transport error: {exc} The {getattr(exc, 'fetched', 0):,} events read before "
+                "it are in the envelope on stdout; resume with its json_body.pagination.nextCursor."
+            ],
+        ) from None
+    except KeyboardInterrupt as exc:
+        partial = getattr(exc, "envelope", None)  # following cursors: what arrived before it
+        if progress is not None:
+            progress.clear()
+        if partial is None:
+            raise CliError(EXIT_INTERRUPTED, ["interrupted: nothing was printed."]) from None
+        _write_json(partial, args.pretty)
+        raise CliError(
+            EXIT_INTERRUPTED,
+            [
+                f"interrupted: the {getattr(exc, 'fetched', 0):,} events read so far are in the "
+                "envelope on stdout; resume with its json_body.pagination.nextCursor."
             ],
         ) from None
     finally:
         if progress is not None:
             progress.clear()
-    _write_json(envelope, args.pretty, secrets)
+    _write_json(envelope, args.pretty)
+    if terminal:
+        line = answer_line(envelope)
+        if line:
+            stderr.say(line)
+        if progress is not None and progress.pages:
+            stderr.say(follow_summary(envelope, progress.pages))
     if args.validate_output:
         problem = check_output(plugin.actions[args.action], envelope)
         if problem:
@@ -164,32 +416,58 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     return EXIT_OK
 
 
+def connection_result(cause: str, diagnosis: str) -> Dict[str, Any]:
+    """A test-asset result for a failure before anything was sent: the connector's shape."""
+    return {
+        "ok": False,
+        "status_code": None,
+        "cause": cause,
+        "diagnosis": diagnosis,
+        "request_id": None,
+    }
+
+
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout,
-    its diagnosis on stderr; exit 0 ok, 2 invalid asset, 3 not reached, 4 answered but failed."""
+    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout
+    (always, in one shape), its diagnosis on stderr; exit 0 ok, 2 invalid asset, 3 not
+    reached, 4 answered but failed, 1 broken plugin."""
     from framework.errors import AssetError
     from framework.inputs import InputError
     from framework.manifest import load_plugin
-    from framework.runner import redact, run_asset_test, secrets_of
+    from framework.runner import run_asset_test
 
-    asset = read_document(args.asset, "--asset")
+    _check_stdout()
+
+    def failed(code: int, cause: str, lines: List[str]) -> CliError:
+        sentences = [line.split(": ", 1)[1] if ": " in line else line for line in lines]
+        _write_json(connection_result(cause, " ".join(sentences)), args.pretty)
+        return CliError(code, lines)
+
+    try:
+        asset = read_file(args.asset, "--asset")
+    except CliError as exc:
+        raise failed(exc.code, "invalid_asset", exc.lines) from None
     plugin = load_plugin()
-    secrets.extend(secrets_of(asset, plugin.asset.secrets))
+    secrets.extend(_connector_secrets(plugin, asset))
     if not plugin.asset.test:
-        raise CliError(EXIT_BROKEN, ["plugin.yaml declares no connection test (asset.test)."])
+        lines = ["plugin error: plugin.yaml declares no connection test (asset.test)."]
+        raise failed(EXIT_BROKEN, "plugin_error", lines)
     try:
         result = run_asset_test(plugin, asset)
-    except (InputError, AssetError) as exc:
-        prefix = "invalid asset: " if isinstance(exc, AssetError) else ""
-        lines = [prefix + line for line in str(exc).splitlines()]
-        invalid = {"ok": False, "status_code": None, "cause": "invalid_asset"}
-        _write_json({**invalid, "diagnosis": " ".join(lines)}, args.pretty, secrets)
-        raise CliError(EXIT_INPUT, lines) from None
-    _write_json(result, args.pretty, secrets)
-    print(redact(str(result.get("diagnosis")), secrets), file=sys.stderr)
+    except InputError as exc:
+        raise failed(EXIT_INPUT, "invalid_asset", str(exc).splitlines()) from None
+    except AssetError as exc:
+        raise failed(EXIT_INPUT, "invalid_asset", [f"invalid asset: {exc}"]) from None
+    _write_json(result, args.pretty)
+    diagnosis = str(result.get("diagnosis"))
     if result.get("ok"):
+        args.stderr.say(diagnosis)
         return EXIT_OK
-    return EXIT_TRANSPORT if result.get("status_code") is None else EXIT_HTTP
+    if result.get("status_code") is None:
+        args.stderr.say(f"transport error: {diagnosis}")
+        return EXIT_TRANSPORT
+    args.stderr.say(f"connection test failed: {diagnosis}")
+    return EXIT_HTTP
 
 
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
@@ -197,11 +475,12 @@ def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
 
     problems = lint_plugin(args.root)
     for line in problems:
-        print(line, file=sys.stderr)
+        args.stderr.say(line)
     if problems:
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        args.stderr.say(f"{len(problems)} problem(s) found.")
         return EXIT_BROKEN
-    print("plugin is valid.", file=sys.stderr)
+    if not args.quiet:
+        args.stderr.say("plugin is valid.")
     return EXIT_OK
 
 
@@ -211,25 +490,120 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     return package(args, secrets)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m runtime", description="Local SOAR runtime for this plugin."
-    )
-    parser.add_argument("--debug", action="store_true", help="log requests to stderr (redacted)")
-    commands = parser.add_subparsers(dest="command", required=True)
+def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
+    from exporters.common import cmd_export as export  # only this command pays for it
 
-    run = commands.add_parser("run", help="run an action and print its envelope as JSON")
+    return export(args, secrets)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help text as written (examples and exit codes keep their lines)."""
+
+
+COMMON_OPTIONS = (
+    ("--debug", "log each request to stderr, secrets left out (default: off)"),
+    ("--quiet", "no progress line, no summary or HTTP status line on a terminal (default: off)"),
+    ("--pretty", "indent the JSON output (default: off)"),
+)
+EXIT_CODES = {
+    "run": """\
+  0    an HTTP response arrived, any status (4xx/5xx too); the envelope is on stdout
+  1    the plugin is broken, an internal error, or --validate-output found a mismatch
+  2    invalid inputs or asset, or an unreadable file; nothing was sent
+  3    transport failure (no HTTP response); while following cursors, what was read is on stdout
+  5    the envelope could not be written to stdout (closed, full, broken pipe)
+  130  interrupted (Ctrl-C); while following cursors, what was read is on stdout""",
+    "test-asset": """\
+  0    connected: the console accepted the token and it can read threats
+  1    the plugin is broken, or an internal error
+  2    invalid asset or unreadable file; nothing was sent
+  3    not reached (DNS, refused, TLS, proxy, timeout)
+  4    the console or proxy answered, but the test failed (401, 403, 407, other)
+  5    the result could not be written to stdout""",
+    "validate": """\
+  0    the plugin is valid
+  1    problems found (one line each on stderr)""",
+    "package": """\
+  0    built; the zip's path is on stdout, a summary on stderr
+  1    the bundle cannot be built (one line per reason on stderr)
+  2    a bad option value""",
+    "export": """\
+  0    written; the folder and the archive are on stdout, a summary on stderr
+  1    the platform's package cannot be made (nothing written)""",
+}
+EXAMPLES = {
+    "run": "{prog} run get_threat_events --asset examples/asset.simulator.yaml \\\n"
+    "      --inputs examples/inputs/first-page.yaml --pretty",
+    "test-asset": "{prog} test-asset --asset examples/asset.simulator.yaml",
+    "validate": "{prog} validate",
+    "package": "{prog} package --no-wheels --output /tmp/bundle",
+    "export": "{prog} export swimlane --output /tmp/swimlane",
+}
+
+
+def _epilog(command: str, prog: str) -> str:
+    return (
+        f"example:\n  {EXAMPLES[command].format(prog=prog)}\n\nexit codes:\n{EXIT_CODES[command]}"
+    )
+
+
+class VersionAction(argparse.Action):
+    """--version: the plugin's id and version from plugin.yaml (read only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from framework.manifest import load_plugin
+
+        plugin = load_plugin()
+        write_stdout(f"{parser.prog} {plugin.id} {plugin.version}\n".encode(), "the version")
+        parser.exit(EXIT_OK)
+
+
+def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
+    # --debug, --quiet and --pretty are accepted before or after the subcommand: each parser
+    # declares them with SUPPRESS defaults, so a later parser never resets an earlier flag.
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("output options (accepted anywhere on the line)")
+    for flag, text in COMMON_OPTIONS:
+        group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Local SOAR runtime for this plugin: run its actions, test an asset, "
+        "validate and package the plugin.",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        epilog=f"example:\n  {EXAMPLES['run'].format(prog=prog)}\n\n"
+        f"'{prog} COMMAND --help' shows each command's options, defaults and exit codes.",
+    )
+    parser.add_argument("--version", action=VersionAction, help="print the plugin's version")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=text,
+            description=text,
+            parents=[common],
+            formatter_class=HelpFormatter,
+            epilog=_epilog(name, prog),
+        )
+        return sub
+
+    run = command("run", "run an action and print its envelope as JSON on stdout")
     run.add_argument("action", help="action id from plugin.yaml, e.g. get_threat_events")
-    run.add_argument("--asset", required=True, help="asset file (JSON or YAML; - for stdin)")
-    run.add_argument("--inputs", help="inputs file (JSON or YAML; - for stdin)")
-    run.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    run.add_argument(
+        "--asset", required=True, help="asset file, JSON or YAML; - reads stdin (required)"
+    )
+    run.add_argument(
+        "--inputs", help="inputs file, JSON or YAML; - reads stdin (default: no inputs, {})"
+    )
     run.add_argument(
         "--validate-output",
         action="store_true",
-        help="also check the envelope against the output schema (exit 1 if it does not match)",
-    )
-    run.add_argument(
-        "--quiet", action="store_true", help="no progress line while following cursors"
+        help="also check the envelope against the output schema; exit 1 if it does not match "
+        "(default: off)",
     )
     run.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
     run.add_argument(
@@ -255,62 +629,99 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=cmd_run)
 
-    test = commands.add_parser(
-        "test-asset",
-        help="test the asset's connection: one cheap authenticated read, one diagnosis",
+    test = command(
+        "test-asset", "test the asset's connection: one cheap authenticated read, one diagnosis"
     )
-    test.add_argument("--asset", required=True, help="asset file (JSON or YAML; - for stdin)")
-    test.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    test.add_argument(
+        "--asset", required=True, help="asset file, JSON or YAML; - reads stdin (required)"
+    )
     test.set_defaults(handler=cmd_test_asset)
 
-    check = commands.add_parser("validate", help="check plugin.yaml and everything it references")
-    check.add_argument("--root", default=None, help="plugin directory (default: this plugin)")
+    check = command("validate", "check plugin.yaml and everything it references")
+    check.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
     check.set_defaults(handler=cmd_validate)
 
-    package = commands.add_parser(
-        "package", help="build the importable bundle dist/<id>-<version>.zip (wheels included)"
+    package = command(
+        "package", "build the importable bundle dist/<id>-<version>.zip (wheels included)"
     )
-    package.add_argument("--root", default=None, help="plugin directory (default: this plugin)")
+    package.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
     package.add_argument("--output", default=None, help="folder for the zip (default: ROOT/dist)")
     package.add_argument(
         "--no-wheels",
         action="store_true",
-        help="leave wheels/ out (no package index needed; installing the bundle then needs it)",
+        help="leave wheels/ out: no package index needed, but installing the bundle then "
+        "needs one (default: off)",
     )
     package.add_argument(
         "--wheels-from",
         default=None,
         metavar="DIR",
-        help="take the wheels from DIR (e.g. dist/wheels) instead of the package index",
+        help="take the wheels from DIR (e.g. dist/wheels) instead of the package index "
+        "(default: the package index)",
     )
     package.set_defaults(handler=cmd_package)
+
+    export = command("export", "write a SOAR platform's package (exporters/)")
+    export.add_argument("platform", help="platform name, e.g. swimlane")
+    export.add_argument("--output", default=None, help="folder (default: dist/platforms/PLATFORM)")
+    export.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 
+def _prog() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python -m runtime" if name in ("", "__main__.py", "-c") else name
+
+
+def _missing_dependency(exc: ModuleNotFoundError) -> Optional[str]:
+    top = (exc.name or "").split(".")[0]
+    if top not in DEPENDENCIES:
+        return None
+    return (
+        f"missing dependency: {DEPENDENCIES[top]} (module {top}) is not installed for "
+        f"{sys.executable}; run `make demo` to create .venv and use .venv/bin/python -m runtime, "
+        "or install the dependencies: pip install -r requirements.txt."
+    )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    global STDOUT_CLOSED
+    STDOUT_CLOSED = _guard_standard_streams()
     secrets: List[str] = []
-    _setup_logging(args.debug, secrets)
+    stderr = Stderr(secrets)
+    debug = False
     try:
+        args = build_parser(_prog()).parse_args(argv)
+        for flag, _ in COMMON_OPTIONS:  # absent anywhere on the line: off
+            setattr(args, flag[2:], getattr(args, flag[2:], False))
+        args.stderr = stderr
+        debug = args.debug
+        _setup_logging(debug, stderr)
         return args.handler(args, secrets)
     except CliError as exc:
         code, lines = exc.code, exc.lines
     except KeyboardInterrupt:
-        return 130
+        code, lines = EXIT_INTERRUPTED, ["interrupted: nothing was printed."]
     except Exception as exc:  # the last line of defence: no traceback reaches a user
-        from framework.manifest import ManifestError
-
-        if isinstance(exc, ManifestError):
-            code, lines = EXIT_BROKEN, ["the plugin is broken:", *exc.problems]
-        else:
-            code = EXIT_BROKEN
-            lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]
-            if args.debug:
-                import traceback
-
-                lines.append(traceback.format_exc())
-    from framework.runner import redact
-
+        code, lines = EXIT_BROKEN, _explain_internal(exc, debug)
     for line in lines:
-        print(redact(line, secrets), file=sys.stderr)
+        stderr.say(line)
     return code
+
+
+def _explain_internal(exc: Exception, debug: bool) -> List[str]:
+    if isinstance(exc, ModuleNotFoundError):
+        missing = _missing_dependency(exc)
+        if missing:
+            return [missing]
+    from framework.manifest import ManifestError
+
+    if isinstance(exc, ManifestError):
+        return ["plugin error: the plugin is broken:", *exc.problems]
+    lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]
+    if debug:
+        import traceback
+
+        lines.append(traceback.format_exc())
+    return lines

@@ -9,6 +9,11 @@ for CPython 3.9 to 3.12 on manylinux x86_64 and aarch64; pure-Python wheels once
 (the sha256 of every other file, in ``sha256sum -c`` format). Tests, the simulator, scripts and
 dev tools stay out, and so do __pycache__ and *.pyc.
 
+Only what belongs to the plugin goes in: in a git checkout, only files git tracks (an untracked
+examples/asset.yaml with a pasted token never ships); everywhere, only the file types on the
+allow-list below (no *.bak, *.json in runtime/, editor files); and a shipped YAML or JSON file
+that looks like a filled-in asset (an ``api_token`` that is not a placeholder) stops the build.
+
 The zip is reproducible: entries in sorted order, one fixed timestamp (1980-01-01, or
 SOURCE_DATE_EPOCH when set), fixed permissions, fixed compression; building twice gives identical
 bytes. Only ``make package``/``runtime package`` import this module: ``runtime run`` never does.
@@ -42,6 +47,23 @@ PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12")
 # manylinux2014 = glibc 2.17: RHEL/CentOS 7 and newer, Debian 9+, Ubuntu 18.04+.
 PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64")
 SKIPPED_NAMES = re.compile(r"(^\.|~$|\.py[co]$|\.sw[po]$|\.orig$|\.rej$)")
+# The allow-list: the file types each bundled folder may ship.
+ALLOWED = {
+    "framework": (".py",),
+    "connectors": (".py",),
+    "actions": (".py",),
+    "runtime": (".py",),
+    "schemas": (".json",),
+    "icons": (".png", ".svg"),
+    "examples": (".yaml",),
+}
+# Files of the bundled folders that belong to what stays out (the simulator).
+EXCLUDED = {"examples/asset.simulator.yaml"}
+# An api_token set in a YAML or JSON file: a filled-in asset, unless the value is a placeholder.
+TOKEN_LINE = re.compile(r"""^\s*["']?api_token["']?\s*:\s*(.*?)\s*,?\s*$""", re.M)
+# Placeholders: empty, null, ALL-CAPS-WORDS, templates ({{ }}, ${ }, <...>), or a nested
+# value (an object or a list, as in a schema) rather than a token.
+PLACEHOLDER = re.compile(r"^(|null|~|none|[A-Z][A-Z0-9_-]*|[\[{].*|.*(\{\{|\$\{|<).*)$")
 STORED = (".whl", ".png", ".zip", ".gz")  # already compressed: stored as they are
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
@@ -115,21 +137,73 @@ def check_requirements(root: Path) -> Dict[str, str]:
     return pins
 
 
+def tracked_files(root: Path) -> Optional[set]:
+    """The files git tracks under ``root`` (relative posix names), or None outside a git
+    checkout (an unpacked bundle, a copy)."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", *BUNDLE_DIRS],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:  # no git on this machine
+        return None
+    if proc.returncode != 0:
+        return None
+    return {name for name in proc.stdout.decode("utf-8", "replace").split("\0") if name}
+
+
+def looks_filled_in(name: str, data: bytes) -> bool:
+    """A YAML or JSON file whose api_token holds a value rather than a placeholder."""
+    if not name.endswith((".yaml", ".yml", ".json")):
+        return False
+    text = data.decode("utf-8", "replace")
+    for match in TOKEN_LINE.finditer(text):
+        value = match.group(1).split(" #", 1)[0].strip().strip("\"'")
+        if not PLACEHOLDER.match(value):
+            return True
+    return False
+
+
 def bundle_files(root: Path) -> Iterator[Tuple[str, Path]]:
-    """(name in the zip, file) for the plugin's own files: no caches, no dot or editor files."""
+    """(name in the zip, file) for the plugin's own files: tracked by git (in a checkout), on
+    the allow-list, no caches, no dot or editor files."""
     for name in BUNDLE_FILES:
         if not (root / name).is_file():
             raise PackageError([f"{name}: missing in {root}."])
         yield name, root / name
+    tracked = tracked_files(root)
     for folder in BUNDLE_DIRS:
         if not (root / folder).is_dir():
             raise PackageError([f"{folder}/: missing in {root}."])
         for directory, subdirs, files in os.walk(root / folder):
             subdirs[:] = [d for d in subdirs if d != "__pycache__" and not d.startswith(".")]
-            for file in files:
-                if not SKIPPED_NAMES.search(file):
-                    path = Path(directory, file)
-                    yield path.relative_to(root).as_posix(), path
+            for file in sorted(files):
+                path = Path(directory, file)
+                name = path.relative_to(root).as_posix()
+                if SKIPPED_NAMES.search(file) or not file.endswith(ALLOWED[folder]):
+                    continue
+                if name in EXCLUDED:
+                    continue
+                if tracked is not None and name not in tracked:
+                    continue
+                yield name, path
+
+
+def read_entries(root: Path) -> Dict[str, bytes]:
+    """The bundle's files by name; refuses files that look like filled-in assets."""
+    entries = {name: path.read_bytes() for name, path in bundle_files(root)}
+    filled = [name for name, data in entries.items() if looks_filled_in(name, data)]
+    if filled:
+        raise PackageError(
+            [
+                f"{name}: looks like a filled-in asset (api_token is set); a bundle must not "
+                "ship a token: put the placeholder back, or keep the file outside the plugin "
+                "folder (e.g. asset.yaml, which git ignores)."
+                for name in filled
+            ]
+        )
+    return entries
 
 
 def _pip_download(
@@ -262,20 +336,26 @@ def build(
         raise PackageError(["the plugin does not validate:", *problems])
     plugin = load_plugin(root)
     pins = check_requirements(root)
-    entries = {name: path.read_bytes() for name, path in bundle_files(root)}
+    entries = read_entries(root)
     entries[REQUIREMENTS] = (root / REQUIREMENTS).read_bytes()
     found: Dict[str, bytes] = {}
     if wheels:
         found = download_wheels(root / REQUIREMENTS, pins, wheels_from)
         entries.update({f"wheels/{name}": data for name, data in found.items()})
         if keep_wheels is not None:
-            shutil.rmtree(keep_wheels, ignore_errors=True)
-            keep_wheels.mkdir(parents=True)
-            for name, data in found.items():
-                (keep_wheels / name).write_bytes(data)
+            try:
+                shutil.rmtree(keep_wheels, ignore_errors=True)
+                keep_wheels.mkdir(parents=True)
+                for name, data in found.items():
+                    (keep_wheels / name).write_bytes(data)
+            except OSError as exc:
+                raise _unwritable(keep_wheels, exc) from None
     entries[CHECKSUMS] = checksums(entries)
     target = (output or root / "dist") / f"{plugin.id}-{plugin.version}.zip"
-    write_zip(target, entries)
+    try:
+        write_zip(target, entries)
+    except OSError as exc:
+        raise _unwritable(target.parent, exc) from None
     data = target.read_bytes()
     return Bundle(
         path=target,
@@ -286,13 +366,26 @@ def build(
     )
 
 
+def _unwritable(folder: Path, exc: OSError) -> PackageError:
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return PackageError(
+        [
+            f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
+            "--output DIR."
+        ]
+    )
+
+
 def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     """The CLI command: build, print the zip's path on stdout and a summary on stderr."""
     root = Path(args.root).resolve() if args.root else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else root / "dist"
     wheels_from = Path(args.wheels_from).resolve() if args.wheels_from else None
+    from runtime.cli import write_stdout
+
+    say = args.stderr.say
     if wheels_from is not None and not wheels_from.is_dir():
-        print(f"--wheels-from: {wheels_from} is not a folder.", file=sys.stderr)
+        say(f"invalid option: --wheels-from: {wheels_from} is not a folder.")
         return 2
     try:
         bundle = build(
@@ -304,18 +397,16 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
         )
     except PackageError as exc:
         for line in exc.lines:
-            print(line, file=sys.stderr)
+            say(line)
         return 1
-    print(bundle.path)
-    print(
+    write_stdout(f"{bundle.path}\n".encode("utf-8", "surrogateescape"), "the bundle's path")
+    say(
         f"{bundle.path.name}: {bundle.files} files, {bundle.wheels} wheels, "
-        f"{bundle.size} bytes, sha256 {bundle.sha256}.",
-        file=sys.stderr,
+        f"{bundle.size} bytes, sha256 {bundle.sha256}."
     )
     if args.no_wheels:
-        print(
+        say(
             "built with --no-wheels: the bundle has no wheels/ and installing it needs the "
-            "package index (pip install -r requirements.txt).",
-            file=sys.stderr,
+            "package index (pip install -r requirements.txt)."
         )
     return 0

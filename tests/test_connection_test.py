@@ -154,7 +154,8 @@ def test_cli_transport_failure_exits_3(tmp_path: Path) -> None:
     result = run_cli("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
     assert result.code == 3
     assert json.loads(result.stdout)["cause"] == "refused"
-    assert result.stderr.startswith("Connection refused:")
+    assert result.stderr.startswith("transport error: The connection to 127.0.0.1")
+    assert "was refused" in result.stderr and "check the host and port" in result.stderr
 
 
 def test_cli_invalid_asset_exits_2_and_sends_nothing(sim, asset, tmp_path) -> None:

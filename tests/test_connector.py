@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from connectors.sentinelone import normalize_url
-from framework.errors import ConnectionLost, TransportError
+from framework.errors import AssetError, ConnectionLost, TransportError
 from tests.support import SEED_THREAT, TOKEN
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
@@ -262,11 +262,31 @@ def test_gzip_body_is_decoded(sim, asset, make_connector) -> None:
         ("http://127.0.0.1:8080/web/api/v2.0", "http://127.0.0.1:8080"),
         ("http://localhost:1", "http://localhost:1"),
         ("http://[::1]:1/", "http://[::1]:1"),
-        ("https://proxy.example/s1/web/api/v2.1", "https://proxy.example/s1"),
+        ("https://Console.Example/WEB/API/", "https://Console.Example"),
     ],
 )
 def test_url_normalisation(given: str, base: str) -> None:
     assert normalize_url(given) == base
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../x",
+        "/x",
+        "/s1/web/api/v2.1",
+        "/web/api/../../x",
+        "/web/api/v2.1/threats",
+        "/./",
+        "/%2F",
+        "/web/api/v2.1%2F..",
+        "//",
+        "/web//api",
+    ],
+)
+def test_a_console_url_has_no_path(path: str) -> None:
+    with pytest.raises(AssetError, match=r"^url: expected the console's base URL with no path"):
+        normalize_url(f"http://127.0.0.1:1{path}")
 
 
 def test_repr_of_connector_and_auth_hide_the_token(asset, make_connector) -> None:

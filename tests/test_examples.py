@@ -13,6 +13,7 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
+from framework.inputs import InputError
 from framework.runner import check_output, prepare_asset, prepare_inputs, run_action
 from tests.support import ROOT, SEED_THREAT, TOKEN, run_cli, synthetic_threat, write_json
 
@@ -43,9 +44,14 @@ def test_the_common_cases_are_there() -> None:
 
 def test_asset_template_is_valid_and_holds_only_placeholders(plugin) -> None:
     template = load(EXAMPLES / "asset.example.yaml")
-    checked = prepare_asset(plugin, template)
     assert set(template) <= set(plugin.asset.schema["properties"])
-    assert "YOUR" in checked["url"] and "YOUR" in checked["api_token"]
+    with pytest.raises(InputError) as caught:  # untouched, it says so instead of going to DNS
+        prepare_asset(plugin, template)
+    assert caught.value.problems == [
+        "url and api_token still hold the template's placeholder; fill in url and api_token."
+    ]
+    filled = {**template, "url": "https://acme.sentinelone.net", "api_token": "t0k"}
+    assert prepare_asset(plugin, filled)["url"] == filled["url"]
 
 
 def test_asset_template_passes_the_connection_test(asset_file) -> None:

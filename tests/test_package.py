@@ -359,3 +359,77 @@ def test_offline_install_runs_get_threat_events(
     assert envelope["json_body"]["pagination"] == {"nextCursor": None, "totalItems": 2}
     assert SEED_THREAT in [event["id"] for event in envelope["json_body"]["data"]]
     assert "simulator-token" not in result.stdout + result.stderr
+
+
+FILLED_IN = "url: https://usea1-acme.sentinelone.net\napi_token: eyJrIjoiZmlsbGVkLWluIn0\n"
+
+
+def test_only_allow_listed_file_types_ship(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path)
+    (root / "runtime" / "asset.local.json").write_text('{"api_token": "eyJrIjoi"}')
+    (root / "connectors" / "token.bak").write_text("eyJrIjoi")
+    (root / "actions" / "notes.txt").write_text("x")
+    names = read_zip(build(tmp_path / "out", "--root", str(root)))
+    for left_out in ("runtime/asset.local.json", "connectors/token.bak", "actions/notes.txt"):
+        assert left_out not in names
+    assert "runtime/cli.py" in names
+
+
+@pytest.mark.parametrize("name", ["asset.yaml", "asset.example.yaml", "inputs/asset.local.yaml"])
+def test_a_filled_in_asset_stops_the_build(tmp_path: Path, name: str) -> None:
+    root = copy_plugin(tmp_path)
+    (root / "examples" / name).write_text(FILLED_IN)
+    proc = package("--no-wheels", "--root", str(root), "--output", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(
+        f"examples/{name}: looks like a filled-in asset (api_token is set); a bundle must not "
+        "ship a token"
+    )
+    assert "eyJrIjoiZmlsbGVkLWluIn0" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_in_a_git_checkout_only_tracked_files_ship(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path)
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "plugin"], check=True)
+    (root / "examples" / "inputs" / "mine.yaml").write_text("path_parameters: {threat_id: '1'}\n")
+    (root / "connectors" / "scratch.py").write_text("TOKEN = 'x'\n")
+    names = read_zip(build(tmp_path / "out", "--root", str(root)))
+    assert "examples/inputs/mine.yaml" not in names and "connectors/scratch.py" not in names
+    assert "examples/inputs/first-page.yaml" in names
+
+
+def without_dac_override() -> None:
+    """For a root test run: drop the capabilities that let root ignore file permissions."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_a_read_only_folder_is_named_with_a_way_out(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path)
+    root.chmod(0o555)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "runtime", "package", "--no-wheels", "--root", str(root)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=clean_env(),
+            preexec_fn=without_dac_override if os.geteuid() == 0 else None,
+            check=False,
+        )
+    finally:
+        root.chmod(0o755)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == (
+        f"cannot write the bundle to {root / 'dist'} (permission denied); choose a writable "
+        "folder with --output DIR.\n"
+    )

@@ -71,9 +71,12 @@ def files(asset, tmp_path: Path) -> List[str]:
 
 
 def test_progress_line_on_a_terminal_is_rewritten_and_cleared(sim, files) -> None:
-    code, envelope, terminal = run_on_a_terminal("run", "get_threat_events", *files)
+    code, envelope, output = run_on_a_terminal("run", "get_threat_events", *files)
     assert code == 0
     assert len(envelope["json_body"]["data"]) == 3000
+    summary = "3,000 events in 3 pages (all events read)\r\n"  # the pty turns \n into \r\n
+    assert output.endswith(summary)
+    terminal = output[: -len(summary)]
     assert terminal.startswith("\rfetched 1,000 / 3,000 events, 1 page, ")
     assert "\rfetched 3,000 / 3,000 events, 3 pages, " in terminal
     assert "events/s" in terminal

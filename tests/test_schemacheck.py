@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from framework.manifest import MANIFEST, META_SCHEMA, PLUGIN_ROOT, load_yaml
-from framework.schemacheck import compile_or_none, compile_schema, equal, uniq
+from framework.schemacheck import compile_or_none, compile_predicate, equal, uniq
 from tests.support import ROOT
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -190,7 +190,7 @@ COMPILED: Dict[int, Any] = {}
 
 def assert_agrees(schema: Dict[str, Any], instance: Any) -> None:
     if id(schema) not in COMPILED:
-        COMPILED[id(schema)] = (compile_schema(schema), Draft202012Validator(schema), schema)
+        COMPILED[id(schema)] = (compile_predicate(schema), Draft202012Validator(schema), schema)
     check, validator, _ = COMPILED[id(schema)]
     expected = not list(validator.iter_errors(instance))
     assert check(instance) is expected, (instance, expected)
@@ -218,10 +218,10 @@ def test_agrees_with_jsonschema_on_the_plugin_schemas(name: str) -> None:
 
 def test_the_manifest_and_the_examples_are_accepted() -> None:
     manifest = load_yaml((ROOT / MANIFEST).read_text(encoding="utf-8"))
-    assert compile_schema(schema_file(META_SCHEMA.split("/")[-1]))(manifest)
+    assert compile_predicate(schema_file(META_SCHEMA.split("/")[-1]))(manifest)
     inputs = PLUGIN_SCHEMAS["inputs"]
     for example in inputs["examples"]:
-        assert compile_schema(inputs)(example)
+        assert compile_predicate(inputs)(example)
 
 
 KEYWORDS = {
@@ -242,7 +242,14 @@ KEYWORDS = {
         {"anyOf": [{"type": "integer"}, {"minLength": 3}]},
         {"oneOf": [{"type": "number"}, {"minimum": 5}]},
         {"allOf": [{"type": "string"}, {"not": {"pattern": "\\.\\."}}]},
+        {"if": {"type": "string"}, "then": {"minLength": 2}},
+        {"if": {"type": "integer"}, "then": {"minimum": 5}, "else": {"type": "array"}},
+        {"if": {"properties": {"s": {"minimum": 200}}, "required": ["s"]},
+         "then": {"properties": {"b": {"type": "array"}}},
+         "else": {"properties": {"b": {"type": ["object", "null"]}}}},
+        {"then": {"type": "string"}, "else": {"type": "integer"}},
     ],
+    "annotations": [{"x-expected": "words", "x-known": ["a"], "type": "string"}],
     "refs": [
         {"$defs": {"n": {"type": "integer", "minimum": 0}}, "items": {"$ref": "#/$defs/n"}},
         {"$defs": {"t": {"properties": {"next": {"$ref": "#/$defs/t"}}, "type": "object"}},
@@ -279,7 +286,6 @@ def test_agrees_with_jsonschema_keyword_by_keyword(schema: Dict[str, Any]) -> No
         {"$schema": "http://json-schema.org/draft-07/schema#", "type": "string"},
         {"$schema": DRAFT, "format": "email"},  # a format jsonschema checks
         {"$schema": DRAFT, "patternProperties": {"^a": {}}},
-        {"$schema": DRAFT, "if": {"type": "string"}, "then": {"minLength": 2}},
         {"$schema": DRAFT, "properties": {"a": {"$id": "x", "type": "string"}}},
         {"$schema": DRAFT, "$ref": "other.json#/x"},
         {"$schema": DRAFT, "$ref": "#/$defs/missing"},
@@ -291,11 +297,11 @@ def test_agrees_with_jsonschema_keyword_by_keyword(schema: Dict[str, Any]) -> No
 )
 def test_anything_else_is_left_to_jsonschema(schema: Dict[str, Any]) -> None:
     assert compile_or_none(schema) is None
-    assert compile_schema(schema)("anything") is False
+    assert compile_predicate(schema)("anything") is False
 
 
 def test_an_invalid_pattern_is_left_to_jsonschema() -> None:
-    assert compile_schema({"$schema": DRAFT, "pattern": "("})("x") is False  # re.error: no
+    assert compile_predicate({"$schema": DRAFT, "pattern": "("})("x") is False  # re.error: no
 
 
 def test_password_is_not_a_format_jsonschema_checks() -> None:

@@ -1,0 +1,89 @@
+"""Swimlane Turbine custom code for one action of this plugin (exported as ``<action>.py``).
+
+Turbine's entry script imports ``connector/src/<action>.py`` and calls
+``RunnerOverride(asset, asset_schema, http_proxy).run(inputs, action_schema)``; the returned
+value becomes the task's output (``::set-output``). This override does not make the call itself:
+it runs the action through the plugin's own runtime (``framework.runner.run_action``: input
+coercion and validation, the connector's TLS, proxy, retry and size rules, cursor paging), from
+``plugin_core.zip`` beside this file: its packages are imported from the archive (zipimport)
+and its ``plugin_data.json`` (plugin.yaml and its schemas) builds the plugin model. Nothing is
+unpacked or written.
+
+Turbine's conventions, followed here as Swimlane's declarative Runner follows them:
+
+* an HTTP status >= 400 fails the action (``::set-error <envelope>`` on stderr, exit 1);
+* any other failure is ``::set-error {"name": ..., "message": ...}`` and exit 1, nothing sent
+  when the asset or the inputs are invalid; a cursor walk cut short adds the events read so far
+  as ``"output"``;
+* the entry script moves only a fixed list of fields into ``asset`` (url, verify_ssl,
+  http_proxy, ...): every other field of the plugin's asset (``api_token`` among them) arrives
+  among ``inputs`` and is taken back from there; ``http_proxy`` is the one the entry script
+  chose (its environment variable wins over the asset's). Fields Turbine sends as null are unset.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Mapping, NoReturn, Optional
+
+ACTION = Path(__file__).stem
+CORE = Path(__file__).with_name("plugin_core.zip")
+DATA = "plugin_data.json"
+
+
+def _fail(error: Mapping[str, Any]) -> NoReturn:
+    """Fail the action the Turbine way: the error as JSON on stderr, exit status 1."""
+    print("::set-error " + json.dumps(error, default=str), file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+class RunnerOverride:
+    def __init__(
+        self, asset: Optional[Mapping[str, Any]], asset_schema: Any, http_proxy: Optional[str]
+    ) -> None:
+        self.asset = dict(asset or {})
+        self.asset_schema = asset_schema
+        self.http_proxy = http_proxy
+
+    def run(self, inputs: Optional[Mapping[str, Any]], action_schema: Any) -> Dict[str, Any]:
+        if str(CORE) not in sys.path:
+            sys.path.insert(0, str(CORE))
+        from framework.errors import AssetError, TransportError
+        from framework.inputs import InputError
+        from framework.manifest import ManifestError, plugin_from_data
+        from framework.runner import run_action
+
+        inputs = dict(inputs or {})
+        with zipfile.ZipFile(CORE) as archive:
+            data = json.loads(archive.read(DATA))
+        try:
+            plugin = plugin_from_data(data["manifest"], data["documents"], root=CORE)
+        except ManifestError as exc:
+            _fail({"name": "ManifestError", "message": " ".join(exc.problems)})
+        fields = plugin.asset.schema.get("properties", {})
+        asset = {name: value for name, value in self.asset.items() if name in fields}
+        for name in fields:
+            if name in inputs:
+                value = inputs.pop(name)
+                asset.setdefault(name, value)
+        if self.http_proxy:
+            asset["http_proxy"] = self.http_proxy
+        asset = {name: value for name, value in asset.items() if value is not None}
+        try:
+            envelope = run_action(plugin, ACTION, asset, inputs)
+        except (InputError, AssetError) as exc:
+            _fail({"name": type(exc).__name__, "message": str(exc)})  # secret-free at its source
+        except TransportError as exc:
+            error = {"name": type(exc).__name__, "message": str(exc)}
+            partial = getattr(exc, "envelope", None)
+            if partial is not None:
+                error["output"] = partial  # the events read so far: data, as they arrived
+            _fail(error)
+        except Exception as exc:  # no traceback reaches the playbook, and no secret
+            _fail({"name": type(exc).__name__, "message": "internal error in the plugin."})
+        if envelope["status_code"] >= 400:
+            _fail(envelope)
+        return envelope

@@ -1,0 +1,337 @@
+"""The shared machinery of every platform export: one reading of the manifest, reproducible files.
+
+A platform is one module ``exporters/<platform>.py``, found by name (importlib): adding a platform
+adds a module and nothing else. The module defines
+
+* ``TITLE``: the platform's name for messages, e.g. ``"Swimlane Turbine"``;
+* ``MARKER``: a file every export of it holds at its top (an existing output folder is replaced
+  only when it holds this file, so ``--output`` never wipes an unrelated folder);
+* ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
+* ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
+  only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
+  settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
+  ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_core`` (both: what
+  ``load_plugin(root)`` needs), ``plugin_data`` (plugin.yaml and its schemas as data for
+  ``framework.manifest.plugin_from_data``) and ``plugin_data_module`` (the same as a Python
+  module, for packages that carry only ``.py`` files), ``dump_yaml``, ``dump_json``,
+  ``zip_bytes``, ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
+
+``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
+builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
+mtimes, and writes the import archive ``<platform>-<id>-<version>.zip`` beside that folder. Two
+exports of the same sources give identical bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
+
+from framework.manifest import MANIFEST, META_SCHEMA, PLUGIN_ROOT, Plugin
+
+NOT_PLATFORMS = {"common"}  # modules of this package that are not platforms (and any _private)
+FILE_MODE, DIR_MODE = 0o644, 0o755
+SKIPPED = re.compile(r"(^\.|~$|\.py[co]$|\.sw[po]$|\.orig$|\.rej$)")
+
+
+class ExportError(Exception):
+    """The export cannot be made: every reason, one line each."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+class Export(NamedTuple):
+    platform: str
+    folder: Path
+    archive: Path
+    files: int
+
+
+# --- finding platforms --------------------------------------------------------------------------
+
+
+def platforms() -> List[str]:
+    """The names of every platform module in this package, sorted."""
+    folder = Path(__file__).resolve().parent
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules([str(folder)])
+        if not info.ispkg and not info.name.startswith("_") and info.name not in NOT_PLATFORMS
+    )
+
+
+def platform_module(name: str) -> ModuleType:
+    """``exporters.<name>``; an unknown name fails with the list of known platforms."""
+    known = platforms()
+    if name not in known:
+        raise ExportError(
+            [f"platform: {name!r} is not a known platform; known: {', '.join(known)}."]
+        )
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+# --- reading the plugin -------------------------------------------------------------------------
+
+
+def read_plugin(root: Path = PLUGIN_ROOT) -> Plugin:
+    """The plugin model, only when ``runtime validate`` finds nothing wrong with it."""
+    from framework.manifest import load_plugin
+    from runtime.lint import lint_plugin
+
+    problems = lint_plugin(str(root))
+    if problems:
+        raise ExportError(["the plugin does not validate (runtime validate):", *problems])
+    return load_plugin(root)
+
+
+def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:
+    """plugin.yaml ``platforms.<name>`` as a plain dict, checked against the module's SETTINGS."""
+    settings = json.loads(json.dumps(dict(plugin.platforms.get(name) or {})))
+    schema = getattr(module, "SETTINGS", None)
+    if schema:
+        from framework.manifest import validator_for
+
+        errors = sorted(validator_for(schema).iter_errors(settings), key=lambda e: list(e.path))
+        if errors:
+            raise ExportError(
+                [
+                    f"{MANIFEST}: platforms.{name}"
+                    + "".join(f".{part}" for part in error.absolute_path)
+                    + f": {error.message}"
+                    for error in errors
+                ]
+            )
+    return settings
+
+
+def read_file(plugin: Plugin, relative: str) -> bytes:
+    return (plugin.root / relative).read_bytes()
+
+
+def largest_icon(plugin: Plugin) -> str:
+    """The path of the largest PNG rendering in plugin.yaml ``icons``."""
+    if not plugin.icons:
+        raise ExportError([f"{MANIFEST}: icons: a PNG icon is needed for this platform."])
+    return plugin.icons[max(plugin.icons)]
+
+
+def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
+    files: Dict[str, bytes] = {}
+    for directory, subdirs, names in os.walk(root / folder):
+        subdirs[:] = sorted(d for d in subdirs if d != "__pycache__" and not d.startswith("."))
+        for name in names:
+            if not SKIPPED.search(name):
+                path = Path(directory, name)
+                files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
+    """The plugin's code: framework/ and the top-level packages of every ``module:Class``
+    plugin.yaml names (connectors/, actions/), by path relative to the plugin root."""
+    refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
+    packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
+    files: Dict[str, bytes] = {}
+    for package in sorted(packages):
+        files.update(_package_files(plugin.root, package))
+    return files
+
+
+def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
+    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
+    the schemas it references (and its meta-schema) and ``plugin_code()``."""
+    files = {MANIFEST: read_file(plugin, MANIFEST), **plugin_code(plugin)}
+    for relative in [META_SCHEMA, *plugin.schema_paths]:
+        files[relative] = read_file(plugin, relative)
+    return files
+
+
+def plugin_files(plugin: Plugin) -> Dict[str, bytes]:
+    """plugin.yaml, its meta-schema and every schema it references, as files (what
+    ``load_plugin(root)`` reads)."""
+    names = [MANIFEST, META_SCHEMA, *plugin.schema_paths]
+    return {name: read_file(plugin, name) for name in names}
+
+
+def plugin_data(plugin: Plugin) -> Dict[str, Any]:
+    """``{"manifest": ..., "documents": {path: JSON}}``: plugin.yaml and the documents it
+    references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel.
+    A manifest JSON cannot hold exactly (a YAML date, a non-string key) is refused."""
+    from framework.manifest import read_documents
+
+    manifest, documents = read_documents(plugin.root, cached=False)
+    try:
+        exact = json.loads(json.dumps(manifest)) == manifest
+    except (TypeError, ValueError):
+        exact = False
+    if not exact:
+        raise ExportError([f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys)."])
+    return {"manifest": manifest, "documents": dict(sorted(documents.items()))}
+
+
+def plugin_data_module(plugin: Plugin, platform: str) -> bytes:
+    """``plugin_data`` as a Python module: ``MANIFEST`` and ``DOCUMENTS`` as exact literals. The
+    app gets the model with ``framework.manifest.plugin_from_data(MANIFEST, DOCUMENTS, root)``."""
+    data = plugin_data(plugin)
+    lines = [
+        f'"""Generated from {MANIFEST} and the schemas it names by python -m runtime export '
+        f'{platform}: do not edit."""',
+        "",
+        f"MANIFEST = {data['manifest']!r}",
+        "",
+        "DOCUMENTS = {",
+        *(f"    {path!r}: {document!r}," for path, document in data["documents"].items()),
+        "}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
+    """The pins of the plugin's requirements.txt, less the projects the platform provides
+    (compared as PEP 503 names); comments and blank lines dropped."""
+    skip = {_normalize(name) for name in provided}
+    kept = []
+    for raw in read_file(plugin, "requirements.txt").decode("utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        name = re.split(r"[=<>!~;\[ ]", line, maxsplit=1)[0]
+        if line and _normalize(name) not in skip:
+            kept.append(line)
+    return kept
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# --- stable dumps and archives ------------------------------------------------------------------
+
+
+def dump_yaml(value: Any) -> bytes:
+    """YAML, block style, keys in the order given (the manifest's and schemas' own order), the
+    pure-Python dumper (same bytes with or without libyaml), no line folding."""
+    import yaml
+
+    text = yaml.dump(
+        value,
+        Dumper=yaml.SafeDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=float("inf"),
+    )
+    return text.encode("utf-8")
+
+
+def dump_json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def zip_bytes(files: Mapping[str, bytes]) -> bytes:
+    """A reproducible zip of ``files``: sorted entries, one timestamp, mode 0644 (see
+    runtime.package.write_zip)."""
+    import tempfile
+
+    from runtime.package import write_zip
+
+    with tempfile.TemporaryDirectory(prefix="export-zip-") as tmp:
+        path = Path(tmp, "archive.zip")
+        write_zip(path, dict(files))
+        return path.read_bytes()
+
+
+def epoch() -> int:
+    from runtime.package import ZIP_EPOCH
+
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return max(int(text), ZIP_EPOCH) if text.isdigit() else ZIP_EPOCH
+
+
+def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
+    """``files`` under ``folder``, replacing an earlier export there (one holding ``marker``):
+    written beside it first, then swapped in; modes 0644/0755 and one mtime for every entry."""
+    if folder.exists() and (
+        not folder.is_dir() or (any(folder.iterdir()) and not (folder / marker).is_file())
+    ):
+        raise ExportError(
+            [
+                f"--output: {folder} exists and is not an earlier export (no {marker}); "
+                "choose an empty or new folder."
+            ]
+        )
+    staging = folder.with_name(f".{folder.name}.export-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    stamp = epoch()
+    try:
+        for name in sorted(files):
+            path = staging.joinpath(*name.split("/"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(files[name])
+            os.chmod(path, FILE_MODE)
+        for directory, _, names in os.walk(staging, topdown=False):
+            for entry in names:
+                os.utime(Path(directory, entry), (stamp, stamp))
+            os.chmod(directory, DIR_MODE)
+            os.utime(directory, (stamp, stamp))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -> Export:
+    """Validate, build and write the export of platform ``name``; see the module docstring."""
+    module = platform_module(name)
+    plugin = read_plugin(root)
+    files = module.build(plugin, settings_of(plugin, name, module))
+    if module.MARKER not in files:
+        raise ExportError([f"exporters/{name}.py: build() wrote no {module.MARKER}."])
+    folder = output or root / "dist" / "platforms" / name
+    archive = folder.parent / f"{name}-{plugin.id}-{plugin.version}.zip"
+    data = zip_bytes(files)
+    write_tree(folder, files, module.MARKER)
+    partial = archive.with_name(archive.name + ".partial")
+    partial.write_bytes(data)
+    os.chmod(partial, FILE_MODE)
+    os.replace(partial, archive)
+    stamp = epoch()
+    os.utime(archive, (stamp, stamp))
+    return Export(platform=name, folder=folder, archive=archive, files=len(files))
+
+
+def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
+    """``python -m runtime export PLATFORM [--output DIR] [--root ROOT]``: the folder and the
+    archive on stdout, a summary on stderr; exit 1 (nothing written) when it cannot be made."""
+    root = Path(args.root).resolve() if getattr(args, "root", None) else PLUGIN_ROOT
+    output = Path(args.output).resolve() if args.output else None
+    started = time.monotonic()
+    try:
+        result = export(args.platform, root, output)
+    except ExportError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 1
+    title = platform_module(result.platform).TITLE
+    print(result.folder)
+    print(result.archive)
+    print(
+        f"{title}: {result.files} files in {result.folder}, archive {result.archive.name} "
+        f"({time.monotonic() - started:.1f} s).",
+        file=sys.stderr,
+    )
+    return 0

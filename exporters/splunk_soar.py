@@ -1,0 +1,181 @@
+"""Splunk SOAR: an app project for the official ``splunk-soar-sdk`` (its CLI runs and packages it).
+
+The tree (the layout ``soarapps init`` makes)::
+
+    pyproject.toml                  [project] from plugin.yaml, [tool.soar.app], [tool.uv]
+    logo.svg, logo_dark.svg         plugin.yaml ``icon`` (the same SVG for both themes)
+    release_notes/unreleased.md     what ``soarapps package build`` puts in the app's notes
+    src/__init__.py                 the project folder is imported as a package by soarapps
+    src/app.py                      the App (source: exporters/_splunk_soar_app.py)
+    src/soar_mapping.py             schemas -> flat SOAR fields (exporters/_splunk_soar_mapping.py)
+    src/plugin_data.py              plugin.yaml and the schemas it names, as Python data
+    src/framework/, src/connectors/, src/actions/    the plugin's code (.py files only)
+
+SOAR's packager ships only ``.py`` files, so the manifest and schemas reach the app as the
+generated ``plugin_data.py`` (read by ``framework.manifest.plugin_from_data``), never as a copy.
+``manifest.json`` is not part of the export: ``soarapps manifests create`` makes it from the
+code, and needs a ``uv.lock`` beside pyproject.toml (``uv lock``, which needs the package index).
+
+What only Splunk SOAR needs (the stable app id, the SDK pin, app and action types, which asset
+fields besides the secrets are stored encrypted) is plugin.yaml's ``platforms.splunk_soar``
+(schema: SETTINGS below).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+from exporters import _splunk_soar_mapping as mapping
+from exporters.common import (
+    ExportError,
+    plugin_code,
+    plugin_data_module,
+    read_file,
+    requirements_without,
+)
+from framework.manifest import MANIFEST, Plugin
+
+TITLE = "Splunk SOAR"
+MARKER = "pyproject.toml"
+HERE = Path(__file__).resolve().parent
+APP = HERE / "_splunk_soar_app.py"
+MAPPING = HERE / "_splunk_soar_mapping.py"
+# The platforms uv.lock is resolved for (as `soarapps init` writes them): without them the lock
+# carries Windows-only wheels that `soarapps manifests create` cannot place.
+ENVIRONMENTS = [
+    ("linux", "x86_64"),
+    ("linux", "aarch64"),
+    ("darwin", "x86_64"),
+    ("darwin", "arm64"),
+]
+
+SETTINGS = {
+    "type": "object",
+    "required": [
+        "appid",
+        "runtime",
+        "python",
+        "license",
+        "app_type",
+        "action_type",
+        "sensitive",
+        "unneeded",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "appid": {
+            "description": "The app's id on the platform: a UUID made once and kept, so a new "
+            "version upgrades the installed app instead of adding a second one.",
+            "type": "string",
+            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        },
+        "runtime": {
+            "description": "The SDK the app is built and run with, pinned (name==version).",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$",
+        },
+        "python": {
+            "description": "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
+            "type": "string",
+            "pattern": ">=\\s*[0-9]+\\.[0-9]+",
+        },
+        "license": {
+            "description": "The license named in the app's pyproject.toml and manifest.",
+            "type": "string",
+            "minLength": 1,
+        },
+        "app_type": {"description": "The manifest's app type.", "type": "string", "minLength": 1},
+        "action_type": {
+            "description": "The manifest's type of every action (investigate, generic, ...).",
+            "type": "string",
+            "minLength": 1,
+        },
+        "sensitive": {
+            "description": "Asset fields stored encrypted besides asset.secrets (a proxy URL "
+            "may carry credentials).",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+        "unneeded": {
+            "description": "Projects of requirements.txt the app does not need (PyYAML: the "
+            "manifest travels as Python data).",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+    },
+}
+
+
+def dependencies(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
+    """The app's dependencies: the SDK pin and our pinned requirements less the unneeded."""
+    return [settings["runtime"], *requirements_without(plugin, settings["unneeded"])]
+
+
+def toml_list(values: List[str]) -> str:
+    return "[\n" + "".join(f"    {json.dumps(value)},\n" for value in values) + "]"
+
+
+def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
+    version = mapping.python_version(settings["python"])
+    markers = [
+        f"sys_platform == '{system}' and platform_machine == '{machine}' and "
+        f"python_version == '{version}'"
+        for system, machine in ENVIRONMENTS
+    ]
+    # JSON strings are TOML basic strings (same quoting and escapes).
+    text = f"""# Generated from {MANIFEST} by python -m runtime export splunk_soar: do not edit.
+[project]
+name = {json.dumps(plugin.id)}
+version = {json.dumps(plugin.version)}
+description = {json.dumps(plugin.description)}
+license = {json.dumps(settings["license"])}
+requires-python = {json.dumps(settings["python"])}
+dependencies = {toml_list(dependencies(plugin, settings))}
+
+[tool.soar.app]
+main_module = "src.app:app"
+
+[tool.uv]
+environments = {toml_list(markers)}
+required-environments = {toml_list(markers[:1])}
+"""
+    return text.encode("utf-8")
+
+
+def release_notes(plugin: Plugin) -> bytes:
+    return f"**Unreleased**\n\n* {plugin.title} {plugin.version} for Splunk SOAR.\n".encode()
+
+
+def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
+    """What splunk-soar-sdk would refuse at import, as one sentence each, before writing."""
+    problems = []
+    try:
+        mapping.asset_fields(plugin.asset.schema, [*plugin.asset.secrets, *settings["sensitive"]])
+    except mapping.MappingError as exc:
+        problems.append(f"{plugin.asset.schema_path}: {exc}")
+    for action in plugin.actions.values():
+        try:
+            mapping.flat_params(action.input_schema)
+        except mapping.MappingError as exc:
+            problems.append(f"{action.input_schema_path}: {exc}")
+    if problems:
+        raise ExportError(problems)
+
+
+def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
+    check_mapping(plugin, settings)
+    logo = read_file(plugin, plugin.icon)
+    files = {
+        MARKER: pyproject(plugin, settings),
+        "logo.svg": logo,
+        "logo_dark.svg": logo,
+        "release_notes/unreleased.md": release_notes(plugin),
+        "src/__init__.py": b"",
+        "src/app.py": APP.read_bytes(),
+        "src/soar_mapping.py": MAPPING.read_bytes(),
+        "src/plugin_data.py": plugin_data_module(plugin, "splunk_soar"),
+    }
+    files.update({f"src/{path}": data for path, data in plugin_code(plugin).items()})
+    return files

@@ -1,0 +1,116 @@
+"""Platform conformance (``make platforms``): each export run by its vendor's own runtime.
+
+Not collected by ``make test`` (see tests/conftest.py: set PLATFORMS_TESTS=1). Per platform:
+``test_<platform>.py`` with its cases, its drivers beside it (run in the vendor's venv), and a
+session fixture here giving (venv python, export folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+
+import pytest
+
+from tests.platforms.venvs import ensure_venv, find_python, settings
+from tests.support import SECRETS, run_cli
+
+HERE = Path(__file__).resolve().parent
+
+
+def export(platform: str, folder: Path) -> Path:
+    """``python -m runtime export PLATFORM --output FOLDER``, checked."""
+    result = run_cli("export", platform, "--output", str(folder))
+    assert result.code == 0, result.stderr
+    return folder
+
+
+class Vendor(NamedTuple):
+    python: Path
+    tree: Path
+
+
+class Run(NamedTuple):
+    code: int
+    stdout: str
+    stderr: str
+    output: Optional[Any]  # the ::set-output value
+    error: Optional[Any]  # the ::set-error value
+
+
+def marked(text: str, marker: str) -> Optional[Any]:
+    values = [
+        json.loads(line[len(marker) :]) for line in text.splitlines() if line.startswith(marker)
+    ]
+    assert len(values) <= 1, f"{marker} printed {len(values)} times"
+    return values[0] if values else None
+
+
+def run_vendor(python: Path, script: str, args: List[str], message: Dict[str, Any]) -> Run:
+    """A driver of tests/platforms in the vendor's venv, one JSON message on stdin; every byte
+    it prints is checked for secrets and tracebacks."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [str(python), str(HERE / script), *args],
+        input=json.dumps(message),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd="/",
+    )
+    for secret in SECRETS:
+        assert secret not in proc.stdout and secret not in proc.stderr, "a secret leaked"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return Run(
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+        marked(proc.stdout, "::set-output "),
+        marked(proc.stderr, "::set-error "),
+    )
+
+
+@pytest.fixture(scope="session")
+def swimlane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    tree = export("swimlane", tmp_path_factory.mktemp("export") / "swimlane")
+    python = ensure_venv("swimlane", [tree / "requirements.txt"])
+    yield Vendor(python, tree)
+
+
+# Makes the uv.lock `soarapps manifests create` reads (a tool of this suite, not of the app).
+UV = "uv==0.13.9"
+
+
+@pytest.fixture(scope="session")
+def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    """The export with its uv.lock, and the venv of splunk-soar-sdk at its pin on Python 3.13
+    (skipped, with the reason, where the machine has no such Python)."""
+    from exporters.splunk_soar import dependencies
+    from framework.manifest import load_plugin
+
+    config = settings("splunk_soar")
+    try:
+        interpreter = find_python(config["python"])
+    except RuntimeError as exc:
+        pytest.skip(f"Splunk SOAR: {exc}")
+    folder = tmp_path_factory.mktemp("export")
+    tree = export("splunk_soar", folder / "splunk_soar")
+    requirements = folder / "requirements.txt"
+    pins = dependencies(load_plugin(), config)[1:]  # the SDK pin is the venv's runtime
+    requirements.write_text("\n".join([*pins, UV]) + "\n", encoding="utf-8")
+    python = ensure_venv("splunk_soar", [requirements])
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    subprocess.run(
+        [str(python.parent / "uv"), "lock", "--quiet", "--python", interpreter],
+        cwd=tree,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    yield Vendor(python, tree)

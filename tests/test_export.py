@@ -1,0 +1,210 @@
+"""python -m runtime export PLATFORM: the shared machinery and the Swimlane tree (no vendor code:
+tests/platforms/ runs the vendors' runtimes)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import yaml
+
+from exporters.common import epoch, platforms
+from framework.manifest import Plugin, plugin_from_data
+from tests.support import ROOT, copy_plugin, run_cli
+
+SWIMLANE_TREE = [
+    "connector.yaml",
+    "connector/config/actions/get_threat_events.yaml",
+    "connector/config/assets/apikey.yaml",
+    "connector/src/get_threat_events.py",
+    "connector/src/plugin_core.zip",
+    "image/logo.png",
+    "requirements.txt",
+]
+
+
+def export(folder: Path, *extra: str) -> Path:
+    result = run_cli("export", "swimlane", "--output", str(folder), *extra)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == [str(folder), str(archive_of(folder))]
+    return folder
+
+
+def archive_of(folder: Path) -> Path:
+    return folder.parent / "swimlane-sentinelone-1.0.0.zip"
+
+
+def files(folder: Path) -> dict:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def load(folder: Path, name: str) -> dict:
+    return yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+
+
+def test_swimlane_export_writes_exactly_the_tree(tmp_path: Path) -> None:
+    folder = export(tmp_path / "swimlane")
+    assert sorted(files(folder)) == SWIMLANE_TREE
+    with zipfile.ZipFile(archive_of(folder)) as archive:
+        assert sorted(archive.namelist()) == SWIMLANE_TREE
+        assert {n: archive.read(n) for n in archive.namelist()} == files(folder)
+
+
+def test_default_output_is_dist_platforms(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    result = run_cli("export", "swimlane", "--root", str(root))
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        str(root / "dist/platforms/swimlane"),
+        str(root / "dist/platforms/swimlane-sentinelone-1.0.0.zip"),
+    ]
+
+
+def test_export_is_byte_reproducible(tmp_path: Path) -> None:
+    first = export(tmp_path / "a" / "swimlane")
+    second = export(tmp_path / "b" / "swimlane")
+    again = export(first)  # over an earlier export: replaced, same bytes
+    assert files(first) == files(second) == files(again)
+    assert archive_of(first).read_bytes() == archive_of(second).read_bytes()
+    for path in [*first.rglob("*"), archive_of(first)]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o755 if path.is_dir() else 0o644), path
+        assert path.stat().st_mtime == epoch(), path  # 1980-01-01 unless SOURCE_DATE_EPOCH
+
+
+def test_exactly_one_file_per_action_name_matches_the_entry_scripts_glob(tmp_path: Path) -> None:
+    folder = export(tmp_path / "swimlane")
+    assert [p.relative_to(folder).as_posix() for p in folder.glob("**/get_threat_events.py")] == [
+        "connector/src/get_threat_events.py"
+    ]
+    # The plugin's own actions/get_threat_events.py travels inside the core archive.
+    with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
+        names = core.namelist()
+    assert "actions/get_threat_events.py" in names
+    assert {"plugin_data.json", "framework/runner.py", "connectors/sentinelone.py"} <= set(names)
+    assert not [n for n in names if n.startswith(("runtime/", "tests/", "simulator/"))]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_core_archive_rebuilds_the_same_plugin_model(tmp_path: Path, plugin: Plugin) -> None:
+    folder = export(tmp_path / "swimlane")
+    with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
+        data = json.loads(core.read("plugin_data.json"))
+    assert plugin_from_data(data["manifest"], data["documents"]) == plugin
+
+
+def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> None:
+    folder = export(tmp_path / "swimlane")
+    settings = plugin.platforms["swimlane"]
+    connector = load(folder, "connector.yaml")
+    assert (connector["name"], connector["title"], connector["version"]) == (
+        "sentinelone",
+        plugin.title,
+        plugin.version,
+    )
+    asset = load(folder, "connector/config/assets/apikey.yaml")
+    assert asset["schema"] == "asset/1" and asset["name"] == settings["auth"] == "apikey"
+    assert asset["inputs"] == plugin.asset.schema
+    assert asset["inputs"]["properties"]["api_token"]["format"] == "password"
+    assert asset["meta"]["security"] == {
+        "name": "Authorization",
+        "in": "header",
+        "format": "ApiToken {{api_token}}",
+    }
+    action = load(folder, "connector/config/actions/get_threat_events.yaml")
+    spec = plugin.actions["get_threat_events"]
+    assert action["schema"] == "action/1" and action["name"] == "get_threat_events"
+    assert (action["title"], action["description"]) == (spec.title, spec.description)
+    assert action["inputs"] == spec.input_schema
+    assert action["output"] == spec.output_schema
+    assert action["meta"] == {
+        "endpoint": "/web/api/v2.1/threats/{{threat_id}}/explore/events",
+        "method": "GET",
+    }
+    logo = (ROOT / "icons/sentinelone-256.png").read_bytes()  # the largest of plugin.yaml icons
+    assert (folder / "image/logo.png").read_bytes() == logo
+    requirements = (folder / "requirements.txt").read_text(encoding="utf-8")
+    assert "jsonschema==4.25.1" in requirements
+    assert "requests==" not in requirements  # the vendor runtime pins its own
+
+
+def test_unknown_platform_lists_the_known_ones(tmp_path: Path) -> None:
+    result = run_cli("export", "nosuch", "--output", str(tmp_path / "out"))
+    assert result.code == 1
+    assert "'nosuch' is not a known platform; known: " in result.stderr
+    assert "swimlane" in result.stderr
+    assert "common" not in platforms() and "swimlane" in platforms()
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_invalid_plugin_exports_nothing(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    schema = root / "schemas/get_threat_events.input.schema.json"
+    broken = json.loads(schema.read_text(encoding="utf-8"))
+    broken["properties"]["max_events"]["maximum"] = "many"
+    schema.write_text(json.dumps(broken), encoding="utf-8")
+    result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "out"))
+    assert result.code == 1
+    assert "the plugin does not validate" in result.stderr
+    assert "max_events" in result.stderr
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("*.zip"))
+
+
+def test_platform_settings_are_checked(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    manifest = (root / "plugin.yaml").read_text(encoding="utf-8")
+    (root / "plugin.yaml").write_text(manifest.replace("    auth: apikey\n", ""), encoding="utf-8")
+    result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "out"))
+    assert result.code == 1
+    assert "plugin.yaml: platforms.swimlane: 'auth' is a required property" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unrelated_output_folder_is_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = run_cli("export", "swimlane", "--output", str(folder))
+    assert result.code == 1
+    assert "is not an earlier export" in result.stderr
+    assert os.listdir(folder) == ["notes.txt"]
+
+
+def test_the_archive_is_a_plain_zip_of_the_tree(tmp_path: Path) -> None:
+    folder = export(tmp_path / "swimlane")
+    data = archive_of(folder).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {time.gmtime(epoch())[:6]}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+
+
+def test_runtime_run_never_imports_the_exporters() -> None:
+    code = (
+        "import sys, runtime.cli as c; c.build_parser().parse_args(['run', 'x', '--asset', 'a']);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('exporters', 'yaml')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+
+
+def test_platform_python_versions_are_matched_by_number() -> None:
+    from tests.platforms.venvs import _numbers, satisfies
+
+    assert satisfies((3, 11, 7), ">=3.10") and not satisfies((3, 9, 18), ">=3.10")
+    assert satisfies((3, 13, 0), ">=3.13,<3.14") and not satisfies((3, 14, 0), ">=3.13,<3.14")
+    paths = [f"/p/versions/{v}/bin/python3" for v in ("3.9.18", "3.13.0", "3.12.1")]
+    assert sorted(paths, key=_numbers, reverse=True)[0] == "/p/versions/3.13.0/bin/python3"
