@@ -54,7 +54,8 @@ def _follow(
 
     With a page sink (``action.pages``) each page's items are handed to it as they arrive,
     ``sink(page_envelope, items)``, and not kept: the envelope returned (or raised) then has
-    an empty ``data``, and no byte budget applies (nothing accumulates in memory)."""
+    an empty ``data``; a sink that is ``unlimited`` (an event file) lifts the byte budget too,
+    as nothing accumulates in memory."""
     if max_items < 1 or page_size < 1:
         raise ActionInputError(f"max_items {max_items} and page_size {page_size}: need >= 1.")
     params = dict(parameters)
@@ -63,7 +64,8 @@ def _follow(
     sink = action.pages
     fetched, pages, total = 0, 0, None
     seen = {cursor} if isinstance(cursor, str) else set()
-    budget = ByteBudget(action.connector.max_response_bytes) if sink is None else None
+    unbounded = sink is not None and sink.unlimited  # nothing accumulates: no byte budget
+    budget = None if unbounded else ByteBudget(action.connector.max_response_bytes)
     last: Optional[Dict[str, Any]] = None  # the last page that arrived whole
     while fetched < max_items:
         page = dict(params, limit=min(page_size, max_items - fetched))

@@ -106,7 +106,8 @@ def streaming(url: str, timer: Optional[str], rounds: Optional[Dict[int, int]] =
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         work = Path(tmp)
         asset = work / "asset.json"
-        asset.write_text(json.dumps({"url": url, "api_token": base.TOKEN}))
+        # 100,000 events are 267 MB of bodies: above the in-memory byte budget's default.
+        asset.write_text(json.dumps({"url": url, "api_token": base.TOKEN, "max_response_mb": 1024}))
         stdout = str(work / "stdout")
         for events in SIZES:
             print(f"bench: streaming {events:,} events ...", file=base.sys.stderr, flush=True)

@@ -23,11 +23,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections import Counter
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
-from runtime.cli import EXIT_BROKEN, EXIT_INPUT, EXIT_OK, EXIT_TRANSPORT, CliError
+from runtime.cli import (
+    EXIT_BROKEN,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_TRANSPORT,
+    CliError,
+)
 
 FORMATS = ("envelope", "ndjson", "csv", "markdown")
 EVENT_FORMATS = FORMATS[1:]
@@ -38,7 +45,6 @@ DEFAULT_ROWS = 20  # events in the markdown note's table
 MAX_ROWS = 1000
 TOP_PROCESSES = 10
 COPY_CHUNK = 1 << 20
-EXIT_INTERRUPTED = 130
 SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_VERSION = 1
 
@@ -67,11 +73,16 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
 
 
 # -- the run -------------------------------------------------------------------------------------
-def run(args: Any, plugin: Any, asset: Any, inputs: Any, secrets: List[str], progress: Any) -> int:
+def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any) -> int:
     """``runtime run`` with streamed output; returns the exit code or raises CliError."""
     from framework.runner import check_output, find_action
 
-    writer = _plan(args, plugin, inputs, secrets)
+    try:
+        writer = _plan(args, plugin, inputs, args.stderr.say)
+    except CliError as exc:  # framed as every input problem is
+        prefix = "invalid inputs: "
+        lines = [line if line.startswith(prefix) else prefix + line for line in exc.lines]
+        raise CliError(exc.code, lines) from None
     if writer is None:  # --resume of an export that already finished
         return EXIT_OK
     spec = find_action(plugin, args.action) if args.validate_output else None
@@ -82,7 +93,7 @@ def run(args: Any, plugin: Any, asset: Any, inputs: Any, secrets: List[str], pro
     except OutputError as exc:
         if progress is not None:
             progress.clear()
-        raise CliError(EXIT_BROKEN, [str(exc)]) from None
+        raise CliError(EXIT_OUTPUT, [str(exc)]) from None
 
 
 def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any) -> int:
@@ -109,21 +120,22 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any) -> i
         partial = getattr(exc, "envelope", None)
         if partial is None and not writer.pages:
             if writer.keeps_file:
-                writer.finish(None, stopped=f"error: {exc}")
-            raise CliError(EXIT_TRANSPORT, [f"error: {exc}"]) from None
+                writer.finish(None, stopped=str(exc))
+            raise CliError(EXIT_TRANSPORT, [f"transport error: {exc}"]) from None
         writer.restore_if_torn()
         writer.finish(partial or writer.partial("Transport Error", str(exc)), stopped=str(exc))
-        raise CliError(EXIT_TRANSPORT, [f"error: {exc} {writer.kept_sentence()}"]) from None
+        raise CliError(
+            EXIT_TRANSPORT, [f"transport error: {exc} {writer.kept_sentence('before it')}"]
+        ) from None
     except KeyboardInterrupt:
         done()
         writer.restore_if_torn()
         if not writer.pages and not writer.keeps_file:
-            raise CliError(EXIT_INTERRUPTED, ["interrupted (Ctrl-C); nothing was read."]) from None
+            raise CliError(EXIT_INTERRUPTED, ["interrupted: nothing was printed."]) from None
         detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
         writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
-        raise CliError(
-            EXIT_INTERRUPTED, [f"interrupted (Ctrl-C). {writer.kept_sentence()}"]
-        ) from None
+        kept = writer.kept_sentence("so far")
+        raise CliError(EXIT_INTERRUPTED, [f"interrupted: {kept[0].lower()}{kept[1:]}"]) from None
     done()
     writer.finish(envelope)
     if writer.check is not None and writer.problem is None:
@@ -137,11 +149,11 @@ class OutputError(Exception):
     """The output file could not be written: one sentence naming it."""
 
 
-def _plan(args: Any, plugin: Any, inputs: Any, secrets: List[str]) -> Optional[Writer]:
+def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
     """The writer for these options (checked before anything is sent), or None when
     ``--resume`` finds the export already finished."""
     if args.resume:
-        return _resume(args, plugin, secrets)
+        return _resume(args, say)
     fmt = args.format or "envelope"
     if fmt in EVENT_FORMATS and not args.output:
         raise CliError(
@@ -164,14 +176,16 @@ def _plan(args: Any, plugin: Any, inputs: Any, secrets: List[str]) -> Optional[W
     if args.output:
         _check_writable(args.output)
     if fmt == "envelope":
-        return EnvelopeWriter(inputs, secrets, args.output, bool(args.pretty))
+        writer = EnvelopeWriter(inputs, say, args.output, bool(args.pretty))
+        writer.terminal = not args.quiet and args.stderr.isatty()
+        return writer
     coerced = _coerced(plugin, args.action, inputs) or inputs
     options: Dict[str, Any] = {"format": fmt}
     if columns:
         options["columns"] = list(columns)
     if fmt == "markdown":
         options["rows"] = rows
-    return WRITERS[fmt](coerced, secrets, args.output, options)
+    return WRITERS[fmt](coerced, say, args.output, options)
 
 
 def _columns(text: Optional[str]) -> Sequence[str]:
@@ -197,7 +211,7 @@ def _check_writable(path: str) -> None:
         raise CliError(EXIT_INPUT, [f"--output: the folder {folder} is not writable."])
 
 
-def _resume(args: Any, plugin: Any, secrets: List[str]) -> Optional[Writer]:
+def _resume(args: Any, say: Any) -> Optional[Writer]:
     given = [
         option
         for option, value in (
@@ -240,27 +254,40 @@ def _resume(args: Any, plugin: Any, secrets: List[str]) -> Optional[Writer]:
         or (meta.get("pages") and not meta.get("nextCursor"))  # the last page was read
         or (isinstance(wanted_events, int) and meta.get("events", 0) >= wanted_events)
     ):
-        print(
+        say(
             f"nothing to resume: {path} records a finished export ({meta.get('events', 0):,} "
-            f"events in {output}).",
-            file=sys.stderr,
+            f"events in {output})."
         )
         return None
     fmt = meta["format"]
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
-    writer = WRITERS[fmt](meta.get("inputs") or {}, secrets, output, options)
+    writer = WRITERS[fmt](meta.get("inputs") or {}, say, output, options)
     writer.resume_from(meta)
     return writer
 
 
-def _redact(text: str, secrets: Sequence[str]) -> str:
-    from framework.runner import redact
-
-    return redact(text, secrets)
-
-
 # Events as the CLI's compact output writes them (json.dumps(..., ensure_ascii=False)).
 ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+ENCODE_ASCII = json.JSONEncoder().encode
+
+
+def utf8(text_of: Any) -> bytes:
+    """``text_of(ascii=False)`` as UTF-8; a string with a lone surrogate (valid JSON such as
+    "\\udc80") has no UTF-8 form, so then ``text_of(ascii=True)`` (\\u escapes, same data),
+    as the CLI does for a whole envelope."""
+    try:
+        return text_of(False).encode("utf-8")
+    except UnicodeEncodeError:
+        return text_of(True).encode("ascii")
+
+
+class Stdout:
+    """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why)."""
+
+    def write(self, data: bytes) -> None:
+        from runtime.cli import write_stdout
+
+        write_stdout(data)
 
 
 # -- SIGINT is held while a page is committed ------------------------------------------------------
@@ -288,9 +315,9 @@ class Writer:
     unlimited = False
     keeps_file = False  # writes a file (and a sidecar) even when no page arrived
 
-    def __init__(self, inputs: Any, secrets: Sequence[str], output: Optional[str]) -> None:
+    def __init__(self, inputs: Any, say: Any, output: Optional[str]) -> None:
         self.inputs = inputs
-        self.secrets = secrets
+        self.say = say  # one line to stderr
         self.output = output
         self.events = 0
         self.pages = 0
@@ -357,26 +384,17 @@ class Writer:
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
         raise NotImplementedError
 
-    def kept_sentence(self) -> str:
+    def kept_sentence(self, when: str) -> str:
+        """``The N events read <when> are in <where>; resume with ...``."""
         raise NotImplementedError
-
-    def redact(self, text: str) -> str:
-        """The CLI's last line of defence, as for stdout: secrets replaced (a page at a time)."""
-        for secret in self.secrets:
-            if secret and secret in text:
-                text = _redact(text, self.secrets)
-                break
-        return text
 
 
 class EnvelopeWriter(Writer):
     """The envelope, byte for byte as ``json.dumps`` of the in-memory envelope would print it,
     with the events spooled to a temporary file until the head (the last page's) is known."""
 
-    def __init__(
-        self, inputs: Any, secrets: Sequence[str], output: Optional[str], pretty: bool
-    ) -> None:
-        super().__init__(inputs, secrets, output)
+    def __init__(self, inputs: Any, say: Any, output: Optional[str], pretty: bool) -> None:
+        super().__init__(inputs, say, output)
         self.indent = 2 if pretty else None
         # The events sit at depth 3 (envelope > json_body > data > event).
         self.pad = "\n" + " " * 6 if pretty else ""
@@ -387,20 +405,22 @@ class EnvelopeWriter(Writer):
         folder = os.path.dirname(os.path.abspath(output)) if output else None
         self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
         self.spooled = 0
+        self.terminal = False  # stderr is a terminal: the in-memory path's lines there too
 
     def write_page(self, items: List[Any]) -> None:
         if not items:
             return
-        if self.indent is None:  # a list's items are joined by ", ": the page is one call
-            text = ENCODE(items)[1:-1]
-        else:
-            pad = self.pad
-            text = self.sep.decode().join(
-                json.dumps(event, indent=self.indent, ensure_ascii=False).replace("\n", pad)
-                for event in items
-            )
         prefix = self.sep if self.events else self.first_sep
-        self.spool.write(prefix + self.redact(text).encode("utf-8"))
+        self.spool.write(prefix + utf8(lambda ascii: self.page_text(items, ascii)))
+
+    def page_text(self, items: List[Any], ascii: bool) -> str:
+        if self.indent is None:  # a list's items are joined by ", ": the page is one call
+            return json.dumps(items, ensure_ascii=ascii)[1:-1]
+        pad = self.pad
+        return self.sep.decode().join(
+            json.dumps(event, indent=self.indent, ensure_ascii=ascii).replace("\n", pad)
+            for event in items
+        )
 
     def commit(self) -> None:
         self.spooled = self.spool.tell()
@@ -424,24 +444,28 @@ class EnvelopeWriter(Writer):
                     self._write(out, envelope)
                 os.replace(partial, self.output)
             else:
-                self._write(sys.stdout.buffer, envelope)
-                sys.stdout.flush()
+                self._write(Stdout(), envelope)
         finally:
             self.spool.close()
+        if self.terminal:
+            self.terminal_lines(envelope)
 
-    def _write(self, out: BinaryIO, envelope: Dict[str, Any]) -> None:
+    def _write(self, out: Any, envelope: Dict[str, Any]) -> None:
         if not self.pages:  # one request, or the first page failed: nothing was spooled
-            text = json.dumps(envelope, indent=self.indent, ensure_ascii=False)
-            out.write(self.redact(text).encode("utf-8") + b"\n")
+            out.write(
+                utf8(lambda ascii: json.dumps(envelope, indent=self.indent, ensure_ascii=ascii))
+                + b"\n"
+            )
             return
         import shutil
         import uuid
 
         marker = f"streamed-events-{uuid.uuid4().hex}"
         body = {**envelope["json_body"], "data": marker}
-        text = json.dumps({**envelope, "json_body": body}, indent=self.indent, ensure_ascii=False)
-        head, tail = self.redact(text).split(json.dumps(marker))
-        out.write(head.encode("utf-8"))
+        outer = {**envelope, "json_body": body}
+        text = utf8(lambda ascii: json.dumps(outer, indent=self.indent, ensure_ascii=ascii))
+        head, tail = text.split(json.dumps(marker).encode("ascii"))
+        out.write(head)
         if not self.events:
             out.write(b"[]")
         else:
@@ -450,12 +474,36 @@ class EnvelopeWriter(Writer):
             self.spool.seek(0)
             shutil.copyfileobj(self.spool, out, COPY_CHUNK)
             out.write(b"\n    ]" if self.indent else b"]")
-        out.write(tail.encode("utf-8") + b"\n")
+        out.write(tail + b"\n")
 
-    def kept_sentence(self) -> str:
+    def terminal_lines(self, envelope: Dict[str, Any]) -> None:
+        """On a terminal, as the in-memory path shows them: a non-2xx answer, the summary."""
+        from runtime.cli import answer_line
+
+        line = answer_line(envelope)
+        if line:
+            self.say(line)
+        if self.pages:
+            body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
+            pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+            cursor = pagination.get("nextCursor")
+            text = f"{self.events:,} events in {self.pages:,} page{'' if self.pages == 1 else 's'}"
+            status = envelope.get("status_code")
+            if not cursor:
+                self.say(text + " (all events read)")
+                return
+            if isinstance(status, int) and not 200 <= status < 300:
+                why = f"stopped at HTTP {status}"
+            elif body.get("errors"):
+                why = "stopped early (see json_body.errors)"
+            else:
+                why = "stopped at max_events"
+            self.say(f"{text} ({why}; resume with cursor {cursor})")
+
+    def kept_sentence(self, when: str) -> str:
         where = self.output or "the envelope on stdout"
         return (
-            f"The {self.events:,} events read before it are in {where}; resume with its "
+            f"The {self.events:,} events read {when} are in {where}; resume with its "
             "json_body.pagination.nextCursor."
         )
 
@@ -466,10 +514,8 @@ class EventFile(Writer):
     unlimited = True  # events are not kept: only the user's own max_events applies
     keeps_file = True
 
-    def __init__(
-        self, inputs: Any, secrets: Sequence[str], output: str, options: Dict[str, Any]
-    ) -> None:
-        super().__init__(inputs, secrets, output)
+    def __init__(self, inputs: Any, say: Any, output: str, options: Dict[str, Any]) -> None:
+        super().__init__(inputs, say, output)
         self.path = output
         self.sidecar = output + SIDECAR_SUFFIX
         self.options = options
@@ -519,7 +565,7 @@ class EventFile(Writer):
 
     def output_error(self, exc: OSError, path: str) -> OutputError:
         reason = exc.strerror or type(exc).__name__
-        return OutputError(f"error: cannot write {path} ({reason}).")
+        return OutputError(f"output error: cannot write {path} ({reason.lower()}).")
 
     def commit(self) -> None:
         self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
@@ -564,7 +610,7 @@ class EventFile(Writer):
         """FILE.meta.json replaced whole; compact after each page (cheap), indented at the end."""
         meta = self.meta(envelope, cursor, finished)
         indent = 2 if last else None
-        text = self.redact(json.dumps(meta, indent=indent, ensure_ascii=False, default=str))
+        text = json.dumps(meta, indent=indent, ensure_ascii=False, default=str)
         partial = self.sidecar + ".partial"
         try:
             with open(partial, "w", encoding="utf-8") as handle:
@@ -651,11 +697,11 @@ class EventFile(Writer):
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
                 f"resume with --resume {self.sidecar}."
             )
-        print(self.redact(line), file=sys.stderr)
+        self.say(line)
 
-    def kept_sentence(self) -> str:
+    def kept_sentence(self, when: str) -> str:
         return (
-            f"The {self.events:,} events read before it are in {self.path}; resume with "
+            f"The {self.events:,} events read {when} are in {self.path}; resume with "
             f"--resume {self.sidecar}."
         )
 
@@ -674,9 +720,12 @@ class NdjsonFile(EventFile):
 
     def write_page(self, items: List[Any]) -> None:
         if items:
-            encode = ENCODE
-            text = self.redact("\n".join([encode(event) for event in items]))
-            self.append(text.encode("utf-8") + b"\n")
+            self.append(utf8(lambda ascii: self.lines(items, ascii)) + b"\n")
+
+    @staticmethod
+    def lines(items: List[Any], ascii: bool) -> str:
+        encode = ENCODE_ASCII if ascii else ENCODE
+        return "\n".join([encode(event) for event in items])
 
 
 class CsvFile(EventFile):
@@ -688,7 +737,7 @@ class CsvFile(EventFile):
 
         text = io.StringIO()
         csv.writer(text).writerows(rows)
-        return self.redact(text.getvalue()).encode("utf-8")
+        return text.getvalue().encode("utf-8", "backslashreplace")
 
     def start(self) -> None:
         self.append(self.rows([list(self.columns)]))
@@ -771,7 +820,7 @@ class MarkdownNote(EventFile):
         self.write_note(envelope, finished, stopped)
 
     def write_note(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        data = self.redact(self.render(envelope, finished, stopped)).encode("utf-8")
+        data = self.render(envelope, finished, stopped).encode("utf-8", "backslashreplace")
         partial = self.path + ".partial"
         try:
             with open(partial, "wb") as handle:

@@ -114,6 +114,24 @@ def test_envelope_stream_after_a_failure_on_page_3_is_the_in_memory_bytes(
     assert streamed == expected_bytes(in_memory, streamed, pretty=True)
 
 
+def test_byte_budget_stops_the_envelope_stream_as_it_stops_the_in_memory_path_not_a_file(
+    sim, plugin, asset, files, tmp_path
+):
+    inputs = follow_inputs(3000)
+    small = {**asset, "max_response_mb": 3}  # one 1000-event page (2.6 MB) fits, two do not
+    in_memory = run_action(plugin, "get_threat_events", small, inputs)
+    assert len(in_memory["json_body"]["data"]) == 1000
+    result = run_events(files, inputs, max_response_mb=3)
+    streamed = result.stdout.encode("utf-8")
+    assert result.code == 0 and streamed == expected_bytes(in_memory, streamed, pretty=False)
+    out = tmp_path / "all.ndjson"
+    result = run_events(
+        files, inputs, "--format", "ndjson", "--output", str(out), max_response_mb=3
+    )
+    assert result.code == 0
+    assert [e["id"] for e in read_ndjson(out)] == server_ids(synthetic_threat(3000))
+
+
 def test_envelope_stream_to_a_file(sim, plugin, asset, files, tmp_path):
     inputs = follow_inputs(1200)
     out = tmp_path / "envelope.json"
@@ -474,8 +492,8 @@ def test_one_request_without_following_is_a_one_page_event_file(sim, files, tmp_
 )
 def test_a_full_disk_is_one_sentence(sim, files):
     result = run_events(files, follow_inputs(1500), "--format", "ndjson", "--output", "/dev/full")
-    assert result.code == 1
-    assert result.stderr == "error: cannot write /dev/full (No space left on device).\n"
+    assert result.code == 5
+    assert result.stderr == "output error: cannot write /dev/full (no space left on device).\n"
     assert not os.path.exists("/dev/full.meta.json")
 
 
