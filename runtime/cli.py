@@ -511,8 +511,9 @@ EXIT_CODES = {
   1    the plugin is broken, an internal error, or --validate-output found a mismatch
   2    invalid inputs or asset, or an unreadable file; nothing was sent
   3    transport failure (no HTTP response); while following cursors, what was read is on stdout
-  5    the envelope could not be written to stdout (closed, full, broken pipe)
-  130  interrupted (Ctrl-C); while following cursors, what was read is on stdout""",
+  5    the envelope could not be written to stdout (closed, full, broken pipe) or --output
+  130  interrupted (Ctrl-C); while following cursors, what was read is on stdout (or in
+       --output FILE and its FILE.meta.json: continue with --resume FILE.meta.json)""",
     "test-asset": """\
   0    connected: the console accepted the token and it can read threats
   1    the plugin is broken, or an internal error
