@@ -52,7 +52,7 @@ package-check: venv ## build the bundle, then install it offline and run it
 # from the package index, in a cached venv per platform (.venv-platforms/<platform>), against the
 # simulator (tests/platforms/; not part of `make test`).
 platforms: venv ## run each platform's export under that vendor's own runtime (tests/platforms)
-	PLATFORMS_TESTS=1 $(PY) -m pytest -q tests/platforms
+	PLATFORMS_TESTS=1 $(PY) -m pytest -q -rs tests/platforms
 
 # The plugin against a raw `requests` baseline on loopback (a few minutes at most; not part of
 # `make test`): prints the results table. See bench/README.md.

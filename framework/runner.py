@@ -83,11 +83,13 @@ def run_action(
     asset: Any,
     inputs: Any,
     progress: Optional[ProgressHook] = None,
+    on_connect: Optional[Callable[[Any], None]] = None,
     pages: Optional[PageSink] = None,
 ) -> dict:
     """Validate everything, then make the call; raises InputError/AssetError/TransportError.
 
-    ``progress`` is called after each page when the action follows cursors; ``pages``, if
+    ``progress`` is called after each page when the action follows cursors; ``on_connect``
+    with the connector before anything is sent (e.g. to learn its ``secrets``); ``pages``, if
     given, takes each page's items instead of the envelope (see PageSink)."""
     action = find_action(plugin, name)
     problems: List[InputError] = []
@@ -103,6 +105,8 @@ def run_action(
     if problems:
         raise problems[0] if len(problems) == 1 else CombinedInputError(problems)
     with connect(plugin, checked_asset) as connector:
+        if on_connect is not None:
+            on_connect(connector)
         instance = action.action_class(
             connector, method=action.method, path=action.path, progress=progress, pages=pages
         )
@@ -112,12 +116,16 @@ def run_action(
             raise InputError("inputs", [str(exc)]) from None
 
 
-def run_asset_test(plugin: Plugin, asset: Any) -> Dict[str, Any]:
+def run_asset_test(
+    plugin: Plugin, asset: Any, on_connect: Optional[Callable[[Any], None]] = None
+) -> Dict[str, Any]:
     """The asset's connection test: validate the asset, then call the connector method that
     plugin.yaml names in ``asset.test``. Returns its result ``{"ok", "status_code", "cause",
     "diagnosis", ...}``; raises InputError/AssetError for an invalid asset (nothing sent)."""
     checked_asset = prepare_asset(plugin, asset)
     with connect(plugin, checked_asset) as connector:
+        if on_connect is not None:
+            on_connect(connector)
         return getattr(connector, plugin.asset.test)()
 
 

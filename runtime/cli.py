@@ -23,7 +23,7 @@ import os
 import select
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -312,16 +312,15 @@ def follow_summary(envelope: Mapping[str, Any], pages: int) -> str:
     return f"{text} ({why}; resume with cursor {_plain(cursor, 1 << 20)})"
 
 
-def _connector_secrets(plugin: Any, asset: Any) -> List[str]:
-    """What the connector built from this asset really sends: the token as sent, the proxy
-    credentials as parsed. Empty when the asset is invalid (then nothing is sent at all)."""
-    from framework.runner import connect, prepare_asset
+def _learn_secrets(secrets: List[str]) -> Callable[[Any], None]:
+    """The runner's on_connect hook: the safety net learns what the connector really sends (the
+    token as sent, the proxy credentials as parsed) before anything is sent. An invalid asset
+    never gets a connector, and then nothing is sent at all."""
 
-    try:
-        with connect(plugin, prepare_asset(plugin, asset)) as connector:
-            return list(getattr(connector, "secrets", ()))
-    except Exception:  # an invalid asset: the run itself reports it, with nothing sent
-        return []
+    def learn(connector: Any) -> None:
+        secrets.extend(getattr(connector, "secrets", ()))
+
+    return learn
 
 
 def read_file(path: str, option: str) -> Any:
@@ -356,7 +355,6 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
         )
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
-    secrets.extend(_connector_secrets(plugin, asset))
     inputs = read_file(args.inputs, "--inputs") if args.inputs else {}
     stderr = args.stderr
     terminal = not args.quiet and stderr.isatty()
@@ -364,9 +362,16 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     from runtime import streaming
 
     if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
-        return streaming.run(args, plugin, asset, inputs, progress)
+        return streaming.run(args, plugin, asset, inputs, progress, _learn_secrets(secrets))
     try:
-        envelope = run_action(plugin, args.action, asset, inputs, progress=progress)
+        envelope = run_action(
+            plugin,
+            args.action,
+            asset,
+            inputs,
+            progress=progress,
+            on_connect=_learn_secrets(secrets),
+        )
     except InputError as exc:
         raise CliError(EXIT_INPUT, str(exc).splitlines()) from None
     except AssetError as exc:
@@ -448,12 +453,11 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     except CliError as exc:
         raise failed(exc.code, "invalid_asset", exc.lines) from None
     plugin = load_plugin()
-    secrets.extend(_connector_secrets(plugin, asset))
     if not plugin.asset.test:
         lines = ["plugin error: plugin.yaml declares no connection test (asset.test)."]
         raise failed(EXIT_BROKEN, "plugin_error", lines)
     try:
-        result = run_asset_test(plugin, asset)
+        result = run_asset_test(plugin, asset, on_connect=_learn_secrets(secrets))
     except InputError as exc:
         raise failed(EXIT_INPUT, "invalid_asset", str(exc).splitlines()) from None
     except AssetError as exc:

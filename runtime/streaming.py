@@ -73,8 +73,11 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
 
 
 # -- the run -------------------------------------------------------------------------------------
-def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any) -> int:
-    """``runtime run`` with streamed output; returns the exit code or raises CliError."""
+def run(
+    args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
+) -> int:
+    """``runtime run`` with streamed output; returns the exit code or raises CliError.
+    ``progress`` and ``on_connect`` are handed to the runner as the in-memory path does."""
     from framework.runner import check_output, find_action
 
     try:
@@ -89,14 +92,14 @@ def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any) -> int:
     if spec is not None:
         writer.check = lambda envelope: check_output(spec, envelope)
     try:
-        return _run(args, plugin, asset, writer, progress)
+        return _run(args, plugin, asset, writer, progress, on_connect)
     except OutputError as exc:
         if progress is not None:
             progress.clear()
         raise CliError(EXIT_OUTPUT, [str(exc)]) from None
 
 
-def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any) -> int:
+def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_connect: Any) -> int:
     from framework.errors import AssetError, TransportError
     from framework.inputs import InputError
     from framework.runner import run_action
@@ -107,7 +110,13 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any) -> i
 
     try:
         envelope = run_action(
-            plugin, args.action, asset, writer.inputs, progress=progress, pages=writer
+            plugin,
+            args.action,
+            asset,
+            writer.inputs,
+            progress=progress,
+            on_connect=on_connect,
+            pages=writer,
         )
     except InputError as exc:
         done()

@@ -361,8 +361,9 @@ def test_progress_line_survives_a_total_that_is_not_an_integer(sim, asset, tmp_p
 def test_ctrl_c_during_a_follow_prints_the_partial_envelope(sim, asset, tmp_path) -> None:
     """SIGINT while page 3 is on its way: pages 1 and 2 on stdout, the resume cursor, 130."""
     sim.add_faults([{"kind": "pass", "count": 2}, {"kind": "delay", "seconds": 30}])
+    patient = {**asset, "timeout": 120}  # the delayed page can never time out first
     proc = subprocess.Popen(
-        [*COMMAND, "run", "get_threat_events", *files(tmp_path, asset, follow(5000))],
+        [*COMMAND, "run", "get_threat_events", *files(tmp_path, patient, follow(5000))],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -313,6 +313,7 @@ def interrupt(sim: Any, process: subprocess.Popen) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+# Page 3 held longer than the test needs; the asset timeout (300 s) outlasts the hold.
 HOLD_PAGE_3 = [{"kind": "pass", "count": 2}, {"kind": "delay", "seconds": 120}]
 
 
@@ -321,7 +322,7 @@ def test_ctrl_c_keeps_whole_lines_and_resume_completes_the_export(sim, files, tm
     out = tmp_path / "events.ndjson"
     sim.add_faults(HOLD_PAGE_3)
     process = start_cli(
-        "run", "get_threat_events", "--asset", files.asset(), "--inputs",
+        "run", "get_threat_events", "--asset", files.asset(timeout=300), "--inputs",
         files.inputs(follow_inputs(3000)), "--format", "ndjson", "--output", str(out),
     )  # fmt: skip
     done = interrupt(sim, process)
@@ -343,7 +344,7 @@ def test_ctrl_c_keeps_whole_lines_and_resume_completes_the_export(sim, files, tm
 def test_ctrl_c_prints_the_partial_envelope(sim, files):
     sim.add_faults(HOLD_PAGE_3)
     process = start_cli(
-        "run", "get_threat_events", "--asset", files.asset(), "--inputs",
+        "run", "get_threat_events", "--asset", files.asset(timeout=300), "--inputs",
         files.inputs(follow_inputs(3000)),
     )  # fmt: skip
     done = interrupt(sim, process)

@@ -114,3 +114,23 @@ def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
         timeout=300,
     )
     yield Vendor(python, tree)
+
+
+@pytest.fixture(scope="session")
+def insightconnect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    tree = export("insightconnect", tmp_path_factory.mktemp("export") / "sentinelone")
+    python = ensure_venv("insightconnect")
+    yield Vendor(python, tree)
+
+
+@pytest.fixture(scope="session")
+def shuffle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    """The Shuffle export; ``tree`` is its app folder ``<id>/<version>/`` and the venv is
+    ``pip install`` of that folder's requirements.txt (what the app image's build installs)."""
+    from framework.manifest import load_plugin
+
+    plugin = load_plugin()
+    tree = export("shuffle", tmp_path_factory.mktemp("export") / "shuffle")
+    app = tree / plugin.id / plugin.version
+    python = ensure_venv("shuffle", [app / "requirements.txt"])
+    yield Vendor(python, app)

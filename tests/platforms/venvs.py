@@ -83,9 +83,17 @@ def find_python(spec: str) -> str:
 def ensure_venv(platform: str, requirements: Sequence[Path] = ()) -> Path:
     """The venv's python, with ``platforms.<platform>.runtime`` and ``requirements`` installed."""
     config = settings(platform)
-    python = find_python(config["python"])
-    folder = VENVS / platform
-    lines: List[str] = [f"python {'.'.join(map(str, _version(python) or ()))}", config["runtime"]]
+    return venv_with(platform, config["python"], [config["runtime"]], requirements)
+
+
+def venv_with(
+    name: str, python_spec: str, packages: Sequence[str], requirements: Sequence[Path] = ()
+) -> Path:
+    """The python of ``.venv-platforms/<name>`` (a Python meeting ``python_spec``) holding
+    ``packages`` (pins) and ``requirements``; rebuilt only when one of them changes."""
+    python = find_python(python_spec)
+    folder = VENVS / name
+    lines: List[str] = [f"python {'.'.join(map(str, _version(python) or ()))}", *packages]
     lines += [path.read_text(encoding="utf-8") for path in requirements]
     stamp = folder / ".built-from"
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == "\n".join(lines):
@@ -93,7 +101,7 @@ def ensure_venv(platform: str, requirements: Sequence[Path] = ()) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     subprocess.run([python, "-m", "venv", str(folder)], check=True)
     command = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    command += ["--disable-pip-version-check", config["runtime"]]
+    command += ["--disable-pip-version-check", *packages]
     for path in requirements:
         command += ["-r", str(path)]
     subprocess.run(command, check=True)

@@ -1,0 +1,125 @@
+"""InsightConnect's plugin runtime -> this plugin's own runtime (exported as util/bridge.py).
+
+The generated Connection and Action classes call these functions; the work is done by the plugin
+core in ``plugin_core/`` beside the package (``framework.runner.run_action`` and
+``run_asset_test``: coercion, validation, the connector's TLS, proxy, retry and size rules,
+cursor paging; its messages are secret-free at their source). What is InsightConnect's own:
+
+* the connection arrives typed by the spec, ``api_token`` as ``{"secretKey": ...}``; unset
+  optional fields may arrive as "" or null: they are left out, as absent;
+* an optional enum left empty ("", which the spec accepts) is absent for the core;
+* 401, 403, 404, 429 and 5xx raise the preset ``PluginException`` (its cause and assistance),
+  the envelope as JSON text in ``data``; every other response is the action's output, with the
+  keys the spec cannot hold as null (``json_body`` of a non-JSON body, a missing reason) left
+  out;
+* invalid inputs or connection, and failures without a response, raise ``PluginException``
+  with the core's one sentence as the cause (nothing is sent for invalid values); a cursor walk
+  cut short carries the events read so far in ``data``;
+* the connection test returns ``{"success": true}`` or raises ``ConnectionTestException``
+  (a preset for 401/403/404/429/5xx), the core's diagnosis as JSON text in ``data``.
+
+No message, log line or output carries a secret: the core's messages never hold one, and what
+comes back from the console is data.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from insightconnect_plugin_runtime.exceptions import ConnectionTestException, PluginException
+
+ROOT = Path(__file__).resolve().parents[2] / "plugin_core"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from framework import runner  # noqa: E402 - the core is on sys.path from here
+from framework.errors import ConnectorError  # noqa: E402
+from framework.inputs import InputError  # noqa: E402
+from framework.manifest import load_plugin  # noqa: E402
+
+PLUGIN = load_plugin(ROOT)  # once, at import: every thread of the http server shares it
+Preset = PluginException.Preset
+STATUS_PRESETS = {
+    401: Preset.API_KEY,
+    403: Preset.UNAUTHORIZED,
+    404: Preset.NOT_FOUND,
+    429: Preset.RATE_LIMIT,
+    503: Preset.SERVICE_UNAVAILABLE,
+}
+NOTHING_SENT = "Nothing was sent to the console: correct the value and run the action again."
+
+
+def preset_for(status):
+    """The preset of an HTTP status InsightConnect treats as a failure, else None."""
+    if status in STATUS_PRESETS:
+        return STATUS_PRESETS[status]
+    return Preset.SERVER_ERROR if isinstance(status, int) and 500 <= status <= 599 else None
+
+
+def asset_from_connection(params):
+    """The connection as the core's asset: the secret key unwrapped, empty fields left out."""
+    asset = {}
+    for name, value in (params or {}).items():
+        if isinstance(value, dict) and set(value) == {"secretKey"}:
+            value = value["secretKey"]
+        if value is not None and value != "":
+            asset[name] = value
+    return asset
+
+
+def without_empty_enums(value, schema):
+    """``value`` with every optional enum field that is "" (and the enum has no "") left out."""
+    if not isinstance(value, dict) or not isinstance(schema, dict):
+        return value
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    kept = {}
+    for name, item in value.items():
+        sub = properties.get(name, {})
+        if item == "" and "enum" in sub and "" not in sub["enum"] and name not in required:
+            continue
+        kept[name] = without_empty_enums(item, sub)
+    return kept
+
+
+def run_action(action_id, asset, params):
+    """One action run by the core; an InsightConnect failure for what the platform calls one."""
+    action = PLUGIN.actions[action_id]
+    inputs = without_empty_enums(dict(params or {}), action.input_schema)
+    try:
+        envelope = runner.run_action(PLUGIN, action_id, asset, inputs)
+    except InputError as exc:
+        raise PluginException(cause=str(exc), assistance=NOTHING_SENT) from None
+    except ConnectorError as exc:
+        partial = getattr(exc, "envelope", None)
+        raise PluginException(
+            cause=str(exc),
+            assistance="Check the connection settings and that the console is reachable.",
+            data=json.dumps(partial) if partial is not None else "",
+        ) from None
+    except Exception as exc:  # no traceback of ours reaches the platform, and no secret
+        raise PluginException(
+            cause="Internal error in the plugin.", assistance=type(exc).__name__
+        ) from None
+    preset = preset_for(envelope.get("status_code"))
+    if preset is not None:
+        raise PluginException(preset=preset, data=json.dumps(envelope))
+    return {key: value for key, value in envelope.items() if value is not None}
+
+
+def test_connection(asset):
+    """The core's connection test; success, or a ConnectionTestException with its diagnosis."""
+    try:
+        result = runner.run_asset_test(PLUGIN, asset)
+    except (InputError, ConnectorError) as exc:
+        raise ConnectionTestException(cause=str(exc), assistance=NOTHING_SENT) from None
+    if result.get("ok"):
+        return {"success": True}
+    preset = preset_for(result.get("status_code"))
+    if preset is not None:
+        raise ConnectionTestException(preset=preset, data=json.dumps(result))
+    raise ConnectionTestException(
+        cause=str(result.get("diagnosis")),
+        assistance="See the diagnosis in the data.",
+        data=json.dumps(result),
+    )

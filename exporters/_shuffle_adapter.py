@@ -1,0 +1,148 @@
+"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``): one action, flat values in,
+one JSON result out, through this plugin's own runner.
+
+shuffle-sdk calls the generated ``src/app.py`` method with every api.yaml parameter as a keyword
+argument: the authentication parameters (our asset fields) first, then the action's parameters,
+all flat and all strings ("" when unset; a value that looks like JSON arrives parsed). ``run``
+sorts them back into the asset and the nested inputs using the plugin's own schemas
+(``asset_fields``/``input_fields``, the same flattening the exporter wrote api.yaml with), lets
+``framework.runner.run_action`` coerce and validate them, and returns a JSON string:
+
+* any HTTP response (2xx, 401, 429...): the envelope, unchanged;
+* no HTTP response (invalid asset or inputs: nothing was sent; a transport failure):
+  ``{"success": false, "reason": <our sentence>, "cause": <code>}``, Shuffle's own shape for an
+  app-level failure, with ``"envelope"`` (the events read so far) when a cursor walk broke off.
+
+It never raises: shuffle-sdk would bury our sentence under its own generic reason. Nothing here
+prints or logs a value.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+PLATFORM = "shuffle"  # the plugin.yaml platforms entry that holds the not-set sentinel
+
+
+class Field(NamedTuple):
+    """One flat Shuffle parameter: its name, the input property that holds it (None: top level
+    or the asset), its schema and whether it must be given."""
+
+    name: str
+    group: Optional[str]
+    schema: Mapping[str, Any]
+    required: bool
+
+
+def types_of(schema: Mapping[str, Any]) -> List[str]:
+    declared = schema.get("type", [])
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def asset_fields(asset_schema: Mapping[str, Any]) -> List[Field]:
+    """The asset's properties in schema order: Shuffle's authentication parameters."""
+    required = set(asset_schema.get("required", []))
+    return [
+        Field(name, None, schema, name in required)
+        for name, schema in asset_schema.get("properties", {}).items()
+    ]
+
+
+def input_fields(input_schema: Mapping[str, Any]) -> List[Field]:
+    """The action's inputs, flattened in schema order: the properties of an object-valued input
+    (path_parameters, parameters) by their own names, then the other inputs as they are."""
+    required = set(input_schema.get("required", []))
+    fields: List[Field] = []
+    for key, schema in input_schema.get("properties", {}).items():
+        if "properties" in schema:
+            inner = set(schema.get("required", []))
+            for name, leaf in schema["properties"].items():
+                fields.append(Field(name, key, leaf, key in required and name in inner))
+        else:
+            fields.append(Field(key, None, schema, key in required))
+    return fields
+
+
+def takes_sentinel(field: Field) -> bool:
+    """An optional asset field that may be null and has no default: Shuffle's authentication
+    dialog refuses an empty field, so api.yaml prefills it with the not-set sentinel."""
+    schema = field.schema
+    return not field.required and "null" in types_of(schema) and schema.get("default") is None
+
+
+def _unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def nest(plugin: Any, action_id: str, values: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict]:
+    """Flat Shuffle values -> (asset, inputs). "" and None mean not set; so does the sentinel
+    (plugin.yaml ``platforms.shuffle.not_set``, any case) in a field that takes it. Names that
+    are neither asset fields nor inputs are kept as top-level inputs (validation names them)."""
+    not_set = str((plugin.platforms.get(PLATFORM) or {}).get("not_set", "")).strip().lower()
+    fields = asset_fields(plugin.asset.schema)
+    sentinel = {field.name for field in fields if takes_sentinel(field)} if not_set else set()
+    asset: Dict[str, Any] = {}
+    action = plugin.actions[action_id]
+    groups = {field.name: field.group for field in input_fields(action.input_schema)}
+    # Required groups exist from the start, so a missing threat_id is named as such.
+    inputs: Dict[str, Any] = {
+        key: {}
+        for key in action.input_schema.get("required", [])
+        if "properties" in action.input_schema.get("properties", {}).get(key, {})
+    }
+    asset_names = {field.name for field in fields}
+    for name, value in values.items():
+        if _unset(value) or (name in sentinel and str(value).strip().lower() == not_set):
+            continue
+        if name in asset_names:
+            asset[name] = value
+        elif groups.get(name):
+            inputs.setdefault(groups[name], {})[name] = value
+        else:
+            inputs[name] = value
+    return asset, inputs
+
+
+def dump(value: Any) -> str:
+    """JSON text, non-ASCII kept as is. A string holding a lone surrogate (valid JSON:
+    "\\udc80") has no UTF-8 form: then the whole document uses \\u escapes, keeping every value."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
+
+
+def failure(reason: str, cause: Any, envelope: Optional[Dict[str, Any]] = None) -> str:
+    code = getattr(cause, "value", cause)  # a framework.errors.Cause, or our own code
+    result: Dict[str, Any] = {"success": False, "reason": reason, "cause": str(code)}
+    if envelope is not None:
+        result["envelope"] = envelope
+    return dump(result)
+
+
+def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
+    """The action's result as a JSON string (see the module docstring); never raises."""
+    from framework.errors import AssetError, TransportError
+    from framework.inputs import InputError
+    from framework.manifest import ManifestError, load_plugin
+    from framework.runner import run_action
+
+    try:
+        plugin = load_plugin(root)
+        asset, inputs = nest(plugin, action_id, values)
+        envelope = run_action(plugin, action_id, asset, inputs)
+    except ManifestError as exc:
+        return failure(" ".join(exc.problems), "invalid_plugin")
+    except InputError as exc:
+        return failure(str(exc), "invalid_asset" if exc.what == "asset" else "invalid_input")
+    except AssetError as exc:
+        return failure(f"invalid asset: {exc}", "invalid_asset")
+    except TransportError as exc:
+        return failure(str(exc), exc.cause, getattr(exc, "envelope", None))
+    except Exception as exc:  # no traceback, and no value, reaches the workflow
+        return failure(f"internal error in the plugin ({type(exc).__name__}).", "internal")
+    return dump(envelope)

@@ -1,0 +1,251 @@
+"""python -m runtime export insightconnect: the tree and what it says, without InsightConnect's
+code (tests/platforms/test_insightconnect.py runs the vendor's runtime and validators)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict
+
+import jsonschema
+import yaml
+
+from exporters.insightconnect import schema_of
+from framework.manifest import Plugin
+from tests.support import copy_plugin, run_cli
+
+PACKAGE = "icon_sentinelone"
+TREE = [
+    ".CHECKSUM",
+    ".dockerignore",
+    "Dockerfile",
+    "Makefile",
+    f"bin/{PACKAGE}",
+    "extension.png",
+    "help.md",
+    "icon.png",
+    f"{PACKAGE}/__init__.py",
+    f"{PACKAGE}/actions/__init__.py",
+    f"{PACKAGE}/actions/get_threat_events/__init__.py",
+    f"{PACKAGE}/actions/get_threat_events/action.py",
+    f"{PACKAGE}/actions/get_threat_events/schema.py",
+    f"{PACKAGE}/connection/__init__.py",
+    f"{PACKAGE}/connection/connection.py",
+    f"{PACKAGE}/connection/schema.py",
+    f"{PACKAGE}/tasks/__init__.py",
+    f"{PACKAGE}/triggers/__init__.py",
+    f"{PACKAGE}/util/__init__.py",
+    f"{PACKAGE}/util/bridge.py",
+    "plugin.spec.yaml",
+    "requirements.txt",
+    "setup.py",
+]
+SCHEMA_BLOCK = re.compile(r'"""(.*?)"""', re.DOTALL)  # how OutputValidator reads schema.py
+
+
+def export(folder: Path, *extra: str) -> Path:
+    result = run_cli("export", "insightconnect", "--output", str(folder), *extra)
+    assert result.code == 0, result.stderr
+    return folder
+
+
+def files(folder: Path) -> Dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def spec_of(folder: Path) -> Dict[str, Any]:
+    return yaml.safe_load((folder / "plugin.spec.yaml").read_text(encoding="ascii"))
+
+
+def schemas_in(path: Path) -> list:
+    return [json.loads(block) for block in SCHEMA_BLOCK.findall(path.read_text(encoding="utf-8"))]
+
+
+def test_the_tree_is_the_insight_plugin_layout_plus_the_core(tmp_path: Path) -> None:
+    folder = export(tmp_path / "sentinelone")
+    names = sorted(files(folder))
+    assert [n for n in names if not n.startswith("plugin_core/")] == TREE
+    core = [n for n in names if n.startswith("plugin_core/")]
+    assert {"plugin_core/plugin.yaml", "plugin_core/framework/runner.py"} <= set(core)
+    assert "plugin_core/schemas/get_threat_events.input.schema.json" in core
+    # insight-plugin's tools take every schema.py for one of theirs: the core holds none.
+    assert [n for n in names if n.endswith("schema.py")] == [
+        f"{PACKAGE}/actions/get_threat_events/schema.py",
+        f"{PACKAGE}/connection/schema.py",
+    ]
+    assert (tmp_path / "insightconnect-sentinelone-1.0.0.zip").is_file()
+
+
+def test_export_is_byte_reproducible(tmp_path: Path) -> None:
+    first = export(tmp_path / "a" / "sentinelone")
+    second = export(tmp_path / "b" / "sentinelone")
+    assert files(first) == files(second)
+
+
+def test_the_connection_is_the_asset_schema(tmp_path: Path, plugin: Plugin) -> None:
+    spec = spec_of(export(tmp_path / "sentinelone"))
+    connection = spec["connection"]
+    assert list(connection) == list(plugin.asset.schema["properties"])
+    assert connection["api_token"]["type"] == "credential_secret_key"
+    assert connection["api_token"]["title"] == "API Token"
+    assert [k for k, f in connection.items() if f["required"]] == ["url", "api_token"]
+    assert connection["timeout"]["type"] == "float" and connection["timeout"]["default"] == 30
+    assert connection["max_retries"]["type"] == "integer"
+    assert connection["verify_ssl"] == {
+        **connection["verify_ssl"],
+        "type": "boolean",
+        "default": True,
+    }
+    assert connection["url"]["example"] == "https://usea1-acme.sentinelone.net"
+    # Acronyms in capitals where the validator looks: whole words ("https," is not one).
+    assert "used for both HTTP and https," in connection["http_proxy"]["description"]
+
+
+def test_the_action_input_and_output_come_from_its_schemas(tmp_path: Path, plugin: Plugin) -> None:
+    spec = spec_of(export(tmp_path / "sentinelone"))
+    action = spec["actions"]["get_threat_events"]
+    schema = plugin.actions["get_threat_events"]
+    assert action["title"] == schema.title
+    assert action["description"] == " ".join(schema.description.split())[:-1]  # no final period
+    assert list(action["input"]) == list(schema.input_schema["properties"])
+    assert action["input"]["path_parameters"]["type"] == "path_parameters"
+    assert action["input"]["path_parameters"]["required"] is True
+    assert action["input"]["path_parameters"]["example"] == {"threat_id": "1569749506546751259"}
+    assert action["input"]["follow_cursor"]["default"] is False
+    types = spec["types"]
+    assert list(types["parameters"]) == list(
+        schema.input_schema["properties"]["parameters"]["properties"]
+    )
+    assert types["parameters"]["eventTypes"]["type"] == "[]string"
+    assert types["parameters"]["limit"]["type"] == "integer"
+    # Enums lose null; an optional enum also accepts "" (left empty in the UI).
+    assert types["parameters"]["sortOrder"]["enum"] == ["asc", "desc", ""]
+    assert types["parameters"]["sortOrder"]["example"] == "asc"
+    assert types["path_parameters"]["threat_id"]["required"] is True
+    output = action["output"]
+    assert list(output) == list(schema.output_schema["properties"])
+    # What the envelope may hold as null is not required (the bridge leaves a null out).
+    assert [k for k, f in output.items() if f["required"]] == ["status_code", "response_headers"]
+    assert output["json_body"]["type"] == output["response_headers"]["type"] == "object"
+
+
+def test_spec_texts_follow_the_validators_rules(tmp_path: Path) -> None:
+    spec = spec_of(export(tmp_path / "sentinelone"))
+    fields = [*spec["connection"].values()]
+    for action in spec["actions"].values():
+        fields += [action, *action["input"].values(), *action["output"].values()]
+    for fields_of_type in spec["types"].values():
+        fields += fields_of_type.values()
+    for field in fields:
+        assert not field["description"].endswith("."), field["description"]
+        assert field["description"][0].isupper() and len(field["description"]) <= 500
+        assert field["title"][0].isupper() and len(field["title"].split()) <= 7
+        assert "null" not in json.dumps(field.get("enum", []))
+    assert spec["sdk"]["version"] == "6.6.0"
+    assert "help" not in spec
+
+
+def test_schema_modules_hold_the_spec_as_json_schema(tmp_path: Path) -> None:
+    folder = export(tmp_path / "sentinelone")
+    spec = spec_of(folder)
+    action = spec["actions"]["get_threat_events"]
+    inputs, outputs = schemas_in(folder / PACKAGE / "actions/get_threat_events/schema.py")
+    assert inputs == schema_of(action["input"], spec["types"])
+    assert outputs == schema_of(action["output"], spec["types"])
+    assert inputs["required"] == ["path_parameters"]
+    assert inputs["properties"]["parameters"] == {
+        "$ref": "#/definitions/parameters",
+        "title": "Query Parameters",
+        "description": (
+            "Optional filters, sorting and paging. Absent or null parameters are not sent"
+        ),
+        "order": 2,
+    }
+    (connection,) = schemas_in(folder / PACKAGE / "connection/schema.py")
+    assert connection["definitions"]["credential_secret_key"]["required"] == ["secretKey"]
+    # Every example the spec gives is valid for the schema the vendor runtime checks with.
+    jsonschema.validate({k: f["example"] for k, f in action["input"].items()}, inputs)
+    jsonschema.validate({k: f["example"] for k, f in spec["connection"].items()}, connection)
+    # A string for an integer is not: the vendor runtime refuses it before our code runs.
+    bad = {"path_parameters": {"threat_id": "1"}, "max_events": "100"}
+    assert not jsonschema.Draft202012Validator(inputs).is_valid(bad)
+
+
+def test_checksum_holds_the_hashes_of_the_generated_files(tmp_path: Path) -> None:
+    folder = export(tmp_path / "sentinelone")
+    checksum = json.loads((folder / ".CHECKSUM").read_text(encoding="utf-8"))
+
+    def md5(name: str) -> str:
+        return hashlib.md5((folder / name).read_bytes()).hexdigest()  # noqa: S324 - the format's
+
+    assert checksum["spec"] == md5("plugin.spec.yaml")
+    assert checksum["manifest"] == md5(f"bin/{PACKAGE}")
+    assert checksum["setup"] == md5("setup.py")
+    assert checksum["schemas"] == [
+        {
+            "identifier": "get_threat_events/schema.py",
+            "hash": md5(f"{PACKAGE}/actions/get_threat_events/schema.py"),
+        },
+        {"identifier": "connection/schema.py", "hash": md5(f"{PACKAGE}/connection/schema.py")},
+    ]
+
+
+def test_help_is_generated_from_the_spec(tmp_path: Path) -> None:
+    folder = export(tmp_path / "sentinelone")
+    spec = spec_of(folder)
+    text = (folder / "help.md").read_text(encoding="ascii")
+    assert text.startswith(f"# Description\n\n{spec['description']}\n")
+    assert "#### Get Threat Events\n" in text
+    assert text.index("### Actions") < text.index("### Triggers") < text.index("## Troubleshooting")
+    for feature in spec["key_features"] + spec["troubleshooting"]:
+        assert f"* {feature}\n" in text
+    follow = spec["actions"]["get_threat_events"]["input"]["follow_cursor"]
+    assert (
+        f"|follow_cursor|boolean|False|False|{follow['description']}|None|False|None|None|" in text
+    )
+    assert "* 1.0.0 - Initial plugin" in text
+
+
+def test_settings_are_checked(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    manifest = root / "plugin.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("    support: community\n", "    support: anyone\n"))
+    result = run_cli(
+        "export", "insightconnect", "--root", str(root), "--output", str(tmp_path / "o")
+    )
+    assert result.code == 1
+    assert "platforms.insightconnect.support" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_description_that_breaks_a_python_literal_is_refused(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    manifest = root / "plugin.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("into a SOAR playbook", 'into a "SOAR" playbook'))
+    result = run_cli(
+        "export", "insightconnect", "--root", str(root), "--output", str(tmp_path / "o")
+    )
+    assert result.code == 1
+    assert "description: must not contain a double quote" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_description_with_both_quote_kinds_is_refused_before_the_validator_sees_it() -> None:
+    from exporters.common import ExportError
+    from exporters.insightconnect import sentence
+
+    assert sentence("The page's cursor.", "x") == "The page's cursor"
+    try:
+        sentence('The page\'s cursor, or "null".', "parameters.cursor")
+    except ExportError as exc:
+        assert "holds both" in str(exc)
+    else:
+        raise AssertionError("a description the validator cannot read was accepted")
