@@ -194,7 +194,9 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
         options["columns"] = list(columns)
     if fmt == "markdown":
         options["rows"] = rows
-    return WRITERS[fmt](coerced, say, args.output, options)
+    writer = WRITERS[fmt](coerced, say, args.output, options)
+    writer.quiet = bool(args.quiet)
+    return writer
 
 
 def _columns(text: Optional[str]) -> Sequence[str]:
@@ -271,6 +273,7 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
     fmt = meta["format"]
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
     writer = WRITERS[fmt](meta.get("inputs") or {}, say, output, options)
+    writer.quiet = bool(args.quiet)
     writer.resume_from(meta)
     return writer
 
@@ -533,6 +536,7 @@ class EventFile(Writer):
         self.handle: Optional[BinaryIO] = None
         self.bytes = 0
         self.resumed = False
+        self.quiet = False  # --quiet: no summary line (the sidecar has it all)
 
     # -- the file ----------------------------------------------------------------------------
     def open(self) -> BinaryIO:
@@ -686,6 +690,8 @@ class EventFile(Writer):
 
     def summary(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         """One line on stderr: what was written, the status, and how to resume."""
+        if self.quiet:
+            return
         headers = envelope.get("response_headers") or {}
         rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
         status = envelope.get("status_code")

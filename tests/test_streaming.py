@@ -515,3 +515,12 @@ def test_resume_after_the_last_page_was_read_sends_nothing(sim, files, tmp_path)
         assert result.code == 0 and "nothing to resume" in result.stderr
         assert sim.requests() == []
         assert len(read_ndjson(out)) == 1200
+
+
+def test_quiet_leaves_the_summary_to_the_sidecar(sim, files, tmp_path):
+    out = tmp_path / "events.ndjson"
+    result = run_events(
+        files, follow_inputs(1200), "--format", "ndjson", "--output", str(out), "--quiet"
+    )
+    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    assert meta_of(out)["events"] == 1200
