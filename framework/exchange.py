@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import http.client
 import math
+import signal
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from email.errors import MultipartInvariantViolationDefect, StartBoundaryNotFoundDefect
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import requests.adapters
 import urllib3.connection
@@ -39,6 +41,24 @@ class MalformedHead(http.client.HTTPException):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+@contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM blocked in this thread meanwhile (and in threads started meanwhile).
+
+    A process-directed signal goes to any thread that does not block it. Delivered to the
+    watchdog, Python would only note it, and the main thread, blocked reading a slow response,
+    would not be woken: Ctrl-C during a follow could go unnoticed until the run ended."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:  # not POSIX: signals go to the main thread anyway
+        yield
+        return
+    previous = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, previous)
 
 
 def _shut(sock: Any) -> None:
@@ -67,7 +87,8 @@ class Watchdog:
             self._armed[exchange] = deadline
             if self._thread is None or not self._thread.is_alive():  # first use, or a fork
                 self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
-                self._thread.start()
+                with _signals_blocked():  # the thread inherits the mask: Ctrl-C is not its
+                    self._thread.start()
             if deadline < self._wake_at:
                 self._wake_at = deadline
                 self._cond.notify()

@@ -106,6 +106,7 @@ def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     python = ensure_venv("splunk_soar", [requirements])
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_SYSTEM_CERTS"] = "1"  # trust the machine's CA store (pip does), not only uv's own
     subprocess.run(
         [str(python.parent / "uv"), "lock", "--quiet", "--python", interpreter],
         cwd=tree,
