@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any, Mapping
 
 from actions.paging import follow_cursor
@@ -28,10 +29,14 @@ class GetThreatEvents(Action):
         parameters = inputs.get("parameters") or {}
         if not inputs.get("follow_cursor"):
             return self.connector.request(self.method, path, params=encode_query(parameters))
-        max_events = inputs.get("max_events") or DEFAULT_MAX_EVENTS
+        max_events = inputs.get("max_events")
+        page_size = parameters.get("limit") or MAX_PAGE
+        if max_events is None and self.pages is not None and self.pages.unlimited:
+            # Streamed to a file, not kept: no default limit, only the user's own.
+            return follow_cursor(self, path, parameters, max_items=sys.maxsize, page_size=page_size)
+        max_events = max_events or DEFAULT_MAX_EVENTS
         if type(max_events) is not int or not 1 <= max_events <= MAX_EVENTS_CAP:
             raise ActionInputError(
                 f"max_events: got {max_events!r}; expected an integer from 1 to {MAX_EVENTS_CAP}."
             )
-        page_size = parameters.get("limit") or MAX_PAGE
         return follow_cursor(self, path, parameters, max_items=max_events, page_size=page_size)

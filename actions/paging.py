@@ -50,18 +50,25 @@ def _follow(
     ``pagination.nextCursor`` = the failed page's cursor. A cursor that repeats one already
     followed (a loop), or that is not a string, ends it too, with an ``errors`` entry. A
     transport failure after at least one page raises IncompleteFetch carrying the same kind
-    of partial envelope; before any page, the connector's TransportError."""
+    of partial envelope; before any page, the connector's TransportError.
+
+    With a page sink (``action.pages``) each page's items are handed to it as they arrive,
+    ``sink(page_envelope, items)``, and not kept: the envelope returned (or raised) then has
+    an empty ``data``; a sink that is ``unlimited`` (an event file) lifts the byte budget too,
+    as nothing accumulates in memory."""
     if max_items < 1 or page_size < 1:
         raise ActionInputError(f"max_items {max_items} and page_size {page_size}: need >= 1.")
     params = dict(parameters)
     cursor = params.get("cursor")
     items: List[Any] = []
-    pages, total = 0, None
+    sink = action.pages
+    fetched, pages, total = 0, 0, None
     seen = {cursor} if isinstance(cursor, str) else set()
-    budget = ByteBudget(action.connector.max_response_bytes)
+    unbounded = sink is not None and sink.unlimited  # nothing accumulates: no byte budget
+    budget = None if unbounded else ByteBudget(action.connector.max_response_bytes)
     last: Optional[Dict[str, Any]] = None  # the last page that arrived whole
-    while len(items) < max_items:
-        page = dict(params, limit=min(page_size, max_items - len(items)))
+    while fetched < max_items:
+        page = dict(params, limit=min(page_size, max_items - fetched))
         if pages:  # the cursor carries the position now
             page.pop("skip", None)
             page["cursor"] = cursor
@@ -78,20 +85,24 @@ def _follow(
                 raise
             error = {"code": None, "title": "Transport Error", "detail": str(exc)}
             partial = _with_items(last, items, cursor, total, errors=[error])
-            raise IncompleteFetch(str(exc), partial, len(items), pages, exc.cause) from exc
+            raise IncompleteFetch(str(exc), partial, fetched, pages, exc.cause) from exc
         body = envelope.get("json_body")
         status = envelope["status_code"]
         if not (200 <= status < 300 and isinstance(body, dict) and _is_list(body, "data")):
             return _with_items(envelope, items, cursor, total, errors=_no_page(status, body))
         pages += 1
-        items.extend(body["data"])
+        fetched += len(body["data"])
+        if sink is None:
+            items.extend(body["data"])
+        else:
+            sink(envelope, body["data"])
         pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
         total = pagination.get("totalItems", total)
         cursor = pagination.get("nextCursor")
         last = envelope
         kept[:] = [(len(items), cursor, total, envelope, items)]  # one step: always consistent
         if action.progress is not None:
-            action.progress(len(items), total, pages)
+            action.progress(fetched, total, pages)
         if cursor is not None and not isinstance(cursor, str):
             kind = type(cursor).__name__
             detail = f"pagination.nextCursor is not a string (a {kind}); stopped following."

@@ -431,6 +431,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=21, help="cold rounds per size")
     parser.add_argument("--update-readme", action="store_true", help="write into bench/README.md")
     parser.add_argument("--root", help="measure the plugin in this checkout (default: this one)")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument(
+        "--streaming", action="store_true", help="only the streaming part (bench/streaming.py)"
+    )
+    parts.add_argument("--no-streaming", action="store_true", help="leave the streaming part out")
     args = parser.parse_args(argv)
     global PLUGIN, USER_AGENT
     PLUGIN = Path(args.root).resolve() if args.root else ROOT
@@ -446,6 +451,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     prepare()
     timer = gnu_time()
     server, url = start_server()
+    if args.streaming:
+        try:
+            return streaming_part(url, timer, args.update_readme)
+        finally:
+            stop_server(server)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             work = Path(tmp)
@@ -465,11 +475,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         misses = after["misses"] - before["misses"]
         if misses > 2 * FOLLOW_EVENTS // 1000:  # each page at most once per contender
             print(f"bench: note: {misses} replay misses while following", file=sys.stderr)
+        if not args.no_streaming:
+            streamed = streaming_part(url, timer, args.update_readme, show=False)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if server.stdout:
-            server.stdout.close()
+        stop_server(server)
     table = report(cold_results, warm_results, follow_results, follow_note, rounds)
     if timer is None:
         table += (
@@ -477,6 +486,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "runner's own RSS at spawn time, so small floors read high.\n"
         )
     print(table)
+    if not args.no_streaming:
+        print(streamed)
     if args.update_readme:
         update_readme(table)
     return 0
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+    if server.stdout:
+        server.stdout.close()
+
+
+def streaming_part(url: str, timer: Optional[str], update: bool, show: bool = True) -> Any:
+    """bench/streaming.py's measurements, its table printed (or returned) and recorded."""
+    from bench import streaming
+
+    table = streaming.report(streaming.streaming(url, timer))
+    if update:
+        streaming.update_readme(table)
+    if show:
+        print(table)
+        return 0
+    return table

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from framework.connector import HttpConnector
 
@@ -15,6 +15,17 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Called after each page while following cursors: (items fetched, totalItems or None, pages).
 # A hook with a ``waiting(seconds, status)`` method also hears of each retry wait.
 ProgressHook = Callable[[int, Optional[int], int], None]
+
+
+class PageSink(Protocol):
+    """Takes each page while following cursors, ``sink(page_envelope, items)``, instead of the
+    action keeping the items in memory (output streamed to a file as pages arrive).
+    ``unlimited``: True when no default item limit should apply (only the user's own), since
+    memory no longer grows with the number of items."""
+
+    unlimited: bool
+
+    def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None: ...
 
 
 class ActionInputError(ValueError):
@@ -47,11 +58,13 @@ class Action:
         method: str,
         path: str,
         progress: Optional[ProgressHook] = None,
+        pages: Optional[PageSink] = None,
     ) -> None:
         self.connector = connector
         self.method = method
         self.path = path
         self.progress = progress
+        self.pages = pages
         waiting = getattr(progress, "waiting", None)
         if waiting is not None:
             connector.on_wait = waiting

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
-from framework.action import ActionInputError, ProgressHook
+from framework.action import ActionInputError, PageSink, ProgressHook
 from framework.inputs import InputError, advise, apply_defaults, coerce, explain, nesting_error
 from framework.manifest import ActionSpec, Plugin
 
@@ -84,11 +84,13 @@ def run_action(
     inputs: Any,
     progress: Optional[ProgressHook] = None,
     on_connect: Optional[Callable[[Any], None]] = None,
+    pages: Optional[PageSink] = None,
 ) -> dict:
     """Validate everything, then make the call; raises InputError/AssetError/TransportError.
 
     ``progress`` is called after each page when the action follows cursors; ``on_connect``
-    with the connector before anything is sent (e.g. to learn its ``secrets``)."""
+    with the connector before anything is sent (e.g. to learn its ``secrets``); ``pages``, if
+    given, takes each page's items instead of the envelope (see PageSink)."""
     action = find_action(plugin, name)
     problems: List[InputError] = []
     checked_asset = checked_inputs = None
@@ -106,7 +108,7 @@ def run_action(
         if on_connect is not None:
             on_connect(connector)
         instance = action.action_class(
-            connector, method=action.method, path=action.path, progress=progress
+            connector, method=action.method, path=action.path, progress=progress, pages=pages
         )
         try:
             return instance.run(checked_inputs)

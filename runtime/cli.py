@@ -359,6 +359,10 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     stderr = args.stderr
     terminal = not args.quiet and stderr.isatty()
     progress = ProgressLine(stderr) if terminal else None
+    from runtime import streaming
+
+    if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
+        return streaming.run(args, plugin, asset, inputs, progress, _learn_secrets(secrets))
     try:
         envelope = run_action(
             plugin,
@@ -511,8 +515,9 @@ EXIT_CODES = {
   1    the plugin is broken, an internal error, or --validate-output found a mismatch
   2    invalid inputs or asset, or an unreadable file; nothing was sent
   3    transport failure (no HTTP response); while following cursors, what was read is on stdout
-  5    the envelope could not be written to stdout (closed, full, broken pipe)
-  130  interrupted (Ctrl-C); while following cursors, what was read is on stdout""",
+  5    the envelope could not be written to stdout (closed, full, broken pipe) or --output
+  130  interrupted (Ctrl-C); while following cursors, what was read is on stdout (or in
+       --output FILE and its FILE.meta.json: continue with --resume FILE.meta.json)""",
     "test-asset": """\
   0    connected: the console accepted the token and it can read threats
   1    the plugin is broken, or an internal error
@@ -604,6 +609,28 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         action="store_true",
         help="also check the envelope against the output schema; exit 1 if it does not match "
         "(default: off)",
+    )
+    run.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    run.add_argument(
+        "--format",
+        choices=("envelope", "ndjson", "csv", "markdown"),
+        help="envelope (default: the JSON envelope); with --output FILE: ndjson (one event a "
+        "line), csv (--columns), markdown (a case note); their status, headers and resume "
+        "cursor go to FILE.meta.json",
+    )
+    run.add_argument(
+        "--columns",
+        metavar="LIST",
+        help="csv and markdown: event fields, comma-separated (default: createdAt,eventType,"
+        "processName,pid,user,srcIp,dstIp,fileFullName)",
+    )
+    run.add_argument(
+        "--rows", type=int, metavar="N", help="markdown: the first N events as a table (20)"
+    )
+    run.add_argument(
+        "--resume",
+        metavar="FILE.meta.json",
+        help="continue the export this sidecar describes, appending to its file",
     )
     run.set_defaults(handler=cmd_run)
 

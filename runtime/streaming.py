@@ -1,0 +1,911 @@
+"""Streamed output of ``runtime run``: pages are written as they arrive, never all held.
+
+* ``--format envelope`` (the default, when the inputs follow cursors): the same bytes as the
+  in-memory path would print. The envelope's head (status, reason) is the last page's, known
+  only at the end, so each page's events are written to a spool file as they arrive; at the
+  end the head is written, the spool copied in bounded chunks, then the tail.
+* ``--format ndjson|csv|markdown --output FILE``: event files. ndjson and csv are appended to
+  page by page (whole lines only, flushed per page); the markdown case note is rewritten after
+  every page. Beside FILE, ``FILE.meta.json`` (the sidecar) records the last page's status,
+  reason and headers, totalItems, events and pages written, the cursor to resume from, the
+  inputs and options of the export and whether it finished; it is rewritten (atomically)
+  after every page, so even a killed process leaves a file and a sidecar that agree.
+* ``--resume FILE.meta.json`` continues such an export: the file is cut back to the bytes the
+  sidecar records, and following goes on from its cursor, appending; no event is lost or
+  repeated.
+
+A page failure, a transport failure or Ctrl-C ends the export with everything read so far in
+the file and the sidecar saying where to resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections import Counter
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
+
+from runtime.cli import (
+    EXIT_BROKEN,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_TRANSPORT,
+    CliError,
+)
+
+FORMATS = ("envelope", "ndjson", "csv", "markdown")
+EVENT_FORMATS = FORMATS[1:]
+DEFAULT_COLUMNS = (
+    "createdAt", "eventType", "processName", "pid", "user", "srcIp", "dstIp", "fileFullName",
+)  # fmt: skip
+DEFAULT_ROWS = 20  # events in the markdown note's table
+MAX_ROWS = 1000
+TOP_PROCESSES = 10
+COPY_CHUNK = 1 << 20
+SIDECAR_SUFFIX = ".meta.json"
+SIDECAR_VERSION = 1
+
+
+# -- when the CLI streams ------------------------------------------------------------------------
+def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
+    """Whether ``runtime run`` goes through this module: an output option was given, or the
+    inputs follow cursors (the only runs whose output grows with the number of pages)."""
+    if args.output or args.format or args.resume or args.columns or args.rows is not None:
+        return True
+    return _coerced(plugin, args.action, inputs).get("follow_cursor") is True
+
+
+def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
+    from framework.inputs import InputError, coerce
+    from framework.runner import find_action
+
+    if not isinstance(inputs, dict):
+        return {}
+    try:
+        spec = find_action(plugin, name)
+    except InputError:
+        return {}
+    coerced = coerce(dict(inputs), spec.input_schema)
+    return coerced if isinstance(coerced, dict) else {}
+
+
+# -- the run -------------------------------------------------------------------------------------
+def run(
+    args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
+) -> int:
+    """``runtime run`` with streamed output; returns the exit code or raises CliError.
+    ``progress`` and ``on_connect`` are handed to the runner as the in-memory path does."""
+    from framework.runner import check_output, find_action
+
+    try:
+        writer = _plan(args, plugin, inputs, args.stderr.say)
+    except CliError as exc:  # framed as every input problem is
+        prefix = "invalid inputs: "
+        lines = [line if line.startswith(prefix) else prefix + line for line in exc.lines]
+        raise CliError(exc.code, lines) from None
+    if writer is None:  # --resume of an export that already finished
+        return EXIT_OK
+    spec = find_action(plugin, args.action) if args.validate_output else None
+    if spec is not None:
+        writer.check = lambda envelope: check_output(spec, envelope)
+    try:
+        return _run(args, plugin, asset, writer, progress, on_connect)
+    except OutputError as exc:
+        if progress is not None:
+            progress.clear()
+        raise CliError(EXIT_OUTPUT, [str(exc)]) from None
+
+
+def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_connect: Any) -> int:
+    from framework.errors import AssetError, TransportError
+    from framework.inputs import InputError
+    from framework.runner import run_action
+
+    def done() -> None:
+        if progress is not None:
+            progress.clear()
+
+    try:
+        envelope = run_action(
+            plugin,
+            args.action,
+            asset,
+            writer.inputs,
+            progress=progress,
+            on_connect=on_connect,
+            pages=writer,
+        )
+    except InputError as exc:
+        done()
+        raise CliError(EXIT_INPUT, str(exc).splitlines()) from None
+    except AssetError as exc:
+        done()
+        raise CliError(EXIT_INPUT, [f"invalid asset: {exc}"]) from None
+    except TransportError as exc:
+        done()
+        partial = getattr(exc, "envelope", None)
+        if partial is None and not writer.pages:
+            if writer.keeps_file:
+                writer.finish(None, stopped=str(exc))
+            raise CliError(EXIT_TRANSPORT, [f"transport error: {exc}"]) from None
+        writer.restore_if_torn()
+        writer.finish(partial or writer.partial("Transport Error", str(exc)), stopped=str(exc))
+        raise CliError(
+            EXIT_TRANSPORT, [f"transport error: {exc} {writer.kept_sentence('before it')}"]
+        ) from None
+    except KeyboardInterrupt:
+        done()
+        writer.restore_if_torn()
+        if not writer.pages and not writer.keeps_file:
+            raise CliError(EXIT_INTERRUPTED, ["interrupted: nothing was printed."]) from None
+        detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
+        writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
+        kept = writer.kept_sentence("so far")
+        raise CliError(EXIT_INTERRUPTED, [f"interrupted: {kept[0].lower()}{kept[1:]}"]) from None
+    done()
+    writer.finish(envelope)
+    if writer.check is not None and writer.problem is None:
+        writer.problem = writer.check(envelope)  # the head (or the one page, not following)
+    if writer.problem:
+        raise CliError(EXIT_BROKEN, str(writer.problem).splitlines())
+    return EXIT_OK
+
+
+class OutputError(Exception):
+    """The output file could not be written: one sentence naming it."""
+
+
+def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
+    """The writer for these options (checked before anything is sent), or None when
+    ``--resume`` finds the export already finished."""
+    if args.resume:
+        return _resume(args, say)
+    fmt = args.format or "envelope"
+    if fmt in EVENT_FORMATS and not args.output:
+        raise CliError(
+            EXIT_INPUT,
+            [f"--format {fmt}: needs --output FILE (the events go to a file, and beside it "
+             f"FILE{SIDECAR_SUFFIX})."],
+        )  # fmt: skip
+    if args.columns is not None and fmt not in ("csv", "markdown"):
+        raise CliError(EXIT_INPUT, ["--columns: applies to --format csv or markdown only."])
+    if args.rows is not None and fmt != "markdown":
+        raise CliError(EXIT_INPUT, ["--rows: applies to --format markdown only."])
+    if args.pretty and fmt != "envelope":
+        raise CliError(EXIT_INPUT, [f"--pretty: applies to --format envelope, not {fmt}."])
+    columns = _columns(args.columns) if fmt in ("csv", "markdown") else None
+    rows = args.rows if args.rows is not None else DEFAULT_ROWS
+    if not 0 <= rows <= MAX_ROWS:
+        raise CliError(
+            EXIT_INPUT, [f"--rows: got {rows}; expected an integer from 0 to {MAX_ROWS}."]
+        )
+    if args.output:
+        _check_writable(args.output)
+    if fmt == "envelope":
+        writer = EnvelopeWriter(inputs, say, args.output, bool(args.pretty))
+        writer.terminal = not args.quiet and args.stderr.isatty()
+        return writer
+    coerced = _coerced(plugin, args.action, inputs) or inputs
+    options: Dict[str, Any] = {"format": fmt}
+    if columns:
+        options["columns"] = list(columns)
+    if fmt == "markdown":
+        options["rows"] = rows
+    writer = WRITERS[fmt](coerced, say, args.output, options)
+    writer.quiet = bool(args.quiet)
+    return writer
+
+
+def _columns(text: Optional[str]) -> Sequence[str]:
+    if text is None:
+        return DEFAULT_COLUMNS
+    names = [name.strip() for name in text.split(",")]
+    if not names or any(not name for name in names) or len(set(names)) != len(names):
+        raise CliError(
+            EXIT_INPUT,
+            [f"--columns: got {text!r}; expected distinct event field names separated by "
+             "commas, such as createdAt,eventType,processName."],
+        )  # fmt: skip
+    return names
+
+
+def _check_writable(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CliError(EXIT_INPUT, [f"--output: {path} is a folder; expected a file name."])
+    if not os.path.isdir(folder):
+        raise CliError(EXIT_INPUT, [f"--output: the folder {folder} does not exist."])
+    if not os.access(folder, os.W_OK):
+        raise CliError(EXIT_INPUT, [f"--output: the folder {folder} is not writable."])
+
+
+def _resume(args: Any, say: Any) -> Optional[Writer]:
+    given = [
+        option
+        for option, value in (
+            ("--inputs", args.inputs), ("--output", args.output), ("--format", args.format),
+            ("--columns", args.columns), ("--rows", args.rows), ("--pretty", args.pretty),
+        )
+        if value not in (None, False)
+    ]  # fmt: skip
+    if given:
+        raise CliError(
+            EXIT_INPUT,
+            [f"--resume: takes the inputs and options from {args.resume}; leave out "
+             f"{', '.join(given)}."],
+        )  # fmt: skip
+    path = args.resume
+    try:
+        with open(path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except FileNotFoundError:
+        raise CliError(EXIT_INPUT, [f"--resume: the file {path} does not exist."]) from None
+    except (OSError, ValueError) as exc:
+        raise CliError(
+            EXIT_INPUT, [f"--resume: cannot read {path} ({type(exc).__name__})."]
+        ) from None
+    if (
+        not isinstance(meta, dict)
+        or meta.get("version") != SIDECAR_VERSION
+        or meta.get("format") not in EVENT_FORMATS
+        or not path.endswith(SIDECAR_SUFFIX)
+    ):
+        raise CliError(
+            EXIT_INPUT,
+            [f"--resume: {path} is not a sidecar written by --format ndjson, csv or markdown "
+             f"(FILE{SIDECAR_SUFFIX})."],
+        )  # fmt: skip
+    output = path[: -len(SIDECAR_SUFFIX)]
+    wanted_events = (meta.get("inputs") or {}).get("max_events")
+    if (
+        meta.get("finished")
+        or (meta.get("pages") and not meta.get("nextCursor"))  # the last page was read
+        or (isinstance(wanted_events, int) and meta.get("events", 0) >= wanted_events)
+    ):
+        say(
+            f"nothing to resume: {path} records a finished export ({meta.get('events', 0):,} "
+            f"events in {output})."
+        )
+        return None
+    fmt = meta["format"]
+    options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
+    writer = WRITERS[fmt](meta.get("inputs") or {}, say, output, options)
+    writer.quiet = bool(args.quiet)
+    writer.resume_from(meta)
+    return writer
+
+
+# Events as the CLI's compact output writes them (json.dumps(..., ensure_ascii=False)).
+ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+ENCODE_ASCII = json.JSONEncoder().encode
+
+
+def utf8(text_of: Any) -> bytes:
+    """``text_of(ascii=False)`` as UTF-8; a string with a lone surrogate (valid JSON such as
+    "\\udc80") has no UTF-8 form, so then ``text_of(ascii=True)`` (\\u escapes, same data),
+    as the CLI does for a whole envelope."""
+    try:
+        return text_of(False).encode("utf-8")
+    except UnicodeEncodeError:
+        return text_of(True).encode("ascii")
+
+
+class Stdout:
+    """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why)."""
+
+    def write(self, data: bytes) -> None:
+        from runtime.cli import write_stdout
+
+        write_stdout(data)
+
+
+# -- SIGINT is held while a page is committed ------------------------------------------------------
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Ctrl-C waits until the page in hand is written whole (then it interrupts)."""
+    import signal
+    import threading
+
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
+
+
+# -- writers -------------------------------------------------------------------------------------
+class Writer:
+    """The page sink: each page's items are written, then counted, then committed."""
+
+    unlimited = False
+    keeps_file = False  # writes a file (and a sidecar) even when no page arrived
+
+    def __init__(self, inputs: Any, say: Any, output: Optional[str]) -> None:
+        self.inputs = inputs
+        self.say = say  # one line to stderr
+        self.output = output
+        self.events = 0
+        self.pages = 0
+        self.total: Optional[int] = None
+        self.cursor: Optional[str] = None  # the next page's cursor
+        self.last: Optional[Dict[str, Any]] = None  # the last page's envelope, without data
+        self.torn = False  # an exception arrived while a page was being written
+        self.saved: Dict[str, Any] = {}
+        self.check: Any = None
+        self.problem: Any = None
+
+    # the sink
+    def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None:
+        if self.check is not None and self.problem is None:
+            self.problem = self.check(envelope)
+        with _sigint_held():
+            if not self.saved:
+                self.saved = self.state()  # what to go back to if this page is cut short
+            self.torn = True
+            self.write_page(items)
+            body = envelope["json_body"]
+            pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+            self.events += len(items)
+            self.pages += 1
+            self.total = pagination.get("totalItems", self.total)
+            self.cursor = pagination.get("nextCursor")
+            self.last = {**envelope, "json_body": {**body, "data": []}}
+            self.commit()
+            self.saved = self.state()
+            self.torn = False
+
+    def write_page(self, items: List[Any]) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        """After a page: make what was written durable (flush, sidecar)."""
+
+    def state(self) -> Dict[str, Any]:
+        return {
+            "events": self.events, "pages": self.pages, "total": self.total,
+            "cursor": self.cursor, "last": self.last,
+        }  # fmt: skip
+
+    def restore(self, state: Dict[str, Any]) -> None:
+        self.events, self.pages, self.total = state["events"], state["pages"], state["total"]
+        self.cursor, self.last = state["cursor"], state["last"]
+
+    def restore_if_torn(self) -> None:
+        """Back to the last page written whole, if an exception cut one short."""
+        if self.torn:
+            self.restore(self.saved)
+            self.torn = False
+
+    def partial(self, title: str, detail: str) -> Dict[str, Any]:
+        """The envelope of a run that stopped after the last page: resume at its cursor."""
+        last = self.last or {"status_code": None, "reason": None, "response_headers": {}}
+        body = dict(last.get("json_body") or {})
+        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        body["data"] = []
+        body["pagination"] = {**pagination, "nextCursor": self.cursor, "totalItems": self.total}
+        body["errors"] = [{"code": None, "title": title, "detail": detail}]
+        return {**last, "json_body": body}
+
+    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
+        raise NotImplementedError
+
+    def kept_sentence(self, when: str) -> str:
+        """``The N events read <when> are in <where>; resume with ...``."""
+        raise NotImplementedError
+
+
+class EnvelopeWriter(Writer):
+    """The envelope, byte for byte as ``json.dumps`` of the in-memory envelope would print it,
+    with the events spooled to a temporary file until the head (the last page's) is known."""
+
+    def __init__(self, inputs: Any, say: Any, output: Optional[str], pretty: bool) -> None:
+        super().__init__(inputs, say, output)
+        self.indent = 2 if pretty else None
+        # The events sit at depth 3 (envelope > json_body > data > event).
+        self.pad = "\n" + " " * 6 if pretty else ""
+        self.first_sep = self.pad.encode()
+        self.sep = ("," + self.pad).encode() if pretty else b", "
+        import tempfile
+
+        folder = os.path.dirname(os.path.abspath(output)) if output else None
+        self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
+        self.spooled = 0
+        self.terminal = False  # stderr is a terminal: the in-memory path's lines there too
+
+    def write_page(self, items: List[Any]) -> None:
+        if not items:
+            return
+        prefix = self.sep if self.events else self.first_sep
+        self.spool.write(prefix + utf8(lambda ascii: self.page_text(items, ascii)))
+
+    def page_text(self, items: List[Any], ascii: bool) -> str:
+        if self.indent is None:  # a list's items are joined by ", ": the page is one call
+            return json.dumps(items, ensure_ascii=ascii)[1:-1]
+        pad = self.pad
+        return self.sep.decode().join(
+            json.dumps(event, indent=self.indent, ensure_ascii=ascii).replace("\n", pad)
+            for event in items
+        )
+
+    def commit(self) -> None:
+        self.spooled = self.spool.tell()
+
+    def state(self) -> Dict[str, Any]:
+        return {**super().state(), "spooled": self.spooled}
+
+    def restore(self, state: Dict[str, Any]) -> None:
+        super().restore(state)
+        self.spooled = state.get("spooled", 0)
+        self.spool.seek(self.spooled)
+        self.spool.truncate()
+
+    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
+        if envelope is None:
+            return
+        try:
+            if self.output:
+                partial = self.output + ".partial"
+                with open(partial, "wb") as out:
+                    self._write(out, envelope)
+                os.replace(partial, self.output)
+            else:
+                self._write(Stdout(), envelope)
+        finally:
+            self.spool.close()
+        if self.terminal:
+            self.terminal_lines(envelope)
+
+    def _write(self, out: Any, envelope: Dict[str, Any]) -> None:
+        if not self.pages:  # one request, or the first page failed: nothing was spooled
+            out.write(
+                utf8(lambda ascii: json.dumps(envelope, indent=self.indent, ensure_ascii=ascii))
+                + b"\n"
+            )
+            return
+        import shutil
+        import uuid
+
+        marker = f"streamed-events-{uuid.uuid4().hex}"
+        body = {**envelope["json_body"], "data": marker}
+        outer = {**envelope, "json_body": body}
+        text = utf8(lambda ascii: json.dumps(outer, indent=self.indent, ensure_ascii=ascii))
+        head, tail = text.split(json.dumps(marker).encode("ascii"))
+        out.write(head)
+        if not self.events:
+            out.write(b"[]")
+        else:
+            out.write(b"[")
+            self.spool.flush()
+            self.spool.seek(0)
+            shutil.copyfileobj(self.spool, out, COPY_CHUNK)
+            out.write(b"\n    ]" if self.indent else b"]")
+        out.write(tail + b"\n")
+
+    def terminal_lines(self, envelope: Dict[str, Any]) -> None:
+        """On a terminal, as the in-memory path shows them: a non-2xx answer, the summary."""
+        from runtime.cli import answer_line
+
+        line = answer_line(envelope)
+        if line:
+            self.say(line)
+        if self.pages:
+            body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
+            pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+            cursor = pagination.get("nextCursor")
+            text = f"{self.events:,} events in {self.pages:,} page{'' if self.pages == 1 else 's'}"
+            status = envelope.get("status_code")
+            if not cursor:
+                self.say(text + " (all events read)")
+                return
+            if isinstance(status, int) and not 200 <= status < 300:
+                why = f"stopped at HTTP {status}"
+            elif body.get("errors"):
+                why = "stopped early (see json_body.errors)"
+            else:
+                why = "stopped at max_events"
+            self.say(f"{text} ({why}; resume with cursor {cursor})")
+
+    def kept_sentence(self, when: str) -> str:
+        where = self.output or "the envelope on stdout"
+        return (
+            f"The {self.events:,} events read {when} are in {where}; resume with its "
+            "json_body.pagination.nextCursor."
+        )
+
+
+class EventFile(Writer):
+    """An event file with its sidecar FILE.meta.json, committed after every page."""
+
+    unlimited = True  # events are not kept: only the user's own max_events applies
+    keeps_file = True
+
+    def __init__(self, inputs: Any, say: Any, output: str, options: Dict[str, Any]) -> None:
+        super().__init__(inputs, say, output)
+        self.path = output
+        self.sidecar = output + SIDECAR_SUFFIX
+        self.options = options
+        self.columns: Sequence[str] = options.get("columns") or DEFAULT_COLUMNS
+        self.export_inputs = inputs  # as the export began (a resume keeps them)
+        self.handle: Optional[BinaryIO] = None
+        self.bytes = 0
+        self.resumed = False
+        self.quiet = False  # --quiet: no summary line (the sidecar has it all)
+
+    # -- the file ----------------------------------------------------------------------------
+    def open(self) -> BinaryIO:
+        if self.handle is None:
+            try:
+                if self.resumed:
+                    self.handle = open(self.path, "r+b")
+                    self.handle.truncate(self.bytes)
+                    self.handle.seek(self.bytes)
+                else:
+                    self.handle = open(self.path, "wb")
+                    self.start()
+            except OSError as exc:
+                raise self.output_error(exc, self.path) from None
+        return self.handle
+
+    def start(self) -> None:
+        """Write what opens a new file (a csv header)."""
+
+    def append(self, data: bytes) -> None:
+        handle = self.open()
+        try:
+            handle.write(data)
+            handle.flush()
+        except BaseException as exc:
+            self.cut_back()
+            if isinstance(exc, OSError):
+                raise self.output_error(exc, self.path) from None
+            raise
+        self.bytes = handle.tell()
+
+    def cut_back(self) -> None:
+        """The file back to its last whole page (no line cut in half)."""
+        if self.handle is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.handle.seek(self.bytes)
+                self.handle.truncate()
+                self.handle.flush()
+
+    def output_error(self, exc: OSError, path: str) -> OutputError:
+        reason = exc.strerror or type(exc).__name__
+        return OutputError(f"output error: cannot write {path} ({reason.lower()}).")
+
+    def commit(self) -> None:
+        self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
+
+    def state(self) -> Dict[str, Any]:
+        return {**super().state(), "bytes": self.bytes}
+
+    def restore(self, state: Dict[str, Any]) -> None:
+        super().restore(state)
+        self.bytes = state.get("bytes", 0)
+        self.cut_back()
+
+    # -- the sidecar -------------------------------------------------------------------------
+    def meta(
+        self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
+    ) -> Dict[str, Any]:
+        body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
+        meta: Dict[str, Any] = {
+            "version": SIDECAR_VERSION,
+            "output": os.path.basename(self.path),
+            **self.options,
+            "inputs": self.export_inputs,
+            "finished": finished,
+            "status_code": envelope.get("status_code"),
+            "reason": envelope.get("reason"),
+            "response_headers": envelope.get("response_headers") or {},
+            "totalItems": self.total,
+            "events": self.events,
+            "pages": self.pages,
+            "bytes": self.bytes,
+            "nextCursor": cursor,
+        }
+        if body.get("errors") is not None:
+            meta["errors"] = body["errors"]
+        if "response_text" in envelope:
+            meta["response_text"] = envelope["response_text"]
+        return meta
+
+    def write_sidecar(
+        self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool, last: bool = True
+    ) -> None:
+        """FILE.meta.json replaced whole; compact after each page (cheap), indented at the end."""
+        meta = self.meta(envelope, cursor, finished)
+        indent = 2 if last else None
+        text = json.dumps(meta, indent=indent, ensure_ascii=False, default=str)
+        partial = self.sidecar + ".partial"
+        try:
+            with open(partial, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+            os.replace(partial, self.sidecar)
+        except OSError as exc:
+            raise self.output_error(exc, self.sidecar) from None
+
+    # -- resume ------------------------------------------------------------------------------
+    def resume_from(self, meta: Dict[str, Any]) -> None:
+        """Continue the export that ``meta`` (its sidecar) describes."""
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            size = -1
+        recorded = meta.get("bytes")
+        if not isinstance(recorded, int) or size < recorded:
+            raise CliError(
+                EXIT_INPUT,
+                [f"--resume: {self.path} is missing or shorter than {self.sidecar} records "
+                 f"({recorded} bytes); start the export again."],
+            )  # fmt: skip
+        self.resumed = True
+        self.bytes = recorded
+        self.events, self.pages = meta.get("events", 0), meta.get("pages", 0)
+        self.total = meta.get("totalItems")
+        self.cursor = meta.get("nextCursor")
+        inputs = dict(self.export_inputs)
+        parameters = dict(inputs.get("parameters") or {})
+        if self.pages:  # the cursor carries the position, as between pages
+            parameters.pop("skip", None)
+            parameters["cursor"] = self.cursor
+        inputs["parameters"] = parameters
+        if isinstance(inputs.get("max_events"), int):
+            inputs["max_events"] = max(1, inputs["max_events"] - self.events)
+        self.inputs = inputs
+        self.saved = self.state()
+
+    # -- the end -----------------------------------------------------------------------------
+    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
+        if envelope is None:  # nothing arrived (transport failure on the first page)
+            envelope = {"json_body": None}
+            if self.last is not None:
+                envelope = self.partial("Transport Error", stopped or "")
+        body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
+        status = envelope.get("status_code")
+        ok = isinstance(status, int) and 200 <= status < 300
+        if not self.pages and ok and isinstance(body.get("data"), list) and body["data"]:
+            self(envelope, body["data"])  # one request, not following: that page is the export
+        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        cursor = pagination.get("nextCursor", self.cursor)
+        if self.total is None:
+            self.total = pagination.get("totalItems")
+        finished = ok and stopped is None and body.get("errors") is None
+        self.finalize(envelope, finished, stopped)
+        self.write_sidecar(envelope, cursor, finished)
+        self.summary(envelope, finished, stopped)
+
+    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+        """The file complete as it stands (created even when no event arrived), closed."""
+        handle = self.open()
+        handle.close()
+        self.handle = None
+
+    def summary(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+        """One line on stderr: what was written, the status, and how to resume."""
+        if self.quiet:
+            return
+        headers = envelope.get("response_headers") or {}
+        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        status = envelope.get("status_code")
+        wrote = (
+            f"{self.events:,} event{'' if self.events == 1 else 's'} "
+            f"({self.pages:,} page{'' if self.pages == 1 else 's'}) in {self.path}"
+        )
+        total = f"totalItems {self.total:,}" if isinstance(self.total, int) else "totalItems null"
+        answer = f"HTTP {status} {envelope.get('reason')}" if status is not None else "no answer"
+        if rqid:
+            answer += f", X-RQID {rqid}"
+        if finished:
+            line = f"wrote {wrote}; {answer}; {total}; details in {self.sidecar}."
+        elif stopped is not None:
+            return  # the run's error message says it (kept_sentence)
+        else:
+            line = (
+                f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
+                f"resume with --resume {self.sidecar}."
+            )
+        self.say(line)
+
+    def kept_sentence(self, when: str) -> str:
+        return (
+            f"The {self.events:,} events read {when} are in {self.path}; resume with "
+            f"--resume {self.sidecar}."
+        )
+
+
+def _cell(value: Any) -> str:
+    """An event field as text: strings as they are, null empty, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+class NdjsonFile(EventFile):
+    """One event per line, as ``json.dumps`` (the CLI's compact settings) writes it."""
+
+    def write_page(self, items: List[Any]) -> None:
+        if items:
+            self.append(utf8(lambda ascii: self.lines(items, ascii)) + b"\n")
+
+    @staticmethod
+    def lines(items: List[Any], ascii: bool) -> str:
+        encode = ENCODE_ASCII if ascii else ENCODE
+        return "\n".join([encode(event) for event in items])
+
+
+class CsvFile(EventFile):
+    """The chosen columns (RFC 4180: header row, CRLF, quoted where needed)."""
+
+    def rows(self, rows: List[List[str]]) -> bytes:
+        import csv
+        import io
+
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        return text.getvalue().encode("utf-8", "backslashreplace")
+
+    def start(self) -> None:
+        self.append(self.rows([list(self.columns)]))
+
+    def write_page(self, items: List[Any]) -> None:
+        columns = self.columns
+        rows = [
+            [_cell(event.get(name)) if isinstance(event, dict) else "" for name in columns]
+            for event in items
+        ]
+        if rows:
+            self.append(self.rows(rows))
+
+
+class MarkdownNote(EventFile):
+    """A short case note: counts by eventType, the time range, the top processes, the agents
+    and the first N events as a table; rewritten whole after every page. Its running counts
+    live in the sidecar too (``summary``), so that a resumed export carries on counting."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        rows = self.options.get("rows")
+        self.max_rows = DEFAULT_ROWS if rows is None else rows
+        self.counts = self.pending = empty_summary()
+
+    def write_page(self, items: List[Any]) -> None:
+        state = json.loads(json.dumps(self.counts))  # a copy: committed whole or not at all
+        types, processes = Counter(state["types"]), Counter(state["processes"])
+        agents, rows = state["agents"], state["rows"]
+        first, last = state["first"], state["last"]
+        for event in items:
+            if not isinstance(event, dict):
+                continue
+            types[_cell(event.get("eventType")) or "(none)"] += 1
+            if event.get("processName"):
+                processes[_cell(event["processName"])] += 1
+            created = event.get("createdAt")
+            if isinstance(created, str) and created:  # ISO 8601 UTC: text order is time order
+                first = created if first is None or created < first else first
+                last = created if last is None or created > last else last
+            agent = event.get("agentId") or event.get("agentUuid") or event.get("agentName")
+            if agent:
+                entry = agents.setdefault(
+                    _cell(agent),
+                    {"agentName": event.get("agentName"), "agentOs": event.get("agentOs"),
+                     "agentIp": event.get("agentIp"), "events": 0},
+                )  # fmt: skip
+                entry["events"] += 1
+            if len(rows) < self.max_rows:
+                rows.append([_cell(event.get(name)) for name in self.columns])
+        state.update(types=dict(types), processes=dict(processes), first=first, last=last)
+        self.pending = state
+
+    def commit(self) -> None:
+        self.counts = self.pending
+        self.write_note(self.last or {}, finished=False, stopped=None)
+        super().commit()
+
+    def state(self) -> Dict[str, Any]:
+        return {**super().state(), "summary": self.counts}
+
+    def restore(self, state: Dict[str, Any]) -> None:
+        super().restore(state)
+        self.counts = self.pending = state.get("summary") or empty_summary()
+
+    def cut_back(self) -> None:
+        """Nothing to cut: the note is only ever replaced whole."""
+
+    def meta(
+        self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
+    ) -> Dict[str, Any]:
+        return {**super().meta(envelope, cursor, finished), "summary": self.counts}
+
+    def resume_from(self, meta: Dict[str, Any]) -> None:
+        super().resume_from(meta)
+        self.counts = self.pending = meta.get("summary") or empty_summary()
+        self.saved = self.state()
+
+    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+        self.write_note(envelope, finished, stopped)
+
+    def write_note(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+        data = self.render(envelope, finished, stopped).encode("utf-8", "backslashreplace")
+        partial = self.path + ".partial"
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(data)
+            os.replace(partial, self.path)
+        except OSError as exc:
+            raise self.output_error(exc, self.path) from None
+        self.bytes = len(data)
+
+    def render(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> str:
+        state = self.counts
+        threat = (self.export_inputs.get("path_parameters") or {}).get("threat_id", "?")
+        status = envelope.get("status_code")
+        headers = envelope.get("response_headers") or {}
+        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        resume = f"resume with --resume {os.path.basename(self.sidecar)}"
+        if finished:
+            how = "complete"
+        elif stopped == "interrupted":
+            how = f"interrupted; {resume}"
+        elif stopped is not None:
+            how = f"stopped by a transport failure; {resume}"
+        elif status is None or self.last is envelope:
+            how = f"in progress; if it stops, {resume}"
+        else:
+            answer = f"HTTP {status} {envelope.get('reason')}"
+            how = f"stopped at page {self.pages + 1}, {answer}; {resume}"
+        of = f" of {self.total:,}" if isinstance(self.total, int) else ""
+        lines = [
+            f"# SentinelOne threat {md(_cell(threat))}: {self.events:,} events",
+            "",
+            f"- **Events:** {self.events:,}{of} ({md(how)})",
+            f"- **Time range (createdAt):** {md(state['first'] or '-')} to "
+            f"{md(state['last'] or '-')}",
+        ]
+        if rqid:
+            lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
+        lines += ["", "## Agents", "", "| agentName | agentId | agentOs | agentIp | events |"]
+        lines.append("|---|---|---|---|---:|")
+        for agent_id, entry in sorted(state["agents"].items(), key=lambda kv: -kv[1]["events"]):
+            cells = [entry["agentName"], agent_id, entry["agentOs"], entry["agentIp"]]
+            lines.append(
+                "| " + " | ".join(md(_cell(c)) for c in cells) + f" | {entry['events']:,} |"
+            )
+        lines += ["", "## Events by type", "", "| eventType | events |", "|---|---:|"]
+        for name, count in sorted(state["types"].items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"| {md(name)} | {count:,} |")
+        top = sorted(state["processes"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PROCESSES]
+        lines += ["", f"## Top processes ({len(top)})", "", "| processName | events |"]
+        lines.append("|---|---:|")
+        lines += [f"| {md(name)} | {count:,} |" for name, count in top]
+        rows = state["rows"]
+        lines += ["", f"## First {len(rows)} events", ""]
+        if rows:
+            lines.append("| " + " | ".join(md(name) for name in self.columns) + " |")
+            lines.append("|" + "---|" * len(self.columns))
+            lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in rows]
+        return "\n".join(lines) + "\n"
+
+
+def empty_summary() -> Dict[str, Any]:
+    return {"types": {}, "first": None, "last": None, "processes": {}, "agents": {}, "rows": []}
+
+
+MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
+
+
+def md(text: str) -> str:
+    """Text for a markdown line or table cell: what could format, link or break it escaped."""
+    return text.translate(MARKDOWN_SPECIAL)
+
+
+WRITERS = {"ndjson": NdjsonFile, "csv": CsvFile, "markdown": MarkdownNote}
