@@ -7,6 +7,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +25,12 @@ PROXY_USER, PROXY_PASSWORD = "proxyuser", "proxy-pass-Kd83jQ"
 SECRETS = (TOKEN, PROXY_PASSWORD)
 SEED_THREAT = SEED_THREAT_ID
 synthetic_threat = synthetic_threat_id  # the simulator's threat with exactly N events
+
+
+def sigint_as_on_a_terminal() -> None:
+    """``preexec_fn`` for a child that must receive Ctrl-C: a test run started in the background
+    (``make test &``) inherits SIGINT ignored, and Python would then keep ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class CliResult:

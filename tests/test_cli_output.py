@@ -27,6 +27,7 @@ from tests.support import (
     ROOT,
     SEED_THREAT,
     TOKEN,
+    sigint_as_on_a_terminal,
     synthetic_threat,
     write_json,
 )
@@ -369,6 +370,7 @@ def test_ctrl_c_during_a_follow_prints_the_partial_envelope(sim, asset, tmp_path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=clean_env(),
+        preexec_fn=sigint_as_on_a_terminal,
     )
     try:
         wait_for(lambda: len(sim.requests()) >= 3, proc)

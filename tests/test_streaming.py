@@ -25,7 +25,14 @@ import pytest
 from framework.runner import run_action
 from runtime.streaming import DEFAULT_COLUMNS
 from simulator.data import EventStore, Selection
-from tests.support import ROOT, SECRETS, run_cli, synthetic_threat, write_json
+from tests.support import (
+    ROOT,
+    SECRETS,
+    run_cli,
+    sigint_as_on_a_terminal,
+    synthetic_threat,
+    write_json,
+)
 
 STORE = EventStore()
 
@@ -291,6 +298,7 @@ def start_cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "runtime", *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=sigint_as_on_a_terminal,
     )  # fmt: skip
 
 
