@@ -4,7 +4,8 @@ resolve the files it references.
 ``load_plugin(root)`` reads ``plugin.yaml`` and every JSON file it names; ``plugin_from_data``
 builds the same model from documents already in memory (a platform package that ships the
 manifest as Python data). Neither edits ``sys.path`` or ``sys.modules``: classes are imported
-only when asked for, by ``import_class(root, "module:Class")``. The model is frozen dataclasses;
+only when asked for, by ``import_class(root, "module:Class")``. The model is NamedTuples
+(immutable, and cheaper to import than dataclasses, which cost a cold run about 12 ms);
 the parse of plugin.yaml is cached (see PARSED_CACHE) because importing PyYAML is a tenth of a
 cold run.
 """
@@ -20,11 +21,9 @@ import os
 import stat
 import sys
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Tuple
 
 from framework.schemacheck import compile_predicate
 
@@ -80,36 +79,50 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-@dataclass(frozen=True)
-class AssetSpec:
+# Validators and compiled predicates derived from the model's schemas, made once per schema
+# object: the model is immutable, so what is derived from it is cached beside it.
+_DERIVED: Dict[Tuple[int, str], Tuple[Any, Any]] = {}
+
+
+def _once(kind: str, schema: Dict[str, Any], make: Callable[[Dict[str, Any]], Any]) -> Any:
+    key = (id(schema), kind)
+    entry = _DERIVED.get(key)
+    if entry is None or entry[0] is not schema:
+        entry = _DERIVED[key] = (schema, make(schema))
+    return entry[1]
+
+
+class AssetSpec(NamedTuple):
     """The asset (connection) the plugin's actions need: its schema, connector and secrets."""
 
     id: str
     title: str
     description: str
     schema_path: str
-    schema: Dict[str, Any] = field(repr=False)
+    schema: Dict[str, Any]
     connector: str  # module:Class
     secrets: Tuple[str, ...]
     test: str = ""  # the connector method that tests the connection, if any
-    root: Path = field(default=PLUGIN_ROOT, repr=False, compare=False)
+    root: Path = PLUGIN_ROOT
 
-    @cached_property
+    def __repr__(self) -> str:
+        return f"AssetSpec(id={self.id!r}, connector={self.connector!r})"
+
+    @property
     def validator(self) -> Any:
-        return validator_for(self.schema)
+        return _once("validator", self.schema, validator_for)
 
-    @cached_property
+    @property
     def is_valid(self) -> Callable[[Any], bool]:
         """True when an asset is valid (compiled once; see framework.schemacheck)."""
-        return compile_predicate(self.schema)
+        return _once("predicate", self.schema, compile_predicate)
 
-    @cached_property
+    @property
     def connector_class(self) -> Any:
         return import_class(self.root, self.connector)
 
 
-@dataclass(frozen=True)
-class ActionSpec:
+class ActionSpec(NamedTuple):
     """One action: its HTTP method and path template, class, and input and output schemas."""
 
     id: str
@@ -119,31 +132,33 @@ class ActionSpec:
     path: str
     class_ref: str  # module:Class
     input_schema_path: str
-    input_schema: Dict[str, Any] = field(repr=False)
+    input_schema: Dict[str, Any]
     output_schema_path: str
-    output_schema: Dict[str, Any] = field(repr=False)
-    root: Path = field(default=PLUGIN_ROOT, repr=False, compare=False)
+    output_schema: Dict[str, Any]
+    root: Path = PLUGIN_ROOT
 
-    @cached_property
+    def __repr__(self) -> str:
+        return f"ActionSpec(id={self.id!r}, class_ref={self.class_ref!r})"
+
+    @property
     def input_validator(self) -> Any:
-        return validator_for(self.input_schema)
+        return _once("validator", self.input_schema, validator_for)
 
-    @cached_property
+    @property
     def inputs_valid(self) -> Callable[[Any], bool]:
         """True when inputs are valid (compiled once; see framework.schemacheck)."""
-        return compile_predicate(self.input_schema)
+        return _once("predicate", self.input_schema, compile_predicate)
 
-    @cached_property
+    @property
     def output_validator(self) -> Any:
-        return validator_for(self.output_schema)
+        return _once("validator", self.output_schema, validator_for)
 
-    @cached_property
+    @property
     def action_class(self) -> Any:
         return import_class(self.root, self.class_ref)
 
 
-@dataclass(frozen=True)
-class Plugin:
+class Plugin(NamedTuple):
     """Everything plugin.yaml says, with the schemas it references already read."""
 
     root: Path
@@ -157,6 +172,9 @@ class Plugin:
     asset: AssetSpec
     actions: Mapping[str, ActionSpec]
     platforms: Mapping[str, Mapping[str, Any]]  # per-platform metadata (stable app ids, ...)
+
+    def __repr__(self) -> str:
+        return f"Plugin(root={str(self.root)!r}, id={self.id!r}, version={self.version!r})"
 
     @property
     def user_agent(self) -> str:

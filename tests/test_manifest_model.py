@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 import sys
@@ -56,11 +55,11 @@ def test_the_model_carries_everything_plugin_yaml_says() -> None:
 
 def test_the_model_is_frozen() -> None:
     plugin = load_plugin(ROOT)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         plugin.version = "9.9.9"  # type: ignore[misc]
     with pytest.raises(TypeError):
         plugin.actions["x"] = plugin.actions["get_threat_events"]  # type: ignore[index]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         plugin.asset.secrets = ()  # type: ignore[misc]
 
 
