@@ -340,10 +340,30 @@ def advise(schema: Mapping[str, Any], instance: Any) -> Dict[str, str]:
     return found
 
 
+ADVICE_KEYS = ("x-placeholders", "x-wrong-prefixes", "x-known", "x-used-with")
+_ANNOTATED: Dict[int, Tuple[Any, bool]] = {}
+
+
+def _annotated(schema: Mapping[str, Any]) -> bool:
+    """Whether the schema or one inside it carries an annotation advise() reads (known once per
+    schema object, so that a valid run walks only the annotated parts of its inputs)."""
+    entry = _ANNOTATED.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        todo, found = [schema], False
+        while todo and not found:
+            node = todo.pop()
+            if isinstance(node, Mapping):
+                found = any(key in node for key in ADVICE_KEYS)
+                todo.extend(node.values())
+            elif isinstance(node, list):
+                todo.extend(node)
+        entry = _ANNOTATED[id(schema)] = (schema, found)
+    return entry[1]
+
+
 def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> None:
-    if not isinstance(schema, Mapping):
+    if not isinstance(schema, Mapping) or not _annotated(schema):
         return
-    field = _field(path)
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():
@@ -375,6 +395,7 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
         for index, item in enumerate(value):
             _advise(schema["items"], item, [*path, index], found)
     elif isinstance(value, str):
+        field = _field(path)
         for prefix in schema.get("x-wrong-prefixes") or ():
             if value.lower().startswith(prefix.lower()) and len(value) > len(prefix):
                 found[field] = (
