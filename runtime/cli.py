@@ -291,12 +291,14 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     return line + (f" (X-RQID {rqid})" if rqid else "")
 
 
-def follow_summary(envelope: Mapping[str, Any], pages: int) -> str:
-    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``."""
+def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
+    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
+    defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
     body = envelope.get("json_body")
     body = body if isinstance(body, dict) else {}
-    data = body.get("data")
-    count = len(data) if isinstance(data, list) else 0
+    if count is None:
+        data = body.get("data")
+        count = len(data) if isinstance(data, list) else 0
     pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
     cursor = pagination.get("nextCursor")
     status = envelope.get("status_code")

@@ -490,27 +490,13 @@ class EnvelopeWriter(Writer):
 
     def terminal_lines(self, envelope: Dict[str, Any]) -> None:
         """On a terminal, as the in-memory path shows them: a non-2xx answer, the summary."""
-        from runtime.cli import answer_line
+        from runtime.cli import answer_line, follow_summary
 
         line = answer_line(envelope)
         if line:
             self.say(line)
         if self.pages:
-            body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
-            pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
-            cursor = pagination.get("nextCursor")
-            text = f"{self.events:,} events in {self.pages:,} page{'' if self.pages == 1 else 's'}"
-            status = envelope.get("status_code")
-            if not cursor:
-                self.say(text + " (all events read)")
-                return
-            if isinstance(status, int) and not 200 <= status < 300:
-                why = f"stopped at HTTP {status}"
-            elif body.get("errors"):
-                why = "stopped early (see json_body.errors)"
-            else:
-                why = "stopped at max_events"
-            self.say(f"{text} ({why}; resume with cursor {cursor})")
+            self.say(follow_summary(envelope, self.pages, self.events))
 
     def kept_sentence(self, when: str) -> str:
         where = self.output or "the envelope on stdout"
