@@ -33,6 +33,18 @@ def sigint_as_on_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def read_pty(master: int, chunks: List[bytes]) -> None:
+    """Everything a child writes to its pty until it closes its end (run in a thread)."""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its end
+            return
+        if not data:
+            return
+        chunks.append(data)
+
+
 class CliResult:
     def __init__(self, proc: subprocess.CompletedProcess) -> None:
         self.code = proc.returncode

@@ -27,6 +27,7 @@ from tests.support import (
     ROOT,
     SEED_THREAT,
     TOKEN,
+    read_pty,
     sigint_as_on_a_terminal,
     synthetic_threat,
     write_json,
@@ -68,17 +69,6 @@ def run_raw(*args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.
     err = proc.stderr.decode("utf-8", "replace") if isinstance(proc.stderr, bytes) else ""
     assert "Traceback" not in err, err
     return Run(proc.returncode, proc.stdout or b"", err)
-
-
-def read_pty(master: int, chunks: List[bytes]) -> None:
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed its end
-            return
-        if not data:
-            return
-        chunks.append(data)
 
 
 def run_on_a_terminal(*args: str) -> Run:

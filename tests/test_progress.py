@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from tests.support import ROOT, SECRETS, run_cli, synthetic_threat, write_json
+from tests.support import ROOT, SECRETS, read_pty, run_cli, synthetic_threat, write_json
 
 THREAT = synthetic_threat(3000)
 
@@ -36,18 +36,7 @@ def run_on_a_terminal(*args: str) -> Tuple[int, Dict[str, Any], str]:
     )
     os.close(slave)
     chunks: List[bytes] = []
-
-    def read_terminal() -> None:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its end
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader = threading.Thread(target=read_pty, args=(master, chunks), daemon=True)
     reader.start()
     stdout = proc.stdout.read() if proc.stdout else b""
     code = proc.wait(timeout=60)
