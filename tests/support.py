@@ -45,6 +45,15 @@ def read_pty(master: int, chunks: List[bytes]) -> None:
         chunks.append(data)
 
 
+def tree_files(folder: Path) -> Dict[str, bytes]:
+    """{posix path: bytes} of every file under ``folder`` (an export, an unpacked archive)."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
 class CliResult:
     def __init__(self, proc: subprocess.CompletedProcess) -> None:
         self.code = proc.returncode

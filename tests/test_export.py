@@ -17,6 +17,7 @@ import yaml
 from exporters.common import epoch, platforms
 from framework.manifest import Plugin, plugin_from_data
 from tests.support import ROOT, copy_plugin, run_cli
+from tests.support import tree_files as files
 
 SWIMLANE_TREE = [
     "connector.yaml",
@@ -38,14 +39,6 @@ def export(folder: Path, *extra: str) -> Path:
 
 def archive_of(folder: Path) -> Path:
     return folder.parent / "swimlane-sentinelone-1.0.0.zip"
-
-
-def files(folder: Path) -> dict:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def load(folder: Path, name: str) -> dict:

@@ -15,6 +15,7 @@ import yaml
 from exporters.insightconnect import schema_of
 from framework.manifest import Plugin
 from tests.support import copy_plugin, run_cli
+from tests.support import tree_files as files
 
 PACKAGE = "icon_sentinelone"
 TREE = [
@@ -49,14 +50,6 @@ def export(folder: Path, *extra: str) -> Path:
     result = run_cli("export", "insightconnect", "--output", str(folder), *extra)
     assert result.code == 0, result.stderr
     return folder
-
-
-def files(folder: Path) -> Dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def spec_of(folder: Path) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ import simulator
 from exporters._shuffle_adapter import run
 from framework.manifest import Plugin
 from tests.support import ROOT, SEED_THREAT, TOKEN, copy_plugin, run_cli, synthetic_threat
+from tests.support import tree_files as files
 
 APP = "sentinelone/1.0.0"
 TREE = [
@@ -49,14 +50,6 @@ def api(tree: Path) -> Dict[str, Any]:
 
 def by_name(parameters: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     return {p["name"]: p for p in parameters}
-
-
-def files(folder: Path) -> Dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 # --- the tree -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from exporters import _splunk_soar_mapping as mapping
 from framework.manifest import Plugin, plugin_from_data, read_documents
 from tests.support import ROOT, copy_plugin, run_cli
+from tests.support import tree_files as files
 
 CODE = sorted(
     f"src/{p.relative_to(ROOT).as_posix()}"
@@ -38,14 +39,6 @@ def export(folder: Path, root: Path = ROOT) -> Path:
     result = run_cli("export", "splunk_soar", "--root", str(root), "--output", str(folder))
     assert result.code == 0, result.stderr
     return folder
-
-
-def files(folder: Path) -> Dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
