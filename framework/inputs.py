@@ -118,8 +118,8 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
         if isinstance(node, (dict, list)):
             if depth >= limit:
                 return True
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
+            for child in node.values() if isinstance(node, dict) else node:
+                stack.append((child, depth + 1))
     return False
 
 
@@ -352,7 +352,7 @@ def _annotated(schema: Mapping[str, Any]) -> bool:
         todo, found = [schema], False
         while todo and not found:
             node = todo.pop()
-            if isinstance(node, Mapping):
+            if isinstance(node, dict):
                 found = any(key in node for key in ADVICE_KEYS)
                 todo.extend(node.values())
             elif isinstance(node, list):
@@ -362,13 +362,13 @@ def _annotated(schema: Mapping[str, Any]) -> bool:
 
 
 def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> None:
-    if not isinstance(schema, Mapping) or not _annotated(schema):
+    if not isinstance(schema, dict) or not _annotated(schema):
         return
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():
             sub = properties.get(key) if isinstance(key, str) else None
-            if not isinstance(sub, Mapping):
+            if not isinstance(sub, dict) or not _annotated(sub):
                 continue
             _advise(sub, item, [*path, key], found)
             sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
@@ -391,13 +391,14 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
             )
             for key in placeholders[1:]:
                 found[_field([*path, key])] = found[_field([*path, placeholders[0]])]
-    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
             _advise(schema["items"], item, [*path, index], found)
     elif isinstance(value, str):
-        field = _field(path)
+        lowered = value.lower()
         for prefix in schema.get("x-wrong-prefixes") or ():
-            if value.lower().startswith(prefix.lower()) and len(value) > len(prefix):
+            if lowered.startswith(prefix.lower()) and len(value) > len(prefix):
+                field = _field(path)
                 found[field] = (
                     f"{field} starts with {json.dumps(prefix)}; give the value alone, "
                     "without that prefix."
@@ -405,6 +406,7 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
                 return
         known = schema.get("x-known")
         if isinstance(known, list) and value and value not in known:
+            field = _field(path)
             close = _suggest(value, known)
             listed = ", ".join(map(str, known))
             if close is not None:

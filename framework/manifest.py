@@ -76,7 +76,8 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
             except BaseException:
                 del sys.modules[top]
                 raise
-    return getattr(importlib.import_module(module_name), attr)
+    module = sys.modules.get(module_name) or importlib.import_module(module_name)
+    return getattr(module, attr)
 
 
 # Validators and compiled predicates derived from the model's schemas, made once per schema

@@ -14,9 +14,8 @@ def prepare_asset(plugin: Plugin, asset: Any) -> dict:
     spec = plugin.asset
     _require_shallow(asset, "asset")
     if isinstance(asset, Mapping):
-        # Pasted settings often carry a stray space or newline: trim text values.
-        trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
-        asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
+        # (coerce trims text: pasted settings often carry a stray space or newline)
+        asset = apply_defaults(coerce(dict(asset), spec.schema), spec.schema)
     _require_valid(spec.is_valid, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets)
     return asset
 
