@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import os
 import re
 import ssl
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Union
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
@@ -21,6 +22,8 @@ EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
 API_SUFFIX = re.compile(r"(/web/api(/v[0-9]+(\.[0-9]+)?)?)?/?", re.IGNORECASE)
 HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
+# Spaces (whatever str.isspace() calls one), the C0 controls and DEL: never in a typed URL.
+SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 MAX_CA_BUNDLE = 16 * 1024 * 1024
 # The connection test reads one threat: cheap, authenticated, and it needs the same permission
@@ -58,13 +61,27 @@ class ApiTokenAuth(requests.auth.AuthBase):
         return "ApiTokenAuth(<redacted>)"
 
 
-def is_loopback(host: str) -> bool:
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+def _ip(host: str) -> Optional[Address]:
+    """``host`` as an IP address, or None: a name (no colon, and not only digits and dots, so
+    that the parse is not even tried) or something else that is not an address."""
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return None
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str, address: Optional[Address] = None) -> bool:
+    """Whether ``host`` (with ``address``, its IP address if already parsed) is this machine."""
     if host.rstrip(".").lower() == "localhost":
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    if address is None:
+        address = _ip(host)
+    return address is not None and address.is_loopback
 
 
 def _shown(host: Optional[str]) -> str:
@@ -77,7 +94,7 @@ def _split(value: str, field: str) -> SplitResult:
     """``value`` split into URL parts, or an AssetError naming ``field`` (never the value: a
     URL may carry credentials)."""
     text = value.strip()
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if SPACE_OR_CONTROL.search(text):
         raise AssetError(
             f"{field}: must not contain spaces, tabs, line breaks or control characters."
         )
@@ -98,16 +115,15 @@ def _split(value: str, field: str) -> SplitResult:
     return parts
 
 
-def _check_host(host: str, field: str) -> None:
-    """A host name requests can connect to: an IP address, or dot-separated labels of 1 to 63
-    letters, digits, hyphens or underscores (international names in their IDNA form)."""
-    try:
-        ipaddress.ip_address(host)
-        return
-    except ValueError:
-        pass
-    try:
-        name = host.encode("idna").decode("ascii")
+def _check_host(host: str, field: str) -> Optional[Address]:
+    """A host name requests can connect to: an IP address (returned), or dot-separated labels
+    of 1 to 63 letters, digits, hyphens or underscores (international names in their IDNA
+    form; None is returned)."""
+    address = _ip(host)
+    if address is not None:
+        return address
+    try:  # an ASCII name is its own IDNA form (and the idna codec is slow pure Python)
+        name = host if host.isascii() else host.encode("idna").decode("ascii")
     except UnicodeError:
         name = ""
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
@@ -116,8 +132,10 @@ def _check_host(host: str, field: str) -> None:
             f"{field}: the host name {host[:80]!r} is not valid; expected dot-separated labels "
             "of 1 to 63 letters, digits or hyphens, e.g. usea1-acme.sentinelone.net."
         )
+    return None
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of text that holds no secret (as urlsplit)
 def normalize_url(url: str) -> str:
     """The console's base URL: https (or loopback http), host and port only.
 
@@ -125,21 +143,19 @@ def normalize_url(url: str) -> str:
     or ``/web/api/vX.Y`` suffix (and a trailing slash), which is dropped. Anything else (a
     prefix, dot segments, percent-escapes) could move requests off ``/web/api/v2.1/...``."""
     parts = _split(url, "url")
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not parts.hostname:
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("https", "http") or not host:
         raise AssetError(
             f"url: expected the console's base URL starting with https://, e.g. {EXAMPLE_URL}."
         )
     if parts.username is not None or parts.password is not None:
         raise AssetError("url: must not contain credentials; put the API token in api_token.")
     if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise AssetError(f"url: must not contain a query or fragment; got host {_shown(host)}.")
+    address = _check_host(host, "url")
+    if scheme == "http" and not is_loopback(host, address):
         raise AssetError(
-            f"url: must not contain a query or fragment; got host {_shown(parts.hostname)}."
-        )
-    _check_host(parts.hostname, "url")
-    if scheme == "http" and not is_loopback(parts.hostname):
-        raise AssetError(
-            f"url: plain http:// is refused for {_shown(parts.hostname)}; use https:// (http is "
+            f"url: plain http:// is refused for {_shown(host)}; use https:// (http is "
             "allowed only for a loopback host such as the local simulator)."
         )
     if not API_SUFFIX.fullmatch(parts.path):

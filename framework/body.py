@@ -39,21 +39,30 @@ def _float(text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
+# Made once: json.loads with hooks would build a decoder for every body.
+DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_float)
+BIG_INT_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
+)
+
+
 def _parse_body(body: bytes) -> Tuple[bool, Any]:
     """(True, value) for a JSON body Python can hold and print back as JSON; else (False, None):
     the body then reaches the user as ``response_text``."""
     if not body.strip():
         return False, None
+    try:  # decoded as json.loads decodes bytes: UTF-8, -16 or -32, told by the first bytes
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError:
+        return False, None  # not UTF-8
     try:
-        return True, json.loads(body, parse_constant=_refuse_constant, parse_float=_float)
-    except (json.JSONDecodeError, UnicodeDecodeError, NotStandardJSON, RecursionError):
-        return False, None  # not JSON, not UTF-8, NaN/Infinity, or nested too deep for Python
+        return True, DECODER.decode(text)
+    except (json.JSONDecodeError, NotStandardJSON, RecursionError):
+        return False, None  # not JSON, NaN/Infinity, or nested too deep for Python
     except ValueError:  # an integer too long for int(): parse again, keeping its digits
         pass
     try:
-        return True, json.loads(
-            body, parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
-        )
+        return True, BIG_INT_DECODER.decode(text)
     except (ValueError, RecursionError):
         return False, None
 

@@ -81,14 +81,7 @@ class HttpConnector:
         self.wait_budget = WaitBudget(retry.wait_budget)
         self.max_response_bytes = int(max_response_bytes)
         self.proxy_host = host_of(proxy) if proxy else None
-        self.facts: Dict[str, Any] = {
-            "host": self.host,
-            "hostname": urlsplit(base_url).hostname or "?",
-            "proxy": self.proxy_host or "?",
-            "timeout": f"{self.timeout:g}",
-            "limit_mb": f"{self.max_response_bytes / (1024 * 1024):g}",
-            "example": f" (e.g. {url_example})" if url_example else "",
-        }
+        self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
         self.on_wait: Optional[Callable[[float, Optional[int]], None]] = None
         session = requests.Session()
@@ -109,6 +102,18 @@ class HttpConnector:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @property
+    def facts(self) -> Dict[str, Any]:
+        """What the cause table's sentences are filled with (made when a failure is worded)."""
+        return {
+            "host": self.host,
+            "hostname": urlsplit(self.base_url).hostname or "?",
+            "proxy": self.proxy_host or "?",
+            "timeout": f"{self.timeout:g}",
+            "limit_mb": f"{self.max_response_bytes / (1024 * 1024):g}",
+            "example": f" (e.g. {self.url_example})" if self.url_example else "",
+        }
 
     @property
     def secrets(self) -> Tuple[str, ...]:
@@ -211,14 +216,15 @@ class HttpConnector:
                 body = self._read_body(response, exchange, byte_budget)
             finally:
                 response.close()
-        log.debug(
-            "%s %s -> %s (%d bytes, %.3f s)",
-            method,
-            response.request.path_url if response.request else url,
-            response.status_code,
-            len(body),
-            time.monotonic() - started,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %s (%d bytes, %.3f s)",
+                method,
+                response.request.path_url if response.request else url,
+                response.status_code,
+                len(body),
+                time.monotonic() - started,
+            )
         return build_envelope(response, body), len(body)
 
     def _read_body(
