@@ -75,12 +75,10 @@ class HttpConnector:
         url_example: str = "",
     ) -> None:
         self.base_url = base_url
-        self.host = host_of(base_url)
         self.timeout = float(timeout)
         self.retry = retry
         self.wait_budget = WaitBudget(retry.wait_budget)
         self.max_response_bytes = int(max_response_bytes)
-        self.proxy_host = host_of(proxy) if proxy else None
         self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
         self.on_wait: Optional[Callable[[float, Optional[int]], None]] = None
@@ -102,6 +100,16 @@ class HttpConnector:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the console, for messages."""
+        return host_of(self.base_url)
+
+    @property
+    def proxy_host(self) -> Optional[str]:
+        proxy = self.session.proxies.get("https")
+        return host_of(proxy) if proxy else None
 
     @property
     def facts(self) -> Dict[str, Any]:

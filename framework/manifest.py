@@ -80,6 +80,18 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
     return getattr(module, attr)
 
 
+_CLASSES: Dict[Tuple[str, str], Any] = {}
+
+
+def _class(root: Path, ref: str) -> Any:
+    """import_class, once per root and reference (as each run asks for its classes again)."""
+    key = (str(root), ref)
+    found = _CLASSES.get(key)
+    if found is None:
+        found = _CLASSES[key] = import_class(root, ref)
+    return found
+
+
 # Validators and compiled predicates derived from the model's schemas, made once per schema
 # object: the model is immutable, so what is derived from it is cached beside it.
 _DERIVED: Dict[Tuple[int, str], Tuple[Any, Any]] = {}
@@ -120,7 +132,7 @@ class AssetSpec(NamedTuple):
 
     @property
     def connector_class(self) -> Any:
-        return import_class(self.root, self.connector)
+        return _class(self.root, self.connector)
 
 
 class ActionSpec(NamedTuple):
@@ -156,7 +168,7 @@ class ActionSpec(NamedTuple):
 
     @property
     def action_class(self) -> Any:
-        return import_class(self.root, self.class_ref)
+        return _class(self.root, self.class_ref)
 
 
 class Plugin(NamedTuple):
