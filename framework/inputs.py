@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -333,11 +333,23 @@ def nesting_error(instance: Any, what: str) -> Optional[InputError]:
 
 
 # -- advice: what a schema's x- annotations say about a (possibly valid) instance ----------------
-def advise(schema: Mapping[str, Any], instance: Any) -> Dict[str, str]:
-    """Problems the schema's annotations find (field -> sentence); warnings are logged."""
-    found: Dict[str, str] = {}
-    _advise(schema, instance, [], found)
-    return found
+class Advice(NamedTuple):
+    """What a schema's annotations say about an instance."""
+
+    problems: Dict[str, str]  # field -> sentence: refused
+    warnings: List[str]  # sentences: accepted, and said (logged) each time it is used
+
+
+def advise(schema: Mapping[str, Any], instance: Any) -> Advice:
+    """The problems and warnings the schema's annotations find (nothing is logged here)."""
+    advice = Advice({}, [])
+    _advise(schema, instance, [], advice)
+    return advice
+
+
+def log_warnings(advice: Advice) -> None:
+    for sentence in advice.warnings:
+        log.warning("%s", sentence)
 
 
 ADVICE_KEYS = ("x-placeholders", "x-wrong-prefixes", "x-known", "x-used-with")
@@ -361,23 +373,25 @@ def _annotated(schema: Mapping[str, Any]) -> bool:
     return entry[1]
 
 
-def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> None:
+def _advise(schema: Any, value: Any, path: List[Any], advice: Advice) -> None:
     if not isinstance(schema, dict) or not _annotated(schema):
         return
+    found = advice.problems
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():
             sub = properties.get(key) if isinstance(key, str) else None
             if not isinstance(sub, dict) or not _annotated(sub):
                 continue
-            _advise(sub, item, [*path, key], found)
+            _advise(sub, item, [*path, key], advice)
             sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
             if (
                 isinstance(sibling, str)
                 and item not in (None, sub.get("default"))
                 and value.get(sibling) is not True
             ):
-                log.warning("%s is ignored unless %s is true.", _field([*path, key]), sibling)
+                field = _field([*path, key])
+                advice.warnings.append(f"{field} is ignored unless {sibling} is true.")
         placeholders = [
             key
             for key, sub in properties.items()
@@ -393,7 +407,7 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
                 found[_field([*path, key])] = found[_field([*path, placeholders[0]])]
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
-            _advise(schema["items"], item, [*path, index], found)
+            _advise(schema["items"], item, [*path, index], advice)
     elif isinstance(value, str):
         lowered = value.lower()
         for prefix in schema.get("x-wrong-prefixes") or ():
@@ -415,9 +429,6 @@ def _advise(schema: Any, value: Any, path: List[Any], found: Dict[str, str]) -> 
                     f"(did you mean {close}?)."
                 )
             else:
-                log.warning(
-                    "%s: %s is not a known value (%s); it is sent as given.",
-                    field,
-                    show(value),
-                    listed,
+                advice.warnings.append(
+                    f"{field}: {show(value)} is not a known value ({listed}); it is sent as given."
                 )

@@ -3,21 +3,62 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from framework.action import ActionInputError, PageSink, ProgressHook
-from framework.inputs import InputError, advise, apply_defaults, coerce, explain, nesting_error
+from framework.inputs import (
+    Advice,
+    InputError,
+    advise,
+    apply_defaults,
+    coerce,
+    explain,
+    log_warnings,
+    nesting_error,
+)
 from framework.manifest import ActionSpec, Plugin
+
+SCALARS = (str, int, float, bool, type(None))
+# The last asset accepted, per asset schema: (schema, asset as given, prepared, its advice).
+_ACCEPTED: Dict[int, Tuple[Any, tuple, dict, Advice]] = {}
 
 
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:
+    """The asset validated, with defaults filled in (a new dict); raises InputError.
+
+    An asset is configuration: a worker process that runs action after action on one
+    connection gets the same asset every time, so the last one accepted is remembered by
+    value (each value with its type: ``True`` is not ``1``) and not checked again; its
+    warnings are logged again each time. The connector still checks what it uses. Only the
+    last asset is kept, in this process's memory, where the platform holds it too."""
     spec = plugin.asset
+    given = _by_value(asset)
+    last = _ACCEPTED.get(id(spec.schema))
+    if given is not None and last is not None and last[0] is spec.schema and last[1] == given:
+        log_warnings(last[3])
+        return dict(last[2])
     _require_shallow(asset, "asset")
     if isinstance(asset, Mapping):
         # (coerce trims text: pasted settings often carry a stray space or newline)
         asset = apply_defaults(coerce(dict(asset), spec.schema), spec.schema)
-    _require_valid(spec.is_valid, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets)
+    advice = _require_valid(
+        spec.is_valid, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets
+    )
+    if given is not None:
+        _ACCEPTED[id(spec.schema)] = (spec.schema, given, dict(asset), advice)
     return asset
+
+
+def _by_value(asset: Any) -> Optional[tuple]:
+    """A flat asset of plain values as a comparable value, else None (not remembered)."""
+    if type(asset) is not dict:
+        return None
+    items = []
+    for name, value in asset.items():
+        if type(value) not in SCALARS:
+            return None
+        items.append((name, type(value), value))
+    return tuple(items)
 
 
 def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
@@ -45,17 +86,21 @@ def _require_valid(
     value: Any,
     what: str,
     secrets: Iterable[str] = (),
-) -> None:
+) -> Advice:
     """The compiled predicate answers the common case; when it cannot show ``value`` valid,
     jsonschema (``validator()``, built only then) decides and ``explain`` says what is wrong.
-    The schema's annotations add their advice (placeholders, typos) either way."""
+    The schema's annotations add their advice (placeholders, typos) either way; its warnings
+    are logged and it is returned."""
     advice = advise(schema, value)
+    log_warnings(advice)
     valid = is_valid(value)
-    if valid and not advice:
-        return
-    error = explain(None if valid else validator(), value, what, secrets, advice=advice)
-    if error:
-        raise error
+    if not valid or advice.problems:
+        error = explain(
+            None if valid else validator(), value, what, secrets, advice=advice.problems
+        )
+        if error:
+            raise error
+    return advice
 
 
 def check_output(action: ActionSpec, envelope: Any) -> Optional[InputError]:

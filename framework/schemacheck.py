@@ -17,13 +17,6 @@ predicate always answers False, so that schema is checked by jsonschema alone, e
 
 Why: importing jsonschema (referencing, rpds, attrs, the bundled meta-schemas) costs more than
 the whole HTTP request of a run, and a run with valid inputs never needs its error messages.
-
-How: the checks are written as Python source, one function per schema (plus one per subschema
-of ``not``, ``anyOf``, ``oneOf``, ``if`` and ``$ref``), with properties and items checked inline,
-and compiled once with ``exec``. The closure per keyword that this replaced cost one call per
-keyword and value: checking the asset of a warm run took 39 µs with it, 16 µs now. Nothing
-from the schema is written into the source (see ``_Compiler``). A schema nested deeper than
-Python can indent (about 50 levels of properties) is left to jsonschema.
 """
 
 from __future__ import annotations
@@ -56,9 +49,9 @@ def compile_predicate(schema: Any) -> Check:
     if not isinstance(schema, dict) or schema.get("$schema") != DRAFT_2020_12:
         return never
     try:
-        check = _Compiler(schema).compile()
-    except (Unsupported, re.error, TypeError, ValueError, RecursionError, SyntaxError):
-        return never  # SyntaxError: too deep for Python to indent
+        check = _Compiler(schema).compile(schema, root=True)
+    except (Unsupported, re.error, TypeError, ValueError):
+        return never
 
     def is_valid(instance: Any) -> bool:
         try:
@@ -86,16 +79,18 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-# Each JSON type as a test of ``x`` in the generated source (as jsonschema's _types).
-TYPE_TESTS: Dict[str, str] = {
-    "array": "isinstance({x}, list)",
-    "boolean": "isinstance({x}, bool)",
-    "integer": "is_integer({x})",
-    "null": "{x} is None",
-    "number": "is_number({x})",
-    "object": "isinstance({x}, dict)",
-    "string": "isinstance({x}, str)",
+TYPE_CHECKS: Dict[str, Check] = {
+    "array": lambda value: isinstance(value, list),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": is_integer,
+    "null": lambda value: value is None,
+    "number": is_number,
+    "object": lambda value: isinstance(value, dict),
+    "string": lambda value: isinstance(value, str),
 }
+
+
+PLAIN_TYPES = {"array": list, "boolean": bool, "null": type(None), "object": dict, "string": str}
 
 
 def _unbool(element: Any, true: object = object(), false: object = object()) -> Any:
@@ -165,105 +160,55 @@ class _LazyPattern:
 
 
 class _Compiler:
-    """Writes the checks as Python source, keyword after keyword, and runs it through ``exec``
-    once. An object's properties and an array's items are checked inline, in the function of
-    the schema around them; ``not``, ``anyOf``, ``oneOf``, ``if`` and ``$ref`` call a function
-    of their own. A valid instance then costs a few calls, not one per keyword.
-
-    Nothing from the schema is written into the source: every value (names, bounds, patterns,
-    enums) is passed in as a constant ``cN``; the source holds only each keyword's fixed code
-    and the names ``fN``, ``cN`` and ``xN`` (the value being checked) that the compiler makes."""
-
     def __init__(self, root: Dict[str, Any]) -> None:
         self.root = root
-        self.sources: List[str] = []
-        self.scope: Dict[str, Any] = {
-            "__builtins__": {},  # the source names only what is listed here
-            "bool": bool,
-            "dict": dict,
-            "equal": equal,
-            "is_integer": is_integer,
-            "is_number": is_number,
-            "isinstance": isinstance,
-            "len": len,
-            "list": list,
-            "str": str,
-            "uniq": uniq,
-        }
-        self.refs: Dict[str, str] = {}
-        self.count = 0
+        self.refs: Dict[str, Check] = {}
 
-    def compile(self) -> Check:
-        name = self.function(self.root, root=True)
-        exec("\n".join(self.sources), self.scope)  # noqa: S102 - our own source (class doc)
-        return self.scope[name]
-
-    def name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def constant(self, value: Any) -> str:
-        name = self.name("c")
-        self.scope[name] = value
-        return name
-
-    def function(self, schema: Any, root: bool = False, name: str = "") -> str:
-        """The name of a function ``fN(x) -> bool`` that checks ``schema`` (written once)."""
-        name = name or self.name("f")
-        lines = "".join(f"    {line}\n" for line in self.body(schema, "x", root))
-        self.sources.append(f"def {name}(x):\n{lines}    return True\n")
-        return name
-
-    def body(self, schema: Any, x: str, root: bool = False) -> List[str]:
-        """Statements that ``return False`` unless the value named ``x`` is valid."""
-        if schema is True or schema is False:
-            return [] if schema else ["return False"]
+    def compile(self, schema: Any, root: bool = False) -> Check:
+        if schema is True:
+            return lambda instance: True
+        if schema is False:
+            return never
         if not isinstance(schema, dict):
             raise Unsupported("a schema is an object or a boolean")
-        lines: List[str] = []
+        checks: List[Check] = []
         for keyword, value in schema.items():
             if keyword in ANNOTATIONS or keyword.startswith("x-"):
                 continue  # x-...: this plugin's annotations (words for messages); jsonschema too
             if (keyword in ("$schema", "$id") and root) or keyword in ("then", "else"):
                 continue  # then/else: read by kw_if (alone, jsonschema ignores them as well)
             if keyword == "$ref":
-                lines.append(f"if not {self.ref(value)}({x}): return False")
+                checks.append(self.ref(value))
                 continue
             method = getattr(self, "kw_" + keyword, None) if keyword.isalpha() else None
             if method is None:
                 raise Unsupported(keyword)
-            lines.extend(method(value, schema, x))
-        return lines
-
-    def _nested(self, schema: Any, x: str, depth: int) -> List[str]:
-        """``body`` of a subschema, indented ``depth`` levels."""
-        return [" " * 4 * depth + line for line in self.body(schema, x)]
+            checks.append(method(value, schema))
+        return _all_of(checks)
 
     # -- any instance -------------------------------------------------------------------------
-    def kw_type(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
+    def kw_type(self, value: Any, schema: Dict[str, Any]) -> Check:
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not names or not set(names) <= TYPES:
             raise Unsupported("type")
-        tests = " or ".join(TYPE_TESTS[name].format(x=x) for name in names)
-        return [f"if not ({tests}): return False"]
+        if not {"integer", "number"} & set(names):  # one isinstance: no bool-is-not-int rule
+            classes = tuple(PLAIN_TYPES[name] for name in names)
+            return lambda instance: isinstance(instance, classes)
+        return _any_of([TYPE_CHECKS[name] for name in names])
 
-    def kw_enum(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
+    def kw_enum(self, value: Any, schema: Dict[str, Any]) -> Check:
         if not isinstance(value, list):
             raise Unsupported("enum")
-        each = self.name("x")
-        return [
-            f"for {each} in {self.constant(value)}:",
-            f"    if equal({each}, {x}): break",
-            "else: return False",
-        ]
+        return lambda instance: any(equal(each, instance) for each in value)
 
-    def kw_const(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return [f"if not equal({x}, {self.constant(value)}): return False"]
+    def kw_const(self, value: Any, schema: Dict[str, Any]) -> Check:
+        return lambda instance: equal(instance, value)
 
-    def ref(self, value: Any) -> str:
+    def ref(self, value: Any) -> Check:
         if not isinstance(value, str) or not value.startswith("#") or "%" in value:
             raise Unsupported("$ref: only local JSON pointers")
         if value not in self.refs:
+            self.refs[value] = never  # placeholder while compiling (recursive schemas)
             target: Any = self.root
             pointer = value[1:]
             if pointer and not pointer.startswith("/"):
@@ -276,147 +221,169 @@ class _Compiler:
                     raise Unsupported("$ref: unresolvable")
             if isinstance(target, dict) and "$id" in target and target is not self.root:
                 raise Unsupported("$ref: a nested $id")
-            self.refs[value] = self.name("f")  # named first: a recursive schema calls itself
-            self.function(target, root=target is self.root, name=self.refs[value])
-        return self.refs[value]
+            self.refs[value] = self.compile(target, root=target is self.root)
+        refs = self.refs
+        return lambda instance: refs[value](instance)
 
-    def kw_not(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return [f"if {self.function(value)}({x}): return False"]
+    def kw_not(self, value: Any, schema: Dict[str, Any]) -> Check:
+        inner = self.compile(value)
+        return lambda instance: not inner(instance)
 
-    def kw_allOf(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return [f"if not {name}({x}): return False" for name in self._schemas(value)]
+    def kw_allOf(self, value: Any, schema: Dict[str, Any]) -> Check:
+        return _all_of(self._schemas(value))
 
-    def kw_anyOf(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        calls = " or ".join(f"{name}({x})" for name in self._schemas(value))
-        return [f"if not ({calls}): return False"]
+    def kw_anyOf(self, value: Any, schema: Dict[str, Any]) -> Check:
+        return _any_of(self._schemas(value))
 
-    def kw_oneOf(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        calls = ", ".join(f"{name}({x})" for name in self._schemas(value))
-        return [f"if [{calls}].count(True) != 1: return False"]
+    def kw_oneOf(self, value: Any, schema: Dict[str, Any]) -> Check:
+        subs = self._schemas(value)
+        return lambda instance: sum(1 for sub in subs if sub(instance)) == 1
 
-    def kw_if(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        condition = self.function(value)
-        then = self.function(schema.get("then", True))
-        otherwise = self.function(schema.get("else", True))
-        return [f"if not ({then}({x}) if {condition}({x}) else {otherwise}({x})): return False"]
+    def kw_if(self, value: Any, schema: Dict[str, Any]) -> Check:
+        condition = self.compile(value)
+        then = self.compile(schema.get("then", True))
+        otherwise = self.compile(schema.get("else", True))
+        return lambda instance: then(instance) if condition(instance) else otherwise(instance)
 
-    def _schemas(self, value: Any) -> List[str]:
+    def _schemas(self, value: Any) -> List[Check]:
         if not isinstance(value, list) or not value:
             raise Unsupported("a non-empty array of schemas")
-        return [self.function(item) for item in value]
+        return [self.compile(item) for item in value]
 
     # -- objects ------------------------------------------------------------------------------
-    def kw_properties(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
+    def kw_properties(self, value: Any, schema: Dict[str, Any]) -> Check:
         if not isinstance(value, dict):
             raise Unsupported("properties")
-        lines = []
-        for key, sub in value.items():
-            item = self.name("x")
-            checks = self._nested(sub, item, 2)
-            if checks:
-                name = self.constant(key)
-                lines += [f"    if {name} in {x}:", f"        {item} = {x}[{name}]", *checks]
-        return [f"if isinstance({x}, dict):", *lines] if lines else []
+        subs = [(name, self.compile(sub)) for name, sub in value.items()]
 
-    def kw_required(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
+        def check(instance: Any) -> bool:
+            if isinstance(instance, dict):
+                for name, sub in subs:
+                    if name in instance and not sub(instance[name]):
+                        return False
+            return True
+
+        return check
+
+    def kw_required(self, value: Any, schema: Dict[str, Any]) -> Check:
         if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
             raise Unsupported("required")
-        names = self.constant(frozenset(value))
-        return [f"if isinstance({x}, dict) and not {x}.keys() >= {names}: return False"]
+        names = frozenset(value)
+        return lambda instance: not isinstance(instance, dict) or instance.keys() >= names
 
-    def kw_additionalProperties(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
+    def kw_additionalProperties(self, value: Any, schema: Dict[str, Any]) -> Check:
         if "patternProperties" in schema:
             raise Unsupported("patternProperties")
         known = schema.get("properties", {})
         if not isinstance(known, dict):
             raise Unsupported("properties")
         if value is True:
-            return []
-        names = self.constant(frozenset(known))
+            return lambda instance: True
         if value is False:
-            return [f"if isinstance({x}, dict) and not {x}.keys() <= {names}: return False"]
-        key, item = self.name("x"), self.name("x")
-        checks = self._nested(value, item, 3)
-        if not checks:
-            return []
-        return [
-            f"if isinstance({x}, dict):",
-            f"    for {key}, {item} in {x}.items():",
-            f"        if {key} not in {names}:",
-            *checks,
-        ]
-
-    def kw_propertyNames(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._each("dict", x, value)
-
-    def kw_minProperties(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._size("dict", x, "<", value)
-
-    def kw_maxProperties(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._size("dict", x, ">", value)
-
-    # -- arrays -------------------------------------------------------------------------------
-    def kw_items(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        if "prefixItems" in schema:
-            raise Unsupported("prefixItems")
-        return self._each("list", x, value)
-
-    def kw_minItems(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._size("list", x, "<", value)
-
-    def kw_maxItems(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._size("list", x, ">", value)
-
-    def kw_uniqueItems(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        if not isinstance(value, bool):
-            raise Unsupported("uniqueItems")
-        return [f"if isinstance({x}, list) and not uniq({x}): return False"] if value else []
-
-    # -- strings ------------------------------------------------------------------------------
-    def kw_minLength(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._size("str", x, "<", value)
-
-    def kw_maxLength(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._size("str", x, ">", value)
-
-    def kw_pattern(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        pattern = self.constant(_LazyPattern(value))
-        return [f"if isinstance({x}, str) and {pattern}.search({x}) is None: return False"]
-
-    def kw_format(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        if value not in NO_OP_FORMATS:
-            raise Unsupported(f"format {value!r}")
-        return []
-
-    # -- numbers: "x < bound" fails minimum, so a NaN passes, as in jsonschema ------------------
-    def kw_minimum(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._bound(x, "<", value)
-
-    def kw_maximum(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._bound(x, ">", value)
-
-    def kw_exclusiveMinimum(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._bound(x, "<=", value)
-
-    def kw_exclusiveMaximum(self, value: Any, schema: Dict[str, Any], x: str) -> List[str]:
-        return self._bound(x, ">=", value)
-
-    # -- shared shapes --------------------------------------------------------------------------
-    def _each(self, kind: str, x: str, schema: Any) -> List[str]:
-        """Each item of a list, or each key of a dict, is valid under ``schema``."""
-        item = self.name("x")
-        checks = self._nested(schema, item, 2)
-        return (
-            [f"if isinstance({x}, {kind}):", f"    for {item} in {x}:", *checks] if checks else []
+            return lambda instance: (
+                not isinstance(instance, dict) or instance.keys() <= known.keys()
+            )
+        sub = self.compile(value)
+        return lambda instance: (
+            not isinstance(instance, dict)
+            or all(sub(item) for name, item in instance.items() if name not in known)
         )
 
-    def _size(self, kind: str, x: str, failing: str, value: Any) -> List[str]:
-        limit = self.constant(_count(value))
-        return [f"if isinstance({x}, {kind}) and len({x}) {failing} {limit}: return False"]
+    def kw_propertyNames(self, value: Any, schema: Dict[str, Any]) -> Check:
+        sub = self.compile(value)
+        return lambda instance: not isinstance(instance, dict) or all(map(sub, instance))
 
-    def _bound(self, x: str, failing: str, value: Any) -> List[str]:
-        bound = self.constant(_number(value))
-        return [f"if is_number({x}) and {x} {failing} {bound}: return False"]
+    def kw_minProperties(self, value: Any, schema: Dict[str, Any]) -> Check:
+        least = _count(value)
+        return lambda instance: not isinstance(instance, dict) or len(instance) >= least
+
+    def kw_maxProperties(self, value: Any, schema: Dict[str, Any]) -> Check:
+        most = _count(value)
+        return lambda instance: not isinstance(instance, dict) or len(instance) <= most
+
+    # -- arrays -------------------------------------------------------------------------------
+    def kw_items(self, value: Any, schema: Dict[str, Any]) -> Check:
+        if "prefixItems" in schema:
+            raise Unsupported("prefixItems")
+        sub = self.compile(value)
+        return lambda instance: not isinstance(instance, list) or all(map(sub, instance))
+
+    def kw_minItems(self, value: Any, schema: Dict[str, Any]) -> Check:
+        least = _count(value)
+        return lambda instance: not isinstance(instance, list) or len(instance) >= least
+
+    def kw_maxItems(self, value: Any, schema: Dict[str, Any]) -> Check:
+        most = _count(value)
+        return lambda instance: not isinstance(instance, list) or len(instance) <= most
+
+    def kw_uniqueItems(self, value: Any, schema: Dict[str, Any]) -> Check:
+        if not isinstance(value, bool):
+            raise Unsupported("uniqueItems")
+        if not value:
+            return lambda instance: True
+        return lambda instance: not isinstance(instance, list) or uniq(instance)
+
+    # -- strings ------------------------------------------------------------------------------
+    def kw_minLength(self, value: Any, schema: Dict[str, Any]) -> Check:
+        least = _count(value)
+        return lambda instance: not isinstance(instance, str) or len(instance) >= least
+
+    def kw_maxLength(self, value: Any, schema: Dict[str, Any]) -> Check:
+        most = _count(value)
+        return lambda instance: not isinstance(instance, str) or len(instance) <= most
+
+    def kw_pattern(self, value: Any, schema: Dict[str, Any]) -> Check:
+        lazy = _LazyPattern(value)
+        return lambda instance: not isinstance(instance, str) or lazy.search(instance) is not None
+
+    def kw_format(self, value: Any, schema: Dict[str, Any]) -> Check:
+        if value not in NO_OP_FORMATS:
+            raise Unsupported(f"format {value!r}")
+        return lambda instance: True
+
+    # -- numbers ------------------------------------------------------------------------------
+    def kw_minimum(self, value: Any, schema: Dict[str, Any]) -> Check:
+        bound = _number(value)
+        return lambda instance: not is_number(instance) or not instance < bound
+
+    def kw_maximum(self, value: Any, schema: Dict[str, Any]) -> Check:
+        bound = _number(value)
+        return lambda instance: not is_number(instance) or not instance > bound
+
+    def kw_exclusiveMinimum(self, value: Any, schema: Dict[str, Any]) -> Check:
+        bound = _number(value)
+        return lambda instance: not is_number(instance) or not instance <= bound
+
+    def kw_exclusiveMaximum(self, value: Any, schema: Dict[str, Any]) -> Check:
+        bound = _number(value)
+        return lambda instance: not is_number(instance) or not instance >= bound
+
+
+def _all_of(checks: List[Check]) -> Check:
+    """True when every check is (a loop, not a generator: this runs for every value)."""
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(instance: Any) -> bool:
+        for each in checks:
+            if not each(instance):
+                return False
+        return True
+
+    return check
+
+
+def _any_of(checks: List[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(instance: Any) -> bool:
+        for each in checks:
+            if each(instance):
+                return True
+        return False
+
+    return check
 
 
 def compile_or_none(schema: Any) -> Optional[Check]:
