@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import re
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -333,16 +333,20 @@ def nesting_error(instance: Any, what: str) -> Optional[InputError]:
 
 
 # -- advice: what a schema's x- annotations say about a (possibly valid) instance ----------------
-class Advice(NamedTuple):
-    """What a schema's annotations say about an instance."""
+class Advice:
+    """What a schema's annotations say about an instance (a plain class: a NamedTuple would
+    cost its generated source at every start)."""
 
-    problems: Dict[str, str]  # field -> sentence: refused
-    warnings: List[str]  # sentences: accepted, and said (logged) each time it is used
+    __slots__ = ("problems", "warnings")
+
+    def __init__(self) -> None:
+        self.problems: Dict[str, str] = {}  # field -> sentence: refused
+        self.warnings: List[str] = []  # sentences: accepted, and logged each time it is used
 
 
 def advise(schema: Mapping[str, Any], instance: Any) -> Advice:
     """The problems and warnings the schema's annotations find (nothing is logged here)."""
-    advice = Advice({}, [])
+    advice = Advice()
     _advise(schema, instance, [], advice)
     return advice
 
