@@ -76,8 +76,7 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
             except BaseException:
                 del sys.modules[top]
                 raise
-    module = sys.modules.get(module_name) or importlib.import_module(module_name)
-    return getattr(module, attr)
+    return getattr(importlib.import_module(module_name), attr)
 
 
 _CLASSES: Dict[Tuple[str, str], Any] = {}

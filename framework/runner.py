@@ -29,9 +29,10 @@ def prepare_asset(plugin: Plugin, asset: Any) -> dict:
 
     An asset is configuration: a worker process that runs action after action on one
     connection gets the same asset every time, so the last one accepted is remembered by
-    value (each value with its type: ``True`` is not ``1``) and not checked again; its
-    warnings are logged again each time. The connector still checks what it uses. Only the
-    last asset is kept, in this process's memory, where the platform holds it too."""
+    value (each name and value with its type: ``True`` is not ``1``, ``-0.0`` is not ``0.0``)
+    and not checked again, when it holds only plain values after preparing too; its warnings
+    are logged again each time. The connector still checks what it uses. Only the last asset
+    is kept, in this process's memory, where the platform holds it too."""
     spec = plugin.asset
     given = _by_value(asset)
     last = _ACCEPTED.get(id(spec.schema))
@@ -40,25 +41,28 @@ def prepare_asset(plugin: Plugin, asset: Any) -> dict:
         return dict(last[2])
     _require_shallow(asset, "asset")
     if isinstance(asset, Mapping):
-        # (coerce trims text: pasted settings often carry a stray space or newline)
-        asset = apply_defaults(coerce(dict(asset), spec.schema), spec.schema)
+        # Pasted settings often carry a stray space or newline: trim text values.
+        trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
+        asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
     advice = _require_valid(
         spec.is_valid, lambda: spec.validator, spec.schema, asset, "asset", spec.secrets
     )
-    if given is not None:
+    if given is not None and _by_value(asset) is not None:  # (a list made of text: not kept)
         _ACCEPTED[id(spec.schema)] = (spec.schema, given, dict(asset), advice)
     return asset
 
 
 def _by_value(asset: Any) -> Optional[tuple]:
-    """A flat asset of plain values as a comparable value, else None (not remembered)."""
+    """A dict of text names and plain values as a comparable value (a float by its repr,
+    which tells -0.0 from 0.0), else None: not remembered."""
     if type(asset) is not dict:
         return None
     items = []
     for name, value in asset.items():
-        if type(value) not in SCALARS:
+        kind = type(value)
+        if type(name) is not str or kind not in SCALARS:
             return None
-        items.append((name, type(value), value))
+        items.append((name, kind, repr(value) if kind is float else value))
     return tuple(items)
 
 

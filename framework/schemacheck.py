@@ -269,7 +269,13 @@ class _Compiler:
         if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
             raise Unsupported("required")
         names = frozenset(value)
-        return lambda instance: not isinstance(instance, dict) or instance.keys() >= names
+
+        def check(instance: Any) -> bool:
+            if type(instance) is dict:  # a subclass may answer "in" its own way: ask it
+                return instance.keys() >= names
+            return not isinstance(instance, dict) or all(name in instance for name in value)
+
+        return check
 
     def kw_additionalProperties(self, value: Any, schema: Dict[str, Any]) -> Check:
         if "patternProperties" in schema:
@@ -280,9 +286,13 @@ class _Compiler:
         if value is True:
             return lambda instance: True
         if value is False:
-            return lambda instance: (
-                not isinstance(instance, dict) or instance.keys() <= known.keys()
-            )
+
+            def check(instance: Any) -> bool:
+                if type(instance) is dict:  # a subclass may list its keys its own way
+                    return instance.keys() <= known.keys()
+                return not isinstance(instance, dict) or all(name in known for name in instance)
+
+            return check
         sub = self.compile(value)
         return lambda instance: (
             not isinstance(instance, dict)

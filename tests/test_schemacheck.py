@@ -331,3 +331,24 @@ def test_a_valid_run_does_not_import_jsonschema(tmp_path: Any) -> None:
         "assert 'jsonschema' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+class _Odd(dict):
+    """A dict that answers "in" and lists its keys its own way (as jsonschema asks it)."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __iter__(self) -> Any:
+        return iter(["unknown"])
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$schema": DRAFT, "required": ["a"]},
+        {"$schema": DRAFT, "properties": {"a": {}}, "additionalProperties": False},
+    ],
+)
+def test_a_dict_subclass_is_asked_as_jsonschema_asks_it(schema: Dict[str, Any]) -> None:
+    assert_agrees(schema, _Odd(a=1))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from framework import runner
 from framework.inputs import InputError
 from framework.manifest import AssetSpec, load_plugin
 from framework.runner import prepare_asset
@@ -50,3 +52,33 @@ def test_a_remembered_asset_says_its_warnings_again(caplog: Any) -> None:
         assert prepare_asset(plugin, {"region": "antarctica"}) == {"region": "antarctica"}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2 and all("not a known value" in w for w in warnings)
+
+
+def _plugin(properties: dict) -> Any:
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": properties,
+    }
+    return SimpleNamespace(asset=AssetSpec("a", "A", "", "a.json", schema, "m:C", ()))
+
+
+def test_an_accepted_asset_is_remembered_and_used_again() -> None:
+    first = prepare_asset(PLUGIN, dict(GOOD))
+    remembered = runner._ACCEPTED[id(PLUGIN.asset.schema)]
+    assert remembered[2] == first
+    assert prepare_asset(PLUGIN, dict(GOOD)) == first
+    assert runner._ACCEPTED[id(PLUGIN.asset.schema)] is remembered  # a hit stores nothing
+
+
+def test_minus_zero_is_not_zero() -> None:
+    plugin = _plugin({"x": {"type": "number"}})
+    assert math.copysign(1, prepare_asset(plugin, {"x": 0.0})["x"]) == 1
+    assert math.copysign(1, prepare_asset(plugin, {"x": -0.0})["x"]) == -1
+
+
+def test_an_asset_whose_text_became_a_list_is_not_remembered() -> None:
+    plugin = _plugin({"tags": {"type": "array", "items": {"type": "string"}}})
+    first = prepare_asset(plugin, {"tags": "x,y"})
+    first["tags"].append("changed")
+    assert prepare_asset(plugin, {"tags": "x,y"}) == {"tags": ["x", "y"]}
