@@ -399,7 +399,10 @@ def _advise(schema: Any, value: Any, path: List[Any], advice: Advice) -> None:
         placeholders = [
             key
             for key, sub in properties.items()
-            if key in value and value[key] in (sub.get("x-placeholders") or ())
+            if isinstance(sub, dict)
+            and sub.get("x-placeholders")
+            and key in value
+            and value[key] in sub["x-placeholders"]
         ]
         if placeholders:
             names = " and ".join(_field([*path, key]) for key in placeholders)

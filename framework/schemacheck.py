@@ -255,9 +255,15 @@ class _Compiler:
         if not isinstance(value, dict):
             raise Unsupported("properties")
         subs = [(name, self.compile(sub)) for name, sub in value.items()]
+        by_name = dict(subs)
 
         def check(instance: Any) -> bool:
-            if isinstance(instance, dict):
+            if type(instance) is dict:  # its own keys: usually far fewer than the schema's
+                for name, item in instance.items():
+                    sub = by_name.get(name)
+                    if sub is not None and not sub(item):
+                        return False
+            elif isinstance(instance, dict):  # a subclass: asked as jsonschema asks it
                 for name, sub in subs:
                     if name in instance and not sub(instance[name]):
                         return False
