@@ -102,6 +102,13 @@ def copy_plugin(root: Path) -> Path:
     return root
 
 
+def edit_text(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in the file with ``new`` (``old`` must be there)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
 def write_json(path: Path, value: Any) -> str:
     path.write_text(json.dumps(value), encoding="utf-8")
     return str(path)

@@ -14,7 +14,7 @@ import yaml
 
 from exporters.insightconnect import schema_of
 from framework.manifest import Plugin
-from tests.support import copy_plugin, run_cli
+from tests.support import copy_plugin, edit_text, run_cli
 from tests.support import tree_files as files
 
 PACKAGE = "icon_sentinelone"
@@ -207,9 +207,7 @@ def test_help_is_generated_from_the_spec(tmp_path: Path) -> None:
 
 def test_settings_are_checked(tmp_path: Path) -> None:
     root = copy_plugin(tmp_path / "plugin")
-    manifest = root / "plugin.yaml"
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("    support: community\n", "    support: anyone\n"))
+    edit_text(root / "plugin.yaml", "    support: community\n", "    support: anyone\n")
     result = run_cli(
         "export", "insightconnect", "--root", str(root), "--output", str(tmp_path / "o")
     )
@@ -220,9 +218,7 @@ def test_settings_are_checked(tmp_path: Path) -> None:
 
 def test_a_description_that_breaks_a_python_literal_is_refused(tmp_path: Path) -> None:
     root = copy_plugin(tmp_path / "plugin")
-    manifest = root / "plugin.yaml"
-    text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("into a SOAR playbook", 'into a "SOAR" playbook'))
+    edit_text(root / "plugin.yaml", "into a SOAR playbook", 'into a "SOAR" playbook')
     result = run_cli(
         "export", "insightconnect", "--root", str(root), "--output", str(tmp_path / "o")
     )

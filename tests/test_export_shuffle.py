@@ -17,7 +17,15 @@ import yaml
 import simulator
 from exporters._shuffle_adapter import run
 from framework.manifest import Plugin
-from tests.support import ROOT, SEED_THREAT, TOKEN, copy_plugin, run_cli, synthetic_threat
+from tests.support import (
+    ROOT,
+    SEED_THREAT,
+    TOKEN,
+    copy_plugin,
+    edit_text,
+    run_cli,
+    synthetic_threat,
+)
 from tests.support import tree_files as files
 
 APP = "sentinelone/1.0.0"
@@ -338,10 +346,7 @@ def test_a_lone_surrogate_in_the_body_gives_valid_utf8_json(sim: Any) -> None:
 
 def test_the_platform_settings_are_checked(tmp_path: Path) -> None:
     root = copy_plugin(tmp_path / "plugin")
-    manifest = root / "plugin.yaml"
-    text = manifest.read_text(encoding="utf-8")
-    assert "    not_set: none\n" in text
-    manifest.write_text(text.replace("    not_set: none\n", '    not_set: ""\n'), encoding="utf-8")
+    edit_text(root / "plugin.yaml", "    not_set: none\n", '    not_set: ""\n')
     result = run_cli("export", "shuffle", "--root", str(root), "--output", str(tmp_path / "o"))
     assert result.code == 1
     assert "plugin.yaml: platforms.shuffle.not_set: " in result.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from exporters import _splunk_soar_mapping as mapping
 from framework.manifest import Plugin, plugin_from_data, read_documents
-from tests.support import ROOT, copy_plugin, run_cli
+from tests.support import ROOT, copy_plugin, edit_text, run_cli
 from tests.support import tree_files as files
 
 CODE = sorted(
@@ -218,10 +218,9 @@ def test_outcome_message_and_summary(envelope: Dict[str, Any], expected: Any) ->
 
 def test_two_params_with_one_flat_name_are_refused(tmp_path: Path) -> None:
     root = copy_plugin(tmp_path / "plugin")
-    schema_path = root / "schemas/get_threat_events.input.schema.json"
-    text = schema_path.read_text(encoding="utf-8")
     extra = '"limit": {"title": "Limit", "description": "Again.", "type": "integer"}, '
-    schema_path.write_text(text.replace('"max_events": {', extra + '"max_events": {', 1), "utf-8")
+    schema = root / "schemas/get_threat_events.input.schema.json"
+    edit_text(schema, '"max_events": {', extra + '"max_events": {')
     result = run_cli(
         "export", "splunk_soar", "--root", str(root), "--output", str(tmp_path / "out")
     )

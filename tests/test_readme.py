@@ -12,7 +12,7 @@ import pytest
 
 from framework.manifest import Plugin, load_plugin, load_yaml, validator_for
 from runtime.lint import _at, _subschemas
-from tests.support import ROOT, copy_plugin
+from tests.support import ROOT, copy_plugin, edit_text
 
 # A fenced ```json or ```yaml block in Markdown: its language and its text.
 FENCED_BLOCK = re.compile(r"^```[ \t]*(json|ya?ml)[ \t]*\n(.*?)^```", re.M | re.S)
@@ -101,12 +101,6 @@ def readme_problems(root: Path, expect_some: bool = True) -> List[str]:
 
 def has(problems: List[str], *parts: str) -> bool:
     return any(all(part in p for part in parts) for p in problems)
-
-
-def edit_text(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.fixture()

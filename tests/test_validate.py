@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 from runtime.lint import lint_plugin, png_size
-from tests.support import ROOT, copy_plugin, run_cli
+from tests.support import ROOT, copy_plugin, edit_text, run_cli
 
 INPUT_SCHEMA = "schemas/get_threat_events.input.schema.json"
 OUTPUT_SCHEMA = "schemas/get_threat_events.output.schema.json"
@@ -25,12 +25,6 @@ ASSET_SCHEMA = "schemas/asset.schema.json"
 def copy(tmp_path: Path) -> Path:
     """A complete copy of the plugin (what `runtime validate` reads), code included."""
     return copy_plugin(tmp_path / "plugin")
-
-
-def edit_text(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def edit_json(path: Path, change: Callable[[Dict[str, Any]], Any]) -> None:
