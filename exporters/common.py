@@ -6,7 +6,8 @@ adds a module and nothing else. The module defines
 * ``TITLE``: the platform's name for messages, e.g. ``"Swimlane Turbine"``;
 * ``MARKER``: a file every export of it holds at its top (an existing output folder is replaced
   only when it holds this file, so ``--output`` never wipes an unrelated folder);
-* ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
+* ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml
+  (``pinned(description)`` is the schema of a runtime pinned as ``name==version``);
 * ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
   only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
   settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
@@ -94,6 +95,12 @@ def read_plugin(root: Path = PLUGIN_ROOT) -> Plugin:
     if problems:
         raise ExportError(["the plugin does not validate (runtime validate):", *problems])
     return load_plugin(root)
+
+
+def pinned(description: str) -> Dict[str, Any]:
+    """The SETTINGS schema of a vendor runtime pinned exactly, ``name==version``."""
+    pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$"
+    return {"description": description, "type": "string", "pattern": pattern}
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:

@@ -40,6 +40,7 @@ from exporters.common import (
     ExportError,
     dump_yaml,
     largest_icon,
+    pinned,
     plugin_core,
     read_file,
     requirements_without,
@@ -70,11 +71,7 @@ SETTINGS = {
     "required": ["runtime", "python", "provides", "base_image", "not_set"],
     "additionalProperties": False,
     "properties": {
-        "runtime": {
-            "description": "The SDK the app runs on, pinned (name==version).",
-            "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$",
-        },
+        "runtime": pinned("The SDK the app runs on, pinned (name==version)."),
         "python": {
             "description": "The Python versions of the SDK's base image, e.g. '>=3.11'.",
             "type": "string",

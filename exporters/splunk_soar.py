@@ -30,6 +30,7 @@ from typing import Any, Dict, List
 from exporters import _splunk_soar_mapping as mapping
 from exporters.common import (
     ExportError,
+    pinned,
     plugin_code,
     plugin_data_module,
     read_file,
@@ -71,11 +72,7 @@ SETTINGS = {
             "type": "string",
             "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
         },
-        "runtime": {
-            "description": "The SDK the app is built and run with, pinned (name==version).",
-            "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$",
-        },
+        "runtime": pinned("The SDK the app is built and run with, pinned (name==version)."),
         "python": {
             "description": "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
             "type": "string",

@@ -33,6 +33,7 @@ from exporters.common import (
     dump_json,
     dump_yaml,
     largest_icon,
+    pinned,
     plugin_code,
     plugin_data,
     read_file,
@@ -52,11 +53,7 @@ SETTINGS = {
     "required": ["runtime", "python", "provides", "auth", "security"],
     "additionalProperties": False,
     "properties": {
-        "runtime": {
-            "description": "The vendor runtime the connector runs on, pinned (name==version).",
-            "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$",
-        },
+        "runtime": pinned("The vendor runtime the connector runs on, pinned (name==version)."),
         "python": {
             "description": "The Python versions that runtime supports, e.g. '>=3.10'.",
             "type": "string",
