@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 import pytest
 
@@ -46,6 +46,19 @@ def make(copy: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def venv_sh(copy: Path, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """scripts/venv.sh in ``copy``, creating ``.venv`` with this Python (nothing installed)."""
+    return subprocess.run(
+        ["scripts/venv.sh", sys.executable, ".venv", "--create-only"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def version_of(python: Path) -> str:
     proc = subprocess.run(
         [str(python), "-c", "import platform; print(platform.python_version())"],
@@ -71,14 +84,7 @@ def test_a_venv_holding_an_old_python_is_rebuilt(tmp_path) -> None:
     copy = make_copy(tmp_path)
     subprocess.run([str(PY38), "-m", "venv", "--without-pip", str(copy / ".venv")], check=True)
     assert version_of(copy / ".venv" / "bin" / "python") == "3.8.18"
-    proc = subprocess.run(
-        ["scripts/venv.sh", sys.executable, ".venv", "--create-only"],
-        cwd=copy,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = venv_sh(copy)
     assert proc.returncode == 0, proc.stderr
     assert "rebuilding .venv: it holds Python 3.8.18, older than 3.9." in proc.stderr
     assert version_of(copy / ".venv" / "bin" / "python") == version_of(Path(sys.executable))
@@ -92,15 +98,7 @@ def test_a_venv_made_with_another_python_than_asked_is_rebuilt(tmp_path) -> None
     if other is None:
         pytest.skip("needs a second Python >= 3.9 under pyenv")
     subprocess.run([str(other), "-m", "venv", "--without-pip", str(copy / ".venv")], check=True)
-    proc = subprocess.run(
-        ["scripts/venv.sh", sys.executable, ".venv", "--create-only"],
-        cwd=copy,
-        env={**os.environ, "PYTHON_EXPLICIT": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = venv_sh(copy, env={**os.environ, "PYTHON_EXPLICIT": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "rebuilding .venv: it was made with" in proc.stderr
     assert version_of(copy / ".venv" / "bin" / "python") == version_of(Path(sys.executable))
