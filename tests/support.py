@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pty
 import select
 import shutil
 import signal
@@ -33,7 +34,7 @@ def sigint_as_on_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def read_pty(master: int, chunks: List[bytes]) -> None:
+def _read_pty(master: int, chunks: List[bytes]) -> None:
     """Everything a child writes to its pty until it closes its end (run in a thread)."""
     while True:
         try:
@@ -43,6 +44,26 @@ def read_pty(master: int, chunks: List[bytes]) -> None:
         if not data:
             return
         chunks.append(data)
+
+
+def run_with_stderr_on_a_pty(
+    argv: List[str], env: Dict[str, str], timeout: float
+) -> Tuple[int, bytes, str]:
+    """``argv`` from ROOT with stderr on a real pty and stdout a pipe (what a person at a
+    terminal sees): (exit code, stdout bytes, terminal text)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks: List[bytes] = []
+    reader = threading.Thread(target=_read_pty, args=(master, chunks), daemon=True)
+    reader.start()
+    stdout = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait(timeout=timeout)
+    reader.join(timeout=10)
+    os.close(master)
+    return code, stdout, b"".join(chunks).decode("utf-8", "replace")
 
 
 def tree_files(folder: Path) -> Dict[str, bytes]:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -27,7 +25,7 @@ from tests.support import (
     ROOT,
     SEED_THREAT,
     TOKEN,
-    read_pty,
+    run_with_stderr_on_a_pty,
     sigint_as_on_a_terminal,
     synthetic_threat,
     write_json,
@@ -73,24 +71,7 @@ def run_raw(*args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.
 
 def run_on_a_terminal(*args: str) -> Run:
     """The CLI with stderr on a real pty (stdout a pipe): what a person at a terminal sees."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [*COMMAND, *args],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=clean_env(),
-    )
-    os.close(slave)
-    chunks: List[bytes] = []
-    reader = threading.Thread(target=read_pty, args=(master, chunks), daemon=True)
-    reader.start()
-    stdout = proc.stdout.read() if proc.stdout else b""
-    code = proc.wait(timeout=120)
-    reader.join(timeout=10)
-    os.close(master)
-    terminal = b"".join(chunks).decode("utf-8", "replace")
+    code, stdout, terminal = run_with_stderr_on_a_pty([*COMMAND, *args], clean_env(), 120)
     assert "Traceback" not in terminal, terminal
     return Run(code, stdout, terminal)
 

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from tests.support import ROOT, SECRETS, read_pty, run_cli, synthetic_threat, write_json
+from tests.support import SECRETS, run_cli, run_with_stderr_on_a_pty, synthetic_threat, write_json
 
 THREAT = synthetic_threat(3000)
 
@@ -25,24 +22,8 @@ THREAT = synthetic_threat(3000)
 def run_on_a_terminal(*args: str) -> Tuple[int, Dict[str, Any], str]:
     """``python -m runtime ARGS`` with stderr on a pty: (exit code, envelope, terminal text)."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", *args],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=env,
-    )
-    os.close(slave)
-    chunks: List[bytes] = []
-    reader = threading.Thread(target=read_pty, args=(master, chunks), daemon=True)
-    reader.start()
-    stdout = proc.stdout.read() if proc.stdout else b""
-    code = proc.wait(timeout=60)
-    reader.join(timeout=10)
-    os.close(master)
-    terminal = b"".join(chunks).decode("utf-8", "replace")
+    argv = [sys.executable, "-m", "runtime", *args]
+    code, stdout, terminal = run_with_stderr_on_a_pty(argv, env, 60)
     for secret in SECRETS:
         assert secret not in terminal and secret.encode() not in stdout
     return code, json.loads(stdout), terminal
