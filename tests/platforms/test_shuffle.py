@@ -125,6 +125,11 @@ def checked(proc: subprocess.CompletedProcess, leaks: bool = False) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
+def console(sim: Any) -> Dict[str, str]:
+    """The asset's fields for the simulator."""
+    return {"url": sim.url, "api_token": TOKEN}
+
+
 def standalone(
     vendor: Vendor,
     backend: Backend,
@@ -290,7 +295,7 @@ def test_api_yaml_parameters_are_the_methods_signature(shuffle: Vendor) -> None:
 
 
 def test_standalone_seed_threat(shuffle: Vendor, backend: Backend, sim: Any) -> None:
-    run = standalone(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT)
+    run = standalone(shuffle, backend, **console(sim), threat_id=SEED_THREAT)
     assert run.value["status_code"] == 200
     assert events(run) == simulator.SEED_EVENTS
     assert run.result == json.dumps(run.value, ensure_ascii=False)  # our bytes, as printed
@@ -306,8 +311,7 @@ def test_standalone_string_inputs_are_typed_by_our_coercion(
     run = standalone(
         shuffle,
         backend,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=threat,
         limit="5",
         eventTypes="process,file",
@@ -325,8 +329,7 @@ def test_standalone_follow_cursor_reads_every_event_once(
     run = standalone(
         shuffle,
         backend,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=synthetic_threat(2500),
         follow_cursor="true",
     )
@@ -352,7 +355,7 @@ def test_standalone_wrong_token_returns_the_401_envelope(
 def test_standalone_hostile_threat_id_sends_nothing(
     shuffle: Vendor, backend: Backend, sim: Any, threat_id: str
 ) -> None:
-    run = standalone(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=threat_id)
+    run = standalone(shuffle, backend, **console(sim), threat_id=threat_id)
     assert set(run.value) == {"success", "reason", "cause"}
     assert run.value["success"] is False and run.value["cause"] == "invalid_input"
     reason = run.value["reason"]
@@ -365,15 +368,14 @@ def test_standalone_values_are_rendered_by_shuffles_templating_first(
     shuffle: Vendor, backend: Backend, sim: Any
 ) -> None:
     # Vendor behaviour (Liquid on every value): {{7*7}} reaches us, and the console, as 49.
-    standalone(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id="{{7*7}}")
+    standalone(shuffle, backend, **console(sim), threat_id="{{7*7}}")
     (request,) = sim.requests()
     assert request["path"] == "/web/api/v2.1/threats/49/explore/events"
     # Authentication fields too: this ca_bundle reaches us as the sentinel "none".
     run = standalone(
         shuffle,
         backend,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=SEED_THREAT,
         ca_bundle="{{'no'}}ne",
     )
@@ -386,8 +388,7 @@ def test_standalone_json_looking_values_arrive_parsed(
     run = standalone(
         shuffle,
         backend,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=SEED_THREAT,
         eventTypes='["process","file"]',
     )
@@ -411,7 +412,7 @@ def test_standalone_body_that_has_no_utf8_form_still_prints(
 ) -> None:
     body = '{"data": [{"name": "a\\udc80b"}], "pagination": {"nextCursor": null}}'
     sim.add_faults([{"kind": "status", "status": 200, "body": body}])
-    run = standalone(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT)
+    run = standalone(shuffle, backend, **console(sim), threat_id=SEED_THREAT)
     assert run.value["json_body"]["data"] == [{"name": "a\udc80b"}]
 
 
@@ -433,9 +434,7 @@ def test_standalone_http_proxy_with_credentials(
     shuffle: Vendor, backend: Backend, sim: Any, auth_proxy: Any
 ) -> None:
     proxy = auth_proxy.url(with_credentials=True)  # its password is among the checked secrets
-    run = standalone(
-        shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT, http_proxy=proxy
-    )
+    run = standalone(shuffle, backend, **console(sim), threat_id=SEED_THREAT, http_proxy=proxy)
     assert run.value["status_code"] == 200
     assert auth_proxy.seen and auth_proxy.seen[0][0] == "GET"
 
@@ -448,8 +447,7 @@ def test_the_sdk_logs_the_token_with_debug_on(shuffle: Vendor, backend: Backend,
         backend,
         env={"DEBUG": "true"},
         leaks=True,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=SEED_THREAT,
     )
     assert TOKEN in run.stderr
@@ -466,8 +464,7 @@ def test_the_sdk_replaces_a_result_that_outlasts_its_timeout(
         shuffle,
         backend,
         env={"SHUFFLE_APP_SDK_TIMEOUT": "1"},
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=SEED_THREAT,
     )
     assert run.value["success"] is False
@@ -484,7 +481,7 @@ def test_worker_every_parameter_as_the_editor_fills_it(
 ) -> None:
     # Prefilled authentication values ("none", "true", "30"...) and every dropdown at its first
     # option ("Not set", follow_cursor "false"): the request carries no query parameter.
-    params = editor_parameters(shuffle, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT)
+    params = editor_parameters(shuffle, **console(sim), threat_id=SEED_THREAT)
     assert {p["value"] for p in params if p["options"]} == {"Not set||", "false"}
     run = worker(shuffle, backend, parameters=params)
     assert run.value["status_code"] == 200
@@ -498,8 +495,7 @@ def test_worker_dropdown_values_reach_the_console(
 ) -> None:
     params = editor_parameters(
         shuffle,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=SEED_THREAT,
         sortOrder="desc",
         countOnly="true",
@@ -516,8 +512,7 @@ def test_worker_posts_the_envelope_of_a_cursor_walk_unchanged(
     run = worker(
         shuffle,
         backend,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=synthetic_threat(2500),
         follow_cursor="true",
     )
@@ -534,7 +529,7 @@ def test_worker_result_is_the_envelope_our_cli_prints(
     inputs = {"path_parameters": {"threat_id": SEED_THREAT}, "parameters": {"limit": 5}}
     cli = run_cli("run", ACTION, "--asset", asset, "--inputs", write_json(tmp_path / "in", inputs))
     assert cli.code == 0, cli.stderr
-    run = worker(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT, limit="5")
+    run = worker(shuffle, backend, **console(sim), threat_id=SEED_THREAT, limit="5")
     ours, theirs = cli.envelope, run.value
     assert theirs["json_body"] == ours["json_body"]
     assert (theirs["status_code"], theirs["reason"]) == (ours["status_code"], ours["reason"])
@@ -547,7 +542,7 @@ def test_worker_result_is_the_envelope_our_cli_prints(
 def test_worker_failure_is_a_success_false_result(
     shuffle: Vendor, backend: Backend, sim: Any
 ) -> None:
-    run = worker(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id="../1")
+    run = worker(shuffle, backend, **console(sim), threat_id="../1")
     assert run.value["success"] is False and run.value["cause"] == "invalid_input"
     assert "path_parameters.threat_id" in run.value["reason"]
     assert sim.requests() == []
@@ -566,7 +561,7 @@ def test_worker_mode_echoes_the_parameters_to_the_backend(
 ) -> None:
     # Vendor behaviour the README documents: the SDK posts the action back with every
     # parameter value, the token included, to the backend that sent them (not in the result).
-    worker(shuffle, backend, url=sim.url, api_token=TOKEN, threat_id=SEED_THREAT)
+    worker(shuffle, backend, **console(sim), threat_id=SEED_THREAT)
     posted = json.loads(backend.seen[1].body)
     echoed = {p["name"]: p["value"] for p in posted["action"]["parameters"]}
     assert echoed["api_token"] == TOKEN
@@ -580,8 +575,7 @@ def test_worker_a_walk_broken_midway_posts_the_events_so_far(
     run = worker(
         shuffle,
         backend,
-        url=sim.url,
-        api_token=TOKEN,
+        **console(sim),
         threat_id=synthetic_threat(2500),
         follow_cursor="true",
         max_retries="0",
