@@ -6,27 +6,32 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
-from framework.action import Action, ActionInputError, encode_query
+from framework.action import Action, encode_query
 from framework.connector import BudgetSpent, ByteBudget
-from framework.errors import IncompleteFetch, TransportError
+from framework.errors import RunError, TransportError
 
 
 def follow_cursor(
     action: Action, path: str, parameters: Mapping[str, Any], *, max_items: int, page_size: int
 ) -> Dict[str, Any]:
-    """See ``_follow``. A Ctrl-C (KeyboardInterrupt) after at least one page carries the
-    partial envelope as ``envelope`` (with an ``errors`` entry and the resume cursor) and
-    the item count as ``fetched``."""
-    kept: List[Any] = []  # _follow's last (items kept, cursor, total, page envelope)
+    """See ``_follow``. A transport failure or Ctrl-C after at least one page raises a RunError
+    carrying the partial envelope (what was read, an ``errors`` entry saying why it stopped,
+    and the cursor to resume from) and its event count."""
+    kept: List[Any] = []  # _follow's last (items kept, cursor, total, page envelope, items)
     try:
         return _follow(action, path, parameters, max_items, page_size, kept)
-    except KeyboardInterrupt as exc:
-        if kept:
-            count, cursor, total, page, items = kept[0]
-            error = {"code": None, "title": "Interrupted", "detail": "interrupted (Ctrl-C)"}
-            partial = _with_items(page, items[:count], cursor, total, errors=[error])
-            exc.envelope, exc.fetched = partial, count  # type: ignore[attr-defined]
-        raise
+    except (TransportError, KeyboardInterrupt) as exc:
+        if not kept:
+            raise
+        count, cursor, total, page, items = kept[0]
+        if isinstance(exc, KeyboardInterrupt):
+            kind, lines, title = RunError.INTERRUPTED, ["interrupted (Ctrl-C)"], "Interrupted"
+        else:
+            kind, lines, title = RunError.TRANSPORT, exc.lines, "Transport Error"
+        error = {"code": None, "title": title, "detail": " ".join(lines)}
+        partial = _with_items(page, items[:count], cursor, total, errors=[error])
+        cause = getattr(exc, "cause", None)
+        raise RunError(kind, lines, cause=cause, envelope=partial, fetched=count) from None
 
 
 def _follow(
@@ -49,15 +54,13 @@ def _follow(
     it: that page's envelope, its body (SentinelOne's ``errors``) plus ``data`` so far and
     ``pagination.nextCursor`` = the failed page's cursor. A cursor that repeats one already
     followed (a loop), or that is not a string, ends it too, with an ``errors`` entry. A
-    transport failure after at least one page raises IncompleteFetch carrying the same kind
-    of partial envelope; before any page, the connector's TransportError.
+    transport failure after at least one page ends it with a RunError carrying the same kind
+    of partial envelope (``follow_cursor``); before any page, the connector's TransportError.
 
     With a page sink (``action.pages``) each page's items are handed to it as they arrive,
     ``sink(page_envelope, items)``, and not kept: the envelope returned (or raised) then has
     an empty ``data``; a sink that is ``unlimited`` (an event file) lifts the byte budget too,
     as nothing accumulates in memory."""
-    if max_items < 1 or page_size < 1:
-        raise ActionInputError(f"max_items {max_items} and page_size {page_size}: need >= 1.")
     params = dict(parameters)
     cursor = params.get("cursor")
     items: List[Any] = []
@@ -80,12 +83,6 @@ def _follow(
             if last is None:
                 raise
             break  # like max_items: resume at this page's cursor
-        except TransportError as exc:
-            if last is None:
-                raise
-            error = {"code": None, "title": "Transport Error", "detail": str(exc)}
-            partial = _with_items(last, items, cursor, total, errors=[error])
-            raise IncompleteFetch(str(exc), partial, fetched, pages, exc.cause) from exc
         body = envelope.get("json_body")
         status = envelope["status_code"]
         if not (200 <= status < 300 and isinstance(body, dict) and _is_list(body, "data")):

@@ -33,8 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from framework import runner  # noqa: E402 - the core is on sys.path from here
-from framework.errors import ConnectorError  # noqa: E402
-from framework.inputs import InputError  # noqa: E402
+from framework.errors import RunError  # noqa: E402
 from framework.manifest import load_plugin  # noqa: E402
 
 PLUGIN = load_plugin(ROOT)  # once, at import: every thread of the http server shares it
@@ -47,6 +46,9 @@ STATUS_PRESETS = {
     503: Preset.SERVICE_UNAVAILABLE,
 }
 NOTHING_SENT = "Nothing was sent to the console: correct the value and run the action again."
+UNREACHED = "Check the connection settings and that the console is reachable."
+ASSISTANCE = {"inputs": NOTHING_SENT, "asset": NOTHING_SENT, "transport": UNREACHED}
+ASSISTANCE["interrupted"] = "The action was interrupted: run it again."
 
 
 def preset_for(status):
@@ -88,13 +90,11 @@ def run_action(action_id, asset, params):
     inputs = without_empty_enums(dict(params or {}), action.input_schema)
     try:
         envelope = runner.run_action(PLUGIN, action_id, asset, inputs)
-    except InputError as exc:
-        raise PluginException(cause=str(exc), assistance=NOTHING_SENT) from None
-    except ConnectorError as exc:
-        partial = getattr(exc, "envelope", None)
+    except RunError as exc:
+        partial = exc.envelope
         raise PluginException(
             cause=str(exc),
-            assistance="Check the connection settings and that the console is reachable.",
+            assistance=ASSISTANCE[exc.kind],
             data=json.dumps(partial) if partial is not None else "",
         ) from None
     except Exception as exc:  # no traceback of ours reaches the platform, and no secret
@@ -111,7 +111,7 @@ def test_connection(asset):
     """The core's connection test; success, or a ConnectionTestException with its diagnosis."""
     try:
         result = runner.run_asset_test(PLUGIN, asset)
-    except (InputError, ConnectorError) as exc:
+    except RunError as exc:
         raise ConnectionTestException(cause=str(exc), assistance=NOTHING_SENT) from None
     if result.get("ok"):
         return {"success": True}

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 PLATFORM = "shuffle"  # the plugin.yaml platforms entry that holds the not-set sentinel
+# The cause code of a failure that is not a transport failure (those carry their own).
+CAUSES = {"inputs": "invalid_input", "asset": "invalid_asset", "interrupted": "interrupted"}
 
 
 class Field(NamedTuple):
@@ -126,8 +128,7 @@ def failure(reason: str, cause: Any, envelope: Optional[Dict[str, Any]] = None) 
 
 def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
     """The action's result as a JSON string (see the module docstring); never raises."""
-    from framework.errors import AssetError, TransportError
-    from framework.inputs import InputError
+    from framework.errors import RunError
     from framework.manifest import ManifestError, load_plugin
     from framework.runner import run_action
 
@@ -137,12 +138,9 @@ def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
         envelope = run_action(plugin, action_id, asset, inputs)
     except ManifestError as exc:
         return failure(" ".join(exc.problems), "invalid_plugin")
-    except InputError as exc:
-        return failure(str(exc), "invalid_asset" if exc.what == "asset" else "invalid_input")
-    except AssetError as exc:
-        return failure(f"invalid asset: {exc}", "invalid_asset")
-    except TransportError as exc:
-        return failure(str(exc), exc.cause, getattr(exc, "envelope", None))
+    except RunError as exc:
+        cause = exc.cause or CAUSES[exc.kind]
+        return failure(str(exc), cause, exc.envelope)
     except Exception as exc:  # no traceback, and no value, reaches the workflow
         return failure(f"internal error in the plugin ({type(exc).__name__}).", "internal")
     return dump(envelope)

@@ -33,8 +33,7 @@ from soar_sdk.exceptions import ActionFailure  # noqa: E402
 from soar_sdk.logging import getLogger  # noqa: E402
 from soar_sdk.params import Param, Params  # noqa: E402
 
-from framework.errors import AssetError, IncompleteFetch, TransportError  # noqa: E402
-from framework.inputs import InputError  # noqa: E402
+from framework.errors import RunError  # noqa: E402
 from framework.manifest import plugin_from_data  # noqa: E402
 from framework.runner import run_action, run_asset_test  # noqa: E402
 
@@ -148,10 +147,8 @@ def register(action_id: str) -> None:
                 asset.model_dump(by_alias=True),
                 soar_mapping.unflatten(fields, values),
             )
-        except IncompleteFetch as exc:
+        except RunError as exc:  # a follow cut short keeps what it read as the data
             return result(False, str(exc), given, exc.envelope)
-        except (InputError, AssetError, TransportError) as exc:
-            return result(False, str(exc), given)
         ok, message, _ = soar_mapping.outcome(envelope)
         return result(ok, message, given, envelope)
 
@@ -177,7 +174,7 @@ def test_connectivity(soar: SOARClient, asset: BaseAsset) -> None:
     """The asset's connection test (plugin.yaml asset.test), diagnosed in one sentence."""
     try:
         outcome = run_asset_test(PLUGIN, asset.model_dump(by_alias=True))
-    except (InputError, AssetError) as exc:
+    except RunError as exc:
         raise ActionFailure(str(exc)) from None
     logger.info(outcome["diagnosis"])
     if not outcome["ok"]:

@@ -32,6 +32,13 @@ from typing import Any, Dict, Mapping, NoReturn, Optional
 ACTION = Path(__file__).stem
 CORE = Path(__file__).with_name("plugin_core.zip")
 DATA = "plugin_data.json"
+# How each way a run can end without an envelope is named in the task's error.
+NAMES = {
+    "inputs": "InputError",
+    "asset": "AssetError",
+    "transport": "TransportError",
+    "interrupted": "Interrupted",
+}
 
 
 def _fail(error: Mapping[str, Any]) -> NoReturn:
@@ -51,8 +58,7 @@ class RunnerOverride:
     def run(self, inputs: Optional[Mapping[str, Any]], action_schema: Any) -> Dict[str, Any]:
         if str(CORE) not in sys.path:
             sys.path.insert(0, str(CORE))
-        from framework.errors import AssetError, TransportError
-        from framework.inputs import InputError
+        from framework.errors import RunError
         from framework.manifest import ManifestError, plugin_from_data
         from framework.runner import run_action
 
@@ -74,13 +80,11 @@ class RunnerOverride:
         asset = {name: value for name, value in asset.items() if value is not None}
         try:
             envelope = run_action(plugin, ACTION, asset, inputs)
-        except (InputError, AssetError) as exc:
-            _fail({"name": type(exc).__name__, "message": str(exc)})  # secret-free at its source
-        except TransportError as exc:
-            error = {"name": type(exc).__name__, "message": str(exc)}
-            partial = getattr(exc, "envelope", None)
-            if partial is not None:
-                error["output"] = partial  # the events read so far: data, as they arrived
+        except RunError as exc:  # secret-free at its source
+            error: Dict[str, Any] = {"name": NAMES[exc.kind], "message": str(exc)}
+            if exc.envelope is not None:  # a follow cut short
+                error["name"] = "IncompleteFetch"
+                error["output"] = exc.envelope  # the events read so far: data, as they arrived
             _fail(error)
         except Exception as exc:  # no traceback reaches the playbook, and no secret
             _fail({"name": type(exc).__name__, "message": "internal error in the plugin."})

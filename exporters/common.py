@@ -178,7 +178,7 @@ def plugin_data(plugin: Plugin) -> Dict[str, Any]:
     A manifest JSON cannot hold exactly (a YAML date, a non-string key) is refused."""
     from framework.manifest import read_documents
 
-    manifest, documents = read_documents(plugin.root, cached=False)
+    manifest, documents = read_documents(plugin.root)
     try:
         exact = json.loads(json.dumps(manifest)) == manifest
     except (TypeError, ValueError):

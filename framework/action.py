@@ -7,6 +7,7 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
 from framework.connector import HttpConnector
+from framework.errors import InputError
 
 PATH_VALUE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -26,10 +27,6 @@ class PageSink(Protocol):
     unlimited: bool
 
     def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None: ...
-
-
-class ActionInputError(ValueError):
-    """An input the action cannot use; raised before anything is sent."""
 
 
 def encode_query(parameters: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -76,9 +73,10 @@ class Action:
             name = match.group(1)
             value = values.get(name)
             if not isinstance(value, str) or not PATH_VALUE.fullmatch(value):
-                raise ActionInputError(
+                problem = (
                     f"path_parameters.{name}: got {value!r}; expected letters, digits, - or _ only."
                 )
+                raise InputError("inputs", [problem])
             return value
 
         return PLACEHOLDER.sub(substitute, self.path)

@@ -1,22 +1,75 @@
-"""Failures that are not HTTP responses, and how a requests/urllib3 exception is classified.
+"""How a run ends when it returns no envelope, and the sentences for failures that are not HTTP
+responses (how a requests/urllib3 exception is classified).
 
-Every error here carries a one-sentence message that is safe to show to a user: it names hosts
+Every error here carries sentences that are safe to show to a user: they name fields and hosts
 (``host:port``), never URLs with credentials, tokens or headers.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Dict, Iterable, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 
-class ConnectorError(Exception):
-    """A failure with a one-sentence message that is safe to show to a user."""
+class RunError(Exception):
+    """The one way a run (or a connection test) ends without an envelope to return.
+
+    ``kind`` says why, for the mapping each caller keeps (the CLI's exit codes, a platform's
+    failure convention): INPUTS or ASSET (invalid values: nothing was sent), TRANSPORT (no usable
+    HTTP response; ``cause`` names what happened) or INTERRUPTED (Ctrl-C). ``lines`` are the
+    sentences to show, one per problem. A follow cut short carries what was read before it:
+    ``envelope`` (the partial envelope, resume at its ``pagination.nextCursor``) and ``fetched``
+    (its event count)."""
+
+    INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
+
+    def __init__(
+        self,
+        kind: str,
+        lines: Sequence[str],
+        *,
+        cause: Optional[Cause] = None,
+        envelope: Optional[Dict[str, Any]] = None,
+        fetched: int = 0,
+    ) -> None:
+        self.kind = kind
+        self.lines: List[str] = list(lines)
+        self.cause = cause
+        self.envelope = envelope
+        self.fetched = fetched
+        super().__init__("\n".join(self.lines))
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
 
 
-class AssetError(ConnectorError):
-    """The asset (connection settings) is invalid; nothing was sent."""
+class InputError(RunError):
+    """Invalid inputs or asset (``what``): one sentence per problem, each line ``invalid
+    <what>: <problem>``; raised before anything is sent."""
+
+    def __init__(self, what: str, problems: Sequence[str]) -> None:
+        self.what = what
+        self.problems = list(problems)
+        kind = RunError.ASSET if what == "asset" else RunError.INPUTS
+        super().__init__(kind, [f"invalid {what}: {problem}" for problem in self.problems])
+
+    @classmethod
+    def joined(cls, errors: Sequence[InputError]) -> InputError:
+        """One error for several (an invalid asset and invalid inputs): every line of each."""
+        if len(errors) == 1:
+            return errors[0]
+        joined = cls("inputs", [problem for error in errors for problem in error.problems])
+        joined.what = " and ".join(error.what for error in errors)
+        joined.lines = [line for error in errors for line in error.lines]
+        return joined
+
+
+class AssetError(InputError):
+    """An asset value the connector cannot use (one sentence naming the field); nothing sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("asset", [message])
 
 
 class Cause(str, Enum):
@@ -119,13 +172,21 @@ def describe(cause: Cause, **facts: Any) -> str:
     return f"{message}; {hint}.".format_map(values)
 
 
-class TransportError(ConnectorError):
+class TransportError(RunError):
     """No usable HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, too large,
-    not HTTP). ``cause`` (a ``Cause``) names what happened, for callers that diagnose."""
+    not HTTP): one sentence, and its ``cause`` for callers that diagnose."""
 
-    def __init__(self, message: str, cause: Cause = Cause.TRANSPORT) -> None:
-        super().__init__(message)
-        self.cause = cause
+    def __init__(
+        self,
+        message: str,
+        cause: Cause = Cause.TRANSPORT,
+        *,
+        envelope: Optional[Dict[str, Any]] = None,
+        fetched: int = 0,
+    ) -> None:
+        super().__init__(
+            RunError.TRANSPORT, [message], cause=cause, envelope=envelope, fetched=fetched
+        )
 
     @classmethod
     def of(cls, cause: Cause, **facts: Any) -> TransportError:
@@ -141,27 +202,6 @@ class ConnectionLost(TransportError):
     @classmethod
     def of(cls, cause: Cause, **facts: Any) -> ConnectionLost:
         return cls(describe(cause, **facts), cause)
-
-
-class IncompleteFetch(TransportError):
-    """A transport failure after some pages arrived while following cursors.
-
-    ``envelope`` holds what was fetched: the last good page's status and headers, ``json_body``
-    with every item so far in ``data``, ``pagination.nextCursor`` = the cursor of the page that
-    failed (resume there), and one ``errors`` entry with this error's sentence."""
-
-    def __init__(
-        self,
-        message: str,
-        envelope: Dict[str, Any],
-        fetched: int,
-        pages: int,
-        cause: Cause = Cause.TRANSPORT,
-    ) -> None:
-        super().__init__(message, cause)
-        self.envelope = envelope
-        self.fetched = fetched
-        self.pages = pages
 
 
 class Secret(str):

@@ -1,40 +1,30 @@
 """plugin.yaml as one complete, frozen model: read it, validate it against its meta-schema,
-resolve the files it references.
+resolve the files it references, and build each schema's validator once.
 
 ``load_plugin(root)`` reads ``plugin.yaml`` and every JSON file it names; ``plugin_from_data``
 builds the same model from documents already in memory (a platform package that ships the
 manifest as Python data). Neither edits ``sys.path`` or ``sys.modules``: classes are imported
-only when asked for, by ``import_class(root, "module:Class")``. The model is NamedTuples
-(immutable, and cheaper to import than dataclasses, which cost a cold run about 12 ms);
-the parse of plugin.yaml is cached (see PARSED_CACHE) because importing PyYAML is a tenth of a
-cold run.
+only when asked for, by ``import_class(root, "module:Class")``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.machinery
 import importlib.util
 import json
 import os
-import stat
 import sys
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
-from framework.schemacheck import compile_predicate
+import yaml
 
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
-# The parsed plugin.yaml, as JSON, keyed by the sha256 of its bytes, beside Python's own bytecode
-# cache (and under the same rule: not written when sys.dont_write_bytecode is set). It saves
-# importing PyYAML (about 15 ms) on every run; what it gives is validated on every load.
-PARSED_CACHE = "__pycache__/plugin.yaml.{digest}.json"
-CACHE_LIMIT = 4 * 1024 * 1024  # bytes read from a cache entry at most
 Documents = Mapping[str, Any]  # relative path -> parsed JSON document
 
 
@@ -47,17 +37,16 @@ class ManifestError(Exception):
 
 
 def load_yaml(text: str) -> Any:
-    import yaml  # only when a YAML document is read: importing PyYAML costs ~10 ms
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader (C or pure Python)
+    return yaml.safe_load(text)
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:
-    """The jsonschema validator of a schema: the authority, and the explainer of errors."""
+    """The jsonschema validator of a schema (its declared draft, formats checked; an unknown
+    draft is the lint's to report)."""
+    from jsonschema.validators import Draft202012Validator
     from jsonschema.validators import validator_for as pick
 
-    cls = pick(schema)
+    cls = pick(schema, default=Draft202012Validator)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
@@ -79,62 +68,28 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-_CLASSES: Dict[Tuple[str, str], Any] = {}
-
-
-def _class(root: Path, ref: str) -> Any:
-    """import_class, once per root and reference (as each run asks for its classes again)."""
-    key = (str(root), ref)
-    found = _CLASSES.get(key)
-    if found is None:
-        found = _CLASSES[key] = import_class(root, ref)
-    return found
-
-
-# Validators and compiled predicates derived from the model's schemas, made once per schema
-# object: the model is immutable, so what is derived from it is cached beside it.
-_DERIVED: Dict[Tuple[int, str], Tuple[Any, Any]] = {}
-
-
-def _once(kind: str, schema: Dict[str, Any], make: Callable[[Dict[str, Any]], Any]) -> Any:
-    key = (id(schema), kind)
-    entry = _DERIVED.get(key)
-    if entry is None or entry[0] is not schema:
-        entry = _DERIVED[key] = (schema, make(schema))
-    return entry[1]
-
-
-class AssetSpec(NamedTuple):
+@dataclass(frozen=True)
+class AssetSpec:
     """The asset (connection) the plugin's actions need: its schema, connector and secrets."""
 
     id: str
     title: str
     description: str
     schema_path: str
-    schema: Dict[str, Any]
+    schema: Dict[str, Any] = field(repr=False)
     connector: str  # module:Class
     secrets: Tuple[str, ...]
     test: str = ""  # the connector method that tests the connection, if any
     root: Path = PLUGIN_ROOT
-
-    def __repr__(self) -> str:
-        return f"AssetSpec(id={self.id!r}, connector={self.connector!r})"
-
-    @property
-    def validator(self) -> Any:
-        return _once("validator", self.schema, validator_for)
-
-    @property
-    def is_valid(self) -> Callable[[Any], bool]:
-        """True when an asset is valid (compiled once; see framework.schemacheck)."""
-        return _once("predicate", self.schema, compile_predicate)
+    validator: Any = field(default=None, repr=False, compare=False)
 
     @property
     def connector_class(self) -> Any:
-        return _class(self.root, self.connector)
+        return import_class(self.root, self.connector)
 
 
-class ActionSpec(NamedTuple):
+@dataclass(frozen=True)
+class ActionSpec:
     """One action: its HTTP method and path template, class, and input and output schemas."""
 
     id: str
@@ -144,33 +99,20 @@ class ActionSpec(NamedTuple):
     path: str
     class_ref: str  # module:Class
     input_schema_path: str
-    input_schema: Dict[str, Any]
+    input_schema: Dict[str, Any] = field(repr=False)
     output_schema_path: str
-    output_schema: Dict[str, Any]
+    output_schema: Dict[str, Any] = field(repr=False)
     root: Path = PLUGIN_ROOT
-
-    def __repr__(self) -> str:
-        return f"ActionSpec(id={self.id!r}, class_ref={self.class_ref!r})"
-
-    @property
-    def input_validator(self) -> Any:
-        return _once("validator", self.input_schema, validator_for)
-
-    @property
-    def inputs_valid(self) -> Callable[[Any], bool]:
-        """True when inputs are valid (compiled once; see framework.schemacheck)."""
-        return _once("predicate", self.input_schema, compile_predicate)
-
-    @property
-    def output_validator(self) -> Any:
-        return _once("validator", self.output_schema, validator_for)
+    input_validator: Any = field(default=None, repr=False, compare=False)
+    output_validator: Any = field(default=None, repr=False, compare=False)
 
     @property
     def action_class(self) -> Any:
-        return _class(self.root, self.class_ref)
+        return import_class(self.root, self.class_ref)
 
 
-class Plugin(NamedTuple):
+@dataclass(frozen=True)
+class Plugin:
     """Everything plugin.yaml says, with the schemas it references already read."""
 
     root: Path
@@ -184,9 +126,6 @@ class Plugin(NamedTuple):
     asset: AssetSpec
     actions: Mapping[str, ActionSpec]
     platforms: Mapping[str, Mapping[str, Any]]  # per-platform metadata (stable app ids, ...)
-
-    def __repr__(self) -> str:
-        return f"Plugin(root={str(self.root)!r}, id={self.id!r}, version={self.version!r})"
 
     @property
     def user_agent(self) -> str:
@@ -206,83 +145,19 @@ def _location(path: Any) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _parse_manifest(root: Path, cached: bool = True) -> Any:
-    """plugin.yaml parsed: from the parsed cache when its bytes are unchanged (``cached``), else
-    by PyYAML. The cache sits beside Python's bytecode cache, with the same trust: it is used
-    only for the exact bytes it was made from, and what it gives is validated like a parse."""
+def _parse_manifest(root: Path) -> Any:
     try:
         data = (root / MANIFEST).read_bytes()
     except FileNotFoundError:
         raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
-    digest = hashlib.sha256(data).hexdigest()
-    cache = root / PARSED_CACHE.format(digest=digest[:32])
-    if cached:
-        entry = _read_regular_json(cache)
-        if isinstance(entry, dict) and entry.get("sha256") == digest and "manifest" in entry:
-            return entry["manifest"]
     try:
-        manifest = load_yaml(data.decode("utf-8"))
+        return load_yaml(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
-    except Exception as exc:  # a yaml.YAMLError (PyYAML is imported only on this path)
-        import yaml
-
-        if not isinstance(exc, yaml.YAMLError):
-            raise
+    except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
-    if cached:
-        _store_parsed(cache, digest, manifest)
-    return manifest
-
-
-def _read_regular_json(path: Path) -> Any:
-    """A JSON document from a regular file; None for anything else (missing, a FIFO, broken).
-    Opened non-blocking, so a FIFO at the path cannot hang the run."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            return json.loads(handle.read(CACHE_LIMIT))
-        except (OSError, ValueError):
-            return None
-
-
-def _store_parsed(cache: Path, digest: str, manifest: Any) -> None:
-    """Best effort: only JSON-exact manifests, atomically, never failing the run; older entries
-    and temporary files left by a run that died are removed."""
-    if sys.dont_write_bytecode:
-        return
-    try:
-        text = json.dumps({"sha256": digest, "manifest": manifest}, ensure_ascii=False)
-        if json.loads(text)["manifest"] != manifest:
-            return  # YAML gave something JSON does not keep (int keys, dates): parse every time
-        cache.parent.mkdir(exist_ok=True)
-        for old in cache.parent.glob("plugin.yaml.*"):
-            if old.name != cache.name and not _young_temporary(old):
-                old.unlink()
-        temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, cache)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
-    except (OSError, TypeError, ValueError):
-        pass
-
-
-def _young_temporary(path: Path) -> bool:
-    """A temporary file another run may still be writing (under a minute old)."""
-    try:
-        return path.suffix == ".tmp" and time.time() - path.stat().st_mtime < 60
-    except OSError:
-        return False
 
 
 def _referenced(manifest: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -305,14 +180,11 @@ def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> An
     return None
 
 
-def read_documents(
-    root: os.PathLike[str] | str = PLUGIN_ROOT, cached: bool = True
-) -> Tuple[Any, Dict[str, Any]]:
+def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dict[str, Any]]:
     """plugin.yaml parsed, and every JSON document it references (meta-schema included) by
-    relative path: all that ``plugin_from_data`` needs. ``cached=False`` parses plugin.yaml
-    even when the parsed cache holds it (the lint does). Raises ManifestError."""
+    relative path: all that ``plugin_from_data`` needs. Raises ManifestError."""
     root = Path(root)
-    manifest = _parse_manifest(root, cached)
+    manifest = _parse_manifest(root)
     problems: List[str] = []
     documents = {META_SCHEMA: _read_json(root, META_SCHEMA, "meta-schema", problems)}
     if problems:
@@ -327,8 +199,6 @@ def read_documents(
 
 
 def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
-    if compile_predicate(meta)(manifest):  # jsonschema only when it may have something to say
-        return
     errors = sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
     problems = [f"{MANIFEST}: {_location(e.absolute_path)}: {e.message}" for e in errors]
     if problems:
@@ -368,6 +238,7 @@ def plugin_from_data(
         secrets=tuple(asset["secrets"]),
         test=asset.get("test", ""),
         root=root,
+        validator=validator_for(documents[asset["schema"]]),
     )
     actions = {
         action_id: ActionSpec(
@@ -382,6 +253,8 @@ def plugin_from_data(
             output_schema_path=spec["output_schema"],
             output_schema=documents[spec["output_schema"]],
             root=root,
+            input_validator=validator_for(documents[spec["input_schema"]]),
+            output_validator=validator_for(documents[spec["output_schema"]]),
         )
         for action_id, spec in manifest["actions"].items()
     }
@@ -402,7 +275,7 @@ def plugin_from_data(
     )
 
 
-def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT, cached: bool = True) -> Plugin:
+def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
     """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
-    manifest, documents = read_documents(root, cached)
+    manifest, documents = read_documents(root)
     return plugin_from_data(manifest, documents, root)

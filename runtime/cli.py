@@ -344,9 +344,25 @@ def _check_stdout() -> None:
         )
 
 
+EXITS = {"inputs": EXIT_INPUT, "asset": EXIT_INPUT, "transport": EXIT_TRANSPORT}
+EXITS["interrupted"] = EXIT_INTERRUPTED
+
+
+def run_failed(exc: Any, kept: str) -> CliError:
+    """The CLI's words for a RunError: its exit code and lines; ``kept`` says where the events
+    read before it are (for a follow cut short), or is empty."""
+    code = EXITS[exc.kind]
+    if exc.kind == "transport":
+        return CliError(code, [f"transport error: {exc} {kept}".rstrip()])
+    if exc.kind == "interrupted":
+        if not kept:
+            return CliError(code, ["interrupted: nothing was printed."])
+        return CliError(code, [f"interrupted: {kept[0].lower()}{kept[1:]}"])
+    return CliError(code, exc.lines)
+
+
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
-    from framework.errors import AssetError, TransportError
-    from framework.inputs import InputError
+    from framework.errors import RunError
     from framework.manifest import load_plugin
     from framework.runner import check_output, run_action
 
@@ -374,38 +390,18 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
             progress=progress,
             on_connect=_learn_secrets(secrets),
         )
-    except InputError as exc:
-        raise CliError(EXIT_INPUT, str(exc).splitlines()) from None
-    except AssetError as exc:
-        raise CliError(EXIT_INPUT, [f"invalid asset: {exc}"]) from None
-    except TransportError as exc:
-        partial = getattr(exc, "envelope", None)  # following cursors: what arrived before it
+    except RunError as exc:
         if progress is not None:
             progress.clear()
-        if partial is None:
-            raise CliError(EXIT_TRANSPORT, [f"transport error: {exc}"]) from None
-        _write_json(partial, args.pretty)
-        raise CliError(
-            EXIT_TRANSPORT,
-            [
-                f"transport error: {exc} The {getattr(exc, 'fetched', 0):,} events read before "
-                "it are in the envelope on stdout; resume with its json_body.pagination.nextCursor."
-            ],
-        ) from None
-    except KeyboardInterrupt as exc:
-        partial = getattr(exc, "envelope", None)  # following cursors: what arrived before it
-        if progress is not None:
-            progress.clear()
-        if partial is None:
-            raise CliError(EXIT_INTERRUPTED, ["interrupted: nothing was printed."]) from None
-        _write_json(partial, args.pretty)
-        raise CliError(
-            EXIT_INTERRUPTED,
-            [
-                f"interrupted: the {getattr(exc, 'fetched', 0):,} events read so far are in the "
-                "envelope on stdout; resume with its json_body.pagination.nextCursor."
-            ],
-        ) from None
+        kept = ""
+        if exc.envelope is not None:  # following cursors: what arrived before it
+            _write_json(exc.envelope, args.pretty)
+            when = "so far" if exc.kind == "interrupted" else "before it"
+            kept = (
+                f"The {exc.fetched:,} events read {when} are in the envelope on stdout; "
+                "resume with its json_body.pagination.nextCursor."
+            )
+        raise run_failed(exc, kept) from None
     finally:
         if progress is not None:
             progress.clear()
@@ -438,8 +434,7 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout
     (always, in one shape), its diagnosis on stderr; exit 0 ok, 2 invalid asset, 3 not
     reached, 4 answered but failed, 1 broken plugin."""
-    from framework.errors import AssetError
-    from framework.inputs import InputError
+    from framework.errors import RunError
     from framework.manifest import load_plugin
     from framework.runner import run_asset_test
 
@@ -460,10 +455,8 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         raise failed(EXIT_BROKEN, "plugin_error", lines)
     try:
         result = run_asset_test(plugin, asset, on_connect=_learn_secrets(secrets))
-    except InputError as exc:
-        raise failed(EXIT_INPUT, "invalid_asset", str(exc).splitlines()) from None
-    except AssetError as exc:
-        raise failed(EXIT_INPUT, "invalid_asset", [f"invalid asset: {exc}"]) from None
+    except RunError as exc:  # an invalid asset (the test itself reports transport failures)
+        raise failed(EXIT_INPUT, "invalid_asset", exc.lines) from None
     _write_json(result, args.pretty)
     diagnosis = str(result.get("diagnosis"))
     if result.get("ok"):

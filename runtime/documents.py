@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 MAX_BYTES = 1024 * 1024  # an asset or inputs file is a few hundred bytes
-MAX_DEPTH = 32  # as framework.inputs.MAX_DEPTH: a few levels are all the schemas have
+MAX_DEPTH = 32  # as framework.coerce.MAX_DEPTH: a few levels are all the schemas have
 DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
 
 
@@ -102,7 +102,7 @@ def parse(text: str, path: str = "the document") -> Any:
     except ValueError:
         pass
     else:
-        from framework.inputs import too_deep as nests_too_deep
+        from framework.coerce import too_deep as nests_too_deep
 
         if nests_too_deep(document, MAX_DEPTH):
             raise too_deep
@@ -171,7 +171,7 @@ def _loader() -> Any:
             if self.check_event(yaml.AliasEvent):
                 raise _Refused("alias", self.peek_event().start_mark)
             nests = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
-            self.depth += nests  # collections only: as framework.inputs.too_deep counts
+            self.depth += nests  # collections only: as framework.coerce.too_deep counts
             try:
                 if self.depth > MAX_DEPTH:
                     raise _Refused("depth", self.peek_event().start_mark)

@@ -273,7 +273,7 @@ def lint_plugin(root: Optional[str] = None) -> List[str]:
     """Every problem found in the plugin under ``root``, as 'file: location: problem' lines."""
     root_path = Path(root).resolve() if root else PLUGIN_ROOT
     try:
-        plugin = load_plugin(root_path, cached=False)  # what plugin.yaml says, not a cache
+        plugin = load_plugin(root_path)
     except ManifestError as exc:
         return exc.problems
     problems: List[str] = []

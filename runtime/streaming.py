@@ -29,10 +29,8 @@ from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 from runtime.cli import (
     EXIT_BROKEN,
     EXIT_INPUT,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT,
-    EXIT_TRANSPORT,
     CliError,
 )
 
@@ -59,7 +57,8 @@ def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
 
 
 def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
-    from framework.inputs import InputError, coerce
+    from framework.coerce import coerce
+    from framework.errors import InputError
     from framework.runner import find_action
 
     if not isinstance(inputs, dict):
@@ -100,13 +99,9 @@ def run(
 
 
 def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_connect: Any) -> int:
-    from framework.errors import AssetError, TransportError
-    from framework.inputs import InputError
+    from framework.errors import RunError
     from framework.runner import run_action
-
-    def done() -> None:
-        if progress is not None:
-            progress.clear()
+    from runtime.cli import run_failed
 
     try:
         envelope = run_action(
@@ -118,34 +113,27 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_c
             on_connect=on_connect,
             pages=writer,
         )
-    except InputError as exc:
-        done()
-        raise CliError(EXIT_INPUT, str(exc).splitlines()) from None
-    except AssetError as exc:
-        done()
-        raise CliError(EXIT_INPUT, [f"invalid asset: {exc}"]) from None
-    except TransportError as exc:
-        done()
-        partial = getattr(exc, "envelope", None)
-        if partial is None and not writer.pages:
+    except RunError as exc:
+        if progress is not None:
+            progress.clear()
+        if exc.kind in ("inputs", "asset"):
+            raise run_failed(exc, "") from None
+        writer.restore_if_torn()
+        if exc.kind == "interrupted":
+            if not writer.pages and not writer.keeps_file:
+                raise run_failed(exc, "") from None
+            detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
+            writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
+            raise run_failed(exc, writer.kept_sentence("so far")) from None
+        if exc.envelope is None and not writer.pages:
             if writer.keeps_file:
                 writer.finish(None, stopped=str(exc))
-            raise CliError(EXIT_TRANSPORT, [f"transport error: {exc}"]) from None
-        writer.restore_if_torn()
-        writer.finish(partial or writer.partial("Transport Error", str(exc)), stopped=str(exc))
-        raise CliError(
-            EXIT_TRANSPORT, [f"transport error: {exc} {writer.kept_sentence('before it')}"]
-        ) from None
-    except KeyboardInterrupt:
-        done()
-        writer.restore_if_torn()
-        if not writer.pages and not writer.keeps_file:
-            raise CliError(EXIT_INTERRUPTED, ["interrupted: nothing was printed."]) from None
-        detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
-        writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
-        kept = writer.kept_sentence("so far")
-        raise CliError(EXIT_INTERRUPTED, [f"interrupted: {kept[0].lower()}{kept[1:]}"]) from None
-    done()
+            raise run_failed(exc, "") from None
+        partial = exc.envelope or writer.partial("Transport Error", str(exc))
+        writer.finish(partial, stopped=str(exc))
+        raise run_failed(exc, writer.kept_sentence("before it")) from None
+    if progress is not None:
+        progress.clear()
     writer.finish(envelope)
     if writer.check is not None and writer.problem is None:
         writer.problem = writer.check(envelope)  # the head (or the one page, not following)

@@ -36,7 +36,7 @@ def test_unusable_asset_values_are_asset_errors_naming_the_field(
     asset = {"url": sim.url, "api_token": TOKEN, **fields}
     with pytest.raises(AssetError) as caught:
         run_action(plugin, "get_threat_events", asset, INPUTS)
-    assert str(caught.value).startswith(start), str(caught.value)
+    assert caught.value.problems[0].startswith(start), str(caught.value)
     assert TOKEN not in str(caught.value)
     assert sim.requests() == []
 

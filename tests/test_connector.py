@@ -285,7 +285,8 @@ def test_url_normalisation(given: str, base: str) -> None:
     ],
 )
 def test_a_console_url_has_no_path(path: str) -> None:
-    with pytest.raises(AssetError, match=r"^url: expected the console's base URL with no path"):
+    no_path = r"^invalid asset: url: expected the console's base URL with no path"
+    with pytest.raises(AssetError, match=no_path):
         normalize_url(f"http://127.0.0.1:1{path}")
 
 

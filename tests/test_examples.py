@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
-from framework.inputs import InputError
+from framework.errors import InputError
 from framework.runner import check_output, prepare_asset, prepare_inputs, run_action
 from tests.support import ROOT, SEED_THREAT, TOKEN, run_cli, synthetic_threat, write_json
 

@@ -68,7 +68,7 @@ def test_export_is_byte_reproducible(tree: Path, tmp_path: Path) -> None:
 
 def test_plugin_data_is_plugin_yaml_and_its_schemas(tree: Path, plugin: Plugin) -> None:
     data = runpy.run_path(str(tree / "src/plugin_data.py"))
-    manifest, documents = read_documents(ROOT, cached=False)
+    manifest, documents = read_documents(ROOT)
     assert data["MANIFEST"] == manifest
     assert data["DOCUMENTS"] == documents
     assert set(documents) == {"schemas/plugin.schema.json", *plugin.schema_paths}

@@ -9,8 +9,7 @@ from typing import Any, Dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from framework.errors import AssetError, TransportError
-from framework.inputs import InputError
+from framework.errors import AssetError, InputError, TransportError
 from framework.manifest import load_plugin
 from framework.runner import run_action
 from tests.support import SECRETS, TOKEN

@@ -6,7 +6,7 @@ from typing import Any, Dict
 
 import pytest
 
-from framework.inputs import InputError
+from framework.errors import InputError
 from framework.runner import prepare_asset, prepare_inputs, run_action
 from tests.support import SEED_THREAT, TOKEN, run_cli, write_json
 

@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from framework.inputs import InputError
+from framework.errors import InputError
 from framework.runner import check_output, prepare_asset, prepare_inputs, run_action
 from tests.support import SEED_THREAT, TOKEN
 

@@ -140,16 +140,16 @@ def test_a_bad_ca_bundle_is_an_asset_error_before_anything_is_sent(
     server.clear_requests()
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(content)
-    with pytest.raises(AssetError, match=r"^ca_bundle: the file .*ca\.pem ") as caught:
+    with pytest.raises(AssetError, match=r"^invalid asset: ca_bundle: the file .*ca\.pem ") as exc:
         make_connector({"url": server.url, "api_token": TOKEN, "ca_bundle": str(bundle)})
-    assert words in str(caught.value)
+    assert words in str(exc.value)
     assert server.requests() == []
 
 
 def test_a_fifo_as_ca_bundle_is_refused_without_blocking(make_connector, tmp_path: Path) -> None:
     fifo = tmp_path / "ca.pem"
     os.mkfifo(fifo)  # opening it would wait for a writer forever
-    with pytest.raises(AssetError, match=r"^ca_bundle: the file .* is not a file"):
+    with pytest.raises(AssetError, match=r"^invalid asset: ca_bundle: the file .* is not a file"):
         make_connector({"url": "https://127.0.0.1:9", "api_token": TOKEN, "ca_bundle": str(fifo)})
 
 
@@ -159,7 +159,8 @@ def test_an_unreadable_ca_bundle_says_so(tls_sim, make_connector, tmp_path: Path
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(Path(ca_path).read_bytes())
     bundle.chmod(0)
-    with pytest.raises(AssetError, match=r"^ca_bundle: cannot read the file .*permission denied"):
+    unreadable = r"^invalid asset: ca_bundle: cannot read the file .*permission denied"
+    with pytest.raises(AssetError, match=unreadable):
         make_connector({"url": server.url, "api_token": TOKEN, "ca_bundle": str(bundle)})
 
 

@@ -1,4 +1,5 @@
-"""framework.inputs, unit by unit: coercion of templated values, depth, and the explainer."""
+"""framework.coerce and framework.messages, unit by unit: coercion of templated values, depth,
+and the explainer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from framework.inputs import coerce, expected, explain, too_deep
+from framework.coerce import coerce, too_deep
+from framework.messages import expected, explain
 
 NULLABLE_TEXT = {"type": ["string", "null"], "minLength": 1}
 CURSOR = {"type": ["string", "null"], "minLength": 1, "x-template-null": True}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from framework.action import Action, ActionInputError, encode_query
+from framework.action import Action, encode_query
+from framework.errors import InputError
 
 
 def test_arrays_are_one_comma_joined_value_and_booleans_are_words() -> None:
@@ -38,5 +39,5 @@ def test_placeholders_are_filled() -> None:
 
 @pytest.mark.parametrize("value", ["../1", "1/2", "1?x=2", "1#x", "%2F", "", None, 5, "a b"])
 def test_a_value_that_could_change_the_path_is_refused(value: object) -> None:
-    with pytest.raises(ActionInputError, match=r"path_parameters\.threat_id"):
+    with pytest.raises(InputError, match=r"path_parameters\.threat_id"):
         action("/threats/{threat_id}/events").build_path({"threat_id": value})

@@ -1,0 +1,233 @@
+"""Why a value is invalid, in words: one sentence per problem naming the field, the value
+and what was expected. Secret values are never shown.
+
+The words come from the schema. Besides the standard keywords, ``x-expected`` says what a field
+accepts ("a URL starting with https://"); it is required beside every ``pattern`` (a regex is
+not a message). The other ``x-`` annotations are read by framework.advice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from typing import Any, Iterable, List, Mapping, Optional
+
+from framework.coerce import MAX_DEPTH, too_deep
+from framework.errors import InputError
+
+URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+SHOW_LIMIT = 60
+CLOSE_ENOUGH = 0.8  # difflib ratio from which a value is taken for a typo of a known one
+
+
+def _types(schema: Mapping[str, Any]) -> List[str]:
+    declared = schema.get("type", [])
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def show(value: Any, secret: bool = False) -> str:
+    """A short, safe rendering of a value for an error message."""
+    if secret:
+        return "a hidden value"
+    try:
+        if isinstance(value, (dict, list)):
+            text = json.dumps(value, ensure_ascii=True, default=str)
+        elif isinstance(value, str):
+            text = json.dumps(value, ensure_ascii=True)
+        elif isinstance(value, bool) or value is None:
+            text = json.dumps(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            text = repr(value)
+        else:
+            text = json.dumps(value) if isinstance(value, (int, float)) else repr(value)
+    except (ValueError, TypeError, RecursionError):
+        text = f"a {_kind(value)}"
+    text = URL_CREDENTIALS.sub("***@", text)
+    if len(text) > SHOW_LIMIT:
+        text = text[: SHOW_LIMIT - 3] + "..."
+    kind = _kind(value)
+    return f"{text} ({kind})" if kind not in ("string", "null") else text
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
+def _name(key: Any) -> str:
+    """A key as a field name: text as is (escaped, shortened), anything else shown with its kind."""
+    if not isinstance(key, str):
+        return show(key)
+    text = json.dumps(key, ensure_ascii=True)[1:-1]
+    return text if len(text) <= SHOW_LIMIT else text[: SHOW_LIMIT - 3] + "..."
+
+
+def _suggest(value: Any, choices: Iterable[Any]) -> Optional[str]:
+    """The choice closest to ``value`` (ignoring case), if it is close enough to be a typo."""
+    if not isinstance(value, str) or not value:
+        return None
+    by_lower = {str(choice).lower(): str(choice) for choice in choices if choice is not None}
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=CLOSE_ENOUGH)
+    return by_lower[close[0]] if close else None
+
+
+def expected(schema: Mapping[str, Any], coercion: bool = True) -> str:
+    """What a schema accepts, in words (``coercion``: mention the templated forms accepted)."""
+    types = [t for t in _types(schema) if t != "null"]
+    kind = types[0] if len(types) == 1 else None
+    words = schema.get("x-expected")
+    if isinstance(words, str):
+        if kind == "array" and coercion:
+            return f"{words} (or one comma-separated string)"
+        example = (schema.get("examples") or [None])[0]
+        if kind == "string" and isinstance(example, str) and not schema.get("writeOnly"):
+            return f"{words}, e.g. {example}"
+        return words
+    if "const" in schema:
+        return f"exactly {json.dumps(schema['const'])}"
+    if "enum" in schema:
+        return "one of " + ", ".join(str(v) for v in schema["enum"] if v is not None)
+    if kind in ("integer", "number"):
+        word = "an integer" if kind == "integer" else "a number"
+        low, high = schema.get("minimum"), schema.get("maximum")
+        above = schema.get("exclusiveMinimum")
+        if low is not None and high is not None:
+            return f"{word} from {low:g} to {high:g}"
+        if above is not None:
+            tail = f" and at most {high:g}" if high is not None else ""
+            return f"{word} greater than {above:g}{tail}"
+        if low is not None:
+            return f"{word} of at least {low:g}"
+        return word
+    if kind == "boolean":
+        return "true or false"
+    if kind == "array":
+        items = schema.get("items")
+        strings = isinstance(items, dict) and _types(items) == ["string"]
+        what = "a list of strings" if strings else "a list"
+        return f"{what} (or one comma-separated string)" if coercion else what
+    if kind == "object":
+        return "an object"
+    if kind == "string":
+        if "pattern" in schema:
+            return "a string in the format this field requires"  # a schema without x-expected
+        text = "a secret" if schema.get("format") == "password" else "a string"
+        if schema.get("minLength"):
+            text = "a non-empty " + text[2:]
+        if isinstance(schema.get("maxLength"), int):
+            text += f" of at most {schema['maxLength']:,} characters"
+        return text
+    return " or ".join(types) if types else "a valid value"
+
+
+def _field(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        else:
+            text += f".{_name(part)}" if text else _name(part)
+    return text or "(top level)"
+
+
+def describe(
+    error: Any, what: str, secrets: Iterable[str] = (), coercion: bool = True
+) -> List[str]:
+    """The sentences for one jsonschema ValidationError, read from its fields."""
+    path = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    instance, keyword, limit = error.instance, error.validator, error.validator_value
+    secret = bool(path) and (path[0] in set(secrets) or schema.get("format") == "password")
+    field = _field(path)
+    if keyword == "required":
+        present = instance if isinstance(instance, dict) else {}
+        properties = schema.get("properties", {})
+        return [
+            f"{_field([*path, name])}: missing; expected "
+            f"{expected(properties.get(name, {}), coercion)}."
+            for name in limit
+            if name not in present
+        ]
+    if keyword == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        where = field + "." if path else ""
+        sentences = []
+        for key in [k for k in instance if k not in known]:
+            close = _suggest(key, known)
+            hint = f" (did you mean {close}?)" if close else ""
+            sentences.append(
+                f"{where}{_name(key)}: unknown input{hint}; expected only {', '.join(known)}."
+            )
+        return sentences
+    if keyword == "type" and not path and "object" in _types(schema):
+        got = "null" if instance is None else _a(_kind(instance))  # the shape, never the value
+        return [f"the {what} must be a mapping of field names to values; got {got}."]
+    if keyword == "type" and instance is None:
+        return [f"{field}: got null; expected {expected(schema, coercion)}."]
+    if keyword == "minLength" and instance == "":
+        return [f"{field} is empty; expected {expected(schema, coercion)}."]
+    if keyword == "maxLength" and isinstance(instance, str):
+        got = "a hidden value" if secret else f"a string of {len(instance):,} characters"
+        return [f"{field}: got {got}; expected at most {limit:,} characters."]
+    if keyword == "maxItems" and isinstance(instance, list):
+        return [f"{field}: got a list of {len(instance):,} items; expected at most {limit:,}."]
+    if keyword == "enum":
+        close = _suggest(instance, limit)
+        hint = f" (did you mean {close}?)" if close else ""
+        return [f"{field}: got {show(instance, secret)}; expected {expected(schema)}{hint}."]
+    return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}."]
+
+
+def explain(
+    validator: Any,
+    instance: Any,
+    what: str,
+    secrets: Iterable[str] = (),
+    coercion: bool = True,
+    advice: Optional[Mapping[str, str]] = None,
+) -> Optional[InputError]:
+    """Every problem jsonschema finds (if ``validator``) and every piece of ``advice`` (field to
+    sentence, which replaces what jsonschema says about that field), as one InputError or None."""
+    secrets = list(secrets)
+    advice = dict(advice or {})
+    problems: List[str] = []
+    errors = validator.iter_errors(instance) if validator is not None else []
+    described = set(advice)  # one sentence per field: the first keyword it fails says it
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        field = _field(error.absolute_path)
+        if field in described:
+            continue
+        if error.validator not in ("required", "additionalProperties"):
+            described.add(field)
+        for sentence in describe(error, what, secrets, coercion):
+            if sentence not in problems:
+                problems.append(sentence)
+    problems.extend(sentence for sentence in advice.values() if sentence not in problems)
+    return InputError(what, problems) if problems else None
+
+
+def nesting_error(instance: Any, what: str) -> Optional[InputError]:
+    if too_deep(instance):
+        return InputError(
+            what, [f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."]
+        )
+    return None
