@@ -40,7 +40,16 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from framework.manifest import PLUGIN_ROOT
 
 BUNDLE_FILES = ("plugin.yaml", "README.md")
-BUNDLE_DIRS = ("framework", "connectors", "actions", "schemas", "icons", "runtime", "examples")
+BUNDLE_DIRS = (
+    "framework",
+    "connectors",
+    "actions",
+    "schemas",
+    "icons",
+    "runtime",
+    "examples",
+    "docs",
+)
 REQUIREMENTS = "requirements.txt"
 CHECKSUMS = "SHA256SUMS"
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12")
@@ -56,6 +65,7 @@ ALLOWED = {
     "schemas": (".json",),
     "icons": (".png", ".svg"),
     "examples": (".yaml",),
+    "docs": (".md",),
 }
 # Files of the bundled folders that belong to what stays out (the simulator).
 EXCLUDED = {"examples/asset.simulator.yaml"}

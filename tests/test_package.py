@@ -14,6 +14,7 @@ import json
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -39,6 +40,7 @@ TOP_LEVEL = {
     "icons",
     "runtime",
     "examples",
+    "docs",
     "wheels",
 }
 
@@ -104,6 +106,9 @@ def test_bundle_holds_the_plugin_and_nothing_else(bundle: Path) -> None:
         "runtime/__main__.py",
         "examples/asset.example.yaml",
         "examples/playbook.example.yaml",
+        "docs/README.md",
+        "docs/action.md",
+        "docs/platforms/swimlane.md",
     ):
         assert required in names
     for name in names:
@@ -160,7 +165,9 @@ def test_requirements_pin_everything_exactly() -> None:
 
 
 def copy_plugin(tmp_path: Path) -> Path:
-    return support_copy_plugin(tmp_path / "plugin")
+    root = support_copy_plugin(tmp_path / "plugin")
+    shutil.copytree(ROOT / "docs", root / "docs")  # the pages README.md links to ship too
+    return root
 
 
 def test_caches_and_dot_files_stay_out(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
-"""The README documents every input and asset field, and each of its JSON/YAML examples
-(inputs, an output envelope, an asset) validates against the plugin's schemas."""
+"""The documentation is complete and its examples are right: docs/action.md documents every input
+of every action, README.md every asset field, and each JSON/YAML example (inputs, an output
+envelope, an asset) in README.md and docs/**/*.md validates against the plugin's schemas."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Set, Tuple
 
@@ -42,24 +44,51 @@ def readme_examples(
             yield line, "asset", value
 
 
+# Where each thing is documented: the inputs on the action's page, the asset fields in the README.
+README = "README.md"
+INPUTS_PAGE = "docs/action.md"
+
+
+def doc_pages(root: Path) -> List[str]:
+    """README.md and every docs/**/*.md that exists, as paths relative to ``root``."""
+    pages = [README] if (root / README).exists() else []
+    pages += sorted(p.relative_to(root).as_posix() for p in (root / "docs").rglob("*.md"))
+    return pages
+
+
 def check_readme(plugin: Plugin, validators: Mapping[str, Any], problems: List[str]) -> None:
-    """README documents every input and asset property; its examples validate.
+    """docs/action.md documents every input property, README.md every asset property; the
+    examples of README.md and docs/**/*.md validate.
 
     ``validators`` maps ``asset`` and ``inputs:ACTION``/``output:ACTION`` to a validator, for
     the schemas that are valid (examples are not checked against a broken schema)."""
-    path = plugin.root / "README.md"
-    if not path.exists():
-        problems.append("README.md: missing.")
+    for page in (README, INPUTS_PAGE):
+        if not (plugin.root / page).exists():
+            problems.append(f"{page}: missing.")
+    if problems:
         return
-    text = path.read_text(encoding="utf-8")
+    inputs_text = (plugin.root / INPUTS_PAGE).read_text(encoding="utf-8")
     for action in plugin.actions.values():
         for _, sub in _subschemas(action.input_schema):
             for name in sub.get("properties") or {}:
-                if f"`{name}`" not in text:
-                    problems.append(f"README.md: does not document input {name} of {action.id}.")
+                if f"`{name}`" not in inputs_text:
+                    problems.append(
+                        f"{INPUTS_PAGE}: does not document input {name} of {action.id}."
+                    )
+    readme_text = (plugin.root / README).read_text(encoding="utf-8")
     for name in plugin.asset.schema.get("properties", {}):
-        if f"`{name}`" not in text:
-            problems.append(f"README.md: does not document asset field {name}.")
+        if f"`{name}`" not in readme_text:
+            problems.append(f"{README}: does not document asset field {name}.")
+    for page in doc_pages(plugin.root):
+        check_examples(
+            page, (plugin.root / page).read_text(encoding="utf-8"), plugin, validators, problems
+        )
+
+
+def check_examples(
+    page: str, text: str, plugin: Plugin, validators: Mapping[str, Any], problems: List[str]
+) -> None:
+    """Each example of ``text`` (the page ``page``) validates against its schema."""
     asset_fields = set(plugin.asset.schema.get("required", []))
     for line, kind, value in readme_examples(text, asset_fields):
         if kind == "asset":
@@ -81,7 +110,7 @@ def check_readme(plugin: Plugin, validators: Mapping[str, Any], problems: List[s
             for label, errors in failures:
                 for error in errors:
                     problems.append(
-                        f"README.md: line {line}: example ({label}) invalid at "
+                        f"{page}: line {line}: example ({label}) invalid at "
                         f"{_at(error.absolute_path)}: {error.message}."
                     )
 
@@ -105,7 +134,9 @@ def has(problems: List[str], *parts: str) -> bool:
 
 @pytest.fixture()
 def copy(tmp_path: Path) -> Path:
-    return copy_plugin(tmp_path / "plugin")
+    root = copy_plugin(tmp_path / "plugin")
+    shutil.copytree(ROOT / "docs", root / "docs")
+    return root
 
 
 def test_the_readme_is_complete_and_its_examples_validate() -> None:
@@ -115,6 +146,44 @@ def test_the_readme_is_complete_and_its_examples_validate() -> None:
 def test_readme_examples_are_found() -> None:
     kinds = [kind for _, kind, _ in readme_examples((ROOT / "README.md").read_text())]
     assert "inputs" in kinds and "output" in kinds
+
+
+def test_docs_pages_are_read_and_their_examples_are_found() -> None:
+    pages = doc_pages(ROOT)
+    assert pages[0] == "README.md" and INPUTS_PAGE in pages
+    assert "docs/platforms/swimlane.md" in pages
+    kinds = [kind for _, kind, _ in readme_examples((ROOT / INPUTS_PAGE).read_text())]
+    assert "inputs" in kinds and "output" in kinds
+
+
+def test_docs_example_that_violates_the_schema(copy: Path) -> None:
+    page = copy / "docs" / "action.md"
+    edit_text(
+        page, '{"status_code": 500, "reason": "Internal Server Error",', '{"status_code": "500",'
+    )
+    assert has(
+        readme_problems(copy),
+        "docs/action.md: line",
+        "example (output of get_threat_events) invalid at status_code: '500' is not of type",
+    )
+
+
+def test_docs_yaml_asset_example_in_a_nested_page_is_checked(copy: Path) -> None:
+    block = (
+        "\n```yaml\nurl: https://usea1-acme.sentinelone.net\napi_token: t\nmax_retries: 99\n```\n"
+    )
+    with open(copy / "docs" / "platforms" / "shuffle.md", "a", encoding="utf-8") as handle:
+        handle.write(block)
+    assert has(
+        readme_problems(copy),
+        "docs/platforms/shuffle.md: line",
+        "example (the asset) invalid at max_retries: 99 is greater than",
+    )
+
+
+def test_missing_inputs_page(copy: Path) -> None:
+    (copy / "docs" / "action.md").unlink()
+    assert readme_problems(copy) == ["docs/action.md: missing."]
 
 
 def test_readme_inputs_example_that_violates_the_schema(copy: Path) -> None:
@@ -159,10 +228,10 @@ def test_readme_blocks_that_are_not_examples_are_ignored(copy: Path) -> None:
 
 
 def test_readme_missing_an_input_property(copy: Path) -> None:
-    text = (copy / "README.md").read_text().replace("`processName__like`", "processName__like")
-    (copy / "README.md").write_text(text)
+    page = copy / "docs" / "action.md"
+    page.write_text(page.read_text().replace("`processName__like`", "processName__like"))
     assert readme_problems(copy) == [
-        "README.md: does not document input processName__like of get_threat_events."
+        "docs/action.md: does not document input processName__like of get_threat_events."
     ]
 
 
