@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections import Counter
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
 from runtime.cli import (
@@ -742,58 +741,45 @@ class CsvFile(EventFile):
 
 
 class MarkdownNote(EventFile):
-    """A short case note: counts by eventType, the time range, the top processes, the agents
-    and the first N events as a table; rewritten whole after every page. Its running counts
-    live in the sidecar too (``summary``), so that a resumed export carries on counting."""
+    """A short case note: counts by eventType, the time range, the agents, the top processes
+    and the first N events as a table, written when the export ends. Its running counts live in
+    the sidecar (``summary``), so that a resumed export carries on counting; each table counts
+    at most KEPT names, and events of further names count as "(others)": the counts stay
+    bounded whatever the number of events."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         rows = self.options.get("rows")
         self.max_rows = DEFAULT_ROWS if rows is None else rows
-        self.counts = self.pending = empty_summary()
+        self.counts = empty_summary()
 
     def write_page(self, items: List[Any]) -> None:
-        state = json.loads(json.dumps(self.counts))  # a copy: committed whole or not at all
-        types, processes = Counter(state["types"]), Counter(state["processes"])
-        agents, rows = state["agents"], state["rows"]
-        first, last = state["first"], state["last"]
+        counts = self.counts
         for event in items:
             if not isinstance(event, dict):
                 continue
-            types[_cell(event.get("eventType")) or "(none)"] += 1
+            tally(counts["types"], _cell(event.get("eventType")) or "(none)")
             if event.get("processName"):
-                processes[_cell(event["processName"])] += 1
+                tally(counts["processes"], _cell(event["processName"]))
             created = event.get("createdAt")
             if isinstance(created, str) and created:  # ISO 8601 UTC: text order is time order
-                first = created if first is None or created < first else first
-                last = created if last is None or created > last else last
+                first, last = counts["first"], counts["last"]
+                counts["first"] = created if first is None or created < first else first
+                counts["last"] = created if last is None or created > last else last
             agent = event.get("agentId") or event.get("agentUuid") or event.get("agentName")
             if agent:
-                entry = agents.setdefault(
-                    _cell(agent),
-                    {"agentName": event.get("agentName"), "agentOs": event.get("agentOs"),
-                     "agentIp": event.get("agentIp"), "events": 0},
-                )  # fmt: skip
-                entry["events"] += 1
-            if len(rows) < self.max_rows:
-                rows.append([_cell(event.get(name)) for name in self.columns])
-        state.update(types=dict(types), processes=dict(processes), first=first, last=last)
-        self.pending = state
-
-    def commit(self) -> None:
-        self.counts = self.pending
-        self.write_note(self.last or {}, finished=False, stopped=None)
-        super().commit()
-
-    def state(self) -> Dict[str, Any]:
-        return {**super().state(), "summary": self.counts}
-
-    def restore(self, state: Dict[str, Any]) -> None:
-        super().restore(state)
-        self.counts = self.pending = state.get("summary") or empty_summary()
+                agents = counts["agents"]
+                name = _cell(agent)
+                if name not in agents:
+                    name = name if len(agents) < KEPT else OTHERS
+                    facts = {key: event.get(key) for key in AGENT_FACTS if name != OTHERS}
+                    agents.setdefault(name, {**dict.fromkeys(AGENT_FACTS), **facts, "events": 0})
+                agents[name]["events"] += 1
+            if len(counts["rows"]) < self.max_rows:
+                counts["rows"].append([_cell(event.get(name)) for name in self.columns])
 
     def cut_back(self) -> None:
-        """Nothing to cut: the note is only ever replaced whole."""
+        """Nothing to cut: the note is written whole when the export ends."""
 
     def meta(
         self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
@@ -802,13 +788,9 @@ class MarkdownNote(EventFile):
 
     def resume_from(self, meta: Dict[str, Any]) -> None:
         super().resume_from(meta)
-        self.counts = self.pending = meta.get("summary") or empty_summary()
-        self.saved = self.state()
+        self.counts = meta.get("summary") or empty_summary()
 
     def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        self.write_note(envelope, finished, stopped)
-
-    def write_note(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         data = self.render(envelope, finished, stopped).encode("utf-8", "backslashreplace")
         partial = self.path + ".partial"
         try:
@@ -832,8 +814,6 @@ class MarkdownNote(EventFile):
             how = f"interrupted; {resume}"
         elif stopped is not None:
             how = f"stopped by a transport failure; {resume}"
-        elif status is None or self.last is envelope:
-            how = f"in progress; if it stops, {resume}"
         else:
             answer = f"HTTP {status} {envelope.get('reason')}"
             how = f"stopped at page {self.pages + 1}, {answer}; {resume}"
@@ -849,18 +829,17 @@ class MarkdownNote(EventFile):
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
         lines += ["", "## Agents", "", "| agentName | agentId | agentOs | agentIp | events |"]
         lines.append("|---|---|---|---|---:|")
-        for agent_id, entry in sorted(state["agents"].items(), key=lambda kv: -kv[1]["events"]):
+        for agent_id, entry in top(state["agents"], TOP_AGENTS):
             cells = [entry["agentName"], agent_id, entry["agentOs"], entry["agentIp"]]
             lines.append(
                 "| " + " | ".join(md(_cell(c)) for c in cells) + f" | {entry['events']:,} |"
             )
         lines += ["", "## Events by type", "", "| eventType | events |", "|---|---:|"]
-        for name, count in sorted(state["types"].items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"| {md(name)} | {count:,} |")
-        top = sorted(state["processes"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PROCESSES]
-        lines += ["", f"## Top processes ({len(top)})", "", "| processName | events |"]
+        lines += [f"| {md(name)} | {count:,} |" for name, count in top(state["types"], KEPT)]
+        processes = top(state["processes"], TOP_PROCESSES)
+        lines += ["", f"## Top processes ({len(processes)})", "", "| processName | events |"]
         lines.append("|---|---:|")
-        lines += [f"| {md(name)} | {count:,} |" for name, count in top]
+        lines += [f"| {md(name)} | {count:,} |" for name, count in processes]
         rows = state["rows"]
         lines += ["", f"## First {len(rows)} events", ""]
         if rows:
@@ -868,6 +847,37 @@ class MarkdownNote(EventFile):
             lines.append("|" + "---|" * len(self.columns))
             lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in rows]
         return "\n".join(lines) + "\n"
+
+
+KEPT = 1000  # names counted per table of the case note; events of further names: "(others)"
+TOP_AGENTS = 20
+OTHERS = "(others)"
+AGENT_FACTS = ("agentName", "agentOs", "agentIp")
+
+
+def tally(counts: Dict[str, int], name: str) -> None:
+    """Count one event of ``name``, or of "(others)" once KEPT names are counted."""
+    if name not in counts and len(counts) >= KEPT:
+        name = OTHERS
+    counts[name] = counts.get(name, 0) + 1
+
+
+def top(counts: Dict[str, Any], n: int) -> List[Any]:
+    """The n largest entries (a count, or an agent's entry with its "events"), then "(others)"
+    holding the rest: the names past n added to the events already counted there."""
+
+    def count(value: Any) -> int:
+        return value["events"] if isinstance(value, dict) else value
+
+    named = sorted(
+        ((k, v) for k, v in counts.items() if k != OTHERS), key=lambda kv: (-count(kv[1]), kv[0])
+    )
+    rest = sum(count(v) for _, v in named[n:]) + count(counts.get(OTHERS, 0))
+    if not rest:
+        return named[:n]
+    agents = isinstance(next(iter(counts.values())), dict)
+    others = {**dict.fromkeys(AGENT_FACTS), "events": rest} if agents else rest
+    return [*named[:n], (OTHERS, others)]
 
 
 def empty_summary() -> Dict[str, Any]:
