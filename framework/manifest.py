@@ -20,8 +20,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Tuple
 
-import yaml
-
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +35,10 @@ class ManifestError(Exception):
 
 
 def load_yaml(text: str) -> Any:
+    # Imported here: a package that carries the manifest as data (plugin_from_data, e.g. the
+    # Splunk SOAR app) ships without PyYAML.
+    import yaml
+
     return yaml.safe_load(text)
 
 
@@ -150,6 +152,8 @@ def _parse_manifest(root: Path) -> Any:
         data = (root / MANIFEST).read_bytes()
     except FileNotFoundError:
         raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
+    import yaml
+
     try:
         return load_yaml(data.decode("utf-8"))
     except UnicodeDecodeError:
