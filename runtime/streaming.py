@@ -117,7 +117,6 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_c
             progress.clear()
         if exc.kind in ("inputs", "asset"):
             raise run_failed(exc, "") from None
-        writer.restore_if_torn()
         if exc.kind == "interrupted":
             if not writer.pages and not writer.keeps_file:
                 raise run_failed(exc, "") from None
@@ -323,8 +322,6 @@ class Writer:
         self.total: Optional[int] = None
         self.cursor: Optional[str] = None  # the next page's cursor
         self.last: Optional[Dict[str, Any]] = None  # the last page's envelope, without data
-        self.torn = False  # an exception arrived while a page was being written
-        self.saved: Dict[str, Any] = {}
         self.check: Any = None
         self.problem: Any = None
 
@@ -333,9 +330,6 @@ class Writer:
         if self.check is not None and self.problem is None:
             self.problem = self.check(envelope)
         with _sigint_held():
-            if not self.saved:
-                self.saved = self.state()  # what to go back to if this page is cut short
-            self.torn = True
             self.write_page(items)
             body = envelope["json_body"]
             pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
@@ -345,30 +339,12 @@ class Writer:
             self.cursor = pagination.get("nextCursor")
             self.last = {**envelope, "json_body": {**body, "data": []}}
             self.commit()
-            self.saved = self.state()
-            self.torn = False
 
     def write_page(self, items: List[Any]) -> None:
         raise NotImplementedError
 
     def commit(self) -> None:
         """After a page: make what was written durable (flush, sidecar)."""
-
-    def state(self) -> Dict[str, Any]:
-        return {
-            "events": self.events, "pages": self.pages, "total": self.total,
-            "cursor": self.cursor, "last": self.last,
-        }  # fmt: skip
-
-    def restore(self, state: Dict[str, Any]) -> None:
-        self.events, self.pages, self.total = state["events"], state["pages"], state["total"]
-        self.cursor, self.last = state["cursor"], state["last"]
-
-    def restore_if_torn(self) -> None:
-        """Back to the last page written whole, if an exception cut one short."""
-        if self.torn:
-            self.restore(self.saved)
-            self.torn = False
 
     def partial(self, title: str, detail: str) -> Dict[str, Any]:
         """The envelope of a run that stopped after the last page: resume at its cursor."""
@@ -403,7 +379,6 @@ class EnvelopeWriter(Writer):
 
         folder = os.path.dirname(os.path.abspath(output)) if output else None
         self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
-        self.spooled = 0
         self.terminal = False  # stderr is a terminal: the in-memory path's lines there too
 
     def write_page(self, items: List[Any]) -> None:
@@ -420,18 +395,6 @@ class EnvelopeWriter(Writer):
             json.dumps(event, indent=self.indent, ensure_ascii=ascii).replace("\n", pad)
             for event in items
         )
-
-    def commit(self) -> None:
-        self.spooled = self.spool.tell()
-
-    def state(self) -> Dict[str, Any]:
-        return {**super().state(), "spooled": self.spooled}
-
-    def restore(self, state: Dict[str, Any]) -> None:
-        super().restore(state)
-        self.spooled = state.get("spooled", 0)
-        self.spool.seek(self.spooled)
-        self.spool.truncate()
 
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
         if envelope is None:
@@ -556,14 +519,6 @@ class EventFile(Writer):
     def commit(self) -> None:
         self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
 
-    def state(self) -> Dict[str, Any]:
-        return {**super().state(), "bytes": self.bytes}
-
-    def restore(self, state: Dict[str, Any]) -> None:
-        super().restore(state)
-        self.bytes = state.get("bytes", 0)
-        self.cut_back()
-
     # -- the sidecar -------------------------------------------------------------------------
     def meta(
         self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
@@ -633,7 +588,6 @@ class EventFile(Writer):
         if isinstance(inputs.get("max_events"), int):
             inputs["max_events"] = max(1, inputs["max_events"] - self.events)
         self.inputs = inputs
-        self.saved = self.state()
 
     # -- the end -----------------------------------------------------------------------------
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
