@@ -49,13 +49,13 @@ def cold(url: str, work: Path, rounds: int) -> Dict[str, List[float]]:
 
 
 def where_the_time_goes(url: str, work: Path, top: int = 8) -> List[str]:
-    """Lines for the report: the plugin's costliest top-level imports in one cold run, and the
-    baseline's, from ``python -X importtime`` (which slows imports a little itself)."""
+    """Lines for the report: the costliest imports of one cold run of the plugin and of the
+    baseline, by package, from ``python -X importtime`` (which slows imports a little itself)."""
     argvs = contenders(url, work)
     lines = []
     for name, argv in argvs.items():
         found = importtime(argv[1:])
         total = sum(ms for _, ms in found)
         listed = ", ".join(f"{module} {ms:.0f} ms" for module, ms in found[:top])
-        lines.append(f"- {name}: imports {total:.0f} ms in all; top-level: {listed}.")
+        lines.append(f"- {name}: imports {total:.0f} ms in all; by package: {listed}.")
     return lines

@@ -116,15 +116,15 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def importtime(argv: Sequence[str]) -> List[Tuple[str, float]]:
-    """The top-level imports of one run of ``python argv...`` under ``-X importtime``, most
-    expensive first: (module, cumulative ms)."""
+    """Import time of one run of ``python argv...`` under ``-X importtime``, by top-level
+    package (its modules' own times summed), most expensive first: (package, ms)."""
     done = subprocess.run(
         [PY, "-X", "importtime", *argv], cwd=ROOT, env=ENV, capture_output=True, text=True
     )
     found: Dict[str, float] = {}
-    for line in done.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            _, cumulative, name = line.split("|")
-            if name.strip() and not name[1:].startswith(" ") and cumulative.strip().isdigit():
-                found[name.strip()] = int(cumulative) / 1000
+    for line in done.stderr.splitlines():  # "import time: <own us> | <cumulative> | <module>"
+        fields = line[len("import time:") :].split("|")
+        if line.startswith("import time:") and len(fields) == 3 and fields[0].strip().isdigit():
+            package = fields[2].strip().split(".")[0]
+            found[package] = found.get(package, 0.0) + int(fields[0]) / 1000
     return sorted(found.items(), key=lambda item: -item[1])
