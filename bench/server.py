@@ -6,15 +6,13 @@ and the response (status line, headers, gzip body, as SentinelOne sends it) is s
 bytes object; from then on that request is answered with those bytes by a thread that does
 nothing else, so every contender of the benchmark receives identical bytes and the server's own
 cost is a ``sendall``.  ``python -m bench.server`` prints ``BENCH_URL=http://127.0.0.1:PORT``
-once it listens and serves until SIGTERM/SIGINT.  ``GET /_bench/stats`` answers
-``{"hits": H, "misses": M}`` (the runner checks that timed runs were all replays).
+once it listens and serves until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import signal
 import socket
 import socketserver
@@ -36,8 +34,6 @@ class Replay:
         self.upstream = upstream
         self.cache: Dict[tuple, bytes] = {}
         self.lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     @staticmethod
     def key(method: str, target: str, authorization: str) -> tuple:
@@ -46,20 +42,15 @@ class Replay:
         return method, parts.path, query, authorization
 
     def response(self, method: str, target: str, headers: Dict[str, str]) -> bytes:
-        if target == "/_bench/stats":
-            body = json.dumps({"hits": self.hits, "misses": self.misses}).encode()
-            return build(200, "OK", [("Content-Type", "application/json")], body)
         key = self.key(method, target, headers.get("authorization", ""))
         cached = self.cache.get(key)
         if cached is not None:
-            self.hits += 1
             return cached
         with self.lock:
             cached = self.cache.get(key)
             if cached is None:
                 cached = self.fetch(method, target, headers)
                 self.cache[key] = cached
-                self.misses += 1
         return cached
 
     def fetch(self, method: str, target: str, headers: Dict[str, str]) -> bytes:
