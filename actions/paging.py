@@ -59,16 +59,15 @@ def _follow(
 
     With a page sink (``action.pages``) each page's items are handed to it as they arrive,
     ``sink(page_envelope, items)``, and not kept: the envelope returned (or raised) then has
-    an empty ``data``; a sink that is ``unlimited`` (an event file) lifts the byte budget too,
-    as nothing accumulates in memory."""
+    an empty ``data``, and no byte budget applies, as nothing accumulates in memory."""
     params = dict(parameters)
     cursor = params.get("cursor")
     items: List[Any] = []
     sink = action.pages
     fetched, pages, total = 0, 0, None
     seen = {cursor} if isinstance(cursor, str) else set()
-    unbounded = sink is not None and sink.unlimited  # nothing accumulates: no byte budget
-    budget = None if unbounded else ByteBudget(action.connector.max_response_bytes)
+    # A sink holds no events in memory: only each response's own size is capped.
+    budget = None if sink is not None else ByteBudget(action.connector.max_response_bytes)
     last: Optional[Dict[str, Any]] = None  # the last page that arrived whole
     while fetched < max_items:
         page = dict(params, limit=min(page_size, max_items - fetched))

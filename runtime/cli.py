@@ -623,6 +623,11 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         "--rows", type=int, metavar="N", help="markdown: the first N events as a table (20)"
     )
     run.add_argument(
+        "--force",
+        action="store_true",
+        help="with --output: replace an existing file that is not an earlier export (default: off)",
+    )
+    run.add_argument(
         "--resume",
         metavar="FILE.meta.json",
         help="continue the export this sidecar describes, appending to its file",

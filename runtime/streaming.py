@@ -21,8 +21,10 @@ the file and the sidecar saying where to resume.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import stat
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
 from runtime.cli import (
@@ -168,11 +170,13 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
         raise CliError(
             EXIT_INPUT, [f"--rows: got {rows}; expected an integer from 0 to {MAX_ROWS}."]
         )
-    if args.output:
+    if args.output and args.output != "-":
         _check_writable(args.output)
+    force = bool(getattr(args, "force", False))
     if fmt == "envelope":
         writer = EnvelopeWriter(inputs, say, args.output, bool(args.pretty))
         writer.terminal = not args.quiet and args.stderr.isatty()
+        writer.open(force)
         return writer
     coerced = _coerced(plugin, args.action, inputs) or inputs
     options: Dict[str, Any] = {"format": fmt}
@@ -182,6 +186,7 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
         options["rows"] = rows
     writer = WRITERS[fmt](coerced, say, args.output, options)
     writer.quiet = bool(args.quiet)
+    writer.open(force)
     return writer
 
 
@@ -204,7 +209,7 @@ def _check_writable(path: str) -> None:
         raise CliError(EXIT_INPUT, [f"--output: {path} is a folder; expected a file name."])
     if not os.path.isdir(folder):
         raise CliError(EXIT_INPUT, [f"--output: the folder {folder} does not exist."])
-    if not os.access(folder, os.W_OK):
+    if not os.path.exists(path) and not os.access(folder, os.W_OK):
         raise CliError(EXIT_INPUT, [f"--output: the folder {folder} is not writable."])
 
 
@@ -261,6 +266,7 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
     writer = WRITERS[fmt](meta.get("inputs") or {}, say, output, options)
     writer.quiet = bool(args.quiet)
     writer.resume_from(meta)
+    writer.open(False)
     return writer
 
 
@@ -304,6 +310,93 @@ def _sigint_held() -> Iterator[None]:
         yield
     finally:
         mask(signal.SIG_SETMASK, old)
+
+
+# -- where --output writes -----------------------------------------------------------------------
+class Output:
+    """What ``--output`` names, opened before anything is sent, written through as given.
+
+    ``-`` is standard output. Any other path is opened as it is (a symbolic link is followed;
+    nothing is ever renamed over it): a regular file is locked for the run, so a second run
+    writing the same file is refused, and only a regular file gets a sidecar; a device or a
+    FIFO is written like standard output. An existing regular file is replaced only when it is
+    empty, an earlier export of this command (its sidecar names it), or with ``--force``."""
+
+    def __init__(self, path: str, *, force: bool = False, resume: bool = False) -> None:
+        self.path = path
+        self.stdout = path == "-"
+        self.regular = False
+        self.handle: Optional[BinaryIO] = None
+        if self.stdout:
+            return
+        if not resume and not force and _foreign_file(path):
+            raise CliError(
+                EXIT_INPUT,
+                [f"--output: {path} exists and is not an earlier export of this command; "
+                 "choose a new name, or add --force to replace it."],
+            )  # fmt: skip
+        try:  # O_NONBLOCK: a FIFO with no reader fails at once instead of hanging
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            raise output_error(exc, path) from None
+        os.set_blocking(fd, True)
+        self.regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if self.regular:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise CliError(
+                    EXIT_INPUT,
+                    [f"--output: {path} is being written by another run; wait for it to end, "
+                     "or choose another file."],
+                ) from None  # fmt: skip
+            if not resume:
+                os.ftruncate(fd, 0)
+        self.handle = os.fdopen(fd, "r+b" if self.regular else "wb")
+
+    def write(self, data: bytes) -> None:
+        if self.stdout:
+            Stdout().write(data)
+            return
+        assert self.handle is not None
+        try:
+            self.handle.write(data)
+            self.handle.flush()
+        except OSError as exc:
+            raise output_error(exc, self.path) from None
+
+    def rewind(self) -> None:
+        """Back to an empty file, to write it whole again (a regular file only)."""
+        if self.regular and self.handle is not None:
+            self.handle.seek(0)
+            self.handle.truncate()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # the lock goes with it
+            self.handle = None
+
+
+def _foreign_file(path: str) -> bool:
+    """A non-empty regular file that no sidecar of this command names: not ours to replace."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return False
+    try:
+        with open(path + SIDECAR_SUFFIX, encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except (OSError, ValueError):
+        return True
+    return not (isinstance(meta, dict) and meta.get("output") == os.path.basename(path))
+
+
+def output_error(exc: OSError, path: str) -> OutputError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"output error: cannot write {path} ({reason.lower()}).")
 
 
 # -- writers -------------------------------------------------------------------------------------
@@ -377,15 +470,24 @@ class EnvelopeWriter(Writer):
         self.sep = ("," + self.pad).encode() if pretty else b", "
         import tempfile
 
-        folder = os.path.dirname(os.path.abspath(output)) if output else None
+        self.out: Optional[Output] = None
+        folder = os.path.dirname(os.path.abspath(output)) if output and output != "-" else None
+        self.spool_dir = folder or tempfile.gettempdir()
         self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
         self.terminal = False  # stderr is a terminal: the in-memory path's lines there too
+
+    def open(self, force: bool) -> None:
+        if self.output and self.output != "-":
+            self.out = Output(self.output, force=force)
 
     def write_page(self, items: List[Any]) -> None:
         if not items:
             return
         prefix = self.sep if self.events else self.first_sep
-        self.spool.write(prefix + utf8(lambda ascii: self.page_text(items, ascii)))
+        try:
+            self.spool.write(prefix + utf8(lambda ascii: self.page_text(items, ascii)))
+        except OSError as exc:
+            raise output_error(exc, f"the temporary spool file in {self.spool_dir}") from None
 
     def page_text(self, items: List[Any], ascii: bool) -> str:
         if self.indent is None:  # a list's items are joined by ", ": the page is one call
@@ -397,18 +499,18 @@ class EnvelopeWriter(Writer):
         )
 
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
-        if envelope is None:
-            return
         try:
-            if self.output:
-                partial = self.output + ".partial"
-                with open(partial, "wb") as out:
-                    self._write(out, envelope)
-                os.replace(partial, self.output)
-            else:
-                self._write(Stdout(), envelope)
+            if envelope is not None:
+                out = self.out or Stdout()
+                if self.out is not None:
+                    self.out.rewind()
+                self._write(out, envelope)
         finally:
             self.spool.close()
+            if self.out is not None:
+                self.out.close()
+        if envelope is None:
+            return
         if self.terminal:
             self.terminal_lines(envelope)
 
@@ -419,7 +521,6 @@ class EnvelopeWriter(Writer):
                 + b"\n"
             )
             return
-        import shutil
         import uuid
 
         marker = f"streamed-events-{uuid.uuid4().hex}"
@@ -434,7 +535,11 @@ class EnvelopeWriter(Writer):
             out.write(b"[")
             self.spool.flush()
             self.spool.seek(0)
-            shutil.copyfileobj(self.spool, out, COPY_CHUNK)
+            while True:
+                chunk = self.spool.read(COPY_CHUNK)
+                if not chunk:
+                    break
+                out.write(chunk)
             out.write(b"\n    ]" if self.indent else b"]")
         out.write(tail + b"\n")
 
@@ -462,59 +567,52 @@ class EventFile(Writer):
     unlimited = True  # events are not kept: only the user's own max_events applies
     keeps_file = True
 
+    record_end = b"\n"  # what a whole record ends with: resume cuts only there
+
     def __init__(self, inputs: Any, say: Any, output: str, options: Dict[str, Any]) -> None:
         super().__init__(inputs, say, output)
-        self.path = output
-        self.sidecar = output + SIDECAR_SUFFIX
+        self.path = "standard output" if output == "-" else output
+        self.sidecar: Optional[str] = output + SIDECAR_SUFFIX
+        self.out: Optional[Output] = None
         self.options = options
         self.columns: Sequence[str] = options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = inputs  # as the export began (a resume keeps them)
-        self.handle: Optional[BinaryIO] = None
+        self.more = False  # the export ended as asked, with events left to read
         self.bytes = 0
         self.resumed = False
         self.quiet = False  # --quiet: no summary line (the sidecar has it all)
 
     # -- the file ----------------------------------------------------------------------------
-    def open(self) -> BinaryIO:
-        if self.handle is None:
-            try:
-                if self.resumed:
-                    self.handle = open(self.path, "r+b")
-                    self.handle.truncate(self.bytes)
-                    self.handle.seek(self.bytes)
-                else:
-                    self.handle = open(self.path, "wb")
-                    self.start()
-            except OSError as exc:
-                raise self.output_error(exc, self.path) from None
-        return self.handle
+    def open(self, force: bool) -> None:
+        """Open (and lock) the output before anything is sent; a new file gets its start."""
+        self.out = Output(self.output, force=force, resume=self.resumed)
+        if not self.out.regular:
+            self.sidecar = None  # standard output, a device, a FIFO: nothing to resume from
+        if self.resumed:
+            assert self.out.handle is not None
+            self.out.handle.truncate(self.bytes)
+            self.out.handle.seek(self.bytes)
+        else:
+            self.start()
 
     def start(self) -> None:
         """Write what opens a new file (a csv header)."""
 
     def append(self, data: bytes) -> None:
-        handle = self.open()
+        assert self.out is not None
         try:
-            handle.write(data)
-            handle.flush()
-        except BaseException as exc:
+            self.out.write(data)
+        except BaseException:
             self.cut_back()
-            if isinstance(exc, OSError):
-                raise self.output_error(exc, self.path) from None
             raise
-        self.bytes = handle.tell()
+        self.bytes += len(data)
 
     def cut_back(self) -> None:
         """The file back to its last whole page (no line cut in half)."""
-        if self.handle is not None:
+        if self.out is not None and self.out.regular and self.out.handle is not None:
             with contextlib.suppress(OSError, ValueError):
-                self.handle.seek(self.bytes)
-                self.handle.truncate()
-                self.handle.flush()
-
-    def output_error(self, exc: OSError, path: str) -> OutputError:
-        reason = exc.strerror or type(exc).__name__
-        return OutputError(f"output error: cannot write {path} ({reason.lower()}).")
+                self.out.handle.seek(self.bytes)
+                self.out.handle.truncate()
 
     def commit(self) -> None:
         self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
@@ -549,16 +647,18 @@ class EventFile(Writer):
         self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool, last: bool = True
     ) -> None:
         """FILE.meta.json replaced whole; compact after each page (cheap), indented at the end."""
+        if self.sidecar is None:
+            return
         meta = self.meta(envelope, cursor, finished)
         indent = 2 if last else None
         text = json.dumps(meta, indent=indent, ensure_ascii=False, default=str)
-        partial = self.sidecar + ".partial"
+        partial = f"{self.sidecar}.{os.getpid()}.partial"  # one per run
         try:
             with open(partial, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
             os.replace(partial, self.sidecar)
         except OSError as exc:
-            raise self.output_error(exc, self.sidecar) from None
+            raise output_error(exc, self.sidecar) from None
 
     # -- resume ------------------------------------------------------------------------------
     def resume_from(self, meta: Dict[str, Any]) -> None:
@@ -573,6 +673,12 @@ class EventFile(Writer):
                 EXIT_INPUT,
                 [f"--resume: {self.path} is missing or shorter than {self.sidecar} records "
                  f"({recorded} bytes); start the export again."],
+            )  # fmt: skip
+        if not self.whole_records_end_at(recorded):
+            raise CliError(
+                EXIT_INPUT,
+                [f"--resume: {self.sidecar} records {recorded} bytes, which is not where a "
+                 f"record of {self.path} ends; start the export again."],
             )  # fmt: skip
         self.resumed = True
         self.bytes = recorded
@@ -589,6 +695,15 @@ class EventFile(Writer):
             inputs["max_events"] = max(1, inputs["max_events"] - self.events)
         self.inputs = inputs
 
+    def whole_records_end_at(self, offset: int) -> bool:
+        """Whether the file's first ``offset`` bytes end with a whole record (or are none)."""
+        if offset == 0 or not self.record_end:
+            return True
+        size = len(self.record_end)
+        with open(self.path, "rb") as handle:
+            handle.seek(max(offset - size, 0))
+            return handle.read(size) == self.record_end
+
     # -- the end -----------------------------------------------------------------------------
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
         if envelope is None:  # nothing arrived (transport failure on the first page)
@@ -601,19 +716,20 @@ class EventFile(Writer):
         if not self.pages and ok and isinstance(body.get("data"), list) and body["data"]:
             self(envelope, body["data"])  # one request, not following: that page is the export
         pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
-        cursor = pagination.get("nextCursor", self.cursor)
+        self.cursor = cursor = pagination.get("nextCursor", self.cursor)
         if self.total is None:
             self.total = pagination.get("totalItems")
-        finished = ok and stopped is None and body.get("errors") is None
+        ended = ok and stopped is None and body.get("errors") is None
+        self.more = ended and cursor is not None  # one page, or max_events: the rest remains
+        finished = ended and cursor is None  # the console said there is nothing more
         self.finalize(envelope, finished, stopped)
         self.write_sidecar(envelope, cursor, finished)
         self.summary(envelope, finished, stopped)
 
     def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         """The file complete as it stands (created even when no event arrived), closed."""
-        handle = self.open()
-        handle.close()
-        self.handle = None
+        if self.out is not None:
+            self.out.close()
 
     def summary(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         """One line on stderr: what was written, the status, and how to resume."""
@@ -631,20 +747,31 @@ class EventFile(Writer):
         if rqid:
             answer += f", X-RQID {rqid}"
         if finished:
-            line = f"wrote {wrote}; {answer}; {total}; details in {self.sidecar}."
+            details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
+            line = f"wrote {wrote}; {answer}; {total}; {details}."
+        elif self.more:
+            line = (
+                f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.resume_hint()}."
+            )
         elif stopped is not None:
             return  # the run's error message says it (kept_sentence)
         else:
             line = (
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
-                f"resume with --resume {self.sidecar}."
+                f"resume with {self.resume_hint()}."
             )
         self.say(line)
+
+    def resume_hint(self, short: bool = False) -> str:
+        """How to go on: ``--resume FILE.meta.json``, or (no sidecar) the cursor to pass."""
+        if self.sidecar is None:
+            return f"parameters.cursor {self.cursor}"
+        return f"--resume {os.path.basename(self.sidecar) if short else self.sidecar}"
 
     def kept_sentence(self, when: str) -> str:
         return (
             f"The {self.events:,} events read {when} are in {self.path}; resume with "
-            f"--resume {self.sidecar}."
+            f"{self.resume_hint()}."
         )
 
 
@@ -673,6 +800,8 @@ class NdjsonFile(EventFile):
 class CsvFile(EventFile):
     """The chosen columns (RFC 4180: header row, CRLF, quoted where needed)."""
 
+    record_end = b"\r\n"
+
     def rows(self, rows: List[List[str]]) -> bytes:
         import csv
         import io
@@ -700,6 +829,8 @@ class MarkdownNote(EventFile):
     the sidecar (``summary``), so that a resumed export carries on counting; each table counts
     at most KEPT names, and events of further names count as "(others)": the counts stay
     bounded whatever the number of events."""
+
+    record_end = b""  # written whole at the end: nothing to cut back
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -746,13 +877,10 @@ class MarkdownNote(EventFile):
 
     def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         data = self.render(envelope, finished, stopped).encode("utf-8", "backslashreplace")
-        partial = self.path + ".partial"
-        try:
-            with open(partial, "wb") as handle:
-                handle.write(data)
-            os.replace(partial, self.path)
-        except OSError as exc:
-            raise self.output_error(exc, self.path) from None
+        assert self.out is not None
+        self.out.rewind()
+        self.out.write(data)
+        self.out.close()
         self.bytes = len(data)
 
     def render(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> str:
@@ -761,9 +889,11 @@ class MarkdownNote(EventFile):
         status = envelope.get("status_code")
         headers = envelope.get("response_headers") or {}
         rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
-        resume = f"resume with --resume {os.path.basename(self.sidecar)}"
+        resume = f"resume with {self.resume_hint(short=True)}"
         if finished:
             how = "complete"
+        elif self.more:
+            how = f"more remain; {resume}"
         elif stopped == "interrupted":
             how = f"interrupted; {resume}"
         elif stopped is not None:
