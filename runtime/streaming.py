@@ -21,6 +21,7 @@ the file and the sidecar saying where to resume.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fcntl
 import json
 import os
@@ -38,7 +39,8 @@ from runtime.cli import (
 FORMATS = ("envelope", "ndjson", "csv", "markdown")
 EVENT_FORMATS = FORMATS[1:]
 DEFAULT_COLUMNS = (
-    "createdAt", "eventType", "processName", "pid", "user", "srcIp", "dstIp", "fileFullName",
+    "id", "createdAt", "eventType", "processName", "pid", "user", "srcIp", "dstIp",
+    "fileFullName",
 )  # fmt: skip
 DEFAULT_ROWS = 20  # events in the markdown note's table
 MAX_ROWS = 1000
@@ -151,6 +153,8 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
     ``--resume`` finds the export already finished."""
     if args.resume:
         return _resume(args, say)
+    if args.columns == "list":  # one request: the fields its events hold, on stdout
+        return FieldList({**inputs, "follow_cursor": False}, say, None)
     fmt = args.format or "envelope"
     if fmt in EVENT_FORMATS and not args.output:
         raise CliError(
@@ -164,7 +168,8 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
         raise CliError(EXIT_INPUT, ["--rows: applies to --format markdown only."])
     if args.pretty and fmt != "envelope":
         raise CliError(EXIT_INPUT, [f"--pretty: applies to --format envelope, not {fmt}."])
-    columns = _columns(args.columns) if fmt in ("csv", "markdown") else None
+    known = event_fields(plugin.actions[args.action].output_schema)
+    columns = _columns(args.columns, known) if fmt in ("csv", "markdown") else None
     rows = args.rows if args.rows is not None else DEFAULT_ROWS
     if not 0 <= rows <= MAX_ROWS:
         raise CliError(
@@ -190,9 +195,11 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
     return writer
 
 
-def _columns(text: Optional[str]) -> Sequence[str]:
+def _columns(text: Optional[str], known: List[str]) -> Sequence[str]:
     if text is None:
         return DEFAULT_COLUMNS
+    if text == "all":
+        return known
     names = [name.strip() for name in text.split(",")]
     if not names or any(not name for name in names) or len(set(names)) != len(names):
         raise CliError(
@@ -200,7 +207,38 @@ def _columns(text: Optional[str]) -> Sequence[str]:
             [f"--columns: got {text!r}; expected distinct event field names separated by "
              "commas, such as createdAt,eventType,processName."],
         )  # fmt: skip
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise CliError(
+                EXIT_INPUT,
+                [f"--columns: {name!r} is not an event field{hint}; --columns list shows the "
+                 "fields of the first page's events, --columns all takes every known field."],
+            )  # fmt: skip
     return names
+
+
+def event_fields(output_schema: Dict[str, Any]) -> List[str]:
+    """The event field names the output schema knows: the properties of the items of the
+    ``data`` array it describes (a local $ref followed)."""
+    todo: List[Any] = [output_schema]
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, list):
+            todo.extend(node)
+        elif isinstance(node, dict):
+            items = ((node.get("properties") or {}).get("data") or {}).get("items")
+            if isinstance(items, dict):
+                ref = items.get("$ref", "")
+                if ref.startswith("#/"):
+                    items = output_schema
+                    for part in ref[2:].split("/"):
+                        items = items.get(part, {})
+                if items.get("properties"):
+                    return list(items["properties"])
+            todo.extend(node.values())
+    return []
 
 
 def _check_writable(path: str) -> None:
@@ -782,6 +820,24 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     return json.dumps(value, ensure_ascii=False)
+
+
+class FieldList(Writer):
+    """``--columns list``: the field names of the first page's events, one a line on stdout."""
+
+    def write_page(self, items: List[Any]) -> None:
+        """Not following: the page arrives in finish()."""
+
+    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
+        body = (envelope or {}).get("json_body")
+        data = body.get("data") if isinstance(body, dict) else None
+        names = {name: None for event in data or [] if isinstance(event, dict) for name in event}
+        if not names:
+            self.say(f"no events on the first page (HTTP {(envelope or {}).get('status_code')}).")
+        Stdout().write("".join(f"{name}\n" for name in names).encode("utf-8"))
+
+    def kept_sentence(self, when: str) -> str:
+        return ""
 
 
 class NdjsonFile(EventFile):

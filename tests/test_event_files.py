@@ -173,3 +173,31 @@ def test_a_full_spool_is_an_output_error_naming_it(sim, asset, tmp_path) -> None
         f"output error: cannot write the temporary spool file in {tmp_path}"
     )
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_unknown_columns_are_refused_with_a_suggestion(sim, run, tmp_path) -> None:
+    out = tmp_path / "events.csv"
+    result = run(
+        follow(1500), "--format", "csv", "--output", str(out), "--columns", "id,procesName"
+    )
+    assert result.code == 2
+    assert "'procesName' is not an event field (did you mean processName?)" in result.stderr
+    assert sim.requests() == [] and not out.exists()
+
+
+def test_columns_list_and_all(sim, run, tmp_path) -> None:
+    listed = run(follow(1500), "--columns", "list")
+    assert listed.code == 0, listed.stderr
+    names = listed.stdout.splitlines()
+    assert {"id", "createdAt", "eventType", "processName"} <= set(names)
+    assert len(sim.requests()) == 1  # the first page only
+    out = tmp_path / "events.csv"
+    assert run(follow(1500), "--format", "csv", "--output", str(out), "--columns", "all").code == 0
+    header = out.read_text().splitlines()[0].split(",")
+    assert set(names) <= set(header) and header[0] == "activeContentFileId"
+
+
+def test_the_default_columns_start_with_the_event_id(sim, run, tmp_path) -> None:
+    out = tmp_path / "events.csv"
+    assert run(follow(1500), "--format", "csv", "--output", str(out)).code == 0
+    assert out.read_text().splitlines()[0].startswith("id,createdAt,")

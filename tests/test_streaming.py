@@ -384,7 +384,7 @@ def test_csv_default_and_chosen_columns(sim, plugin, asset, files, tmp_path):
     first = events[0]
     assert rows[1] == ["" if first[c] is None else str(first[c]) for c in DEFAULT_COLUMNS]
 
-    columns = "id,agentName,relatedToThreat,notAField"
+    columns = "id,agentName,relatedToThreat,verifiedStatus"
     result = run_events(
         files, inputs, "--format", "csv", "--output", str(out), "--columns", columns
     )
@@ -392,7 +392,8 @@ def test_csv_default_and_chosen_columns(sim, plugin, asset, files, tmp_path):
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert rows[0] == columns.split(",")
     assert [row[0] for row in rows[1:]] == [e["id"] for e in events]
-    assert rows[1][2] == json.dumps(first["relatedToThreat"]) and rows[1][3] == ""
+    assert rows[1][2] == json.dumps(first["relatedToThreat"])
+    assert rows[1][3] == ("" if first["verifiedStatus"] is None else first["verifiedStatus"])
     assert meta_of(out)["columns"] == columns.split(",")
 
 
@@ -438,7 +439,7 @@ def test_markdown_case_note(sim, plugin, asset, files, tmp_path):
     assert {row[1] for row in agents} == {e["agentId"] for e in events}
     table = markdown_table(text, "First 5 events")
     assert len(table) == 5
-    assert [row[1] for row in table] == [e["eventType"] for e in events[:5]]
+    assert [row[2] for row in table] == [e["eventType"] for e in events[:5]]
 
 
 def test_markdown_resumed_note_counts_every_event_once(sim, files, tmp_path):
