@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import os
@@ -65,10 +64,7 @@ Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
 def _ip(host: str) -> Optional[Address]:
-    """``host`` as an IP address, or None: a name (no colon, and not only digits and dots, so
-    that the parse is not even tried) or something else that is not an address."""
-    if ":" not in host and not host.replace(".", "").isdigit():
-        return None
+    """``host`` as an IP address, or None (a name, or something else that is not an address)."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -122,8 +118,8 @@ def _check_host(host: str, field: str) -> Optional[Address]:
     address = _ip(host)
     if address is not None:
         return address
-    try:  # an ASCII name is its own IDNA form (and the idna codec is slow pure Python)
-        name = host if host.isascii() else host.encode("idna").decode("ascii")
+    try:
+        name = host.encode("idna").decode("ascii")
     except UnicodeError:
         name = ""
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
@@ -135,7 +131,6 @@ def _check_host(host: str, field: str) -> Optional[Address]:
     return None
 
 
-@functools.lru_cache(maxsize=64)  # a pure function of text that holds no secret (as urlsplit)
 def normalize_url(url: str) -> str:
     """The console's base URL: https (or loopback http), host and port only.
 
