@@ -39,13 +39,6 @@ def _float(text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
-# Made once: json.loads with hooks would build a decoder for every body.
-DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_float)
-BIG_INT_DECODER = json.JSONDecoder(
-    parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
-)
-
-
 def _parse_body(body: bytes) -> Tuple[bool, Any]:
     """(True, value) for a JSON body Python can hold and print back as JSON; else (False, None):
     the body then reaches the user as ``response_text``."""
@@ -56,13 +49,15 @@ def _parse_body(body: bytes) -> Tuple[bool, Any]:
     except UnicodeDecodeError:
         return False, None  # not UTF-8
     try:
-        return True, DECODER.decode(text)
+        return True, json.loads(text, parse_constant=_refuse_constant, parse_float=_float)
     except (json.JSONDecodeError, NotStandardJSON, RecursionError):
         return False, None  # not JSON, NaN/Infinity, or nested too deep for Python
     except ValueError:  # an integer too long for int(): parse again, keeping its digits
         pass
     try:
-        return True, BIG_INT_DECODER.decode(text)
+        return True, json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
+        )
     except (ValueError, RecursionError):
         return False, None
 
