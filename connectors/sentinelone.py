@@ -15,7 +15,6 @@ import requests
 from connectors.diagnosis import ConnectionTest
 from framework.connector import HttpConnector
 from framework.errors import AssetError, Secret, TransportError
-from framework.retry import RetryPolicy
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
@@ -233,9 +232,10 @@ class SentinelOneConnector(HttpConnector):
             verify=verify,
             proxy=check_proxy(proxy) if proxy else None,
             timeout=timeout,
-            retry=RetryPolicy(max_retries=asset["max_retries"], **tuning),
+            max_retries=asset["max_retries"],
             max_response_bytes=int(max_mb * 1024 * 1024),
             url_example=EXAMPLE_URL,
+            **tuning,  # wait_budget, and urllib3 Retry settings such as backoff_factor
         )
 
     def test_connection(self) -> Dict[str, Any]:

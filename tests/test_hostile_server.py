@@ -4,8 +4,10 @@ as an envelope or one clear TransportError, within the timeout, with nothing los
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import zlib
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -149,6 +151,40 @@ def test_an_empty_gzip_body_is_an_envelope(hostile, make_connector, head) -> Non
     assert len(server.requests) == 1
 
 
+# -- compressed bodies: decoded as sent; a stream cut short or corrupt is one clear error --------
+EVENTS_JSON = b'{"data": [1, 2]}'
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("gzip", gzip.compress(EVENTS_JSON[:9]) + gzip.compress(EVENTS_JSON[9:])),
+        ("x-gzip", gzip.compress(EVENTS_JSON)),
+        ("deflate", zlib.compress(EVENTS_JSON)),
+    ],
+    ids=["gzip-two-members", "x-gzip", "deflate"],
+)
+def test_a_compressed_body_is_decoded(hostile, make_connector, encoding, data) -> None:
+    server = hostile(default=response(200, data, {"Content-Encoding": encoding}))
+    envelope = make_connector(asset_for(server)).request("GET", PATH)
+    assert envelope["json_body"] == {"data": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("data", "cause"),
+    [
+        (gzip.compress(b'{"data": []}' * 1000)[:60], Cause.CUT_SHORT),
+        (b"definitely not gzip", Cause.BROKEN),
+    ],
+    ids=["cut-short", "corrupt"],
+)
+def test_a_gzip_body_cut_short_or_corrupt_is_an_error(hostile, make_connector, data, cause):
+    server = hostile(default=response(200, data, {"Content-Encoding": "gzip"}))
+    with pytest.raises(TransportError) as caught:
+        make_connector(asset_for(server)).request("GET", PATH)
+    assert caught.value.cause is cause
+
+
 # -- issue 16 item 10: charsets that are not text charsets -------------------------------------
 @pytest.mark.parametrize("charset", ["idna", "undefined", "punycode", "base64", "no-such"])
 def test_a_codec_that_is_not_a_charset_falls_back_to_utf8(hostile, make_connector, charset):
@@ -270,7 +306,7 @@ def test_the_retry_budget_covers_every_page_of_a_run(plugin, hostile, make_conne
     server = hostile(throttled, page(events(2), cursor="c1"), throttled, page(events(2)))
     # One wait of 0.3 s (+ at most 0.175 s jitter) fits in the 0.5 s budget; a second does not.
     connector = make_connector(
-        asset_for(server, max_retries=3), retry_after_cap=0.3, wait_budget=0.5
+        asset_for(server, max_retries=3), retry_after_max=0.3, wait_budget=0.5
     )
     spec = plugin.actions["get_threat_events"]
     action = spec.action_class(connector, method=spec.method, path=spec.path)
