@@ -169,12 +169,8 @@ class _Watched:
         _attach(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
+        _attach(self)  # a kept-alive connection: no connect()
         super().request(*args, **kwargs)  # type: ignore[misc]
-
-    def getresponse(self) -> Any:
-        _attach(self)  # the response keeps this socket after the connection lets it go
-        return super().getresponse()  # type: ignore[misc]
 
 
 class WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):

@@ -304,7 +304,7 @@ def test_max_response_mb_caps_the_events_a_follow_holds(plugin, hostile) -> None
 def test_the_retry_budget_covers_every_page_of_a_run(plugin, hostile, make_connector) -> None:
     throttled = response(429, {"errors": []}, {"Retry-After": "86400"}, "Too Many", True)
     server = hostile(throttled, page(events(2), cursor="c1"), throttled, page(events(2)))
-    # One wait of 0.3 s (+ at most 0.175 s jitter) fits in the 0.5 s budget; a second does not.
+    # One wait of 0.3 s (Retry-After, capped) fits in the 0.5 s budget; a second does not.
     connector = make_connector(
         asset_for(server, max_retries=3), retry_after_max=0.3, wait_budget=0.5
     )
@@ -326,3 +326,12 @@ def test_each_request_has_its_own_deadline_on_a_kept_alive_connection(
     statuses = {connector.request("GET", PATH)["status_code"] for _ in range(15)}
     assert statuses == {200}
     assert (len(server.requests), server.connections) == (15, 1)
+
+
+def test_a_retry_wait_does_not_eat_the_next_attempts_timeout(hostile, make_connector) -> None:
+    # A 1 s Retry-After, then an answer 0.5 s late: each attempt has its own 1 s deadline.
+    busy = response(503, {"errors": []}, {"Retry-After": "1"}, "Busy", keep_open=True)
+    server = hostile(busy, default=Send(page(events(1)).data, keep_open=True, delay=0.5))
+    connector = make_connector(asset_for(server, max_retries=1, timeout=1))
+    assert connector.request("GET", PATH)["status_code"] == 200
+    assert len(server.requests) == 2
