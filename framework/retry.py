@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from typing import Any, Callable, Optional
 
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from framework import exchange
@@ -16,6 +17,7 @@ RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited fo
 RETRY_WAIT_BUDGET = 120.0  # most time one run may spend waiting between retries, all requests
 BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
 BACKOFF_CAP = 8.0
+DRAIN_CHUNK = 64 * 1024
 
 OnWait = Callable[[float, Optional[int]], None]
 
@@ -93,6 +95,10 @@ class RunRetry(Retry):
         retry.delay = asked if asked else retry.get_backoff_time()
         if not self.run.wait_budget.allows(retry.delay):
             raise MaxRetryError(_pool, url, error)  # the run's budget is spent
+        if response is not None:  # urllib3 drains the answer retried in one unbounded read()
+            with contextlib.suppress(HTTPError, OSError):
+                while response.read(DRAIN_CHUNK, decode_content=False):
+                    pass
         return retry
 
     def sleep(self, response: Any = None) -> None:

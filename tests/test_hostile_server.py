@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import tracemalloc
 import zlib
 from pathlib import Path
 from typing import Any, Dict, List
@@ -335,3 +336,17 @@ def test_a_retry_wait_does_not_eat_the_next_attempts_timeout(hostile, make_conne
     connector = make_connector(asset_for(server, max_retries=1, timeout=1))
     assert connector.request("GET", PATH)["status_code"] == 200
     assert len(server.requests) == 2
+
+
+def test_a_huge_answer_that_is_retried_is_drained_with_bounded_memory(hostile, make_connector):
+    busy = response(503, b"x" * (40 * 1024 * 1024), {"Retry-After": "0"}, "Busy", True)
+    server = hostile(busy, default=page(events(1)))
+    connector = make_connector(asset_for(server, max_retries=1, timeout=30))
+    tracemalloc.start()
+    try:
+        assert connector.request("GET", PATH)["status_code"] == 200
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # read buffers, not the 40 MB body
+    assert (len(server.requests), server.connections) == (2, 1)  # drained: the connection kept
