@@ -1,4 +1,4 @@
-"""The HTTP connector base: one configured requests.Session, the retry loop, the envelope.
+"""The HTTP connector base: one configured requests.Session (retries: retry.py), the envelope.
 
 Status codes are data: every HTTP response that arrives becomes the envelope
 ``status_code / reason / json_body / response_headers`` (plus ``response_text`` when the body is
