@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import os
@@ -16,7 +15,6 @@ import requests
 from connectors.diagnosis import ConnectionTest
 from framework.connector import HttpConnector
 from framework.errors import AssetError, Secret, TransportError
-from framework.retry import RetryPolicy
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
@@ -65,10 +63,7 @@ Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 
 def _ip(host: str) -> Optional[Address]:
-    """``host`` as an IP address, or None: a name (no colon, and not only digits and dots, so
-    that the parse is not even tried) or something else that is not an address."""
-    if ":" not in host and not host.replace(".", "").isdigit():
-        return None
+    """``host`` as an IP address, or None (a name, or something else that is not an address)."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -122,8 +117,8 @@ def _check_host(host: str, field: str) -> Optional[Address]:
     address = _ip(host)
     if address is not None:
         return address
-    try:  # an ASCII name is its own IDNA form (and the idna codec is slow pure Python)
-        name = host if host.isascii() else host.encode("idna").decode("ascii")
+    try:
+        name = host.encode("idna").decode("ascii")
     except UnicodeError:
         name = ""
     labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
@@ -135,7 +130,6 @@ def _check_host(host: str, field: str) -> Optional[Address]:
     return None
 
 
-@functools.lru_cache(maxsize=64)  # a pure function of text that holds no secret (as urlsplit)
 def normalize_url(url: str) -> str:
     """The console's base URL: https (or loopback http), host and port only.
 
@@ -238,9 +232,10 @@ class SentinelOneConnector(HttpConnector):
             verify=verify,
             proxy=check_proxy(proxy) if proxy else None,
             timeout=timeout,
-            retry=RetryPolicy(max_retries=asset["max_retries"], **tuning),
+            max_retries=asset["max_retries"],
             max_response_bytes=int(max_mb * 1024 * 1024),
             url_example=EXAMPLE_URL,
+            **tuning,  # wait_budget, and urllib3 Retry settings such as backoff_factor
         )
 
     def test_connection(self) -> Dict[str, Any]:

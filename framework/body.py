@@ -1,18 +1,15 @@
-"""The response body: bounded gzip/deflate decoding, and the envelope built from it."""
+"""The response body as the action's output: the envelope, JSON as sent, or text."""
 
 from __future__ import annotations
 
 import codecs
 import json
 import math
-import zlib
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Tuple
 
 import requests
-import urllib3.exceptions
 
 RESPONSE_TEXT_LIMIT = 64 * 1024  # bytes of a non-JSON body kept in response_text
-READ_CHUNK = 64 * 1024
 
 
 class NotStandardJSON(ValueError):
@@ -39,13 +36,6 @@ def _float(text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
-# Made once: json.loads with hooks would build a decoder for every body.
-DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_float)
-BIG_INT_DECODER = json.JSONDecoder(
-    parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
-)
-
-
 def _parse_body(body: bytes) -> Tuple[bool, Any]:
     """(True, value) for a JSON body Python can hold and print back as JSON; else (False, None):
     the body then reaches the user as ``response_text``."""
@@ -56,13 +46,15 @@ def _parse_body(body: bytes) -> Tuple[bool, Any]:
     except UnicodeDecodeError:
         return False, None  # not UTF-8
     try:
-        return True, DECODER.decode(text)
+        return True, json.loads(text, parse_constant=_refuse_constant, parse_float=_float)
     except (json.JSONDecodeError, NotStandardJSON, RecursionError):
         return False, None  # not JSON, NaN/Infinity, or nested too deep for Python
     except ValueError:  # an integer too long for int(): parse again, keeping its digits
         pass
     try:
-        return True, BIG_INT_DECODER.decode(text)
+        return True, json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
+        )
     except (ValueError, RecursionError):
         return False, None
 
@@ -111,35 +103,3 @@ def _charset(content_type: str) -> str:
                 return info.name
             break
     return "utf-8"
-
-
-class BodyDecoder:
-    """gzip/deflate decoding that knows whether the stream ended (a cut-short body is an error)
-    and hands out bounded pieces, so a small compressed body cannot expand unchecked."""
-
-    def __init__(self, wbits: int) -> None:
-        self.wbits = wbits
-        self.inflater = zlib.decompressobj(wbits)
-        self.complete = False
-
-    @classmethod
-    def for_encoding(cls, content_encoding: str) -> Optional[BodyDecoder]:
-        encoding = content_encoding.strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            return cls(16 + zlib.MAX_WBITS)
-        if encoding == "deflate":
-            return cls(zlib.MAX_WBITS)
-        return None  # identity, or something urllib3 decodes for us
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        while data:
-            if self.complete:  # another gzip member follows
-                self.inflater, self.complete = zlib.decompressobj(self.wbits), False
-            try:
-                yield self.inflater.decompress(data, READ_CHUNK)
-                while self.inflater.unconsumed_tail:
-                    yield self.inflater.decompress(self.inflater.unconsumed_tail, READ_CHUNK)
-            except zlib.error:
-                raise urllib3.exceptions.DecodeError("corrupt compressed body") from None
-            self.complete = self.inflater.eof
-            data = self.inflater.unused_data if self.complete else b""

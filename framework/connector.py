@@ -1,4 +1,4 @@
-"""The HTTP connector base: one configured requests.Session, the retry loop, the envelope.
+"""The HTTP connector base: one configured requests.Session (retries: retry.py), the envelope.
 
 Status codes are data: every HTTP response that arrives becomes the envelope
 ``status_code / reason / json_body / response_headers`` (plus ``response_text`` when the body is
@@ -8,17 +8,19 @@ not JSON), 4xx and 5xx included. Only failures that are not HTTP responses raise
 
 from __future__ import annotations
 
+import functools
+import gzip
 import logging
 import re
 import ssl
-import time
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+import zlib
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
 
-from framework.body import READ_CHUNK, BodyDecoder, build_envelope
+from framework.body import build_envelope
 from framework.errors import (
     Cause,
     ConnectionLost,
@@ -29,9 +31,23 @@ from framework.errors import (
     os_detail,
 )
 from framework.exchange import Exchange, MalformedHead, WatchedAdapter
-from framework.retry import RetryPolicy, WaitBudget
+from framework.retry import RETRY_WAIT_BUDGET, OnWait, RunRetry, WaitBudget
 
 log = logging.getLogger(__name__)
+
+
+class RetryIsNotAWarning(logging.Filter):
+    """urllib3 logs each retry after a lost connection as a WARNING; here a retry is routine
+    (the progress line shows the wait) and a failure is one sentence: it is DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Retrying ("):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(RetryIsNotAWarning())
 
 # "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
 PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
@@ -42,6 +58,7 @@ Query = Sequence[Tuple[str, str]]
 TLS_EXPIRED_CODES = {9, 10}  # certificate not yet valid, has expired
 TLS_HOSTNAME_CODES = {62, 64}  # host name mismatch, IP address mismatch
 RETRYABLE = (Cause.RESET, Cause.BROKEN, Cause.CUT_SHORT)
+READ_CHUNK = 64 * 1024
 
 
 class ByteBudget:
@@ -70,18 +87,21 @@ class HttpConnector:
         verify: Union[bool, str],
         proxy: Optional[str],
         timeout: float,
-        retry: RetryPolicy,
+        max_retries: int,
         max_response_bytes: int,
         url_example: str = "",
+        wait_budget: float = RETRY_WAIT_BUDGET,
+        **retry_tuning: Any,
     ) -> None:
         self.base_url = base_url
         self.timeout = float(timeout)
-        self.retry = retry
-        self.wait_budget = WaitBudget(retry.wait_budget)
+        self.wait_budget = WaitBudget(wait_budget)
         self.max_response_bytes = int(max_response_bytes)
         self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
-        self.on_wait: Optional[Callable[[float, Optional[int]], None]] = None
+        self.on_wait: Optional[OnWait] = None
+        # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max, retry_after_max).
+        self.retry = RunRetry.for_run(self, max_retries, **retry_tuning)
         session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
         # credentials (a .netrc entry would silently replace the API token).
@@ -93,9 +113,9 @@ class HttpConnector:
         )
         if proxy:
             session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
-        adapter = WatchedAdapter()  # the timeout bounds the whole exchange (exchange.py)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py
+        session.mount("https://", self.adapter)
+        session.mount("http://", self.adapter)
         self.session = session
 
     def __repr__(self) -> str:
@@ -161,114 +181,83 @@ class HttpConnector:
         params: Optional[Query] = None,
         byte_budget: Optional[ByteBudget] = None,
     ) -> dict:
-        """Send one request (retrying 429/502/503/504 and resets) and return its envelope.
-
-        Waits between retries are drawn from the connector's ``wait_budget`` (the whole run).
-        With ``byte_budget``, a body larger than what is left of it raises ``BudgetSpent``, and
-        the body returned is charged to it."""
+        """Send one request (retrying 429/502/503/504 and lost connections) and return its
+        envelope. Waits between retries are drawn from the connector's ``wait_budget`` (the
+        whole run). With ``byte_budget``, a body larger than what is left of it raises
+        ``BudgetSpent``, and the body returned is charged to it."""
         url = self.base_url + path
-        policy, budget = self.retry, self.wait_budget
-        attempt = 0
-        while True:
-            try:
-                envelope, size = self._send_once(method, url, params, byte_budget)
-            except ConnectionLost:
-                status = None
-                if attempt >= policy.max_retries:
-                    raise
-                delay = policy.backoff(attempt)
-                if not budget.allows(delay):
-                    raise
-                log.debug(
-                    "connection to %s lost; retry %d in %.2f s", self.host, attempt + 1, delay
-                )
-            else:
-                status = envelope["status_code"]
-                if status not in policy.statuses or attempt >= policy.max_retries:
-                    break
-                headers = requests.structures.CaseInsensitiveDict(envelope["response_headers"])
-                delay = policy.delay_for(headers.get("Retry-After"), attempt)
-                if not budget.allows(delay):
-                    log.debug("not retrying %s: wait exceeds the run's retry budget", status)
-                    break
-                log.debug("%s from %s; retry %d in %.2f s", status, self.host, attempt + 1, delay)
-            budget.spend(delay)
-            if self.on_wait is not None:
-                self.on_wait(delay, status)
-            time.sleep(delay)
-            attempt += 1
-        if byte_budget is not None:
-            byte_budget.left -= size
-        return envelope
-
-    def _send_once(
-        self, method: str, url: str, params: Optional[Query], byte_budget: Optional[ByteBudget]
-    ) -> Tuple[dict, int]:
-        started = time.monotonic()
+        # Commas stay literal: arrays travel as one comma-joined value (a,b).
+        query = urlencode(params, quote_via=quote, safe=",") if params else None
+        self.adapter.max_retries = self.retry
         with Exchange(self.timeout) as exchange:
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    # Commas stay literal: arrays travel as one comma-joined value (a,b).
-                    params=urlencode(params, quote_via=quote, safe=",") if params else None,
-                    timeout=(self.timeout, self.timeout),
-                    stream=True,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                if exchange.expired:
-                    raise self.error(Cause.TIMEOUT) from None
-                raise self._transport_error(exc) from None
-            try:
-                body = self._read_body(response, exchange, byte_budget)
-            finally:
-                response.close()
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s -> %s (%d bytes, %.3f s)",
+            while True:
+                response = self._send(method, url, query, exchange)
+                try:
+                    body = self._read_body(response, exchange, byte_budget)
+                    break
+                except ConnectionLost as lost:
+                    # urllib3 retries until the head arrives; the body is read after, so a
+                    # body lost mid-way is retried here, with the Retry state the request left.
+                    try:
+                        error = urllib3.exceptions.ProtocolError(lost.cause.value)
+                        retry = response.raw.retries.increment(method, url, error=error)
+                    except urllib3.exceptions.MaxRetryError:
+                        raise lost from None
+                    retry.sleep()
+                    self.adapter.max_retries = retry
+                finally:
+                    response.close()
+        log.debug("%s %s -> %s (%d bytes)", method, path, response.status_code, len(body))
+        if byte_budget is not None:
+            byte_budget.left -= len(body)
+        return build_envelope(response, body)
+
+    def _send(
+        self, method: str, url: str, query: Optional[str], exchange: Exchange
+    ) -> requests.Response:
+        try:
+            return self.session.request(
                 method,
-                response.request.path_url if response.request else url,
-                response.status_code,
-                len(body),
-                time.monotonic() - started,
+                url,
+                params=query,
+                timeout=(self.timeout, self.timeout),
+                stream=True,
+                allow_redirects=False,
             )
-        return build_envelope(response, body), len(body)
+        except (MalformedHead, requests.RequestException) as exc:
+            if exchange.expired:  # the deadline cut the socket: whatever broke, it was that
+                raise self.error(Cause.TIMEOUT) from None
+            if isinstance(exc, MalformedHead):
+                raise self.error(Cause.PROTOCOL, exc.detail) from None
+            raise self._transport_error(exc) from None
 
     def _read_body(
         self, response: requests.Response, exchange: Exchange, byte_budget: Optional[ByteBudget]
     ) -> bytes:
         """Read the whole decoded body within the deadline and the size caps, in bounded steps."""
-        raw = response.raw
-        read = getattr(raw, "read1", None) or raw.read  # read1: return what has arrived
-        decoder = BodyDecoder.for_encoding(response.headers.get("Content-Encoding", ""))
         limit, spent = self.max_response_bytes, None
         if byte_budget is not None and byte_budget.left < limit:
             limit, spent = max(byte_budget.left, 0), self._budget_spent()
-        chunks = []
-        size = 0
-        fed = False
+        if response.headers.get("Content-Encoding", "").strip().lower() in ("gzip", "x-gzip"):
+            # urllib3's gzip decoder ends a stream cut short as if complete, and shows no end
+            # flag; the stdlib's GzipFile raises EOFError (and reads multi-member streams).
+            read = gzip.GzipFile(fileobj=response.raw, mode="rb").read
+        else:
+            read = functools.partial(response.raw.read, decode_content=True)
+        chunks, size = [], 0
         try:
-            while True:
-                chunk = read(READ_CHUNK, decode_content=decoder is None)
-                fed = fed or bool(chunk)
-                for part in decoder.feed(chunk) if decoder else (chunk,):
-                    size += len(part)
-                    if size > limit:
-                        raise spent or self.error(Cause.TOO_LARGE)
-                    chunks.append(part)
-                if not chunk or exchange.expired:
-                    break
-        except urllib3.exceptions.ReadTimeoutError:
-            raise self.error(Cause.TIMEOUT) from None
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError):
-            if exchange.expired:
+            for chunk in iter(lambda: read(READ_CHUNK), b""):
+                size += len(chunk)
+                if size > limit:
+                    raise spent or self.error(Cause.TOO_LARGE)
+                chunks.append(chunk)
+        except (EOFError, urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
+            if exchange.expired or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
                 raise self.error(Cause.TIMEOUT) from None
-            raise self.error(Cause.BROKEN) from None
-        if exchange.expired:  # the watchdog cut the socket: what arrived may be partial
+            lost = Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
+            raise self.error(lost) from None
+        if exchange.expired:  # the deadline cut the socket: what arrived may be partial
             raise self.error(Cause.TIMEOUT)
-        if decoder and fed and not decoder.complete:  # no body at all (204, 304) is no stream
-            raise self.error(Cause.CUT_SHORT)
         return b"".join(chunks)
 
     def _budget_spent(self) -> BudgetSpent:
@@ -297,7 +286,9 @@ class HttpConnector:
                         return self.error(Cause.TLS_HOSTNAME)
                     return self.error(Cause.TLS_UNTRUSTED)
             return self.error(Cause.TLS_HANDSHAKE)
-        if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout)):
+        if isinstance(exc, requests.exceptions.Timeout) or any(
+            isinstance(c, urllib3.exceptions.ReadTimeoutError) for c in causes
+        ):
             return self.error(Cause.TIMEOUT)
         if any(type(c).__name__ in {"NameResolutionError", "gaierror"} for c in causes):
             return self.error(Cause.DNS)
@@ -305,11 +296,6 @@ class HttpConnector:
             return self.error(Cause.REFUSED)
         if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
             return self.error(Cause.CONNECT, detail)
-        for item in causes:
-            if isinstance(item, MalformedHead):
-                return self.error(Cause.PROTOCOL, item.detail)
-        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            return self.error(Cause.BROKEN)
         if isinstance(exc, requests.exceptions.ConnectionError):
             return self.error(Cause.RESET)
         return self.error(Cause.TRANSPORT, type(exc).__name__)

@@ -1,210 +1,159 @@
-"""One deadline for a whole HTTP exchange, and a strict response head.
+"""One deadline per HTTP attempt, and a strict response head.
 
 requests' ``timeout`` bounds each socket operation, so a peer that sends one byte a second
 never trips it: not while answering a proxy CONNECT, nor while sending the response head, a
-chunk-size line or the body. Each exchange here arms a watchdog instead: at the deadline it
-shuts down the socket of the connection in use, the blocked read returns at once, and the
-connector reports the timeout (``Exchange.expired``). One watchdog thread serves every exchange.
+chunk-size line or the body. Each attempt here starts a timer instead: at the deadline it shuts
+down the socket in use, the blocked read returns at once, and the connector reports the timeout.
 
-The watchdog finds that socket through the pools' connection class (urllib3's ``ConnectionCls``
-extension point), which attaches itself to the current exchange before it connects or sends.
+The timer finds that socket through the pools' connection class (urllib3's ``ConnectionCls``
+extension point), which attaches itself to the current attempt before it connects or sends.
 Its response class skips 1xx informational responses (``103 Early Hints``; http.client skips
-only ``100``) and refuses a malformed head with a sentence (``MalformedHead``) instead of
-urllib3 logging a traceback and dropping the headers after the bad line.
+only ``100``) and refuses a malformed head with a sentence (``MalformedHead``).
 """
 
 from __future__ import annotations
 
 import http.client
-import math
 import signal
 import socket
 import threading
-import time
-from contextlib import contextmanager
 from email.errors import MultipartInvariantViolationDefect, StartBoundaryNotFoundDefect
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Optional
 
 import requests.adapters
 import urllib3.connection
 import urllib3.connectionpool
 
 _current = threading.local()
-MAX_LINE = 65536  # http.client's limits for a status or header line, and the header count
-MAX_HEADERS = 100
-RECHECK = 0.05  # after the deadline, how often a socket still being created is looked for
 
 
-class MalformedHead(http.client.HTTPException):
-    """The response head is not valid HTTP/1.x; ``detail`` says how, for people."""
+class MalformedHead(ValueError):
+    """The response head is not valid HTTP/1.x; ``detail`` says how, for people. A ValueError:
+    urllib3 would wrap an HTTPException as a lost connection and retry it."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
 
-@contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM blocked in this thread meanwhile (and in threads started meanwhile).
-
-    A process-directed signal goes to any thread that does not block it. Delivered to the
-    watchdog, Python would only note it, and the main thread, blocked reading a slow response,
-    would not be woken: Ctrl-C during a follow could go unnoticed until the run ended."""
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None:  # not POSIX: signals go to the main thread anyway
-        yield
-        return
-    previous = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        mask(signal.SIG_SETMASK, previous)
-
-
-def _shut(sock: Any) -> None:
-    try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the fd itself, below any TLS layer
-    except (OSError, TypeError):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except Exception:  # noqa: S110 - already closed: nothing left to cut
-            pass
-
-
-class Watchdog:
-    """One daemon thread for every exchange of the process: it sleeps until the earliest
-    deadline and expires what is due. Arming and disarming are a dict update under a lock (no
-    thread per request); the thread is woken only when a deadline is earlier than its wake-up."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._armed: Dict[Exchange, float] = {}
-        self._wake_at = math.inf
-        self._thread: Optional[threading.Thread] = None
-
-    def arm(self, exchange: Exchange, deadline: float) -> None:
-        with self._cond:
-            self._armed[exchange] = deadline
-            if self._thread is None or not self._thread.is_alive():  # first use, or a fork
-                self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
-                with _signals_blocked():  # the thread inherits the mask: Ctrl-C is not its
-                    self._thread.start()
-            if deadline < self._wake_at:
-                self._wake_at = deadline
-                self._cond.notify()
-
-    def disarm(self, exchange: Exchange) -> None:
-        with self._cond:
-            self._armed.pop(exchange, None)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                now = time.monotonic()
-                due = [e for e, deadline in self._armed.items() if deadline <= now]
-                for exchange in due:  # until it ends: cut a socket still being created
-                    self._armed[exchange] = now + RECHECK
-                if not due:
-                    self._wake_at = min(self._armed.values(), default=math.inf)
-                    wait = None if self._wake_at == math.inf else self._wake_at - now
-                    self._cond.wait(wait)
-                    continue
-            for exchange in due:
-                exchange.expire()
-
-
-class Exchange:
-    """The deadline of one request and its response, as a context manager on this thread."""
+class Attempt:
+    """The deadline of one attempt: a timer that, when due, shuts the sockets it was shown."""
 
     def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
         self.expired = False
-        self._conn: Any = None
-        self._sockets: List[Any] = []
         self._done = False
+        self._conn: Any = None
+        self._sockets: list = []  # the response keeps its socket after the connection drops it
         self._lock = threading.Lock()
-
-    def __enter__(self) -> Exchange:
-        _current.exchange = self
-        WATCHDOG.arm(self, time.monotonic() + self.timeout)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._done = True
-        WATCHDOG.disarm(self)
-        _current.exchange = None
+        self._timer = threading.Timer(timeout, self._expire)
+        self._timer.daemon = True
+        # A process-directed signal goes to any thread that does not block it: delivered to the
+        # timer, Ctrl-C would not wake the main thread blocked on a slow read. It inherits this.
+        mask = getattr(signal, "pthread_sigmask", None)  # not POSIX: signals go to main anyway
+        previous = mask and mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self._timer.start()
+        finally:
+            if mask:
+                mask(signal.SIG_SETMASK, previous)
 
     def attach(self, conn: Any) -> None:
         with self._lock:
             self._conn = conn
-            if conn.sock is not None and conn.sock not in self._sockets:
+            if conn.sock is not None:
                 self._sockets.append(conn.sock)
             if self.expired:
                 self._cut()
 
     def _cut(self) -> None:
-        sockets = list(self._sockets)
-        if self._conn is not None and self._conn.sock is not None:
-            sockets.append(self._conn.sock)
-        for sock in sockets:
-            _shut(sock)
+        for sock in [*self._sockets, getattr(self._conn, "sock", None)]:
+            try:
+                # The fd itself, below any TLS layer (urllib3's SSLTransport keeps it as .socket).
+                socket.socket.shutdown(getattr(sock, "socket", sock), socket.SHUT_RDWR)
+            except (OSError, TypeError):  # already closed, or None
+                pass
 
-    def expire(self) -> None:
+    def _expire(self) -> None:
         with self._lock:
-            if not self._done:
+            if not self._done:  # an attempt that ended keeps its connection: never cut it
                 self.expired = True
                 self._cut()
 
+    def end(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
 
-WATCHDOG = Watchdog()
+
+class Exchange:
+    """The attempts of one request on this thread (a context manager); ``restart()`` begins the
+    next attempt, with a deadline of its own."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.attempt: Optional[Attempt] = None
+
+    @property
+    def expired(self) -> bool:
+        return self.attempt is not None and self.attempt.expired
+
+    def restart(self) -> None:
+        if self.attempt is not None:
+            self.attempt.end()
+        self.attempt = Attempt(self.timeout)
+
+    def __enter__(self) -> Exchange:
+        _current.exchange = self
+        self.restart()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.attempt is not None:
+            self.attempt.end()
+        _current.exchange = None
+
+
+def current() -> Optional[Exchange]:
+    """The exchange under way on this thread, if any."""
+    return getattr(_current, "exchange", None)
 
 
 def _attach(conn: Any) -> None:
-    exchange = getattr(_current, "exchange", None)
-    if exchange is not None:
-        exchange.attach(conn)
-
-
-def _skip_head(fp: Any) -> None:
-    for _ in range(MAX_HEADERS + 1):
-        line = fp.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise MalformedHead("a header line longer than 64 KiB")
-        if line in (b"\r\n", b"\n", b""):
-            return
-    raise MalformedHead(f"more than {MAX_HEADERS} header lines")
+    exchange = current()
+    if exchange is not None and exchange.attempt is not None:
+        exchange.attempt.attach(conn)
 
 
 IGNORED_DEFECTS = (StartBoundaryNotFoundDefect, MultipartInvariantViolationDefect)
+NOT_HTTP = {  # what http.client raises for a malformed head, in people's words
+    http.client.LineTooLong: "a status or header line longer than 64 KiB",
+    http.client.UnknownProtocol: "an unknown protocol version in its status line",
+    http.client.BadStatusLine: "no status line such as 'HTTP/1.1 200 OK' with a status from "
+    "100 to 999",
+}
 
 
 class StrictResponse(http.client.HTTPResponse):
     """http.client's response, skipping 1xx heads and refusing malformed ones."""
 
     def _read_status(self) -> Any:
-        while True:
-            version, status, reason = super()._read_status()
-            if not 101 < status < 200:  # 100 is skipped by begin(); 101 is not informational
-                return version, status, reason
-            _skip_head(self.fp)
+        status = super()._read_status()
+        while 101 < status[1] < 200:  # 100 is skipped by begin(); 101 is not informational
+            http.client.parse_headers(self.fp)
+            status = super()._read_status()
+        return status
 
     def begin(self) -> None:
         try:
             super().begin()
         except http.client.RemoteDisconnected:
             raise  # closed before any response: a reset, retryable
-        except http.client.LineTooLong:
-            raise MalformedHead("a status or header line longer than 64 KiB") from None
-        except http.client.UnknownProtocol:
-            raise MalformedHead("an unknown protocol version in its status line") from None
-        except http.client.BadStatusLine:
-            raise MalformedHead(
-                "no status line such as 'HTTP/1.1 200 OK' with a status from 100 to 999"
-            ) from None
         except http.client.HTTPException as exc:
+            for kind, detail in NOT_HTTP.items():
+                if isinstance(exc, kind):
+                    raise MalformedHead(detail) from None
             if "headers" in str(exc):  # "got more than 100 headers"
-                raise MalformedHead(f"more than {MAX_HEADERS} header lines") from None
+                raise MalformedHead("more than 100 header lines") from None
             raise
         defects = [d for d in self.msg.defects if not isinstance(d, IGNORED_DEFECTS)]
         if defects or self.msg.get_payload():
@@ -215,32 +164,23 @@ class _Watched:
     response_class = StrictResponse
 
     def connect(self) -> None:
-        _attach(self)
+        _attach(self)  # a CONNECT to a proxy happens in here, on self.sock
         super().connect()  # type: ignore[misc]
+        _attach(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
+        _attach(self)  # a kept-alive connection: no connect()
         super().request(*args, **kwargs)  # type: ignore[misc]
-
-    def getresponse(self) -> Any:
-        _attach(self)  # the response keeps this socket after the connection lets it go
-        return super().getresponse()  # type: ignore[misc]
-
-
-class WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
-    pass
-
-
-class WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
-    pass
 
 
 class WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = WatchedHTTPConnection
+    ConnectionCls = type("WatchedHTTPConnection", (_Watched, urllib3.connection.HTTPConnection), {})
 
 
 class WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = WatchedHTTPSConnection
+    ConnectionCls = type(
+        "WatchedHTTPSConnection", (_Watched, urllib3.connection.HTTPSConnection), {}
+    )
 
 
 POOLS = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}

@@ -1,43 +1,30 @@
-"""When to retry and how long to wait: Retry-After (seconds or HTTP date), backoff with jitter."""
+"""Retries: urllib3's ``Retry``, with the run's wait budget, a progress hook and full jitter."""
 
 from __future__ import annotations
 
-import email.utils
-import math
+import contextlib
 import random
-from datetime import datetime, timezone
-from typing import FrozenSet, NamedTuple, Optional
+import time
+from typing import Any, Callable, Optional
+
+from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from framework import exchange
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
 RETRY_WAIT_BUDGET = 120.0  # most time one run may spend waiting between retries, all requests
 BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
 BACKOFF_CAP = 8.0
+DRAIN_CHUNK = 64 * 1024
 
-
-def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
-    """Seconds asked for by a Retry-After header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        current = datetime.now(timezone.utc).timestamp() if now is None else now
-        return max(0.0, when.timestamp() - current)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+OnWait = Callable[[float, Optional[int]], None]
 
 
 class WaitBudget:
     """Seconds of retry waits a run may still spend: one per connector, shared by every
-    request it sends (each page of a follow, each retry), so the waits of a whole run stay
-    within ``RetryPolicy.wait_budget``."""
+    request it sends (each page of a follow, each retry)."""
 
     def __init__(self, seconds: float) -> None:
         self.left = seconds
@@ -49,28 +36,76 @@ class WaitBudget:
         self.left -= delay
 
 
-class RetryPolicy(NamedTuple):
-    """Which answers are retried, how often, and how long to wait (an immutable value).
+class RunRetry(Retry):
+    """urllib3's Retry for one run's requests (GET only; 429/502/503/504 and lost connections).
 
-    urllib3's ``Retry`` does not fit: it cannot retry a reset after the headers arrived or a
-    gzip stream cut short, keep a total wait budget, or add jitter on top of Retry-After."""
+    Retry keeps no state across requests, so it cannot hold a wait budget for a whole run: each
+    wait is checked against ``run.wait_budget`` and announced to ``run.on_wait`` here."""
 
-    max_retries: int = 3
-    backoff_base: float = BACKOFF_BASE
-    backoff_cap: float = BACKOFF_CAP
-    retry_after_cap: float = RETRY_AFTER_CAP
-    wait_budget: float = RETRY_WAIT_BUDGET
-    statuses: FrozenSet[int] = RETRY_STATUSES
+    RETRY_AFTER_STATUS_CODES = RETRY_STATUSES  # not urllib3's 413 with a Retry-After too
+    run: Any = None  # the connector: its ``wait_budget`` and ``on_wait``
+    delay = 0.0  # the wait before the attempt this Retry allows
 
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
+    @classmethod
+    def for_run(cls, run: Any, max_retries: int, **tuning: Any) -> RunRetry:
+        defaults = {"backoff_factor": BACKOFF_BASE, "backoff_max": BACKOFF_CAP}
+        retry = cls(
+            total=max_retries,
+            connect=0,  # refused, DNS: asking again does not help
+            other=0,  # TLS and proxy failures: neither
+            redirect=False,  # a 3xx is returned, never followed: the token stays on its host
+            allowed_methods=frozenset({"GET"}),
+            status_forcelist=RETRY_STATUSES,
+            raise_on_status=False,  # retries run out: the last response is returned as it is
+            respect_retry_after_header=True,
+            **{**defaults, "retry_after_max": RETRY_AFTER_CAP, **tuning},
+        )
+        retry.run = run
+        return retry
 
-    def delay_for(self, retry_after: Optional[str], attempt: int) -> float:
-        """The wait before retrying a retryable status: Retry-After (capped, never earlier
-        than asked up to the cap, a little jitter on top against stampedes), else backoff."""
-        asked = retry_after_seconds(retry_after)
-        if asked is None:
-            return self.backoff(attempt)
-        wait = min(asked, self.retry_after_cap)
-        return wait + random.uniform(0, min(1.0, 0.1 + wait / 4))
+    def new(self, **kw: Any) -> RunRetry:
+        retry = super().new(**kw)
+        retry.run = self.run
+        return retry
+
+    def get_backoff_time(self) -> float:
+        # urllib3 retries the first time at once and adds jitter only from the second: runs
+        # sharing one token would retry in step. Full jitter under a doubling ceiling instead.
+        ceiling = self.backoff_factor * 2 ** max(len(self.history) - 1, 0)
+        return random.uniform(0, min(self.backoff_max, ceiling))
+
+    def increment(
+        self,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        response: Any = None,
+        error: Optional[Exception] = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> RunRetry:
+        under_way = exchange.current()
+        if isinstance(error, ReadTimeoutError) or (under_way is not None and under_way.expired):
+            raise MaxRetryError(_pool, url, error)  # a timeout is not retried
+        # Raises MaxRetryError when retries run out (for a status: urllib3 returns the response).
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        try:
+            asked = retry.get_retry_after(response) if response is not None else None
+        except InvalidHeader:  # neither seconds nor an HTTP date
+            asked = None
+        retry.delay = asked if asked else retry.get_backoff_time()
+        if not self.run.wait_budget.allows(retry.delay):
+            raise MaxRetryError(_pool, url, error)  # the run's budget is spent
+        if response is not None:  # urllib3 drains the answer retried in one unbounded read()
+            with contextlib.suppress(HTTPError, OSError):
+                while response.read(DRAIN_CHUNK, decode_content=False):
+                    pass
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        self.run.wait_budget.spend(self.delay)
+        if self.run.on_wait is not None:
+            self.run.on_wait(self.delay, response.status if response is not None else None)
+        time.sleep(self.delay)
+        under_way = exchange.current()
+        if under_way is not None:
+            under_way.restart()  # the next attempt gets a whole timeout of its own

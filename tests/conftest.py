@@ -57,7 +57,7 @@ def make_connector(plugin: Plugin) -> Callable[..., Any]:
     made = []
 
     def build(asset: Dict[str, Any], **tuning: Any) -> Any:
-        tuning.setdefault("backoff_base", 0.01)
+        tuning.setdefault("backoff_factor", 0.01)
         connector = plugin.asset.connector_class(
             prepare_asset(plugin, asset), user_agent=plugin.user_agent, **tuning
         )

@@ -159,7 +159,7 @@ def test_without_retry_after_backoff_is_used(sim, asset, make_connector) -> None
 
 def test_retry_after_beyond_the_cap_waits_only_the_cap(sim, asset, make_connector) -> None:
     sim.add_faults([{"kind": "status", "status": 429, "headers": {"Retry-After": "86400"}}])
-    envelope = make_connector(asset, retry_after_cap=0.2).request("GET", EVENTS)
+    envelope = make_connector(asset, retry_after_max=0.2).request("GET", EVENTS)
     assert envelope["status_code"] == 200
     assert len(sim.requests()) == 2
 
@@ -168,7 +168,7 @@ def test_absurd_retry_after_stops_at_the_wait_budget(sim, asset, make_connector)
     sim.add_faults(
         [{"kind": "status", "status": 429, "headers": {"Retry-After": "86400"}, "count": 20}]
     )
-    connector = make_connector({**asset, "max_retries": 10}, retry_after_cap=0.4, wait_budget=1.0)
+    connector = make_connector({**asset, "max_retries": 10}, retry_after_max=0.4, wait_budget=1.0)
     envelope = connector.request("GET", EVENTS)
     assert envelope["status_code"] == 429
     assert envelope["response_headers"]["Retry-After"] == "86400"

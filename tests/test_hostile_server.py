@@ -4,8 +4,11 @@ as an envelope or one clear TransportError, within the timeout, with nothing los
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import tracemalloc
+import zlib
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -149,6 +152,40 @@ def test_an_empty_gzip_body_is_an_envelope(hostile, make_connector, head) -> Non
     assert len(server.requests) == 1
 
 
+# -- compressed bodies: decoded as sent; a stream cut short or corrupt is one clear error --------
+EVENTS_JSON = b'{"data": [1, 2]}'
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("gzip", gzip.compress(EVENTS_JSON[:9]) + gzip.compress(EVENTS_JSON[9:])),
+        ("x-gzip", gzip.compress(EVENTS_JSON)),
+        ("deflate", zlib.compress(EVENTS_JSON)),
+    ],
+    ids=["gzip-two-members", "x-gzip", "deflate"],
+)
+def test_a_compressed_body_is_decoded(hostile, make_connector, encoding, data) -> None:
+    server = hostile(default=response(200, data, {"Content-Encoding": encoding}))
+    envelope = make_connector(asset_for(server)).request("GET", PATH)
+    assert envelope["json_body"] == {"data": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("data", "cause"),
+    [
+        (gzip.compress(b'{"data": []}' * 1000)[:60], Cause.CUT_SHORT),
+        (b"definitely not gzip", Cause.BROKEN),
+    ],
+    ids=["cut-short", "corrupt"],
+)
+def test_a_gzip_body_cut_short_or_corrupt_is_an_error(hostile, make_connector, data, cause):
+    server = hostile(default=response(200, data, {"Content-Encoding": "gzip"}))
+    with pytest.raises(TransportError) as caught:
+        make_connector(asset_for(server)).request("GET", PATH)
+    assert caught.value.cause is cause
+
+
 # -- issue 16 item 10: charsets that are not text charsets -------------------------------------
 @pytest.mark.parametrize("charset", ["idna", "undefined", "punycode", "base64", "no-such"])
 def test_a_codec_that_is_not_a_charset_falls_back_to_utf8(hostile, make_connector, charset):
@@ -268,9 +305,9 @@ def test_max_response_mb_caps_the_events_a_follow_holds(plugin, hostile) -> None
 def test_the_retry_budget_covers_every_page_of_a_run(plugin, hostile, make_connector) -> None:
     throttled = response(429, {"errors": []}, {"Retry-After": "86400"}, "Too Many", True)
     server = hostile(throttled, page(events(2), cursor="c1"), throttled, page(events(2)))
-    # One wait of 0.3 s (+ at most 0.175 s jitter) fits in the 0.5 s budget; a second does not.
+    # One wait of 0.3 s (Retry-After, capped) fits in the 0.5 s budget; a second does not.
     connector = make_connector(
-        asset_for(server, max_retries=3), retry_after_cap=0.3, wait_budget=0.5
+        asset_for(server, max_retries=3), retry_after_max=0.3, wait_budget=0.5
     )
     spec = plugin.actions["get_threat_events"]
     action = spec.action_class(connector, method=spec.method, path=spec.path)
@@ -290,3 +327,26 @@ def test_each_request_has_its_own_deadline_on_a_kept_alive_connection(
     statuses = {connector.request("GET", PATH)["status_code"] for _ in range(15)}
     assert statuses == {200}
     assert (len(server.requests), server.connections) == (15, 1)
+
+
+def test_a_retry_wait_does_not_eat_the_next_attempts_timeout(hostile, make_connector) -> None:
+    # A 1 s Retry-After, then an answer 0.5 s late: each attempt has its own 1 s deadline.
+    busy = response(503, {"errors": []}, {"Retry-After": "1"}, "Busy", keep_open=True)
+    server = hostile(busy, default=Send(page(events(1)).data, keep_open=True, delay=0.5))
+    connector = make_connector(asset_for(server, max_retries=1, timeout=1))
+    assert connector.request("GET", PATH)["status_code"] == 200
+    assert len(server.requests) == 2
+
+
+def test_a_huge_answer_that_is_retried_is_drained_with_bounded_memory(hostile, make_connector):
+    busy = response(503, b"x" * (40 * 1024 * 1024), {"Retry-After": "0"}, "Busy", True)
+    server = hostile(busy, default=page(events(1)))
+    connector = make_connector(asset_for(server, max_retries=1, timeout=30))
+    tracemalloc.start()
+    try:
+        assert connector.request("GET", PATH)["status_code"] == 200
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # read buffers, not the 40 MB body
+    assert (len(server.requests), server.connections) == (2, 1)  # drained: the connection kept

@@ -129,7 +129,7 @@ def test_a_wait_beyond_the_budget_returns_at_once(sim, asset, make_connector) ->
 
 def test_resets_stop_when_the_budget_is_spent(sim, asset, make_connector) -> None:
     sim.add_faults([{"kind": "drop", "count": 20}])
-    connector = make_connector({**asset, "max_retries": 10}, backoff_base=100, wait_budget=0)
+    connector = make_connector({**asset, "max_retries": 10}, backoff_factor=100, wait_budget=0)
     with pytest.raises(ConnectionLost):
         connector.request("GET", EVENTS)
     assert len(sim.requests()) == 1

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from framework.body import _parse_body, response_text
-from framework.retry import WaitBudget
 
 
 @pytest.mark.parametrize(
@@ -61,10 +60,3 @@ def test_an_integer_too_long_for_int_keeps_its_digits() -> None:
 )
 def test_response_text_uses_only_real_charsets(content_type: str, text: str) -> None:
     assert response_text(b"caf\xe9", content_type) == text
-
-
-def test_the_wait_budget_is_spent_across_requests() -> None:
-    budget = WaitBudget(1.0)
-    assert budget.allows(0.6)
-    budget.spend(0.6)
-    assert budget.allows(0.4) and not budget.allows(0.5)

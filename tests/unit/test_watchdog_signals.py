@@ -1,4 +1,4 @@
-"""framework.exchange: the watchdog thread never takes Ctrl-C away from the main thread."""
+"""framework.exchange: the deadline timer never takes Ctrl-C away from the main thread."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.exchange import WATCHDOG, Exchange
+from framework.exchange import Exchange
 
 
 def blocked_signals(thread: threading.Thread) -> int:
@@ -19,12 +19,12 @@ def blocked_signals(thread: threading.Thread) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
-def test_the_watchdog_blocks_sigint_and_sigterm_so_the_main_thread_gets_them() -> None:
-    with Exchange(5.0):
-        pass
-    thread = WATCHDOG._thread
-    assert thread is not None and thread.is_alive()
-    mask = blocked_signals(thread)
+def test_the_deadline_timer_blocks_sigint_and_sigterm_so_the_main_thread_gets_them() -> None:
+    with Exchange(5.0) as exchange:
+        assert exchange.attempt is not None
+        thread = exchange.attempt._timer
+        assert thread.is_alive()
+        mask = blocked_signals(thread)
     for number in (signal.SIGINT, signal.SIGTERM):
-        assert mask & (1 << (number - 1)), f"the watchdog may receive signal {number}"
+        assert mask & (1 << (number - 1)), f"the deadline timer may receive signal {number}"
     assert not blocked_signals(threading.main_thread()) & (1 << (signal.SIGINT - 1))
