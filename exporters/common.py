@@ -39,6 +39,7 @@ from types import ModuleType
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
 from framework.manifest import MANIFEST, META_SCHEMA, PLUGIN_ROOT, Plugin
+from runtime.archive import epoch, zip_bytes
 
 NOT_PLATFORMS = {"common"}  # modules of this package that are not platforms (and any _private)
 FILE_MODE, DIR_MODE = 0o644, 0o755
@@ -243,26 +244,6 @@ def dump_yaml(value: Any) -> bytes:
 
 def dump_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def zip_bytes(files: Mapping[str, bytes]) -> bytes:
-    """A reproducible zip of ``files``: sorted entries, one timestamp, mode 0644 (see
-    runtime.package.write_zip)."""
-    import tempfile
-
-    from runtime.package import write_zip
-
-    with tempfile.TemporaryDirectory(prefix="export-zip-") as tmp:
-        path = Path(tmp, "archive.zip")
-        write_zip(path, dict(files))
-        return path.read_bytes()
-
-
-def epoch() -> int:
-    from runtime.package import ZIP_EPOCH
-
-    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    return max(int(text), ZIP_EPOCH) if text.isdigit() else ZIP_EPOCH
 
 
 def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
