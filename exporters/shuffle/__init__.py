@@ -58,18 +58,10 @@ SHIPPED = {"shuffle_adapter.py": HERE / "entry.py", "flat.py": Path(flat.__file_
 NOT_SET = "Not set||"  # an option labelled "Not set" whose value is "" for the SDK
 MASK = "*****"  # an example containing *** makes Shuffle's authentication input a password field
 # Keyword names shuffle-sdk consumes or special-cases, and the names the generated method uses.
-RESERVED = {
-    "shuffle_authorization",
-    "shuffle_execution_id",
-    "shuffle_executionid",
-    "shuffle_url",
-    "shuffle_action_logs",
-    "body",
-    "self",
-    "values",
-    "run",
-    "HERE",
-}
+RESERVED = set(
+    "shuffle_authorization shuffle_execution_id shuffle_executionid shuffle_url "
+    "shuffle_action_logs body self values run HERE".split()
+)
 
 SETTINGS = {
     "type": "object",
