@@ -51,36 +51,23 @@ logger = getLogger()
 
 
 def model_fields(fields: Any, make: Any) -> dict:
-    """pydantic field definitions: {python name: (type, make(field, alias))}."""
+    """pydantic field definitions: {python name: (type, make(name, soar_field, alias))}."""
     defined = {}
     for field in fields:
         name, alias = soar_mapping.python_name(field.name)
         soar = soar_mapping.soar_field(field)
-        kind = TYPES[soar["kind"]]
+        kind = TYPES[soar.pop("kind")]
         defined[name] = (kind if field.required else Optional[kind], make(field.name, soar, alias))
     return defined
 
 
 def asset_field(name: str, soar: dict, alias: Optional[str]) -> Any:
-    return AssetField(
-        description=soar["description"],
-        required=soar["required"],
-        default=soar["default"],
-        value_list=soar["value_list"],
-        sensitive=name in SENSITIVE,
-        alias=alias,
-    )
+    del soar["allow_list"]  # a param's, not an asset field's
+    return AssetField(**soar, sensitive=name in SENSITIVE, alias=alias)
 
 
 def param(name: str, soar: dict, alias: Optional[str]) -> Any:
-    return Param(
-        description=soar["description"],
-        required=soar["required"],
-        default=soar["default"],
-        value_list=soar["value_list"],
-        allow_list=soar["allow_list"],
-        alias=alias,
-    )
+    return Param(**soar, alias=alias)
 
 
 def output_class(name: str, tree: Any) -> Any:
