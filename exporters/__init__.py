@@ -1,5 +1,7 @@
-"""Platform exporters: ``python -m runtime export PLATFORM`` (one module per platform).
+"""Platform exporters: ``python -m runtime export PLATFORM``, one folder per platform.
 
-``exporters/common.py`` reads the manifest once and writes files reproducibly; each platform is a
-module ``exporters/<platform>.py`` found by name. See common.py for the shape of a module.
+``exporters/<platform>/__init__.py`` builds the export, ``exporters/<platform>/entry.py`` is the
+module it ships into the package; ``exporters/flat.py`` flattens inputs for the platforms whose
+parameters are flat; ``exporters/common.py`` reads the manifest once and writes files
+reproducibly (see its docstring).
 """

@@ -1,21 +1,19 @@
-"""The shared machinery of every platform export: one reading of the manifest, reproducible files.
+"""What every platform export shares: one reading of the manifest, reproducible files.
 
-A platform is one module ``exporters/<platform>.py``, found by name (importlib): adding a platform
-adds a module and nothing else. The module defines
+A platform is one folder ``exporters/<platform>/``, found by name: adding a platform adds that
+folder and nothing else. Its ``__init__.py`` is the builder, which defines
 
 * ``TITLE``: the platform's name for messages, e.g. ``"Swimlane Turbine"``;
 * ``MARKER``: a file every export of it holds at its top (an existing output folder is replaced
   only when it holds this file, so ``--output`` never wipes an unrelated folder);
-* ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml
-  (``pinned(description)`` is the schema of a runtime pinned as ``name==version``);
-* ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, built
-  only from the plugin model (``framework.manifest.Plugin``), its ``platforms.<platform>``
-  settings (a plain dict) and the helpers below: ``plugin_code`` (the Python packages an export
-  ships), ``plugin_files`` (plugin.yaml and its schemas as files), ``plugin_core`` (both: what
-  ``load_plugin(root)`` needs), ``plugin_data`` (plugin.yaml and its schemas as data for
-  ``framework.manifest.plugin_from_data``) and ``plugin_data_module`` (the same as a Python
-  module, for packages that carry only ``.py`` files), ``dump_yaml``, ``dump_json``,
-  ``zip_bytes``, ``read_file``, ``largest_icon``, ``requirements_without``, ``epoch``.
+* ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
+* ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, from
+  the plugin model, its ``platforms.<platform>`` settings (a plain dict) and the helpers below.
+
+Its ``entry.py`` is the module shipped into the package, where the platform calls into the
+plugin: it runs the action through ``framework.runner`` and maps how the run ended onto the
+platform's convention. ``exporters/flat.py`` (shipped too, as ``flat.py``) flattens inputs for
+the platforms whose parameters are flat.
 
 ``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
 builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
@@ -38,9 +36,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
-from framework.manifest import MANIFEST, META_SCHEMA, PLUGIN_ROOT, Plugin
+import yaml
 
-NOT_PLATFORMS = {"common"}  # modules of this package that are not platforms (and any _private)
+from framework.manifest import (
+    MANIFEST,
+    META_SCHEMA,
+    PLUGIN_ROOT,
+    Plugin,
+    load_plugin,
+    read_documents,
+    validator_for,
+)
+from runtime.archive import epoch, zip_bytes
+from runtime.lint import lint_plugin
+
 FILE_MODE, DIR_MODE = 0o644, 0o755
 SKIPPED = re.compile(r"(^\.|~$|\.py[co]$|\.sw[po]$|\.orig$|\.rej$)")
 
@@ -64,17 +73,13 @@ class Export(NamedTuple):
 
 
 def platforms() -> List[str]:
-    """The names of every platform module in this package, sorted."""
+    """The names of every platform folder of this package, sorted."""
     folder = Path(__file__).resolve().parent
-    return sorted(
-        info.name
-        for info in pkgutil.iter_modules([str(folder)])
-        if not info.ispkg and not info.name.startswith("_") and info.name not in NOT_PLATFORMS
-    )
+    return sorted(info.name for info in pkgutil.iter_modules([str(folder)]) if info.ispkg)
 
 
 def platform_module(name: str) -> ModuleType:
-    """``exporters.<name>``; an unknown name fails with the list of known platforms."""
+    """The builder ``exporters.<name>``; an unknown name fails with the list of known platforms."""
     known = platforms()
     if name not in known:
         raise ExportError(
@@ -88,9 +93,6 @@ def platform_module(name: str) -> ModuleType:
 
 def read_plugin(root: Path = PLUGIN_ROOT) -> Plugin:
     """The plugin model, only when ``runtime validate`` finds nothing wrong with it."""
-    from framework.manifest import load_plugin
-    from runtime.lint import lint_plugin
-
     problems = lint_plugin(str(root))
     if problems:
         raise ExportError(["the plugin does not validate (runtime validate):", *problems])
@@ -108,8 +110,6 @@ def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]
     settings = json.loads(json.dumps(dict(plugin.platforms.get(name) or {})))
     schema = getattr(module, "SETTINGS", None)
     if schema:
-        from framework.manifest import validator_for
-
         errors = sorted(validator_for(schema).iter_errors(settings), key=lambda e: list(e.path))
         if errors:
             raise ExportError(
@@ -165,19 +165,10 @@ def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
     return files
 
 
-def plugin_files(plugin: Plugin) -> Dict[str, bytes]:
-    """plugin.yaml, its meta-schema and every schema it references, as files (what
-    ``load_plugin(root)`` reads)."""
-    names = [MANIFEST, META_SCHEMA, *plugin.schema_paths]
-    return {name: read_file(plugin, name) for name in names}
-
-
 def plugin_data(plugin: Plugin) -> Dict[str, Any]:
     """``{"manifest": ..., "documents": {path: JSON}}``: plugin.yaml and the documents it
     references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel.
     A manifest JSON cannot hold exactly (a YAML date, a non-string key) is refused."""
-    from framework.manifest import read_documents
-
     manifest, documents = read_documents(plugin.root)
     try:
         exact = json.loads(json.dumps(manifest)) == manifest
@@ -228,8 +219,6 @@ def _normalize(name: str) -> str:
 def dump_yaml(value: Any) -> bytes:
     """YAML, block style, keys in the order given (the manifest's and schemas' own order), the
     pure-Python dumper (same bytes with or without libyaml), no line folding."""
-    import yaml
-
     text = yaml.dump(
         value,
         Dumper=yaml.SafeDumper,
@@ -243,26 +232,6 @@ def dump_yaml(value: Any) -> bytes:
 
 def dump_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def zip_bytes(files: Mapping[str, bytes]) -> bytes:
-    """A reproducible zip of ``files``: sorted entries, one timestamp, mode 0644 (see
-    runtime.package.write_zip)."""
-    import tempfile
-
-    from runtime.package import write_zip
-
-    with tempfile.TemporaryDirectory(prefix="export-zip-") as tmp:
-        path = Path(tmp, "archive.zip")
-        write_zip(path, dict(files))
-        return path.read_bytes()
-
-
-def epoch() -> int:
-    from runtime.package import ZIP_EPOCH
-
-    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    return max(int(text), ZIP_EPOCH) if text.isdigit() else ZIP_EPOCH
 
 
 def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
@@ -307,7 +276,7 @@ def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -
     plugin = read_plugin(root)
     files = module.build(plugin, settings_of(plugin, name, module))
     if module.MARKER not in files:
-        raise ExportError([f"exporters/{name}.py: build() wrote no {module.MARKER}."])
+        raise ExportError([f"exporters/{name}/: build() wrote no {module.MARKER}."])
     folder = output or root / "dist" / "platforms" / name
     archive = folder.parent / f"{name}-{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(files)

@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from framework.manifest import PLUGIN_ROOT
+from runtime.archive import write_zip
 
 BUNDLE_FILES = ("plugin.yaml", "README.md")
 BUNDLE_DIRS = (
@@ -74,8 +72,6 @@ TOKEN_LINE = re.compile(r"""^\s*["']?api_token["']?\s*:\s*(.*?)\s*,?\s*$""", re.
 # Placeholders: empty, null, ALL-CAPS-WORDS, templates ({{ }}, ${ }, <...>), or a nested
 # value (an object or a list, as in a schema) rather than a token.
 PLACEHOLDER = re.compile(r"^(|null|~|none|[A-Z][A-Z0-9_-]*|[\[{].*|.*(\{\{|\$\{|<).*)$")
-STORED = (".whl", ".png", ".zip", ".gz")  # already compressed: stored as they are
-ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can hold
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
 WHEEL_NAME = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
 
@@ -293,31 +289,6 @@ def download_wheels(
     if problems:
         raise PackageError(problems)
     return wheels
-
-
-def _timestamp() -> Tuple[int, int, int, int, int, int]:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    seconds = max(int(epoch), ZIP_EPOCH) if epoch.isdigit() else ZIP_EPOCH
-    return time.gmtime(seconds)[:6]
-
-
-def write_zip(path: Path, entries: Dict[str, bytes]) -> None:
-    """A reproducible zip: sorted entries, one timestamp, mode 0644, deflate level 9."""
-    date_time = _timestamp()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time)
-            info.create_system = 3  # unix, so that external_attr means a file mode
-            info.external_attr = 0o100644 << 16
-            info.compress_type = (
-                zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
-            )
-            archive.writestr(info, entries[name], compresslevel=9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(buffer.getvalue())
-    os.replace(partial, path)
 
 
 def checksums(entries: Dict[str, bytes]) -> bytes:

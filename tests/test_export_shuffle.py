@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import simulator
-from exporters._shuffle_adapter import run
+from exporters.shuffle.entry import run
 from framework.manifest import Plugin
 from tests.support import (
     ROOT,
@@ -35,6 +35,7 @@ TREE = [
     f"{APP}/api.yaml",
     f"{APP}/requirements.txt",
     f"{APP}/src/app.py",
+    f"{APP}/src/flat.py",
     f"{APP}/src/shuffle_adapter.py",
 ]
 

@@ -10,7 +10,8 @@ from typing import Any, Dict
 
 import pytest
 
-from exporters import _splunk_soar_mapping as mapping
+from exporters import flat
+from exporters.splunk_soar import mapping
 from framework.manifest import Plugin, plugin_from_data, read_documents
 from tests.support import ROOT, copy_plugin, edit_text, run_cli
 from tests.support import tree_files as files
@@ -28,6 +29,7 @@ TREE = sorted(
         "release_notes/unreleased.md",
         "src/__init__.py",
         "src/app.py",
+        "src/flat.py",
         "src/plugin_data.py",
         "src/soar_mapping.py",
         *CODE,
@@ -51,10 +53,11 @@ def test_the_export_writes_exactly_the_tree(tree: Path) -> None:
     exported = files(tree)
     for path in CODE:  # the plugin's code as it is
         assert exported[path] == (ROOT / path[len("src/") :]).read_bytes(), path
-    assert exported["src/app.py"] == (ROOT / "exporters/_splunk_soar_app.py").read_bytes()
+    assert exported["src/app.py"] == (ROOT / "exporters/splunk_soar/entry.py").read_bytes()
     assert (
-        exported["src/soar_mapping.py"] == (ROOT / "exporters/_splunk_soar_mapping.py").read_bytes()
+        exported["src/soar_mapping.py"] == (ROOT / "exporters/splunk_soar/mapping.py").read_bytes()
     )
+    assert exported["src/flat.py"] == (ROOT / "exporters/flat.py").read_bytes()
     assert (
         exported["logo.svg"]
         == exported["logo_dark.svg"]
@@ -97,32 +100,30 @@ def test_pyproject_comes_from_the_manifest(tree: Path, plugin: Plugin) -> None:
 
 
 def test_params_are_flat_with_one_type_and_titled_descriptions(plugin: Plugin) -> None:
-    fields = {
-        f.name: f for f in mapping.flat_params(plugin.actions["get_threat_events"].input_schema)
-    }
+    fields = {f.name: f for f in mapping.params(plugin.actions["get_threat_events"].input_schema)}
+    soar = {name: mapping.soar_field(field) for name, field in fields.items()}
     assert list(fields)[:2] == ["threat_id", "eventId"] and len(fields) == 14
     assert fields["threat_id"].group == "path_parameters" and fields["threat_id"].required
-    assert fields["limit"] == mapping.Field(
-        name="limit",
-        group="parameters",
-        kind="integer",
-        required=False,
-        default=None,
-        description="Limit: Number of events per page (1 to 1000; the API's default is 10).",
-        value_list=None,
-        allow_list=False,
-    )
-    assert (fields["eventTypes"].kind, fields["eventTypes"].allow_list) == ("string", True)
-    assert fields["sortOrder"].value_list == ["asc", "desc"]  # null left out
-    assert (fields["follow_cursor"].group, fields["follow_cursor"].default) == (None, False)
+    assert (fields["limit"].name, fields["limit"].group) == ("limit", "parameters")
+    assert soar["limit"] == {
+        "kind": "integer",
+        "required": False,
+        "default": None,
+        "description": "Limit: Number of events per page (1 to 1000; the API's default is 10).",
+        "value_list": None,
+        "allow_list": False,
+    }
+    assert (soar["eventTypes"]["kind"], soar["eventTypes"]["allow_list"]) == ("string", True)
+    assert soar["sortOrder"]["value_list"] == ["asc", "desc"]  # null left out
+    assert (fields["follow_cursor"].group, soar["follow_cursor"]["default"]) == (None, False)
     assert not [f for f in fields.values() if f.required and f.name != "threat_id"]
 
 
 def test_flat_values_go_back_into_their_groups(plugin: Plugin) -> None:
-    fields = mapping.flat_params(plugin.actions["get_threat_events"].input_schema)
+    fields = mapping.params(plugin.actions["get_threat_events"].input_schema)
     values = {"threat_id": "1", "limit": 5, "eventTypes": "process,file", "follow_cursor": True}
     values.update({"cursor": None, "max_events": None})
-    assert mapping.unflatten(fields, values) == {
+    assert flat.nest(fields, values) == {
         "path_parameters": {"threat_id": "1"},
         "parameters": {"limit": 5, "eventTypes": "process,file"},
         "follow_cursor": True,
@@ -138,11 +139,12 @@ def test_multi_typed_properties_collapse_to_one_type() -> None:
 
 def test_asset_fields_mark_the_secret_and_the_proxy_sensitive(plugin: Plugin) -> None:
     sensitive = [*plugin.asset.secrets, *plugin.platforms["splunk_soar"]["sensitive"]]
-    fields = {f.name: f for f in mapping.asset_fields(plugin.asset.schema, sensitive)}
-    assert {name for name, f in fields.items() if f.sensitive} == {"api_token", "http_proxy"}
-    assert fields["timeout"].kind == "number" and fields["timeout"].default == 30
+    fields = flat.asset_fields(plugin.asset.schema)
+    assert set(mapping.sensitive_fields(fields, sensitive)) == {"api_token", "http_proxy"}
+    timeout = mapping.soar_field({f.name: f for f in fields}["timeout"])
+    assert timeout["kind"] == "number" and timeout["default"] == 30
     with pytest.raises(mapping.MappingError, match="asset field timeout: a sensitive field"):
-        mapping.asset_fields(plugin.asset.schema, ["timeout"])
+        mapping.sensitive_fields(fields, ["timeout"])
 
 
 def test_output_datapaths_follow_the_schema(plugin: Plugin) -> None:

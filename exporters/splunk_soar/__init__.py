@@ -6,8 +6,9 @@ The tree (the layout ``soarapps init`` makes)::
     logo.svg, logo_dark.svg         plugin.yaml ``icon`` (the same SVG for both themes)
     release_notes/unreleased.md     what ``soarapps package build`` puts in the app's notes
     src/__init__.py                 the project folder is imported as a package by soarapps
-    src/app.py                      the App (source: exporters/_splunk_soar_app.py)
-    src/soar_mapping.py             schemas -> flat SOAR fields (exporters/_splunk_soar_mapping.py)
+    src/app.py                      the App (source: exporters/splunk_soar/entry.py)
+    src/soar_mapping.py             schemas -> SOAR fields (exporters/splunk_soar/mapping.py)
+    src/flat.py                     inputs <-> flat params (exporters/flat.py)
     src/plugin_data.py              plugin.yaml and the schemas it names, as Python data
     src/framework/, src/connectors/, src/actions/    the plugin's code (.py files only)
 
@@ -27,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List
 
-from exporters import _splunk_soar_mapping as mapping
+from exporters import flat
 from exporters.common import (
     ExportError,
     pinned,
@@ -36,13 +37,17 @@ from exporters.common import (
     read_file,
     requirements_without,
 )
+from exporters.splunk_soar import mapping
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "Splunk SOAR"
 MARKER = "pyproject.toml"
 HERE = Path(__file__).resolve().parent
-APP = HERE / "_splunk_soar_app.py"
-MAPPING = HERE / "_splunk_soar_mapping.py"
+SHIPPED = {  # exported as: source
+    "src/app.py": HERE / "entry.py",
+    "src/soar_mapping.py": HERE / "mapping.py",
+    "src/flat.py": Path(flat.__file__),
+}
 # The platforms uv.lock is resolved for (as `soarapps init` writes them): without them the lock
 # carries Windows-only wheels that `soarapps manifests create` cannot place.
 ENVIRONMENTS = [
@@ -149,12 +154,13 @@ def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
     """What splunk-soar-sdk would refuse at import, as one sentence each, before writing."""
     problems = []
     try:
-        mapping.asset_fields(plugin.asset.schema, [*plugin.asset.secrets, *settings["sensitive"]])
+        sensitive = [*plugin.asset.secrets, *settings["sensitive"]]
+        mapping.sensitive_fields(flat.asset_fields(plugin.asset.schema), sensitive)
     except mapping.MappingError as exc:
         problems.append(f"{plugin.asset.schema_path}: {exc}")
     for action in plugin.actions.values():
         try:
-            mapping.flat_params(action.input_schema)
+            mapping.params(action.input_schema)
         except mapping.MappingError as exc:
             problems.append(f"{action.input_schema_path}: {exc}")
     if problems:
@@ -170,9 +176,8 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "logo_dark.svg": logo,
         "release_notes/unreleased.md": release_notes(plugin),
         "src/__init__.py": b"",
-        "src/app.py": APP.read_bytes(),
-        "src/soar_mapping.py": MAPPING.read_bytes(),
         "src/plugin_data.py": plugin_data_module(plugin, "splunk_soar"),
     }
+    files.update({path: source.read_bytes() for path, source in SHIPPED.items()})
     files.update({f"src/{path}": data for path, data in plugin_code(plugin).items()})
     return files

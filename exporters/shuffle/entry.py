@@ -1,11 +1,11 @@
-"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``): one action, flat values in,
-one JSON result out, through this plugin's own runner.
+"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``, flat.py beside it): one action,
+flat values in, one JSON result out, through this plugin's own runner.
 
 shuffle-sdk calls the generated ``src/app.py`` method with every api.yaml parameter as a keyword
 argument: the authentication parameters (our asset fields) first, then the action's parameters,
 all flat and all strings ("" when unset; a value that looks like JSON arrives parsed). ``run``
 sorts them back into the asset and the nested inputs using the plugin's own schemas
-(``asset_fields``/``input_fields``, the same flattening the exporter wrote api.yaml with), lets
+(flat.py: the same flattening the exporter wrote api.yaml with), lets
 ``framework.runner.run_action`` coerce and validate them, and returns a JSON string:
 
 * any HTTP response (2xx, 401, 429...): the envelope, unchanged;
@@ -21,50 +21,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+try:  # in the app: flat.py sits beside this module
+    from flat import Field, asset_fields, input_fields, nest, types_of
+except ModuleNotFoundError:  # in this repository
+    from exporters.flat import Field, asset_fields, input_fields, nest, types_of
+
+from framework.errors import RunError
+from framework.manifest import ManifestError, load_plugin
+from framework.runner import run_action
 
 PLATFORM = "shuffle"  # the plugin.yaml platforms entry that holds the not-set sentinel
-# The cause code of a failure that is not a transport failure (those carry their own).
-CAUSES = {"inputs": "invalid_input", "asset": "invalid_asset", "interrupted": "interrupted"}
-
-
-class Field(NamedTuple):
-    """One flat Shuffle parameter: its name, the input property that holds it (None: top level
-    or the asset), its schema and whether it must be given."""
-
-    name: str
-    group: Optional[str]
-    schema: Mapping[str, Any]
-    required: bool
-
-
-def types_of(schema: Mapping[str, Any]) -> List[str]:
-    declared = schema.get("type", [])
-    return [declared] if isinstance(declared, str) else list(declared)
-
-
-def asset_fields(asset_schema: Mapping[str, Any]) -> List[Field]:
-    """The asset's properties in schema order: Shuffle's authentication parameters."""
-    required = set(asset_schema.get("required", []))
-    return [
-        Field(name, None, schema, name in required)
-        for name, schema in asset_schema.get("properties", {}).items()
-    ]
-
-
-def input_fields(input_schema: Mapping[str, Any]) -> List[Field]:
-    """The action's inputs, flattened in schema order: the properties of an object-valued input
-    (path_parameters, parameters) by their own names, then the other inputs as they are."""
-    required = set(input_schema.get("required", []))
-    fields: List[Field] = []
-    for key, schema in input_schema.get("properties", {}).items():
-        if "properties" in schema:
-            inner = set(schema.get("required", []))
-            for name, leaf in schema["properties"].items():
-                fields.append(Field(name, key, leaf, key in required and name in inner))
-        else:
-            fields.append(Field(key, None, schema, key in required))
-    return fields
+# The "cause" of a run that returned no envelope, by RunError.kind; a transport failure's own
+# cause (refused, timeout, tls, ...) comes first.
+CAUSES = {
+    "inputs": "invalid_input",
+    "asset": "invalid_asset",
+    "transport": "transport",
+    "interrupted": "interrupted",
+}
 
 
 def takes_sentinel(field: Field) -> bool:
@@ -78,32 +54,27 @@ def _unset(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def nest(plugin: Any, action_id: str, values: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict]:
+def split(plugin: Any, action_id: str, values: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict]:
     """Flat Shuffle values -> (asset, inputs). "" and None mean not set; so does the sentinel
     (plugin.yaml ``platforms.shuffle.not_set``, any case) in a field that takes it. Names that
     are neither asset fields nor inputs are kept as top-level inputs (validation names them)."""
     not_set = str((plugin.platforms.get(PLATFORM) or {}).get("not_set", "")).strip().lower()
     fields = asset_fields(plugin.asset.schema)
     sentinel = {field.name for field in fields if takes_sentinel(field)} if not_set else set()
-    asset: Dict[str, Any] = {}
-    action = plugin.actions[action_id]
-    groups = {field.name: field.group for field in input_fields(action.input_schema)}
-    # Required groups exist from the start, so a missing threat_id is named as such.
-    inputs: Dict[str, Any] = {
-        key: {}
-        for key in action.input_schema.get("required", [])
-        if "properties" in action.input_schema.get("properties", {}).get(key, {})
-    }
     asset_names = {field.name for field in fields}
+    asset: Dict[str, Any] = {}
+    rest: Dict[str, Any] = {}
     for name, value in values.items():
         if _unset(value) or (name in sentinel and str(value).strip().lower() == not_set):
             continue
-        if name in asset_names:
-            asset[name] = value
-        elif groups.get(name):
-            inputs.setdefault(groups[name], {})[name] = value
-        else:
-            inputs[name] = value
+        (asset if name in asset_names else rest)[name] = value
+    action = plugin.actions[action_id]
+    # Required inputs that hold fields exist from the start, so a missing threat_id is named.
+    groups = {field.group for field in input_fields(action.input_schema) if field.group}
+    inputs: Dict[str, Any] = {
+        group: {} for group in action.input_schema.get("required", []) if group in groups
+    }
+    inputs.update(nest(input_fields(action.input_schema), rest))
     return asset, inputs
 
 
@@ -128,19 +99,14 @@ def failure(reason: str, cause: Any, envelope: Optional[Dict[str, Any]] = None) 
 
 def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
     """The action's result as a JSON string (see the module docstring); never raises."""
-    from framework.errors import RunError
-    from framework.manifest import ManifestError, load_plugin
-    from framework.runner import run_action
-
     try:
         plugin = load_plugin(root)
-        asset, inputs = nest(plugin, action_id, values)
+        asset, inputs = split(plugin, action_id, values)
         envelope = run_action(plugin, action_id, asset, inputs)
     except ManifestError as exc:
         return failure(" ".join(exc.problems), "invalid_plugin")
     except RunError as exc:
-        cause = exc.cause or CAUSES[exc.kind]
-        return failure(str(exc), cause, exc.envelope)
+        return failure(str(exc), exc.cause or CAUSES[exc.kind], exc.envelope)
     except Exception as exc:  # no traceback, and no value, reaches the workflow
         return failure(f"internal error in the plugin ({type(exc).__name__}).", "internal")
     return dump(envelope)

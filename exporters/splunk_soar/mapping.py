@@ -1,16 +1,15 @@
-"""How the plugin's schemas map onto Splunk SOAR's flat fields (shipped as ``src/soar_mapping.py``).
+"""How the plugin's schemas map onto Splunk SOAR's fields (shipped as ``src/soar_mapping.py``).
 
-Plain data in, plain data out, no splunk-soar-sdk import: the export (exporters/splunk_soar.py)
+Plain data in, plain data out, no splunk-soar-sdk import: the export (exporters/splunk_soar/)
 checks the mapping with it, ``make test`` tests it on every Python we support, and the app
-(``src/app.py``) builds the SDK's classes from what it returns.
+(``src/app.py``) builds the SDK's classes from what it returns. The flattening itself is
+``flat.py``'s, shared with the other platforms whose parameters are flat.
 
 * A SOAR field has one type: a multi-typed property (``["integer", "null"]``) collapses to the
   first of string, array, integer, number, boolean it allows (untyped: string); an array travels
   as a comma-separated string (our input coercion splits it) and is marked ``allow_list``.
 * SOAR shows a field's ``description`` as its label and has no title: ``"Title: description"``.
-* Action params are flat: each property of an object-valued input (``path_parameters``,
-  ``parameters``) becomes one param named after it, the other inputs (``follow_cursor``) keep
-  their names. Two params with one name are refused.
+* Action params are the inputs flattened by ``flat.py``; two params with one name are refused.
 """
 
 from __future__ import annotations
@@ -18,36 +17,20 @@ from __future__ import annotations
 import json
 import keyword
 import re
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+try:  # in the app: flat.py sits beside this module
+    from flat import Field, clashes, input_fields, types_of
+except ModuleNotFoundError:  # in this repository
+    from exporters.flat import Field, clashes, input_fields, types_of
 
 TYPE_ORDER = ("string", "array", "integer", "number", "boolean")
 # What the summary of a result holds (name -> type): the datapaths action_result.summary.*.
 SUMMARY_FIELDS = {"events_returned": "integer", "total_items": "integer", "next_cursor": "string"}
 
 
-class Field(NamedTuple):
-    """One SOAR asset field or action param, from one schema property."""
-
-    name: str  # the name on the platform: the schema's property name
-    group: Optional[str]  # the input object it belongs to (path_parameters, ...), or None
-    kind: str  # string, integer, number or boolean (an array is a comma string)
-    required: bool
-    default: Any
-    description: str  # "Title: description"
-    value_list: Optional[List[Any]]  # the enum without null
-    allow_list: bool  # an array: several comma-separated values
-    sensitive: bool = False  # stored encrypted by the platform (asset fields)
-
-
 class MappingError(ValueError):
-    """The schemas cannot be mapped onto flat SOAR fields (one sentence)."""
-
-
-def types_of(schema: Mapping[str, Any]) -> List[str]:
-    declared = schema.get("type")
-    if declared is None:
-        return []
-    return [declared] if isinstance(declared, str) else list(declared)
+    """The schemas cannot be mapped onto SOAR fields (one sentence)."""
 
 
 def kind_of(schema: Mapping[str, Any]) -> str:
@@ -59,11 +42,19 @@ def kind_of(schema: Mapping[str, Any]) -> str:
     return "string"
 
 
-def label(schema: Mapping[str, Any], name: str) -> str:
+def soar_field(field: Field) -> Dict[str, Any]:
+    """What SOAR shows and checks of one flat field (an asset field or a param)."""
+    schema = field.schema
     title, text = schema.get("title"), schema.get("description")
-    if title and text:
-        return f"{title}: {text}"
-    return str(title or text or name)
+    enum = [value for value in schema.get("enum", []) if value is not None]
+    return {
+        "kind": kind_of(schema),
+        "required": field.required,
+        "default": schema.get("default"),
+        "description": f"{title}: {text}" if title and text else str(title or text or field.name),
+        "value_list": enum or None,
+        "allow_list": "array" in types_of(schema),  # several comma-separated values
+    }
 
 
 def python_name(name: str) -> Tuple[str, Optional[str]]:
@@ -74,75 +65,29 @@ def python_name(name: str) -> Tuple[str, Optional[str]]:
     return "f_" + re.sub(r"\W", "_", name), name
 
 
-def _field(
-    name: str, group: Optional[str], schema: Mapping[str, Any], required: bool, sensitive: bool
-) -> Field:
-    enum = [value for value in schema.get("enum", []) if value is not None]
-    return Field(
-        name=name,
-        group=group,
-        kind=kind_of(schema),
-        required=required,
-        default=schema.get("default"),
-        description=label(schema, name),
-        value_list=enum or None,
-        allow_list="array" in types_of(schema),
-        sensitive=sensitive,
-    )
-
-
-def asset_fields(schema: Mapping[str, Any], sensitive: Iterable[str]) -> List[Field]:
-    """One field per asset property; ``sensitive`` (the secrets and, e.g., a proxy URL that may
-    carry credentials) are stored encrypted and must be strings."""
-    required = set(schema.get("required", []))
-    secret = set(sensitive)
-    fields = []
-    for name, sub in schema.get("properties", {}).items():
-        field = _field(name, None, sub, name in required, name in secret)
-        if field.sensitive and field.kind != "string":
-            raise MappingError(f"asset field {name}: a sensitive field must be a string.")
-        fields.append(field)
-    unknown = sorted(secret - {field.name for field in fields})
+def sensitive_fields(fields: List[Field], names: Iterable[str]) -> List[str]:
+    """``names`` (the secrets and, e.g., a proxy URL that may carry credentials): asset fields
+    SOAR stores encrypted, each a string field of the asset."""
+    names = list(names)
+    for field in fields:
+        if field.name in names and kind_of(field.schema) != "string":
+            raise MappingError(f"asset field {field.name}: a sensitive field must be a string.")
+    unknown = sorted(set(names) - {field.name for field in fields})
     if unknown:
         raise MappingError(f"sensitive asset field {unknown[0]}: not in the asset schema.")
+    return names
+
+
+def params(input_schema: Mapping[str, Any]) -> List[Field]:
+    """The action's params: its inputs flattened (flat.py); two params with one name refused."""
+    fields = input_fields(input_schema)
+    for first, other in clashes(fields)[:1]:
+        where = [f"{f.group}.{f.name}" if f.group else f.name for f in (first, other)]
+        raise MappingError(
+            f"params {where[0]} and {where[1]}: both would be the flat param {other.name}; "
+            "Splunk SOAR params need distinct names."
+        )
     return fields
-
-
-def flat_params(input_schema: Mapping[str, Any]) -> List[Field]:
-    """The action's params, flat, in schema order; refuses two params with one name."""
-    top_required = set(input_schema.get("required", []))
-    fields: List[Field] = []
-    for name, sub in input_schema.get("properties", {}).items():
-        if "object" in types_of(sub) and sub.get("properties"):
-            inner_required = set(sub.get("required", [])) if name in top_required else set()
-            for inner, inner_sub in sub["properties"].items():
-                fields.append(_field(inner, name, inner_sub, inner in inner_required, False))
-        else:
-            fields.append(_field(name, None, sub, name in top_required, False))
-    seen: Dict[str, Field] = {}
-    for field in fields:
-        other = seen.setdefault(field.name, field)
-        if other is not field:
-            where = [f"{f.group}.{f.name}" if f.group else f.name for f in (other, field)]
-            raise MappingError(
-                f"params {where[0]} and {where[1]}: both would be the flat param {field.name}; "
-                "Splunk SOAR params need distinct names."
-            )
-    return fields
-
-
-def unflatten(fields: Iterable[Field], values: Mapping[str, Any]) -> Dict[str, Any]:
-    """The action's inputs from flat param values (by platform name); unset (None) left out."""
-    inputs: Dict[str, Any] = {}
-    for field in fields:
-        value = values.get(field.name)
-        if value is None:
-            continue
-        if field.group is None:
-            inputs[field.name] = value
-        else:
-            inputs.setdefault(field.group, {})[field.name] = value
-    return inputs
 
 
 def output_tree(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:

@@ -46,7 +46,7 @@ TITLE = "Swimlane Turbine"
 MARKER = "connector.yaml"
 CORE = "connector/src/plugin_core.zip"
 DATA = "plugin_data.json"  # in CORE; the override reads it by this name
-OVERRIDE = Path(__file__).with_name("_swimlane_override.py")
+ENTRY = Path(__file__).with_name("entry.py")  # shipped as connector/src/<action>.py
 
 SETTINGS = {
     "type": "object",
@@ -141,7 +141,7 @@ def requirements(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
-    override = OVERRIDE.read_bytes()
+    override = ENTRY.read_bytes()
     files = {
         MARKER: dump_yaml(connector_yaml(plugin)),
         f"connector/config/assets/{settings['auth']}.yaml": dump_yaml(asset_yaml(plugin, settings)),

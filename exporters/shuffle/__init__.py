@@ -11,6 +11,8 @@ folder for ``<app>/<version>/`` holding a Dockerfile, ``api.yaml`` and ``src/app
     <id>/<version>/src/app.py            the AppBase subclass: one method per action, its keyword
                                          arguments = the api.yaml parameters, each default ""
     <id>/<version>/src/shuffle_adapter.py   flat strings -> asset + inputs -> our runner -> JSON
+                                         (source: exporters/shuffle/entry.py)
+    <id>/<version>/src/flat.py           inputs <-> flat parameters (exporters/flat.py)
     <id>/<version>/src/...               the plugin core (plugin.yaml, schemas, framework, ...)
 
 Every parameter is a string: Shuffle passes strings and our coercion does the typing. Enums and
@@ -35,7 +37,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict
 
-from exporters._shuffle_adapter import Field, asset_fields, input_fields, takes_sentinel, types_of
+from exporters import flat
 from exporters.common import (
     ExportError,
     dump_yaml,
@@ -45,26 +47,21 @@ from exporters.common import (
     read_file,
     requirements_without,
 )
+from exporters.flat import Field, asset_fields, clashes, input_fields, types_of
+from exporters.shuffle.entry import takes_sentinel
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "Shuffle"
 MARKER = "SHUFFLE-EXPORT.md"
-ADAPTER = Path(__file__).with_name("_shuffle_adapter.py")
+HERE = Path(__file__).resolve().parent
+SHIPPED = {"shuffle_adapter.py": HERE / "entry.py", "flat.py": Path(flat.__file__)}  # in src/
 NOT_SET = "Not set||"  # an option labelled "Not set" whose value is "" for the SDK
 MASK = "*****"  # an example containing *** makes Shuffle's authentication input a password field
 # Keyword names shuffle-sdk consumes or special-cases, and the names the generated method uses.
-RESERVED = {
-    "shuffle_authorization",
-    "shuffle_execution_id",
-    "shuffle_executionid",
-    "shuffle_url",
-    "shuffle_action_logs",
-    "body",
-    "self",
-    "values",
-    "run",
-    "HERE",
-}
+RESERVED = set(
+    "shuffle_authorization shuffle_execution_id shuffle_executionid shuffle_url "
+    "shuffle_action_logs body self values run HERE".split()
+)
 
 SETTINGS = {
     "type": "object",
@@ -179,14 +176,15 @@ def action_parameter(field: Field) -> Dict[str, Any]:
 def check_names(plugin: Plugin) -> None:
     """Every method's keyword names: identifiers, unique, none the SDK or the method reserves."""
     problems = []
-    auth = [field.name for field in asset_fields(plugin.asset.schema)]
+    auth = asset_fields(plugin.asset.schema)
     for action_id, action in plugin.actions.items():
         if not action_id.isidentifier() or keyword.iskeyword(action_id):
             problems.append(f"actions.{action_id}: not a Python method name, as Shuffle needs.")
-        names = auth + [field.name for field in input_fields(action.input_schema)]
-        seen = set()
-        for name in names:
-            if name in seen:
+        fields = auth + input_fields(action.input_schema)
+        repeated = {id(later) for _, later in clashes(fields)}
+        for field in fields:
+            name = field.name
+            if id(field) in repeated:
                 problems.append(
                     f"actions.{action_id}: parameter {name!r} occurs twice among the asset "
                     "fields and the flattened inputs; Shuffle's parameters are flat."
@@ -196,7 +194,6 @@ def check_names(plugin: Plugin) -> None:
                     f"actions.{action_id}: parameter {name!r} cannot be a keyword argument of "
                     "the app's method (not an identifier, a Python keyword, or reserved)."
                 )
-            seen.add(name)
     if problems:
         raise ExportError(problems)
 
@@ -340,8 +337,9 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{folder}/Dockerfile": dockerfile(settings),
         f"{folder}/requirements.txt": requirements(plugin, settings),
         f"{folder}/src/app.py": app_py(plugin),
-        f"{folder}/src/shuffle_adapter.py": ADAPTER.read_bytes(),
     }
+    for name, source in SHIPPED.items():
+        files[f"{folder}/src/{name}"] = source.read_bytes()
     for path, data in plugin_core(plugin).items():
         files[f"{folder}/src/{path}"] = data
     return files
