@@ -64,12 +64,13 @@ class Export(NamedTuple):
 
 
 def platforms() -> List[str]:
-    """The names of every platform module in this package, sorted."""
+    """The names of every platform in this package, sorted: a module ``<platform>.py`` or a
+    package ``<platform>/`` (its ``__init__`` the builder, beside it what the export ships)."""
     folder = Path(__file__).resolve().parent
     return sorted(
         info.name
         for info in pkgutil.iter_modules([str(folder)])
-        if not info.ispkg and not info.name.startswith("_") and info.name not in NOT_PLATFORMS
+        if not info.name.startswith("_") and info.name not in NOT_PLATFORMS
     )
 
 
