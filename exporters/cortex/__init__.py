@@ -294,6 +294,9 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{folder}/requirements.txt": requirements(plugin, settings),
         f"{folder}/README.md": readme(plugin, settings),
     }
+    flavours = [names(plugin, action_id)["name"] for action_id in plugin.actions]
+    if len(set(flavours)) != len(flavours):
+        raise ExportError([f"{MANIFEST}: actions: two action titles give one flavour name."])
     for action_id in plugin.actions:
         known = names(plugin, action_id)
         files[f"{folder}/{known['name']}.json"] = dump_json(definition(plugin, settings, action_id))
