@@ -135,3 +135,16 @@ def shuffle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     app = tree / plugin.id / plugin.version
     python = ensure_venv("shuffle", [app / "requirements.txt"])
     yield Vendor(python, app)
+
+
+@pytest.fixture(scope="session")
+def cortex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    """The Cortex export; ``tree`` is the export's top (analyzers/, thehive-templates/) and the
+    venv is ``pip install`` of the analyzer's requirements.txt (cortexutils at its pin first)."""
+    from exporters.cortex import camel
+    from framework.manifest import load_plugin
+
+    tree = export("cortex", tmp_path_factory.mktemp("export") / "cortex")
+    folder = tree / "analyzers" / camel(load_plugin().title)
+    python = ensure_venv("cortex", [folder / "requirements.txt"])
+    yield Vendor(python, tree)
