@@ -39,6 +39,7 @@ from runtime.output import (
     EXIT_TRANSPORT,
     CliError,
     answer_line,
+    blocking,
     encode_json,
     follow_summary,
     run_failed,
@@ -83,8 +84,9 @@ class Stderr:
     def write(self, text: str) -> int:
         data = scrub(text, self.secrets).encode("utf-8", "backslashreplace")
         try:
-            sys.stderr.buffer.write(data)
-            sys.stderr.buffer.flush()
+            stream = blocking(sys.stderr.buffer)
+            stream.write(data)
+            stream.flush()
         except (AttributeError, OSError, ValueError):  # None (closed at start), full, broken
             pass
         return len(text)

@@ -33,6 +33,16 @@ def stdout_closed() -> bool:
     return sys.stdout is None
 
 
+def blocking(stream: Any) -> Any:
+    """``stream``, its file descriptor made blocking: a reader may have made the pipe
+    non-blocking, and then a write would fail instead of waiting for it."""
+    try:
+        os.set_blocking(stream.fileno(), True)
+    except (OSError, ValueError):  # not a file descriptor (a stream captured in this process)
+        pass
+    return stream
+
+
 def write_stdout(data: bytes, what: str = "the envelope") -> None:
     """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not."""
     if stdout_closed():
@@ -40,12 +50,8 @@ def write_stdout(data: bytes, what: str = "the envelope") -> None:
     written = 0
     try:
         sys.stdout.flush()
-        stream = sys.stdout.buffer
+        stream = blocking(sys.stdout.buffer)
         stream.flush()
-        try:  # its reader may have made the pipe non-blocking: wait for it instead
-            os.set_blocking(stream.fileno(), True)
-        except (OSError, ValueError):  # not a file descriptor (stdout captured in-process)
-            pass
         raw = getattr(stream, "raw", stream)  # unbuffered: each write says how much got out
         view = memoryview(data)
         while written < len(data):
