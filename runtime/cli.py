@@ -11,22 +11,42 @@ Output is data: the envelope is printed exactly as it arrived, never filtered. M
 stderr, one sentence each, ``<what failed>: <sentence>``. Secrets are kept out of them at their
 source; as a last safety net, every line written to stderr (messages, logs, the progress line)
 has the secrets the connector really sends (``connector.secrets``) replaced by ``***``.
+
+The third-party dependencies (requests, jsonschema, PyYAML: the framework, runtime.documents,
+runtime.lint, runtime.package, the exporters) are imported inside the commands, never when this
+module is: outside the venv, a missing one is then one line from main(), not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
-import json
+import contextlib
 import logging
 import os
-import select
 import sys
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+import traceback
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
-EXIT_INTERRUPTED = 130
+from runtime import streaming
+from runtime.output import (
+    EXIT_BROKEN,
+    EXIT_HTTP,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_TRANSPORT,
+    CliError,
+    answer_line,
+    blocking,
+    encode_json,
+    follow_summary,
+    run_failed,
+    stdout_closed,
+    write_stdout,
+)
+
 # Secrets shorter than this are kept out of messages at their source only: replacing every
 # "abc" in a message would garble it without protecting anything.
 SAFETY_NET_MIN = 4
@@ -46,35 +66,6 @@ DEPENDENCIES = {
 }
 
 
-class CliError(Exception):
-    def __init__(self, code: int, lines: List[str]) -> None:
-        super().__init__("\n".join(lines))
-        self.code = code
-        self.lines = lines
-
-
-class WriteFailed(Exception):
-    def __init__(self, error: OSError, written: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.written = written
-
-
-def write_all(fd: int, data: bytes) -> int:
-    """Write every byte of ``data`` to ``fd``: short writes continue, a non-blocking pipe
-    (its reader may have set O_NONBLOCK on it) is waited for. Raises WriteFailed."""
-    view = memoryview(data)
-    written = 0
-    while written < len(data):
-        try:
-            written += os.write(fd, view[written:])
-        except BlockingIOError:
-            select.select([], [fd], [])
-        except OSError as exc:
-            raise WriteFailed(exc, written) from None
-    return written
-
-
 def scrub(text: str, secrets: Sequence[str]) -> str:
     """The last safety net for stderr: each known secret replaced by ``***``."""
     for secret in sorted(secrets, key=len, reverse=True):
@@ -84,8 +75,8 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
 
 
 class Stderr:
-    """Text to file descriptor 2, written at once and never raising: a closed or full stderr
-    loses the message but must not change the exit code or end in a traceback."""
+    """Text to stderr, written at once and never raising: a closed or full stderr loses the
+    message but must not change the exit code or end in a traceback."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
         self.secrets = secrets
@@ -93,8 +84,10 @@ class Stderr:
     def write(self, text: str) -> int:
         data = scrub(text, self.secrets).encode("utf-8", "backslashreplace")
         try:
-            write_all(2, data)
-        except WriteFailed:
+            stream = blocking(sys.stderr.buffer)
+            stream.write(data)
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # None (closed at start), full, broken
             pass
         return len(text)
 
@@ -107,95 +100,35 @@ class Stderr:
     @staticmethod
     def isatty() -> bool:
         try:
-            return os.isatty(2)
-        except OSError:
+            return sys.stderr.isatty()
+        except (AttributeError, OSError, ValueError):
             return False
-
-
-def _guard_standard_streams() -> bool:
-    """Occupy a closed fd 1 or 2 with /dev/null, so that no file or socket opened later takes
-    its number (the envelope must never go into a socket). True when stdout was closed."""
-    closed = False
-    for fd in (1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            null = os.open(os.devnull, os.O_WRONLY)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
-            closed = closed or fd == 1
-    return closed
-
-
-STDOUT_CLOSED = False
-
-
-def write_stdout(data: bytes, what: str = "the envelope") -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not."""
-    if STDOUT_CLOSED:
-        raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
-    try:
-        write_all(1, data)
-    except WriteFailed as exc:
-        code = exc.error.errno
-        if code == errno.EPIPE:
-            reason = "the program reading it closed the pipe"
-        elif code == errno.ENOSPC:
-            reason = "no space left on the device"
-        elif code == errno.EBADF:
-            reason = "stdout is closed"
-        else:
-            reason = (exc.error.strerror or type(exc.error).__name__).lower()
-        raise CliError(
-            EXIT_OUTPUT,
-            [
-                f"output error: writing {what} to stdout failed after {exc.written:,} of "
-                f"{len(data):,} bytes ({reason}); the output is incomplete."
-            ],
-        ) from None
-
-
-def encode_json(value: Any, pretty: bool) -> bytes:
-    """JSON text as UTF-8. A string holding a lone surrogate (valid JSON: "\\udc80") has no
-    UTF-8 form: then the whole document is written with \\u escapes, which keeps every value."""
-    indent = 2 if pretty else None
-    try:
-        return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        return json.dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
 
 
 def _write_json(value: Any, pretty: bool) -> None:
     write_stdout(encode_json(value, pretty))
 
 
-def read_document(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file, or from stdin for '-' (see runtime.documents:
-    size-capped, never blocking on a FIFO, depth-bounded, no YAML aliases)."""
-    from runtime.documents import DocumentError, read_document_file
-
-    try:
-        return read_document_file(path)
-    except DocumentError as exc:
-        raise CliError(EXIT_INPUT, [f"{option}: {exc}"]) from None
-
-
-def _setup_logging(debug: bool, stream: Stderr) -> None:
+@contextlib.contextmanager
+def _logging_to(stream: Stderr, debug: bool) -> Iterator[None]:
+    """Log records to ``stream`` (WARNING and up; all with --debug) while a command runs; the
+    root logger's level is only ever lowered, so a caller's own handlers still see theirs."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
     root = logging.getLogger()
+    level, raise_exceptions = root.level, logging.raiseExceptions
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.setLevel(min(level, handler.level))
     logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
     logging.captureWarnings(True)
-
-
-def _plain(value: Any, limit: int = 200) -> str:
-    """Server text for a terminal line: printable characters only (no escape sequences)."""
-    text = value if isinstance(value, str) else ""
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        logging.raiseExceptions = raise_exceptions
+        root.setLevel(level)
+        root.removeHandler(handler)
 
 
 class ProgressLine:
@@ -248,72 +181,6 @@ class ProgressLine:
             self.width = 0
 
 
-# One line per non-2xx status on a terminal: what it usually means.
-STATUS_MEANING = {
-    400: "the console refused the request; check the inputs",
-    401: "the token is invalid or expired",
-    403: "the token lacks the permission for this request",
-    404: "not found",
-    407: "the proxy requires authentication",
-    429: "too many requests; retry later",
-    500: "the console failed; try again later",
-    502: "a gateway failed; try again later",
-    503: "the console is unavailable; try again later",
-    504: "a gateway timed out; try again later",
-}
-
-
-def _header(envelope: Mapping[str, Any], name: str) -> Any:
-    headers = envelope.get("response_headers")
-    if not isinstance(headers, dict):
-        return None
-    return next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
-
-
-def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
-    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)`` for a
-    non-2xx envelope; None for a 2xx."""
-    status = envelope.get("status_code")
-    if not isinstance(status, int) or 200 <= status < 300:
-        return None
-    body = envelope.get("json_body")
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    title = _plain(first.get("title") if isinstance(first, dict) else None, 80)
-    title = title or _plain(envelope.get("reason"), 80)
-    meaning = STATUS_MEANING.get(status, "")
-    retry_after = _plain(_header(envelope, "Retry-After"), 40)
-    if retry_after:
-        meaning += f" (Retry-After {retry_after})"
-    rqid = _plain(_header(envelope, "X-RQID"), 80)
-    line = f"HTTP {status}" + (f" {title}" if title else "")
-    line += f": {meaning}" if meaning else ""
-    return line + (f" (X-RQID {rqid})" if rqid else "")
-
-
-def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
-    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
-    defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
-    body = envelope.get("json_body")
-    body = body if isinstance(body, dict) else {}
-    if count is None:
-        data = body.get("data")
-        count = len(data) if isinstance(data, list) else 0
-    pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
-    cursor = pagination.get("nextCursor")
-    status = envelope.get("status_code")
-    text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
-    if not cursor:
-        return text + " (all events read)"
-    if isinstance(status, int) and not 200 <= status < 300:
-        why = f"stopped at HTTP {status}"
-    elif body.get("errors"):
-        why = "stopped early (see json_body.errors)"
-    else:
-        why = "stopped at max_events"
-    return f"{text} ({why}; resume with cursor {_plain(cursor, 1 << 20)})"
-
-
 def _learn_secrets(secrets: List[str]) -> Callable[[Any], None]:
     """The runner's on_connect hook: the safety net learns what the connector really sends (the
     token as sent, the proxy credentials as parsed) before anything is sent. An invalid asset
@@ -326,39 +193,24 @@ def _learn_secrets(secrets: List[str]) -> Callable[[Any], None]:
 
 
 def read_file(path: str, option: str) -> Any:
-    """read_document, its failures framed like every other: ``invalid asset: ...`` for
-    --asset, ``invalid inputs: ...`` for --inputs."""
+    """A JSON or YAML document from a file, or from stdin for '-' (see runtime.documents:
+    size-capped, never blocking on a FIFO, depth-bounded, no YAML aliases); its failures framed
+    like every other: ``invalid asset: --asset: ...``, ``invalid inputs: --inputs: ...``."""
+    from runtime.documents import DocumentError, read_document_file
+
     try:
-        return read_document(path, option)
-    except CliError as exc:
-        prefix = "invalid asset: " if option == "--asset" else "invalid inputs: "
-        lines = [line if line.startswith(prefix) else prefix + line for line in exc.lines]
-        raise CliError(exc.code, lines) from None
+        return read_document_file(path)
+    except DocumentError as exc:
+        what = "asset" if option == "--asset" else "inputs"
+        raise CliError(EXIT_INPUT, [f"invalid {what}: {option}: {exc}"]) from None
 
 
 def _check_stdout() -> None:
-    if STDOUT_CLOSED:
+    if stdout_closed():
         raise CliError(
             EXIT_OUTPUT,
             ["output error: stdout is closed, so no envelope can be printed; nothing was sent."],
         )
-
-
-EXITS = {"inputs": EXIT_INPUT, "asset": EXIT_INPUT, "transport": EXIT_TRANSPORT}
-EXITS["interrupted"] = EXIT_INTERRUPTED
-
-
-def run_failed(exc: Any, kept: str) -> CliError:
-    """The CLI's words for a RunError: its exit code and lines; ``kept`` says where the events
-    read before it are (for a follow cut short), or is empty."""
-    code = EXITS[exc.kind]
-    if exc.kind == "transport":
-        return CliError(code, [f"transport error: {exc} {kept}".rstrip()])
-    if exc.kind == "interrupted":
-        if not kept:
-            return CliError(code, ["interrupted: nothing was printed."])
-        return CliError(code, [f"interrupted: {kept[0].lower()}{kept[1:]}"])
-    return CliError(code, exc.lines)
 
 
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
@@ -377,8 +229,6 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     stderr = args.stderr
     terminal = not args.quiet and stderr.isatty()
     progress = ProgressLine(stderr) if terminal else None
-    from runtime import streaming
-
     if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
         return streaming.run(args, plugin, asset, inputs, progress, _learn_secrets(secrets))
     try:
@@ -484,13 +334,13 @@ def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
 
 
 def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
-    from runtime.package import cmd_package as package  # only this command pays for it
+    from runtime.package import cmd_package as package
 
     return package(args, secrets)
 
 
 def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
-    from exporters.common import cmd_export as export  # only this command pays for it
+    from exporters.common import cmd_export as export
 
     return export(args, secrets)
 
@@ -691,8 +541,6 @@ def _missing_dependency(exc: ModuleNotFoundError) -> Optional[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    global STDOUT_CLOSED
-    STDOUT_CLOSED = _guard_standard_streams()
     secrets: List[str] = []
     stderr = Stderr(secrets)
     debug = False
@@ -702,8 +550,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
         debug = args.debug
-        _setup_logging(debug, stderr)
-        return args.handler(args, secrets)
+        with _logging_to(stderr, debug):
+            return args.handler(args, secrets)
     except CliError as exc:
         code, lines = exc.code, exc.lines
     except KeyboardInterrupt:
@@ -726,7 +574,5 @@ def _explain_internal(exc: Exception, debug: bool) -> List[str]:
         return ["plugin error: the plugin is broken:", *exc.problems]
     lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]
     if debug:
-        import traceback
-
         lines.append(traceback.format_exc())
     return lines

@@ -20,6 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
 
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+
 from framework.action import Action
 from framework.connector import HttpConnector
 from framework.manifest import (
@@ -70,9 +73,6 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def _validator(name: str, schema: Mapping[str, Any], problems: List[str]) -> Optional[Any]:
     """A validator for a schema that is valid for its declared draft, or None (problem added)."""
-    from jsonschema.exceptions import SchemaError
-    from jsonschema.validators import validator_for
-
     draft = schema.get("$schema")
     if draft is None:
         problems.append(f"{name}: /: declares no $schema (draft).")

@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from framework.manifest import PLUGIN_ROOT
+from framework.manifest import PLUGIN_ROOT, load_plugin
 from runtime.archive import write_zip
+from runtime.lint import lint_plugin
+from runtime.output import write_stdout
 
 BUNDLE_FILES = ("plugin.yaml", "README.md")
 BUNDLE_DIRS = (
@@ -309,9 +311,6 @@ def build(
     ``wheels_from``: resolve the wheels offline from that folder instead of the package index.
     ``keep_wheels``: also copy the wheels there (a cache for offline rebuilds and the install
     test), replacing what it held."""
-    from framework.manifest import load_plugin
-    from runtime.lint import lint_plugin
-
     problems = lint_plugin(str(root))
     if problems:
         raise PackageError(["the plugin does not validate:", *problems])
@@ -362,8 +361,6 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     root = Path(args.root).resolve() if args.root else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else root / "dist"
     wheels_from = Path(args.wheels_from).resolve() if args.wheels_from else None
-    from runtime.cli import write_stdout
-
     say = args.stderr.say
     if wheels_from is not None and not wheels_from.is_dir():
         say(f"invalid option: --wheels-from: {wheels_from} is not a folder.")

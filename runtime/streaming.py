@@ -21,19 +21,29 @@ the file and the sidecar saying where to resume.
 from __future__ import annotations
 
 import contextlib
+import csv
 import difflib
 import fcntl
+import io
 import json
 import os
+import signal
 import stat
+import tempfile
+import threading
+import uuid
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
-from runtime.cli import (
+from runtime.output import (
     EXIT_BROKEN,
     EXIT_INPUT,
     EXIT_OK,
     EXIT_OUTPUT,
     CliError,
+    answer_line,
+    follow_summary,
+    run_failed,
+    write_stdout,
 )
 
 FORMATS = ("envelope", "ndjson", "csv", "markdown")
@@ -104,7 +114,6 @@ def run(
 def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_connect: Any) -> int:
     from framework.errors import RunError
     from framework.runner import run_action
-    from runtime.cli import run_failed
 
     try:
         envelope = run_action(
@@ -327,8 +336,6 @@ class Stdout:
     """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why)."""
 
     def write(self, data: bytes) -> None:
-        from runtime.cli import write_stdout
-
         write_stdout(data)
 
 
@@ -336,9 +343,6 @@ class Stdout:
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
     """Ctrl-C waits until the page in hand is written whole (then it interrupts)."""
-    import signal
-    import threading
-
     mask = getattr(signal, "pthread_sigmask", None)
     if mask is None or threading.current_thread() is not threading.main_thread():
         yield
@@ -506,7 +510,6 @@ class EnvelopeWriter(Writer):
         self.pad = "\n" + " " * 6 if pretty else ""
         self.first_sep = self.pad.encode()
         self.sep = ("," + self.pad).encode() if pretty else b", "
-        import tempfile
 
         self.out: Optional[Output] = None
         folder = os.path.dirname(os.path.abspath(output)) if output and output != "-" else None
@@ -559,7 +562,6 @@ class EnvelopeWriter(Writer):
                 + b"\n"
             )
             return
-        import uuid
 
         marker = f"streamed-events-{uuid.uuid4().hex}"
         body = {**envelope["json_body"], "data": marker}
@@ -583,8 +585,6 @@ class EnvelopeWriter(Writer):
 
     def terminal_lines(self, envelope: Dict[str, Any]) -> None:
         """On a terminal, as the in-memory path shows them: a non-2xx answer, the summary."""
-        from runtime.cli import answer_line, follow_summary
-
         line = answer_line(envelope)
         if line:
             self.say(line)
@@ -859,8 +859,6 @@ class CsvFile(EventFile):
     record_end = b"\r\n"
 
     def rows(self, rows: List[List[str]]) -> bytes:
-        import csv
-        import io
 
         text = io.StringIO()
         csv.writer(text).writerows(rows)

@@ -1,8 +1,10 @@
-"""Test helpers: run the CLI as the platform would, and a real forward proxy on loopback."""
+"""Test helpers: run the CLI (in this process, or as the platform would: a process of its own),
+and a real forward proxy on loopback."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import pty
@@ -76,10 +78,10 @@ def tree_files(folder: Path) -> Dict[str, bytes]:
 
 
 class CliResult:
-    def __init__(self, proc: subprocess.CompletedProcess) -> None:
-        self.code = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
+    def __init__(self, code: int, stdout: str, stderr: str) -> None:
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
 
     @property
     def envelope(self) -> Dict[str, Any]:
@@ -89,7 +91,53 @@ class CliResult:
         return f"CliResult(code={self.code}, stderr={self.stderr!r})"
 
 
-def run_cli(*args: str, stdin: Optional[str] = None, timeout: float = 60) -> CliResult:
+def checked(result: CliResult) -> CliResult:
+    """No secret on either stream, no traceback on stderr."""
+    for secret in SECRETS:
+        assert secret not in result.stdout, "a secret leaked to stdout"
+        assert secret not in result.stderr, "a secret leaked to stderr"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+class _Terminal(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run_cli(*args: str, stdin: Optional[str] = None, terminal: bool = False) -> CliResult:
+    """``python -m runtime ARGS`` as ``runtime.cli.main`` in this process, from the plugin root,
+    with stdin, stdout and stderr of its own (stderr a terminal if ``terminal``); secrets
+    checked. What it wrote is then also written to this process's streams, so that pytest
+    shows it and the no_secret_leaks fixture checks it."""
+    from runtime.cli import main
+
+    out, err = io.BytesIO(), _Terminal() if terminal else io.BytesIO()
+    streams = [  # kept here: a wrapper closes its buffer when it goes
+        io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8"),
+        io.TextIOWrapper(out, encoding="utf-8", write_through=True),
+        io.TextIOWrapper(err, encoding="utf-8", write_through=True),
+    ]
+    saved = sys.stdin, sys.stdout, sys.stderr, sys.argv, os.getcwd()
+    sys.stdin, sys.stdout, sys.stderr = streams
+    sys.argv = [str(ROOT / "runtime" / "__main__.py"), *args]  # as python -m runtime sets it
+    os.chdir(ROOT)
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse: --help, --version, a usage error
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr, sys.argv, cwd = saved
+        os.chdir(cwd)
+    result = CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+    for stream in streams:
+        stream.detach()
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return checked(result)
+
+
+def run_process(*args: str, stdin: Optional[str] = None, timeout: float = 60) -> CliResult:
     """``python -m runtime ARGS`` in a fresh process, from the plugin root; secrets checked."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     proc = subprocess.run(
@@ -101,11 +149,7 @@ def run_cli(*args: str, stdin: Optional[str] = None, timeout: float = 60) -> Cli
         timeout=timeout,
         env=env,
     )
-    for secret in SECRETS:
-        assert secret not in proc.stdout, "a secret leaked to stdout"
-        assert secret not in proc.stderr, "a secret leaked to stderr"
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return CliResult(proc)
+    return checked(CliResult(proc.returncode, proc.stdout, proc.stderr))
 
 
 PLUGIN_FILES = ("plugin.yaml", "README.md", "pyproject.toml", "requirements.txt")

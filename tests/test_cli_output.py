@@ -1,9 +1,9 @@
 """What the command line writes: the envelope exactly as received, all of it or a loud failure;
 stderr lines on a terminal; secrets kept out of every message.
 
-Every case runs ``python -m runtime`` in a real process, with real pipes, ptys, /dev/full and
-closed descriptors, against the simulator (its fault injection serves the hostile bodies) or a
-real forward proxy.
+Against the simulator (its fault injection serves the hostile bodies) or a real forward proxy.
+What needs a real process (real pipes, /dev/full, closed descriptors, signals, the installed
+script) runs ``python -m runtime`` in one; the rest runs ``runtime.cli.main`` in this process.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.support import (
     ROOT,
     SEED_THREAT,
     TOKEN,
-    run_with_stderr_on_a_pty,
+    run_cli,
     sigint_as_on_a_terminal,
     synthetic_threat,
     write_json,
@@ -69,11 +69,10 @@ def run_raw(*args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.
     return Run(proc.returncode, proc.stdout or b"", err)
 
 
-def run_on_a_terminal(*args: str) -> Run:
-    """The CLI with stderr on a real pty (stdout a pipe): what a person at a terminal sees."""
-    code, stdout, terminal = run_with_stderr_on_a_pty([*COMMAND, *args], clean_env(), 120)
-    assert "Traceback" not in terminal, terminal
-    return Run(code, stdout, terminal)
+def run_here(*args: str, terminal: bool = False) -> Run:
+    """The CLI in this process (stderr a terminal if ``terminal``); no secret on its streams."""
+    result = run_cli(*args, terminal=terminal)
+    return Run(result.code, result.stdout.encode(), result.stderr)
 
 
 def files(tmp_path: Path, asset: Dict[str, Any], inputs: Dict[str, Any]) -> List[str]:
@@ -133,7 +132,7 @@ def test_short_proxy_credentials_do_not_corrupt_the_output(sim, tmp_path, proxy)
     proxy_url = proxy.url().replace("http://", "http://svc:true@")
     asset = {"url": sim.url, "api_token": TOKEN, "http_proxy": proxy_url}
     args = files(tmp_path, asset, SEED_INPUTS)
-    result = run_raw("run", "get_threat_events", "--validate-output", *args)
+    result = run_here("run", "get_threat_events", "--validate-output", *args)
     assert result.code == 0, result
     assert result.envelope["json_body"] == body
 
@@ -154,8 +153,15 @@ def test_safety_net_knows_the_token_as_sent(sim, tmp_path, asset_text, token) ->
     asset = tmp_path / "asset.yaml"
     asset.write_text(asset_text % sim.url, encoding="utf-8")
     inputs = write_json(tmp_path / "in.json", SEED_INPUTS)
-    result = run_on_a_terminal(
-        "run", "get_threat_events", "--debug", "--asset", str(asset), "--inputs", inputs
+    result = run_here(
+        "run",
+        "get_threat_events",
+        "--debug",
+        "--asset",
+        str(asset),
+        "--inputs",
+        inputs,
+        terminal=True,
     )
     assert result.code == 0
     assert result.envelope["json_body"] == error  # the data itself is not filtered
@@ -166,7 +172,7 @@ def test_safety_net_knows_the_token_as_sent(sim, tmp_path, asset_text, token) ->
 def test_lone_surrogate_prints_valid_json_keeping_the_data(sim, asset, tmp_path) -> None:
     body = '{"data": [{"name": "a\\udc80b"}], "pagination": {"nextCursor": null}}'
     sim.add_faults([{"kind": "status", "status": 200, "body": body}])
-    result = run_raw("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
+    result = run_here("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
     assert result.code == 0, result
     assert result.envelope["json_body"]["data"] == [{"name": "a\udc80b"}]
 
@@ -175,7 +181,7 @@ def test_lone_surrogate_on_a_later_page_keeps_the_earlier_pages(sim, asset, tmp_
     page = '{"data": [{"name": "a\\udc80b"}], "pagination": {"nextCursor": null}}'
     sim.add_faults([{"kind": "pass"}, {"kind": "status", "status": 200, "body": page}])
     inputs = follow(1500, parameters={"limit": 1000})
-    result = run_raw("run", "get_threat_events", *files(tmp_path, asset, inputs))
+    result = run_here("run", "get_threat_events", *files(tmp_path, asset, inputs))
     assert result.code == 0, result
     data = result.envelope["json_body"]["data"]
     assert len(data) == 1001 and data[-1] == {"name": "a\udc80b"}
@@ -279,19 +285,19 @@ def test_transport_error_with_stderr_on_dev_full_still_exits_3(tmp_path) -> None
 # -- a terminal gets a few more lines; a pipe gets none ---------------------------------------
 def test_non_2xx_on_a_terminal_gets_one_stderr_line(sim, asset, tmp_path) -> None:
     bad = {**asset, "api_token": "not-the-token"}
-    result = run_on_a_terminal("run", "get_threat_events", *files(tmp_path, bad, SEED_INPUTS))
+    result = run_here("run", "get_threat_events", *files(tmp_path, bad, SEED_INPUTS), terminal=True)
     assert result.code == 0
     envelope = result.envelope
     assert envelope["status_code"] == 401
     rqid = envelope["response_headers"]["X-RQID"]
     assert result.stderr == (
-        f"HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID {rqid})\r\n"
+        f"HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID {rqid})\n"
     )
 
 
 def test_non_2xx_on_a_pipe_adds_nothing(sim, asset, tmp_path) -> None:
     bad = {**asset, "api_token": "not-the-token"}
-    result = run_raw("run", "get_threat_events", *files(tmp_path, bad, SEED_INPUTS))
+    result = run_here("run", "get_threat_events", *files(tmp_path, bad, SEED_INPUTS))
     assert result.code == 0
     assert result.envelope["status_code"] == 401
     assert result.stderr == ""
@@ -299,12 +305,12 @@ def test_non_2xx_on_a_pipe_adds_nothing(sim, asset, tmp_path) -> None:
 
 def test_follow_summary_on_a_terminal_names_the_resume_cursor(sim, asset, tmp_path) -> None:
     inputs = follow(3000, max_events=2000)
-    result = run_on_a_terminal("run", "get_threat_events", *files(tmp_path, asset, inputs))
+    result = run_here("run", "get_threat_events", *files(tmp_path, asset, inputs), terminal=True)
     assert result.code == 0
     cursor = result.envelope["json_body"]["pagination"]["nextCursor"]
     assert cursor
     assert result.stderr.endswith(
-        f"\r2,000 events in 2 pages (stopped at max_events; resume with cursor {cursor})\r\n"
+        f"\r2,000 events in 2 pages (stopped at max_events; resume with cursor {cursor})\n"
     )
 
 
@@ -313,7 +319,7 @@ def test_progress_line_says_when_a_retry_waits(sim, asset, tmp_path) -> None:
         [{"kind": "pass"}, {"kind": "status", "status": 429, "headers": {"Retry-After": "1"}}]
     )
     inputs = follow(3000)
-    result = run_on_a_terminal("run", "get_threat_events", *files(tmp_path, asset, inputs))
+    result = run_here("run", "get_threat_events", *files(tmp_path, asset, inputs), terminal=True)
     assert result.code == 0
     assert len(result.envelope["json_body"]["data"]) == 3000
     assert "\rfetched 1,000 / 3,000 events, 1 page, " in result.stderr
@@ -324,7 +330,7 @@ def test_progress_line_says_when_a_retry_waits(sim, asset, tmp_path) -> None:
 def test_progress_line_survives_a_total_that_is_not_an_integer(sim, asset, tmp_path, total) -> None:
     page = {"data": [{"id": "1"}], "pagination": {"nextCursor": None, "totalItems": total}}
     sim.add_faults([{"kind": "status", "status": 200, "body": json.dumps(page)}])
-    result = run_on_a_terminal("run", "get_threat_events", *files(tmp_path, asset, follow(5)))
+    result = run_here("run", "get_threat_events", *files(tmp_path, asset, follow(5)), terminal=True)
     assert result.code == 0, result
     assert result.envelope["json_body"]["data"] == [{"id": "1"}]
     assert "\rfetched 1 events, 1 page, " in result.stderr
@@ -382,7 +388,7 @@ def result_of(run: Run) -> Dict[str, Any]:
 
 
 def test_test_asset_success_shape(sim, asset, tmp_path) -> None:
-    run = run_raw("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
+    run = run_here("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
     assert run.code == 0
     assert result_of(run)["ok"] is True
 
@@ -400,7 +406,7 @@ def test_test_asset_prints_a_result_for_every_invalid_asset(tmp_path, content, s
     path = tmp_path / "asset.yaml"
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    run = run_raw("test-asset", "--asset", str(path))
+    run = run_here("test-asset", "--asset", str(path))
     assert run.code == 2
     result = result_of(run)
     assert result["ok"] is False and result["cause"] == "invalid_asset"
@@ -412,8 +418,8 @@ def test_test_asset_prints_a_result_for_every_invalid_asset(tmp_path, content, s
 def test_test_asset_and_run_frame_a_transport_failure_alike(tmp_path) -> None:
     asset = {"url": f"http://127.0.0.1:{closed_port()}", "api_token": TOKEN, "max_retries": 0}
     path = write_json(tmp_path / "a.json", asset)
-    ran = run_raw("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
-    tested = run_raw("test-asset", "--asset", path)
+    ran = run_here("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
+    tested = run_here("test-asset", "--asset", path)
     assert (ran.code, tested.code) == (3, 3)
     for output in (ran.stderr, tested.stderr):
         assert output.startswith("transport error: ") and output.count("\n") == 1
@@ -423,17 +429,17 @@ def test_test_asset_and_run_frame_a_transport_failure_alike(tmp_path) -> None:
 # -- the command line itself ----------------------------------------------------------------
 def test_output_options_are_accepted_after_the_subcommand(sim, asset, tmp_path) -> None:
     args = files(tmp_path, asset, SEED_INPUTS)
-    run = run_raw("run", "get_threat_events", *args, "--debug", "--pretty", "--quiet")
+    run = run_here("run", "get_threat_events", *args, "--debug", "--pretty", "--quiet")
     assert run.code == 0
     assert run.stdout.startswith(b"{\n  ")
     assert "/explore/events" in run.stderr
-    before = run_raw("--pretty", "run", "get_threat_events", *args)
+    before = run_here("--pretty", "run", "get_threat_events", *args)
     assert before.stdout.startswith(b"{\n  ")
 
 
 @pytest.mark.parametrize("command", ["run", "test-asset", "validate", "package"])
 def test_every_subcommand_help_shows_options_defaults_example_and_exit_codes(command) -> None:
-    run = run_raw(command, "--help")
+    run = run_here(command, "--help")
     assert run.code == 0
     text = run.stdout.decode()
     for option in ("--debug", "--quiet", "--pretty"):
@@ -444,7 +450,7 @@ def test_every_subcommand_help_shows_options_defaults_example_and_exit_codes(com
 
 
 def test_version() -> None:
-    run = run_raw("--version")
+    run = run_here("--version")
     assert run.code == 0
     assert run.stdout == b"python -m runtime sentinelone 1.0.0\n"
 
@@ -496,8 +502,8 @@ def test_connector_secrets_are_what_it_sends(make_connector, sim, auth_proxy) ->
 
 def test_test_asset_and_run_frame_a_missing_asset_file_alike(tmp_path) -> None:
     missing = str(tmp_path / "nowhere.yaml")
-    ran = run_raw("run", "get_threat_events", "--asset", missing)
-    tested = run_raw("test-asset", "--asset", missing)
+    ran = run_here("run", "get_threat_events", "--asset", missing)
+    tested = run_here("test-asset", "--asset", missing)
     assert (ran.code, tested.code) == (2, 2)
     assert (
         ran.stderr
@@ -508,8 +514,8 @@ def test_test_asset_and_run_frame_a_missing_asset_file_alike(tmp_path) -> None:
 
 def test_test_asset_and_run_frame_an_invalid_asset_alike(tmp_path) -> None:
     asset = {"url": "http://console.example.invalid", "api_token": TOKEN}
-    ran = run_raw("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
-    tested = run_raw("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
+    ran = run_here("run", "get_threat_events", *files(tmp_path, asset, SEED_INPUTS))
+    tested = run_here("test-asset", "--asset", write_json(tmp_path / "a.json", asset))
     assert (ran.code, tested.code) == (2, 2)
     assert ran.stderr == tested.stderr
     assert ran.stderr.startswith("invalid asset: url: ") and ran.stderr.count("\n") == 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import SEED_THREAT, TOKEN, run_cli, write_json
+from tests.support import SEED_THREAT, TOKEN, run_cli, run_process, write_json
 
 EVENTS = f"/web/api/v2.1/threats/{SEED_THREAT}/explore/events"
 
@@ -33,7 +33,8 @@ def write(path: Path, text: str) -> str:
 def test_a_fifo_with_no_writer_does_not_hang(sim, asset_path, tmp_path) -> None:
     fifo = tmp_path / "inputs.fifo"
     os.mkfifo(fifo)
-    result = run(asset_path, str(fifo), stdin="")  # run_cli's timeout fails the test on a hang
+    args = ("run", "get_threat_events", "--asset", asset_path, "--inputs", str(fifo))
+    result = run_process(*args, stdin="")  # its timeout fails the test on a hang
     assert result.code == 2
     assert f"--inputs: {fifo} is empty; expected a JSON or YAML document." in result.stderr
     assert sim.requests() == []

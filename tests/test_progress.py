@@ -1,7 +1,7 @@
 """The progress line while following cursors: on a terminal only, and never with --quiet.
 
-The terminal is a real pseudo-terminal (pty) on the CLI's stderr; stdout stays a pipe, as when
-a playbook engine or a shell pipeline reads the envelope.
+The first case puts a real pseudo-terminal (pty) on the CLI's stderr, stdout staying a pipe, as
+when a person runs it in a shell; the others run it in this process.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def test_progress_line_on_a_terminal_is_rewritten_and_cleared(sim, files) -> Non
 
 
 def test_quiet_keeps_the_terminal_silent(sim, files) -> None:
-    code, envelope, terminal = run_on_a_terminal("run", "get_threat_events", *files, "--quiet")
-    assert code == 0
-    assert len(envelope["json_body"]["data"]) == 3000
-    assert terminal == ""
+    result = run_cli("run", "get_threat_events", *files, "--quiet", terminal=True)
+    assert result.code == 0
+    assert len(result.envelope["json_body"]["data"]) == 3000
+    assert result.stderr == ""
 
 
 def test_no_progress_when_stderr_is_not_a_terminal(sim, files) -> None:

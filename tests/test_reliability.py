@@ -50,9 +50,7 @@ def test_fault_gives_an_envelope_or_one_clear_error(
     sim.add_faults([fault])
     asset_path = write_json(tmp_path / "a.json", {**asset, "timeout": 1, "max_retries": 1})
     inputs = write_json(tmp_path / "i.json", {"path_parameters": {"threat_id": SEED_THREAT}})
-    result = run_cli(
-        "run", "get_threat_events", "--asset", asset_path, "--inputs", inputs, timeout=30
-    )
+    result = run_cli("run", "get_threat_events", "--asset", asset_path, "--inputs", inputs)
     assert result.code == code, result
     if status is None:
         assert result.stdout == ""

@@ -1,4 +1,5 @@
-"""The layers depend one way only: exporters, runtime -> actions, connectors -> framework.
+"""The layers depend one way only: exporters, runtime -> actions, connectors -> framework; and no
+two modules import each other, however indirectly.
 
 Read from the source (every import statement, at any depth), so a lazy import inside a function
 counts as much as one at the top. The framework reaches the product only through the
@@ -7,8 +8,9 @@ counts as much as one at the top. The framework reaches the product only through
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
-from typing import Dict, Set
+from typing import Dict, Iterable, List, Optional, Set
 
 import pytest
 
@@ -45,3 +47,66 @@ def test_each_layer_imports_only_what_it_may(layer: str) -> None:
         for name in [path.relative_to(ROOT).as_posix()]
     }
     assert {name: packages for name, packages in wrong.items() if packages} == {}
+
+
+# Every module of ours but the tests. bench/ is left out until its own circle (bench.run <->
+# bench.streaming) is undone on its branch; then it belongs here too.
+MODULES = ("framework", "connectors", "actions", "runtime", "exporters", "simulator")
+
+
+def import_graph(root: Path, tops: Iterable[str]) -> Dict[str, Set[str]]:
+    """{module: the modules of ours it imports}, ``from runtime import streaming`` meaning
+    runtime.streaming and ``from runtime.output import CliError`` runtime.output."""
+    paths = {}
+    for top in tops:
+        for path in sorted((root / top).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: Dict[str, Set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                parts = package.split(".")[: len(package.split(".")) + 1 - node.level]
+                base = ".".join([*parts, node.module] if node.module else parts)
+                base = base if node.level else node.module or ""
+                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for target in targets:
+                while target and target not in paths:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def circle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        return list(exc.args[1])
+    return None
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert circle(import_graph(ROOT, MODULES)) is None
+
+
+def test_a_circle_through_a_lazy_or_relative_import_is_found(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("from pkg.b import f\n")
+    (tmp_path / "pkg" / "b.py").write_text("def f():\n    from . import c\n")
+    (tmp_path / "pkg" / "c.py").write_text("def g():\n    import pkg.a\n")
+    graph = import_graph(tmp_path, ["pkg"])
+    assert graph == {
+        "pkg": set(),
+        "pkg.a": {"pkg.b"},
+        "pkg.b": {"pkg", "pkg.c"},
+        "pkg.c": {"pkg.a"},
+    }
+    assert set(circle(graph) or []) == {"pkg.a", "pkg.b", "pkg.c"}

@@ -1,0 +1,172 @@
+"""What every command writes: exit codes, the one-sentence CliError, stdout (all of it or exit 5)
+and the terminal lines about an answer. The command line (runtime.cli) and the commands it hands
+over to (runtime.streaming, runtime.package) import this module; it imports none of them."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+from typing import Any, List, Mapping, Optional
+
+EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+EXITS = {
+    "inputs": EXIT_INPUT,
+    "asset": EXIT_INPUT,
+    "transport": EXIT_TRANSPORT,
+    "interrupted": EXIT_INTERRUPTED,
+}
+
+
+class CliError(Exception):
+    def __init__(self, code: int, lines: List[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def stdout_closed() -> bool:
+    """Python leaves ``sys.stdout`` None when fd 1 was closed at start (``>&-``): nothing can be
+    written, and fd 1 may be a file or socket opened later, which is never written to."""
+    return sys.stdout is None
+
+
+def blocking(stream: Any) -> Any:
+    """``stream``, its file descriptor made blocking: a reader may have made the pipe
+    non-blocking, and then a write would fail instead of waiting for it."""
+    try:
+        os.set_blocking(stream.fileno(), True)
+    except (OSError, ValueError):  # not a file descriptor (a stream captured in this process)
+        pass
+    return stream
+
+
+def write_stdout(data: bytes, what: str = "the envelope") -> None:
+    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not."""
+    if stdout_closed():
+        raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
+    written = 0
+    try:
+        sys.stdout.flush()
+        stream = blocking(sys.stdout.buffer)
+        stream.flush()
+        raw = getattr(stream, "raw", stream)  # unbuffered: each write says how much got out
+        view = memoryview(data)
+        while written < len(data):
+            written += raw.write(view[written:]) or 0
+    except OSError as exc:
+        raise CliError(
+            EXIT_OUTPUT,
+            [
+                f"output error: writing {what} to stdout failed after {written:,} of "
+                f"{len(data):,} bytes ({_reason(exc)}); the output is incomplete."
+            ],
+        ) from None
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, BrokenPipeError):
+        return "the program reading it closed the pipe"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno == errno.EBADF:
+        return "stdout is closed"
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def encode_json(value: Any, pretty: bool) -> bytes:
+    """JSON text as UTF-8. A string holding a lone surrogate (valid JSON: "\\udc80") has no
+    UTF-8 form: then the whole document is written with \\u escapes, which keeps every value."""
+    indent = 2 if pretty else None
+    try:
+        return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
+
+
+def run_failed(exc: Any, kept: str) -> CliError:
+    """The CLI's words for a RunError: its exit code and lines; ``kept`` says where the events
+    read before it are (for a follow cut short), or is empty."""
+    code = EXITS[exc.kind]
+    if exc.kind == "transport":
+        return CliError(code, [f"transport error: {exc} {kept}".rstrip()])
+    if exc.kind == "interrupted":
+        if not kept:
+            return CliError(code, ["interrupted: nothing was printed."])
+        return CliError(code, [f"interrupted: {kept[0].lower()}{kept[1:]}"])
+    return CliError(code, exc.lines)
+
+
+def plain(value: Any, limit: int = 200) -> str:
+    """Server text for a terminal line: printable characters only (no escape sequences)."""
+    text = value if isinstance(value, str) else ""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# One line per non-2xx status on a terminal: what it usually means.
+STATUS_MEANING = {
+    400: "the console refused the request; check the inputs",
+    401: "the token is invalid or expired",
+    403: "the token lacks the permission for this request",
+    404: "not found",
+    407: "the proxy requires authentication",
+    429: "too many requests; retry later",
+    500: "the console failed; try again later",
+    502: "a gateway failed; try again later",
+    503: "the console is unavailable; try again later",
+    504: "a gateway timed out; try again later",
+}
+
+
+def _header(envelope: Mapping[str, Any], name: str) -> Any:
+    headers = envelope.get("response_headers")
+    if not isinstance(headers, dict):
+        return None
+    return next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
+
+
+def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
+    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)`` for a
+    non-2xx envelope; None for a 2xx."""
+    status = envelope.get("status_code")
+    if not isinstance(status, int) or 200 <= status < 300:
+        return None
+    body = envelope.get("json_body")
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    title = plain(first.get("title") if isinstance(first, dict) else None, 80)
+    title = title or plain(envelope.get("reason"), 80)
+    meaning = STATUS_MEANING.get(status, "")
+    retry_after = plain(_header(envelope, "Retry-After"), 40)
+    if retry_after:
+        meaning += f" (Retry-After {retry_after})"
+    rqid = plain(_header(envelope, "X-RQID"), 80)
+    line = f"HTTP {status}" + (f" {title}" if title else "")
+    line += f": {meaning}" if meaning else ""
+    return line + (f" (X-RQID {rqid})" if rqid else "")
+
+
+def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
+    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
+    defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
+    body = envelope.get("json_body")
+    body = body if isinstance(body, dict) else {}
+    if count is None:
+        data = body.get("data")
+        count = len(data) if isinstance(data, list) else 0
+    pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+    cursor = pagination.get("nextCursor")
+    status = envelope.get("status_code")
+    text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
+    if not cursor:
+        return text + " (all events read)"
+    if isinstance(status, int) and not 200 <= status < 300:
+        why = f"stopped at HTTP {status}"
+    elif body.get("errors"):
+        why = "stopped early (see json_body.errors)"
+    else:
+        why = "stopped at max_events"
+    return f"{text} ({why}; resume with cursor {plain(cursor, 1 << 20)})"
