@@ -196,6 +196,21 @@ def plugin_data_module(plugin: Plugin, platform: str) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def license_files(plugin: Plugin) -> Dict[str, bytes]:
+    """LICENSE and NOTICE, as every export carries them."""
+    return {name: read_file(plugin, name) for name in ("LICENSE", "NOTICE")}
+
+
+def release_notes(plugin: Plugin) -> str:
+    """The CHANGELOG.md section of this version (its lines after the ``## <version>`` heading)."""
+    text = read_file(plugin, "CHANGELOG.md").decode("utf-8")
+    parts = re.split(r"^## +(\S+)[^\n]*\n", text, flags=re.M)
+    notes = dict(zip(parts[1::2], parts[2::2]))
+    if plugin.version not in notes:
+        raise ExportError([f"CHANGELOG.md: no section '## {plugin.version}' for this version."])
+    return notes[plugin.version].strip() + "\n"
+
+
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
     """The pins of the plugin's requirements.txt, less the projects the platform provides
     (compared as PEP 503 names); comments and blank lines dropped."""

@@ -121,7 +121,11 @@ class Plugin:
     id: str
     title: str
     version: str
-    vendor: str
+    publisher: str  # who publishes the plugin (our identity)
+    homepage: str
+    license: str  # SPDX id
+    vendor: str  # the vendor of the product it connects to
+    product: str
     description: str
     icon: str  # the SVG, relative to root
     icons: Mapping[int, str]  # PNG renderings by size in pixels
@@ -269,7 +273,11 @@ def plugin_from_data(
         id=manifest["id"],
         title=manifest["title"],
         version=manifest["version"],
+        publisher=manifest["publisher"],
+        homepage=manifest["homepage"],
+        license=manifest["license"],
         vendor=manifest["vendor"],
+        product=manifest["product"],
         description=manifest["description"],
         icon=manifest["icon"],
         icons=MappingProxyType(dict(sorted(icons.items()))),

@@ -398,7 +398,7 @@ def _epilog(command: str, prog: str) -> str:
 
 
 class VersionAction(argparse.Action):
-    """--version: the plugin's id and version from plugin.yaml (read only when asked)."""
+    """--version: the program and the plugin's version from plugin.yaml (read only when asked)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
@@ -407,7 +407,7 @@ class VersionAction(argparse.Action):
         from framework.manifest import load_plugin
 
         plugin = load_plugin()
-        write_stdout(f"{parser.prog} {plugin.id} {plugin.version}\n".encode(), "the version")
+        write_stdout(f"{parser.prog} {plugin.version}\n".encode(), "the version")
         parser.exit(EXIT_OK)
 
 

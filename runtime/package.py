@@ -39,7 +39,7 @@ from runtime.archive import write_zip
 from runtime.lint import lint_plugin
 from runtime.output import write_stdout
 
-BUNDLE_FILES = ("plugin.yaml", "README.md")
+BUNDLE_FILES = ("plugin.yaml", "README.md", "LICENSE", "NOTICE", "CHANGELOG.md")
 BUNDLE_DIRS = (
     "framework",
     "connectors",

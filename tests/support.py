@@ -152,7 +152,8 @@ def run_process(*args: str, stdin: Optional[str] = None, timeout: float = 60) ->
     return checked(CliResult(proc.returncode, proc.stdout, proc.stderr))
 
 
-PLUGIN_FILES = ("plugin.yaml", "README.md", "pyproject.toml", "requirements.txt")
+PLUGIN_FILES = ("plugin.yaml", "README.md", "pyproject.toml", "requirements.txt", "LICENSE")
+PLUGIN_FILES += ("NOTICE", "CHANGELOG.md")
 PLUGIN_DIRS = ("schemas", "icons", "framework", "connectors", "actions", "runtime", "examples")
 
 

@@ -452,7 +452,7 @@ def test_every_subcommand_help_shows_options_defaults_example_and_exit_codes(com
 def test_version() -> None:
     run = run_here("--version")
     assert run.code == 0
-    assert run.stdout == b"python -m runtime sentinelone 1.0.0\n"
+    assert run.stdout == b"python -m runtime 1.0.0\n"
 
 
 def test_console_script_is_installed_beside_python_m_runtime() -> None:
@@ -460,7 +460,7 @@ def test_console_script_is_installed_beside_python_m_runtime() -> None:
     assert script.is_file(), "pyproject.toml [project.scripts] sentinelone-plugin (make venv)"
     proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0
-    assert proc.stdout == "sentinelone-plugin sentinelone 1.0.0\n"
+    assert proc.stdout == "sentinelone-plugin 1.0.0\n"
 
 
 def test_missing_dependency_is_one_line_not_a_traceback() -> None:

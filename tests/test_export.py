@@ -38,7 +38,7 @@ def export(folder: Path, *extra: str) -> Path:
 
 
 def archive_of(folder: Path) -> Path:
-    return folder.parent / "swimlane-sentinelone-1.0.0.zip"
+    return folder.parent / "swimlane-s1_threat_events-1.0.0.zip"
 
 
 def load(folder: Path, name: str) -> dict:
@@ -59,7 +59,7 @@ def test_default_output_is_dist_platforms(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     assert result.stdout.splitlines() == [
         str(root / "dist/platforms/swimlane"),
-        str(root / "dist/platforms/swimlane-sentinelone-1.0.0.zip"),
+        str(root / "dist/platforms/swimlane-s1_threat_events-1.0.0.zip"),
     ]
 
 
@@ -101,7 +101,7 @@ def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> N
     settings = plugin.platforms["swimlane"]
     connector = load(folder, "connector.yaml")
     assert (connector["name"], connector["title"], connector["version"]) == (
-        "sentinelone",
+        plugin.id,
         plugin.title,
         plugin.version,
     )

@@ -16,14 +16,14 @@ from framework.manifest import Plugin
 from tests.support import ROOT, copy_plugin, edit_text, run_cli
 from tests.support import tree_files as files
 
-FOLDER = "analyzers/SentinelOne"
-TEMPLATES = "thehive-templates/SentinelOne_GetThreatEvents_1_0_0"
+FOLDER = "analyzers/ThreatEventsForSentinelOne"
+TEMPLATES = "thehive-templates/ThreatEventsForSentinelOne_GetThreatEvents_1_0_0"
 TREE = [
     "CORTEX-EXPORT.md",
     f"{FOLDER}/README.md",
-    f"{FOLDER}/SentinelOne_GetThreatEvents.json",
+    f"{FOLDER}/ThreatEventsForSentinelOne_GetThreatEvents.json",
     f"{FOLDER}/requirements.txt",
-    f"{FOLDER}/sentinelone_analyzer.py",
+    f"{FOLDER}/s1_threat_events_analyzer.py",
     f"{TEMPLATES}/long.html",
     f"{TEMPLATES}/short.html",
 ]
@@ -36,14 +36,16 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.code == 0, result.stderr
     assert result.stdout.splitlines() == [
         str(folder),
-        str(folder.parent / "cortex-sentinelone-1.0.0.zip"),
+        str(folder.parent / "cortex-s1_threat_events-1.0.0.zip"),
     ]
     return folder
 
 
 @pytest.fixture(scope="module")
 def definition(tree: Path) -> Dict[str, Any]:
-    text = (tree / FOLDER / "SentinelOne_GetThreatEvents.json").read_text(encoding="utf-8")
+    text = (tree / FOLDER / "ThreatEventsForSentinelOne_GetThreatEvents.json").read_text(
+        encoding="utf-8"
+    )
     return json.loads(text)
 
 
@@ -61,10 +63,10 @@ def test_the_tree_is_an_analyzer_folder_with_the_plugin_core(tree: Path) -> None
     } <= set(core)
     assert not [n for n in core if n.startswith(("runtime/", "tests/", "simulator/", "exporters/"))]
     assert (tree / FOLDER / "plugin.yaml").read_bytes() == (ROOT / "plugin.yaml").read_bytes()
-    program = (tree / FOLDER / "sentinelone_analyzer.py").read_bytes()
+    program = (tree / FOLDER / "s1_threat_events_analyzer.py").read_bytes()
     assert program == (ROOT / "exporters/cortex/entry.py").read_bytes()
     assert program.startswith(b"#!/usr/bin/env python3\n")
-    with zipfile.ZipFile(tree.parent / "cortex-sentinelone-1.0.0.zip") as archive:
+    with zipfile.ZipFile(tree.parent / "cortex-s1_threat_events-1.0.0.zip") as archive:
         assert {n: archive.read(n) for n in archive.namelist()} == files(tree)
 
 
@@ -85,14 +87,14 @@ def test_definition_identity_comes_from_the_manifest(
 ) -> None:
     settings = plugin.platforms["cortex"]
     action = plugin.actions["get_threat_events"]
-    assert definition["name"] == "SentinelOne_GetThreatEvents"
+    assert definition["name"] == "ThreatEventsForSentinelOne_GetThreatEvents"
     assert definition["version"] == plugin.version
-    assert definition["author"] == plugin.vendor
+    assert definition["author"] == plugin.publisher  # ours, not SentinelOne's
     assert definition["description"] == action.description
-    assert (definition["license"], definition["url"]) == (settings["license"], settings["url"])
+    assert (definition["license"], definition["url"]) == (plugin.license, plugin.homepage)
     assert definition["dataTypeList"] == settings["dataTypeList"] == ["other"]
-    assert definition["command"] == "SentinelOne/sentinelone_analyzer.py"
-    assert definition["baseConfig"] == "SentinelOne"
+    assert definition["command"] == "ThreatEventsForSentinelOne/s1_threat_events_analyzer.py"
+    assert definition["baseConfig"] == "ThreatEventsForSentinelOne"
     assert definition["config"] == {"action": "get_threat_events"}
 
 
@@ -141,7 +143,9 @@ def test_readme_documents_the_configuration_and_the_license(tree: Path) -> None:
 def test_manifest_values_are_quoted_everywhere(tmp_path: Path) -> None:
     root = copy_plugin(tmp_path / "plugin")
     hostile = 'Evil "one" </span><script>x</script> {{7*7}}'
-    edit_text(root / "plugin.yaml", "title: SentinelOne\n", f"title: {json.dumps(hostile)}\n")
+    # Identity fields are restricted by the meta-schema; an action's title is free text.
+    action_title = "    title: Get Threat Events\n"
+    edit_text(root / "plugin.yaml", action_title, f"    title: {json.dumps(hostile)}\n")
     edit_text(
         root / "schemas/get_threat_events.output.schema.json",
         '"title": "Process name"',
@@ -164,7 +168,7 @@ def test_manifest_values_are_quoted_everywhere(tmp_path: Path) -> None:
     outside = re.sub(r"<(span|th) ng-non-bindable>.*?</\1>", "", long)
     assert "7*7" not in outside and "1+1" not in outside
     readme = (folder / "README.md").read_text(encoding="utf-8")
-    assert readme.startswith(f"# {hostile} 1.0.0: Cortex analyzer\n")
+    assert readme.startswith("# Threat Events for SentinelOne 1.0.0: Cortex analyzer\n")
 
 
 def test_a_column_the_output_schema_does_not_know_is_refused(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from framework.manifest import Plugin
 from tests.support import copy_plugin, edit_text, run_cli
 from tests.support import tree_files as files
 
-PACKAGE = "icon_sentinelone"
+PACKAGE = "icon_s1_threat_events"
 TREE = [
     ".CHECKSUM",
     ".dockerignore",
@@ -72,7 +72,7 @@ def test_the_tree_is_the_insight_plugin_layout_plus_the_core(tmp_path: Path) -> 
         f"{PACKAGE}/actions/get_threat_events/schema.py",
         f"{PACKAGE}/connection/schema.py",
     ]
-    assert (tmp_path / "insightconnect-sentinelone-1.0.0.zip").is_file()
+    assert (tmp_path / "insightconnect-s1_threat_events-1.0.0.zip").is_file()
 
 
 def test_export_is_byte_reproducible(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from tests.support import (
 )
 from tests.support import tree_files as files
 
-APP = "sentinelone/1.0.0"
+APP = "s1_threat_events/1.0.0"
 TREE = [
     "SHUFFLE-EXPORT.md",
     f"{APP}/Dockerfile",
@@ -47,7 +47,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.code == 0, result.stderr
     assert result.stdout.splitlines() == [
         str(folder),
-        str(folder.parent / "shuffle-sentinelone-1.0.0.zip"),
+        str(folder.parent / "shuffle-s1_threat_events-1.0.0.zip"),
     ]
     return folder
 
@@ -79,7 +79,7 @@ def test_the_tree_is_one_app_folder_with_the_plugin_core(tree: Path) -> None:
     } <= set(core)
     assert not [n for n in core if n.startswith(("runtime/", "tests/", "simulator/", "exporters/"))]
     assert (tree / APP / "src/plugin.yaml").read_bytes() == (ROOT / "plugin.yaml").read_bytes()
-    with zipfile.ZipFile(tree.parent / "shuffle-sentinelone-1.0.0.zip") as archive:
+    with zipfile.ZipFile(tree.parent / "shuffle-s1_threat_events-1.0.0.zip") as archive:
         assert {n: archive.read(n) for n in archive.namelist()} == files(tree)
 
 
@@ -111,7 +111,7 @@ def test_dockerfile_builds_on_the_sdk_image(tree: Path, plugin: Plugin) -> None:
 def test_api_yaml_identity_comes_from_the_manifest(api: Dict[str, Any], plugin: Plugin) -> None:
     assert (api["name"], api["app_version"]) == (plugin.title, plugin.version)
     assert api["description"] == plugin.description
-    assert api["contact_info"]["name"] == plugin.vendor
+    assert api["contact_info"] == {"name": plugin.publisher, "url": plugin.homepage}
     assert api["categories"] == plugin.platforms["shuffle"]["categories"]
     assert [a["name"] for a in api["actions"]] == list(plugin.actions)
     icon = (ROOT / "icons/sentinelone-256.png").read_bytes()

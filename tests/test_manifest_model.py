@@ -109,7 +109,9 @@ def test_import_class_names_what_is_missing() -> None:
 def test_an_edited_manifest_is_read_again_and_validated(root: Path) -> None:
     load_plugin(root)
     text = (root / "plugin.yaml").read_text()
-    (root / "plugin.yaml").write_text(text.replace("title: SentinelOne\n", "title: S1\n"))
+    (root / "plugin.yaml").write_text(
+        text.replace("title: Threat Events for SentinelOne\n", "title: S1\n")
+    )
     assert load_plugin(root).title == "S1"
     (root / "plugin.yaml").write_text(text.replace("version: 1.0.0", "version: one"))
     with pytest.raises(ManifestError, match="version"):

@@ -27,10 +27,13 @@ from runtime.package import normalize, pyproject_dependencies, read_pins
 from tests.support import ROOT, SEED_THREAT, write_json
 from tests.support import copy_plugin as support_copy_plugin
 
-BUNDLE = "sentinelone-1.0.0.zip"
+BUNDLE = "s1_threat_events-1.0.0.zip"
 TOP_LEVEL = {
     "plugin.yaml",
     "README.md",
+    "LICENSE",
+    "NOTICE",
+    "CHANGELOG.md",
     "requirements.txt",
     "SHA256SUMS",
     "framework",

@@ -41,7 +41,7 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 SETTINGS = {
     "type": "object",
-    "required": ["runtime", "python", "license", "url", "dataTypeList", "observable"],
+    "required": ["runtime", "python", "dataTypeList", "observable"],
     "additionalProperties": False,
     "properties": {
         "runtime": pinned("The analyzer library the program runs on, pinned (name==version)."),
@@ -51,8 +51,6 @@ SETTINGS = {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
         },
-        "license": {"type": "string", "minLength": 1},
-        "url": {"type": "string", "pattern": "^https://"},
         "dataTypeList": {
             "description": "The observable types the analyzer accepts (Cortex's data types).",
             "type": "array",
@@ -135,9 +133,9 @@ def definition(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> Dict
     return {
         "name": known["name"],
         "version": plugin.version,
-        "author": plugin.vendor,
-        "url": settings["url"],
-        "license": settings["license"],
+        "author": plugin.publisher,
+        "url": plugin.homepage,
+        "license": plugin.license,
         "description": plugin.actions[action_id].description,
         "dataTypeList": list(settings["dataTypeList"]),
         "command": f"{known['base']}/{program(plugin)}",
@@ -267,7 +265,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         "",
         "## License",
         "",
-        f"{settings['license']}: {LICENSE_URL}",
+        f"{plugin.license}: {LICENSE_URL}",
     ]
     return ("\n".join(lines) + "\n").encode("utf-8")
 

@@ -239,7 +239,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
         "version": plugin.version,
         "connection_version": int(plugin.version.split(".")[0]),
         "supported_versions": list(settings["supported_versions"]),
-        "vendor": plugin.vendor.lower(),
+        "vendor": re.sub(r"[^a-z0-9]", "", plugin.publisher.lower()),
         "support": settings["support"],
         "status": [],
         "resources": {"vendor_url": settings["vendor_url"]},

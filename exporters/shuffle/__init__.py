@@ -97,7 +97,6 @@ SETTINGS = {
         },
         "tags": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "categories": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "contact_url": {"type": "string", "pattern": "^https://"},
     },
 }
 
@@ -213,9 +212,7 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         }
         for action_id, action in plugin.actions.items()
     ]
-    contact = {"name": plugin.vendor}
-    if settings.get("contact_url"):
-        contact["url"] = settings["contact_url"]
+    contact = {"name": plugin.publisher, "url": plugin.homepage}
     icon = base64.b64encode(read_file(plugin, largest_icon(plugin))).decode("ascii")
     return {
         "app_version": plugin.version,

@@ -63,7 +63,6 @@ SETTINGS = {
         "appid",
         "runtime",
         "python",
-        "license",
         "app_type",
         "action_type",
         "sensitive",
@@ -82,11 +81,6 @@ SETTINGS = {
             "description": "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
             "type": "string",
             "pattern": ">=\\s*[0-9]+\\.[0-9]+",
-        },
-        "license": {
-            "description": "The license named in the app's pyproject.toml and manifest.",
-            "type": "string",
-            "minLength": 1,
         },
         "app_type": {"description": "The manifest's app type.", "type": "string", "minLength": 1},
         "action_type": {
@@ -132,7 +126,7 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
 name = {json.dumps(plugin.id)}
 version = {json.dumps(plugin.version)}
 description = {json.dumps(plugin.description)}
-license = {json.dumps(settings["license"])}
+license = {json.dumps(plugin.license)}
 requires-python = {json.dumps(settings["python"])}
 dependencies = {toml_list(dependencies(plugin, settings))}
 

@@ -96,6 +96,7 @@ def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
         "description": plugin.description,
         "version": plugin.version,
         "vendor": plugin.vendor,
+        "author": plugin.publisher,
         "product": plugin.title,
         "logo": "image/logo.png",
     }

@@ -1,7 +1,7 @@
 """Rapid7 InsightConnect: our export run by ``insightconnect-plugin-runtime`` at its own pins.
 
-The exported ``bin/icon_sentinelone`` is the vendor's CLI (``run`` and ``test`` read one message
-on stdin; ``http`` is the gunicorn server the orchestrator talks to), run in
+The exported ``bin/icon_s1_threat_events`` is the vendor's CLI (``run`` and ``test`` read one
+message on stdin; ``http`` is the gunicorn server the orchestrator talks to), run in
 ``.venv-platforms/insightconnect``. The generated files are compared with what the vendor's
 ``insight-plugin create`` makes from our spec, and the vendor's validator rules run one by one,
 offline, in ``.venv-platforms/insightconnect-tools`` (they pin an old jsonschema).
@@ -28,7 +28,7 @@ from tests.platforms.venvs import settings, venv_with
 from tests.support import SECRETS, SEED_THREAT, TOKEN, synthetic_threat
 
 ACTION = "get_threat_events"
-LAUNCHER = "bin/icon_sentinelone"
+LAUNCHER = "bin/icon_s1_threat_events"
 TOOLS = ["insight-plugin==1.11.0", "insightconnect-integrations-validators==2.47.35"]
 WRONG_TOKEN = "not-the-token-x9"
 # The preset causes of insightconnect_plugin_runtime.exceptions.PluginException (6.6.0).
@@ -85,7 +85,7 @@ def connection_test_message(conn: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def launch(vendor: Vendor, mode: str, message: Dict[str, Any], cwd: Path) -> Result:
-    """``python bin/icon_sentinelone MODE`` (the Dockerfile's entry point) with one message."""
+    """``python bin/icon_s1_threat_events MODE`` (the Dockerfile's entry point) with one message."""
     proc = subprocess.run(
         [str(vendor.python), str(vendor.tree / LAUNCHER), mode],
         input=json.dumps(message),
@@ -167,17 +167,19 @@ def test_generated_files_are_what_insight_plugin_create_makes(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     theirs = tmp_path / "sentinelone"
     same = [LAUNCHER, "setup.py", ".CHECKSUM"]
-    same += [p.relative_to(theirs).as_posix() for p in theirs.rglob("icon_sentinelone/**/*.py")]
+    same += [
+        p.relative_to(theirs).as_posix() for p in theirs.rglob("icon_s1_threat_events/**/*.py")
+    ]
     same = [p for p in same if not p.endswith(("/action.py", "/connection.py"))]
     assert {
-        "icon_sentinelone/actions/get_threat_events/schema.py",
-        "icon_sentinelone/connection/schema.py",
+        "icon_s1_threat_events/actions/get_threat_events/schema.py",
+        "icon_s1_threat_events/connection/schema.py",
     } <= set(same)
     for name in same:
         assert (insightconnect.tree / name).read_bytes() == (theirs / name).read_bytes(), name
     # Only our own Action and Connection bodies (and the bridge) differ from its stubs.
     assert "bridge.run_action" in (
-        insightconnect.tree / "icon_sentinelone/actions/get_threat_events/action.py"
+        insightconnect.tree / "icon_s1_threat_events/actions/get_threat_events/action.py"
     ).read_text(encoding="utf-8")
 
 
@@ -223,7 +225,7 @@ def test_the_validators_can_fail(insightconnect: Vendor, tools: Path, tmp_path: 
     # The same driver on a tree with a hand-edited schema.py: RegenerationValidator fails.
     tree = tmp_path / "sentinelone"
     subprocess.run(["cp", "-r", str(insightconnect.tree), str(tree)], check=True)
-    schema = tree / "icon_sentinelone/connection/schema.py"
+    schema = tree / "icon_s1_threat_events/connection/schema.py"
     schema.write_text(schema.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     proc = subprocess.run(
         [str(tools), str(HERE / "insightconnect_rules.py"), str(tree)],
@@ -248,7 +250,7 @@ def test_run_gets_the_seed_threat_events_through_our_runtime(run: Any, sim: Any)
     assert output["response_headers"]["Content-Type"] == "application/json"
     (request,) = sim.requests()
     assert request["auth"] == "ok"
-    assert request["headers"]["User-Agent"] == "sentinelone/1.0.0"  # our connector sent it
+    assert request["headers"]["User-Agent"] == "s1_threat_events/1.0.0"  # our connector sent it
 
 
 def test_typed_inputs_reach_our_coercion_and_validation_unchanged(run: Any, sim: Any) -> None:
@@ -436,7 +438,7 @@ class Server(NamedTuple):
 
 @pytest.fixture()
 def http_server(insightconnect: Vendor, tmp_path: Path) -> Iterator[Server]:
-    """``bin/icon_sentinelone http`` bound to 127.0.0.1 on a free port (gunicorn.json in the
+    """``bin/icon_s1_threat_events http`` bound to 127.0.0.1 on a free port (gunicorn.json in the
     working directory: GUNICORN_CONFIG_FILE is a bare file name there), one sync worker."""
     config = {"bind": "127.0.0.1:0", "workers": 1, "threads": 4, "worker_class": "sync"}
     (tmp_path / "gunicorn.json").write_text(json.dumps(config), encoding="utf-8")

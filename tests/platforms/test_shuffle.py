@@ -301,7 +301,7 @@ def test_standalone_seed_threat(shuffle: Vendor, backend: Backend, sim: Any) -> 
     assert run.result == json.dumps(run.value, ensure_ascii=False)  # our bytes, as printed
     (request,) = sim.requests()
     assert request["auth"] == "ok"
-    assert request["headers"]["User-Agent"] == "sentinelone/1.0.0"  # our connector sent it
+    assert request["headers"]["User-Agent"] == "s1_threat_events/1.0.0"  # our connector sent it
 
 
 def test_standalone_string_inputs_are_typed_by_our_coercion(

@@ -217,7 +217,7 @@ def test_seed_threat(splunk_soar: Vendor, sim: Any) -> None:
     assert run.summary == {"events_returned": 2, "total_items": 2, "next_cursor": None}
     (request,) = sim.requests()
     assert request["auth"] == "ok"
-    assert request["headers"]["User-Agent"] == "sentinelone/1.0.0"
+    assert request["headers"]["User-Agent"] == "s1_threat_events/1.0.0"
 
 
 def test_string_params_are_coerced(splunk_soar: Vendor, sim: Any) -> None:

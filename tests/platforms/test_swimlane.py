@@ -93,7 +93,7 @@ def test_override_runs_the_seed_threat_through_our_runtime(swimlane: Vendor, sim
     assert run.output["json_body"]["data"] == simulator.SEED_EVENTS
     (request,) = sim.requests()
     assert request["auth"] == "ok"
-    assert request["headers"]["User-Agent"] == "sentinelone/1.0.0"  # our connector sent it
+    assert request["headers"]["User-Agent"] == "s1_threat_events/1.0.0"  # our connector sent it
 
 
 def test_override_coerces_templated_string_inputs(swimlane: Vendor, sim: Any) -> None:
