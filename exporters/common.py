@@ -29,6 +29,7 @@ import json
 import os
 import pkgutil
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -247,6 +248,32 @@ def dump_yaml(value: Any) -> bytes:
 
 def dump_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# --- quoting: every value written into generated code goes through one of these ---------------
+
+
+def py_literal(value: Any) -> str:
+    """A Python literal of a JSON value (a string stays a string, whatever it holds)."""
+    return repr(json.loads(json.dumps(value)))
+
+
+def yaml_scalar(value: Any) -> str:
+    """A one-line YAML scalar (JSON is YAML: quotes, escapes and line breaks are kept as data)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def shell_word(value: str) -> str:
+    """One word for a POSIX shell (a Makefile recipe, a script)."""
+    return shlex.quote(value)
+
+
+def dockerfile_value(value: str) -> str:
+    """A Dockerfile LABEL/ARG value: one line, double-quoted (a line break would start a new
+    instruction, so it is refused)."""
+    if "\n" in value or "\r" in value:
+        raise ExportError([f"a Dockerfile value cannot hold a line break: {value[:40]!r}"])
+    return json.dumps(value)
 
 
 def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
