@@ -100,7 +100,7 @@ class HttpConnector:
         self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
         self.on_wait: Optional[OnWait] = None
-        # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max, retry_after_max).
+        # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max); retry_after_max.
         self.retry = RunRetry.for_run(self, max_retries, **retry_tuning)
         session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc

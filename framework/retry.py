@@ -45,10 +45,14 @@ class RunRetry(Retry):
     RETRY_AFTER_STATUS_CODES = RETRY_STATUSES  # not urllib3's 413 with a Retry-After too
     run: Any = None  # the connector: its ``wait_budget`` and ``on_wait``
     delay = 0.0  # the wait before the attempt this Retry allows
+    # The longest Retry-After waited for. Ours, not urllib3's retry_after_max: the platforms'
+    # own urllib3 may predate it (Shuffle's SDK pins 2.3.0).
+    retry_after_cap = RETRY_AFTER_CAP
 
     @classmethod
     def for_run(cls, run: Any, max_retries: int, **tuning: Any) -> RunRetry:
         defaults = {"backoff_factor": BACKOFF_BASE, "backoff_max": BACKOFF_CAP}
+        cap = tuning.pop("retry_after_max", RETRY_AFTER_CAP)
         retry = cls(
             total=max_retries,
             connect=0,  # refused, DNS: asking again does not help
@@ -58,15 +62,18 @@ class RunRetry(Retry):
             status_forcelist=RETRY_STATUSES,
             raise_on_status=False,  # retries run out: the last response is returned as it is
             respect_retry_after_header=True,
-            **{**defaults, "retry_after_max": RETRY_AFTER_CAP, **tuning},
+            **{**defaults, **tuning},
         )
-        retry.run = run
+        retry.run, retry.retry_after_cap = run, cap
         return retry
 
     def new(self, **kw: Any) -> RunRetry:
         retry = super().new(**kw)
-        retry.run = self.run
+        retry.run, retry.retry_after_cap = self.run, self.retry_after_cap
         return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), self.retry_after_cap)
 
     def get_backoff_time(self) -> float:
         # urllib3 retries the first time at once and adds jitter only from the second: runs

@@ -165,7 +165,7 @@ def test_generated_files_are_what_insight_plugin_create_makes(
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    theirs = tmp_path / "sentinelone"
+    theirs = tmp_path / "s1_threat_events"  # insight-plugin names the folder after the plugin
     same = [LAUNCHER, "setup.py", ".CHECKSUM"]
     same += [
         p.relative_to(theirs).as_posix() for p in theirs.rglob("icon_s1_threat_events/**/*.py")
