@@ -69,7 +69,10 @@ def platforms() -> List[str]:
     return sorted(
         info.name
         for info in pkgutil.iter_modules([str(folder)])
-        if not info.ispkg and not info.name.startswith("_") and info.name not in NOT_PLATFORMS
+        if not info.name.startswith("_")
+        and info.name not in NOT_PLATFORMS
+        # a platform folder (exporters/<platform>/__init__.py + entry.py) or a module
+        and (not info.ispkg or (folder / info.name / "entry.py").is_file())
     )
 
 
