@@ -65,6 +65,11 @@ SETTINGS = {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
         },
+        "unneeded": {
+            "description": "our requirements the app does not use (the manifest travels as data)",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
         "author": {"type": "string", "minLength": 1},
         "author_email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
         "url": {"type": "string", "pattern": "^https://"},
@@ -106,6 +111,11 @@ def stable_uuid(plugin: Plugin, what: str) -> str:
 def secret_names(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     chosen = dict(settings.get("secrets") or {})
     return {name: chosen.get(name, name.upper()) for name in plugin.asset.secrets}
+
+
+def dropped(settings: Dict[str, Any]) -> List[str]:
+    """Requirements left out of install_requires: provided by the runtime, or unneeded."""
+    return [*settings["provides"], *settings.get("unneeded", [])]
 
 
 # --- the function inputs ------------------------------------------------------------------------
@@ -297,7 +307,7 @@ FIELDS = {{
 
 
 class FunctionComponent(AppFunctionComponent):
-    """Component that implements function {name_literal}"""
+    """Component that implements function {name}."""
 
     def __init__(self, opts):
         super(FunctionComponent, self).__init__(opts, PACKAGE_NAME)
@@ -462,7 +472,7 @@ COMPONENTS = (
 
 def setup_py(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     runtime = settings["runtime"].replace("==", ">=")
-    requires = [runtime, *requirements_without(plugin, settings["provides"])]
+    requires = [runtime, *requirements_without(plugin, dropped(settings))]
     description = " ".join(plugin.description.split())
     values = {
         "package_literal": json.dumps(package_name(plugin)),
@@ -548,7 +558,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         f"Python {settings['python']}; install requirements: "
         + ", ".join(
             f"`{r}`"
-            for r in [settings["runtime"], *requirements_without(plugin, settings["provides"])]
+            for r in [settings["runtime"], *requirements_without(plugin, dropped(settings))]
         )
         + ".",
         "",
