@@ -12,6 +12,7 @@ Every byte the tools print or log is checked for the token and the proxy passwor
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -108,7 +109,9 @@ class Call(NamedTuple):
     error: Optional[str]  # the function failed with this message
 
 
-def call(vendor: Vendor, app: App, tmp_path: Path, config: str, **inputs: Any) -> Call:
+def call(
+    vendor: Vendor, app: App, tmp_path: Path, config: str, token: str = TOKEN, **inputs: Any
+) -> Call:
     """The function once, under pytest-resilient-circuits; every byte printed or logged is
     checked for secrets."""
     result = tmp_path / "result.json"
@@ -128,7 +131,7 @@ def call(vendor: Vendor, app: App, tmp_path: Path, config: str, **inputs: Any) -
             QR_APP_CONFIG=config,
             QR_INPUTS=json.dumps(inputs),
             QR_RESULT=str(result),
-            API_TOKEN=TOKEN,  # what App Host gives the app for the secret $API_TOKEN
+            API_TOKEN=token,  # what App Host gives the app for the secret $API_TOKEN
         ),
         capture_output=True,
         text=True,
@@ -141,12 +144,16 @@ def call(vendor: Vendor, app: App, tmp_path: Path, config: str, **inputs: Any) -
         for secret in LEAKS:
             assert secret not in text, "a secret leaked"
     outcome = json.loads(result.read_text(encoding="utf-8"))
-    assert json.dumps(outcome).count(TOKEN) == 0
-    return Call(outcome.get("payload"), outcome.get("error"))
+    error = outcome.get("error")
+    if error is not None:
+        # resilient-lib's IntegrationError prints as the repr of its message
+        error = ast.literal_eval(error)
+    return Call(outcome.get("payload"), error)
 
 
 def configured(app: App, sim: Any, **values: Optional[str]) -> str:
     """config.py's section with the simulator's URL (``values``: replace or, None, drop)."""
+    assert "\napi_token = $API_TOKEN\n" in app.config  # the App Host secret, never a value
     lines = []
     values = {"url": sim.url, **values}
     for line in app.config.splitlines():
@@ -207,7 +214,7 @@ def test_package_writes_the_app_zip(app: App) -> None:
         export = json.loads(archive.read("export.res"))
         sdist = app.folder / "dist" / f"{PACKAGE}-1.0.0.tar.gz"
     assert [f["name"] for f in export["functions"]] == [FUNCTION]
-    assert "SentinelOne" not in json.dumps(manifest.get("current_installation", {}))
+    assert PACKAGE in json.dumps(manifest)
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
     for relative in [
@@ -283,8 +290,10 @@ def test_typed_inputs_reach_the_console(
 def test_wrong_token_is_a_failed_payload_with_the_envelope(
     qradar_soar: Vendor, app: App, sim: Any, tmp_path: Path
 ) -> None:
-    config = configured(app, sim, api_token=WRONG_TOKEN)
-    result = call(qradar_soar, app, tmp_path, config, sentinelone_threat_id=SEED_THREAT)
+    config = configured(app, sim)  # api_token = $API_TOKEN, the secret holds the wrong one
+    result = call(
+        qradar_soar, app, tmp_path, config, token=WRONG_TOKEN, sentinelone_threat_id=SEED_THREAT
+    )
     assert result.error is None
     assert result.payload["success"] is False
     assert result.payload["content"]["status_code"] == 401
