@@ -148,3 +148,21 @@ def cortex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     folder = tree / "analyzers" / camel(load_plugin().title)
     python = ensure_venv("cortex", [folder / "requirements.txt"])
     yield Vendor(python, tree)
+
+
+@pytest.fixture(scope="session")
+def qradar_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
+    """The QRadar SOAR export and the venv of IBM's tools at their pins (resilient-circuits,
+    resilient-sdk, pytest-resilient-circuits) on a Python they support (skipped, with the
+    reason, where the machine has none)."""
+    from tests.platforms.venvs import venv_with
+
+    config = settings("qradar_soar")
+    try:
+        find_python(config["python"])
+    except RuntimeError as exc:
+        pytest.skip(f"IBM QRadar SOAR: {exc}")
+    tree = export("qradar_soar", tmp_path_factory.mktemp("export") / "qradar_soar")
+    pins = [config["runtime"], config["sdk"], config["tests"]]
+    python = venv_with("qradar_soar", config["python"], pins)
+    yield Vendor(python, tree)
