@@ -48,7 +48,7 @@ from framework.manifest import (
     read_documents,
     validator_for,
 )
-from runtime.archive import epoch, zip_bytes
+from runtime.archive import epoch, mode_of, zip_bytes
 from runtime.lint import lint_plugin
 
 FILE_MODE, DIR_MODE = 0o644, 0o755
@@ -296,7 +296,7 @@ def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
             path = staging.joinpath(*name.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(files[name])
-            os.chmod(path, FILE_MODE)
+            os.chmod(path, mode_of(files[name]))
         for directory, _, names in os.walk(staging, topdown=False):
             for entry in names:
                 os.utime(Path(directory, entry), (stamp, stamp))

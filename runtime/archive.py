@@ -25,16 +25,21 @@ def epoch() -> int:
     return max(int(text), ZIP_EPOCH) if text.isdigit() else ZIP_EPOCH
 
 
+def mode_of(data: bytes) -> int:
+    """A file's mode: a script (its first line is #!...) is executable, as a platform runs it."""
+    return 0o755 if data.startswith(b"#!") else 0o644
+
+
 def zip_bytes(entries: Mapping[str, bytes]) -> bytes:
-    """The zip of ``entries`` ({posix path: bytes}): sorted, one timestamp, mode 0644, deflate
-    level 9 (already compressed files stored)."""
+    """The zip of ``entries`` ({posix path: bytes}): sorted, one timestamp, mode 0644 (0755 for
+    a script: it starts with #!), deflate level 9 (already compressed files stored)."""
     date_time = time.gmtime(epoch())[:6]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time)
             info.create_system = 3  # unix, so that external_attr means a file mode
-            info.external_attr = 0o100644 << 16
+            info.external_attr = (0o100000 | mode_of(entries[name])) << 16
             info.compress_type = (
                 zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
             )

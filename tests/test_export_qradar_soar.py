@@ -109,7 +109,7 @@ def test_function_table_maps_back_to_our_inputs() -> None:
 def test_values_are_quoted(tmp_path: Path) -> None:
     plugin = load_plugin()
     settings = settings_of(plugin, "qradar_soar", qradar_soar)
-    settings["author_email"] = 'a"quoted\nname\'s@example.org'
+    settings["author_email"] = "a\"quoted\nname's@example.org"
     source = qradar_soar.setup_py(plugin, settings).decode("utf-8")
     ast.parse(source)
     assert json.dumps(settings["author_email"]) in source
