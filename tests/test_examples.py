@@ -130,3 +130,61 @@ def test_playbook_uses_the_plugin_and_branches_on_status_code(plugin, sim, asset
             assert check_output(spec, envelope) is None
             assert envelope["json_body"]["pagination"]["nextCursor"] is None
     assert len(envelope["json_body"]["data"]) == 1500
+
+
+# --- per-platform playbooks: each matches what its platform's export shows a playbook ---------
+
+
+def test_swimlane_playbook_reads_401_403_429_from_the_failed_task(plugin, sim, asset) -> None:
+    playbook = load(EXAMPLES / "playbooks" / "swimlane.yaml")
+    steps = playbook_steps(playbook["steps"])
+    (call,) = [step for step in steps if step.get("action")]
+    assert (call["plugin"], call["action"], call["asset"]) == (
+        plugin.id, "get_threat_events", plugin.asset.id,
+    )  # fmt: skip
+    by_id = {step["id"]: step for step in steps if "id" in step}
+    switch = by_id[call["on_failure"]]
+    assert switch["value"] == "{{ steps.get_events.error.status_code }}"
+    assert {401, 403, 429} <= set(switch["cases"])
+    success = by_id[call["on_success"]]
+    assert "status_code" not in str(success)  # a successful task is always < 400
+    inputs = render(call["inputs"], {"sentinelone_threat_id": SEED_THREAT})
+    envelope = run_action(plugin, "get_threat_events", asset, inputs)
+    assert envelope["status_code"] == 200
+
+
+def test_splunk_soar_playbook_uses_the_apps_params_and_datapaths(plugin) -> None:
+    from exporters.splunk_soar import mapping
+
+    playbook = load(EXAMPLES / "playbooks" / "splunk_soar.yaml")
+    assert playbook["app"] == plugin.title
+    spec = plugin.actions["get_threat_events"]
+    names = {field.name for field in mapping.params(spec.input_schema)}
+    calls = [b for b in playbook["blocks"] if b["type"] == "action"]
+    assert calls
+    for block in calls:
+        assert block["action"] == spec.title.lower()
+        assert set(block["parameters"]) <= names
+    top = mapping.output_tree(spec.output_schema)["object"]
+
+    def known(path: str) -> bool:
+        parts = path.split(":", 1)[1].split(".")
+        assert parts[0] == "action_result", path
+        if parts[1] in ("status", "message"):
+            return True
+        if parts[1] == "summary":
+            return parts[2] in mapping.SUMMARY_FIELDS
+        node: object = {"list": {"object": top}}
+        for part in parts[2:]:
+            node = node["list"] if part == "*" else node["object"][part]
+        return True
+
+    datapaths = [c["if"][0] for b in playbook["blocks"] for c in b.get("conditions", [])]
+    datapaths += [d for b in playbook["blocks"] for d in b.get("datapaths", [])]
+    assert all(known(path) for path in datapaths)
+    (decision,) = [b for b in playbook["blocks"] if b["type"] == "decision"]
+    statuses = {
+        c["if"][2] for c in decision["conditions"] if c["if"][0].endswith("data.*.status_code")
+    }
+    assert statuses == {401, 403, 429}
+    assert decision["conditions"][0]["if"] == ["get_events:action_result.status", "==", "success"]

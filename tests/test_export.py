@@ -19,15 +19,33 @@ from framework.manifest import Plugin, plugin_from_data
 from tests.support import ROOT, copy_plugin, run_cli
 from tests.support import tree_files as files
 
-SWIMLANE_TREE = [
-    "connector.yaml",
-    "connector/config/actions/get_threat_events.yaml",
-    "connector/config/assets/apikey.yaml",
-    "connector/src/get_threat_events.py",
-    "connector/src/plugin_core.zip",
-    "image/logo.png",
-    "requirements.txt",
-]
+CORE = "connector/src/plugin_core"
+# The plugin's code as shipped: actions/get_threat_events.py under another file name.
+SHIPPED_CODE = sorted(
+    f"{CORE}/"
+    + p.relative_to(ROOT).as_posix().replace("get_threat_events.py", "get_threat_events_action.py")
+    for package in ("framework", "connectors", "actions")
+    for p in (ROOT / package).glob("*.py")
+)
+SWIMLANE_TREE = sorted(
+    [
+        "LICENSE",
+        "NOTICE",
+        "README.md",
+        "connector.yaml",
+        "connector/config/actions/get_threat_events.yaml",
+        "connector/config/assets/apikey.yaml",
+        "connector/src/get_threat_events.py",
+        f"{CORE}/plugin_data.json",
+        *SHIPPED_CODE,
+        "docs/actions/get_threat_events.md",
+        "docs/configuration.md",
+        "docs/overview.md",
+        "docs/release_notes.md",
+        "image/logo.png",
+        "requirements.txt",
+    ]
+)
 
 
 def export(folder: Path, *extra: str) -> Path:
@@ -80,20 +98,99 @@ def test_exactly_one_file_per_action_name_matches_the_entry_scripts_glob(tmp_pat
     assert [p.relative_to(folder).as_posix() for p in folder.glob("**/get_threat_events.py")] == [
         "connector/src/get_threat_events.py"
     ]
-    # The plugin's own actions/get_threat_events.py travels inside the core archive.
-    with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
-        names = core.namelist()
-    assert "actions/get_threat_events.py" in names
-    assert {"plugin_data.json", "framework/runner.py", "connectors/sentinelone.py"} <= set(names)
-    assert not [n for n in names if n.startswith(("runtime/", "tests/", "simulator/"))]
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # The plugin's own actions/get_threat_events.py travels as ordinary files, renamed.
+    shipped = folder / CORE / "actions/get_threat_events_action.py"
+    assert shipped.read_bytes() == (ROOT / "actions/get_threat_events.py").read_bytes()
+    assert not list(folder.glob("**/runner_override.py"))
+    assert not list(folder.glob("**/*.zip"))
 
 
-def test_the_core_archive_rebuilds_the_same_plugin_model(tmp_path: Path, plugin: Plugin) -> None:
+def test_the_shipped_code_rebuilds_the_plugin_with_the_renamed_class(
+    tmp_path: Path, plugin: Plugin
+) -> None:
     folder = export(tmp_path / "swimlane")
-    with zipfile.ZipFile(folder / "connector/src/plugin_core.zip") as core:
-        data = json.loads(core.read("plugin_data.json"))
-    assert plugin_from_data(data["manifest"], data["documents"]) == plugin
+    data = json.loads((folder / CORE / "plugin_data.json").read_text(encoding="utf-8"))
+    again = plugin_from_data(data["manifest"], data["documents"], folder / CORE)
+    spec = again.actions["get_threat_events"]
+    assert spec.class_ref == "actions.get_threat_events_action:GetThreatEvents"
+    assert spec.input_schema == plugin.actions["get_threat_events"].input_schema
+    assert again.asset.schema == plugin.asset.schema and again.asset.secrets == plugin.asset.secrets
+
+
+def walk(value: object) -> list:
+    """Every (key, value) pair of a nested document."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append((key, item))
+            found += walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += walk(item)
+    return found
+
+
+# What connector-def-runner's README and its examples use in inputs and output schemas.
+RUNNER_KEYWORDS = {
+    "type", "title", "description", "default", "format", "properties", "required",
+    "additionalProperties", "items", "examples",
+}  # fmt: skip
+
+
+def test_definitions_keep_to_the_runners_documented_vocabulary(tmp_path: Path) -> None:
+    folder = export(tmp_path / "swimlane")
+    asset = load(folder, "connector/config/assets/apikey.yaml")
+    action = load(folder, "connector/config/actions/get_threat_events.yaml")
+    for schema in (asset["inputs"], action["inputs"], action["output"]):
+        pairs = walk(schema)
+        keys = set()
+        for key, value in pairs:
+            if key == "properties":
+                continue
+            if key == "type":
+                assert isinstance(value, str), value  # no unions
+            keys.add(key)
+        # property names are free; every other key is a keyword of the runner's README
+        schema_keys = {k for k, _ in walk_schema_keywords(schema)}
+        assert schema_keys <= RUNNER_KEYWORDS, schema_keys - RUNNER_KEYWORDS
+    text = json.dumps([asset, action])
+    assert "$ref" not in text and "$defs" not in text.replace("($defs/", "(")
+    assert "plugins.example" not in text and '"x-' not in text
+    body = action["output"]["properties"]["json_body"]
+    assert {"data", "pagination", "errors"} <= set(body["properties"])  # both branches merged
+    sort = action["inputs"]["properties"]["parameters"]["properties"]["sortOrder"]
+    assert sort["type"] == "string" and sort["description"].endswith("One of: asc, desc.")
+
+
+def walk_schema_keywords(schema: object) -> list:
+    """(keyword, value) of a schema and its subschemas (property names are not keywords)."""
+    found = []
+    if isinstance(schema, dict):
+        for key, item in schema.items():
+            found.append((key, item))
+            if key == "properties":
+                for sub in item.values():
+                    found += walk_schema_keywords(sub)
+            elif key == "items":
+                found += walk_schema_keywords(item)
+    return found
+
+
+def test_readme_docs_license_and_release_notes(tmp_path: Path, plugin: Plugin) -> None:
+    folder = export(tmp_path / "swimlane")
+    assert (folder / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+    assert (folder / "NOTICE").read_bytes() == (ROOT / "NOTICE").read_bytes()
+    notes = (folder / "docs/release_notes.md").read_text(encoding="utf-8")
+    assert "## 1.0.0" in notes and "follow_cursor" in notes
+    page = (folder / "docs/actions/get_threat_events.md").read_text(encoding="utf-8")
+    assert "`path_parameters.threat_id`" in page and "`status_code`" in page
+    assert "InputError" in page and "401" in page
+    config = (folder / "docs/configuration.md").read_text(encoding="utf-8")
+    assert "`api_token`" in config and "`ca_bundle`" in config
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "connector-def-runner==2.3.18" in readme and "Not verified" in readme
+    for text in (readme, page, config):
+        assert "phantom_sentinelone" not in text and "bb05c97e" not in text
 
 
 def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> None:
@@ -107,9 +204,11 @@ def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> N
     )
     asset = load(folder, "connector/config/assets/apikey.yaml")
     assert asset["schema"] == "asset/1" and asset["name"] == settings["auth"] == "apikey"
-    assert asset["inputs"] == plugin.asset.schema
+    assert list(asset["inputs"]["properties"]) == list(plugin.asset.schema["properties"])
+    assert asset["inputs"]["required"] == plugin.asset.schema["required"]
     assert asset["inputs"]["properties"]["api_token"]["format"] == "password"
     assert asset["meta"]["security"] == {
+        "type": "apiKey",
         "name": "Authorization",
         "in": "header",
         "format": "ApiToken {{api_token}}",
@@ -118,8 +217,8 @@ def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> N
     spec = plugin.actions["get_threat_events"]
     assert action["schema"] == "action/1" and action["name"] == "get_threat_events"
     assert (action["title"], action["description"]) == (spec.title, spec.description)
-    assert action["inputs"] == spec.input_schema
-    assert action["output"] == spec.output_schema
+    assert list(action["inputs"]["properties"]) == list(spec.input_schema["properties"])
+    assert list(action["output"]["properties"]) == list(spec.output_schema["properties"])
     assert action["meta"] == {
         "endpoint": "/web/api/v2.1/threats/{{threat_id}}/explore/events",
         "method": "GET",

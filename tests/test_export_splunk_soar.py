@@ -23,10 +23,17 @@ CODE = sorted(
 )
 TREE = sorted(
     [
+        ".gitignore",
+        "LICENSE",
+        "NOTICE",
+        "README.md",
         "logo.svg",
         "logo_dark.svg",
         "pyproject.toml",
+        "release_notes/1.0.0.md",
         "release_notes/unreleased.md",
+        "tests/test_app.py",
+        "uv.lock",
         "src/__init__.py",
         "src/app.py",
         "src/flat.py",
@@ -94,6 +101,9 @@ def test_pyproject_comes_from_the_manifest(tree: Path, plugin: Plugin) -> None:
     assert "jsonschema==4.25.1" in deps and "requests==2.32.5" in deps
     assert not [d for d in deps if d.lower().startswith("pyyaml")]  # the data is Python
     assert project["tool"]["soar"]["app"]["main_module"] == "src.app:app"
+    assert project["project"]["authors"] == [{"name": plugin.publisher}]
+    assert project["tool"]["uv"]["index"] == [{"url": "https://pypi.org/simple"}]
+    assert project["dependency-groups"]["dev"] == ["pytest==9.0.3"]
     assert project["tool"]["uv"]["required-environments"] == [
         "sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.13'"
     ]
@@ -245,3 +255,33 @@ def test_the_app_id_must_be_a_uuid(tmp_path: Path) -> None:
     )
     assert result.code == 1
     assert "plugin.yaml: platforms.splunk_soar.appid: 'my-app' does not match" in result.stderr
+
+
+def test_readme_release_notes_lock_and_no_official_names(tree: Path, plugin: Plugin) -> None:
+    exported = files(tree)
+    assert exported["uv.lock"] == (ROOT / "exporters/splunk_soar/uv.lock").read_bytes()
+    lock = exported["uv.lock"].decode("utf-8")
+    assert 'name = "s1-threat-events"' in lock and 'version = "1.0.0"' in lock
+    notes = exported["release_notes/1.0.0.md"].decode("utf-8")
+    assert notes.startswith("**v1.0.0**") and "follow_cursor" in notes
+    readme = exported["README.md"].decode("utf-8")
+    for needle in ("`threat_id`", "`api_token` | password", "soarapps package build", "fails"):
+        assert needle in readme, needle
+    assert exported["LICENSE"] == (ROOT / "LICENSE").read_bytes()
+    for path, data in exported.items():
+        text = data.decode("utf-8", "replace")
+        assert "phantom_sentinelone" not in text and "bb05c97e" not in text, path
+
+
+def test_input_errors_name_soars_flat_params(plugin: Plugin) -> None:
+    fields = mapping.params(plugin.actions["get_threat_events"].input_schema)
+    message = (
+        'invalid inputs: path_parameters.threat_id: got "../1"; expected a decimal digit string '
+        "of 1 to 32 digits (quote it in YAML and JSON), e.g. 1.\n"
+        "invalid inputs: parameters.limit: got 5000 (integer); expected an integer from 1 to 1000."
+    )
+    assert mapping.soar_message(message, fields) == (
+        'invalid parameters: threat_id: got "../1"; expected a decimal digit string of 1 to 32 '
+        "digits (a string param: digits only, as SentinelOne shows it), e.g. 1.\n"
+        "invalid parameters: limit: got 5000 (integer); expected an integer from 1 to 1000."
+    )

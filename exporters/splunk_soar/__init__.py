@@ -3,8 +3,11 @@
 The tree (the layout ``soarapps init`` makes)::
 
     pyproject.toml                  [project] from plugin.yaml, [tool.soar.app], [tool.uv]
+    uv.lock                         exporters/splunk_soar/uv.lock (see below)
+    README.md, LICENSE, NOTICE      packed into the app by ``soarapps package build``
+    .gitignore, tests/test_app.py   as ``soarapps init`` sets a project up (one test that runs)
     logo.svg, logo_dark.svg         plugin.yaml ``icon`` (the same SVG for both themes)
-    release_notes/unreleased.md     what ``soarapps package build`` puts in the app's notes
+    release_notes/<version>.md      this version's CHANGELOG.md section (+ unreleased.md)
     src/__init__.py                 the project folder is imported as a package by soarapps
     src/app.py                      the App (source: exporters/splunk_soar/entry.py)
     src/soar_mapping.py             schemas -> SOAR fields (exporters/splunk_soar/mapping.py)
@@ -15,7 +18,10 @@ The tree (the layout ``soarapps init`` makes)::
 SOAR's packager ships only ``.py`` files, so the manifest and schemas reach the app as the
 generated ``plugin_data.py`` (read by ``framework.manifest.plugin_from_data``), never as a copy.
 ``manifest.json`` is not part of the export: ``soarapps manifests create`` makes it from the
-code, and needs a ``uv.lock`` beside pyproject.toml (``uv lock``, which needs the package index).
+code, and needs a ``uv.lock`` beside pyproject.toml. The export cannot run ``uv lock`` (that
+needs the package index), so the lock is a file of this repository, ``exporters/splunk_soar/
+uv.lock``, made by ``uv lock`` on an export and shipped as it is; ``make platforms`` checks
+that it is current (``uv lock --check``) before it builds the app tarball from it.
 
 What only Splunk SOAR needs (the stable app id, the SDK pin, app and action types, which asset
 fields besides the secrets are stored encrypted) is plugin.yaml's ``platforms.splunk_soar``
@@ -31,13 +37,15 @@ from typing import Any, Dict, List
 from exporters import flat
 from exporters.common import (
     ExportError,
+    license_files,
     pinned,
     plugin_code,
     plugin_data_module,
     read_file,
     requirements_without,
 )
-from exporters.splunk_soar import mapping
+from exporters.common import release_notes as changelog_notes
+from exporters.splunk_soar import mapping, readme
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "Splunk SOAR"
@@ -50,6 +58,9 @@ SHIPPED = {  # exported as: source
 }
 # The platforms uv.lock is resolved for (as `soarapps init` writes them): without them the lock
 # carries Windows-only wheels that `soarapps manifests create` cannot place.
+LOCK = HERE / "uv.lock"  # `uv lock` of an export: see the module docstring
+INDEX = "https://pypi.org/simple"  # the lock's one source, as `soarapps init --uv-index` sets it
+TEST_PIN = "pytest==9.0.3"  # the dev group: what tests/test_app.py runs with
 ENVIRONMENTS = [
     ("linux", "x86_64"),
     ("linux", "aarch64"),
@@ -128,10 +139,17 @@ version = {json.dumps(plugin.version)}
 description = {json.dumps(plugin.description)}
 license = {json.dumps(plugin.license)}
 requires-python = {json.dumps(settings["python"])}
+authors = [{{ name = {json.dumps(plugin.publisher)} }}]
 dependencies = {toml_list(dependencies(plugin, settings))}
 
 [tool.soar.app]
 main_module = "src.app:app"
+
+[dependency-groups]
+dev = {toml_list([TEST_PIN])}
+
+[[tool.uv.index]]
+url = {json.dumps(INDEX)}
 
 [tool.uv]
 environments = {toml_list(markers)}
@@ -140,8 +158,33 @@ required-environments = {toml_list(markers[:1])}
     return text.encode("utf-8")
 
 
-def release_notes(plugin: Plugin) -> bytes:
-    return f"**Unreleased**\n\n* {plugin.title} {plugin.version} for Splunk SOAR.\n".encode()
+def release_notes(plugin: Plugin) -> Dict[str, bytes]:
+    """This version's CHANGELOG.md section, and the empty unreleased.md ``soarapps init`` makes."""
+    notes = f"**v{plugin.version}**\n\n{changelog_notes(plugin)}"
+    return {
+        f"release_notes/{plugin.version}.md": notes.encode("utf-8"),
+        "release_notes/unreleased.md": b"**Unreleased**\n",
+    }
+
+
+GITIGNORE = b"""# What a build or a local run leaves in the project (as soarapps init ignores them)
+__pycache__/
+*.py[cod]
+.venv/
+manifest.json
+test_asset.json
+*.tgz
+"""
+
+APP_TEST = b'''"""The app imports, and registers every action of the plugin (run: uv run pytest)."""
+
+from src.app import PLUGIN, app
+
+
+def test_every_action_is_registered():
+    registered = set(app.actions_manager.get_actions())
+    assert registered == {*PLUGIN.actions, "test_connectivity"}
+'''
 
 
 def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
@@ -168,7 +211,12 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         MARKER: pyproject(plugin, settings),
         "logo.svg": logo,
         "logo_dark.svg": logo,
-        "release_notes/unreleased.md": release_notes(plugin),
+        "uv.lock": LOCK.read_bytes(),
+        "README.md": readme.text(plugin, settings).encode("utf-8"),
+        ".gitignore": GITIGNORE,
+        "tests/test_app.py": APP_TEST,
+        **release_notes(plugin),
+        **license_files(plugin),
         "src/__init__.py": b"",
         "src/plugin_data.py": plugin_data_module(plugin, "splunk_soar"),
     }

@@ -138,7 +138,10 @@ def register(action_id: str) -> None:
                 flat.nest(fields, values),
             )
         except RunError as exc:  # a follow cut short keeps what it read as the data
-            return result(False, str(exc), given, exc.envelope)
+            message = str(exc)
+            if exc.kind == RunError.INPUTS:  # named as SOAR shows the params
+                message = soar_mapping.soar_message(message, fields)
+            return result(False, message, given, exc.envelope)
         ok, message, _ = soar_mapping.outcome(envelope)
         return result(ok, message, given, envelope)
 

@@ -186,3 +186,20 @@ def python_version(spec: str) -> str:
     if not match:
         raise MappingError(f"python: {spec!r} names no lowest version such as >=3.13.")
     return match.group(1)
+
+
+# Advice our schemas give for files (the CLI's YAML and JSON) and what a SOAR user does instead.
+ADVICE = {"(quote it in YAML and JSON)": "(a string param: digits only, as SentinelOne shows it)"}
+
+
+def soar_message(text: str, fields: Iterable[Field]) -> str:
+    """Our input error sentences in Splunk SOAR's terms: a param is named as the platform shows
+    it (``threat_id``, not ``path_parameters.threat_id``), with SOAR's advice, not the CLI's."""
+    for field in fields:
+        if field.group:
+            text = re.sub(
+                rf"\b{re.escape(field.group)}\.{re.escape(field.name)}\b", field.name, text
+            )
+    for cli, soar in ADVICE.items():
+        text = text.replace(cli, soar)
+    return text.replace("invalid inputs: ", "invalid parameters: ")

@@ -6,16 +6,20 @@ The tree (paths as Turbine's connector templates lay them out)::
     connector/config/assets/<auth>.yaml         schema: asset/1, the asset schema + meta.security
     connector/config/actions/<action>.yaml      schema: action/1, input/output schemas + meta
     connector/src/<action>.py                   RunnerOverride: the action through our runtime
-    connector/src/plugin_core.zip               the plugin the override runs (see below)
+    connector/src/plugin_core/                  the plugin the override runs (see below)
+    docs/                                       overview, configuration, one page per action,
+                                                release notes (from CHANGELOG.md)
     image/logo.png                              the largest PNG of plugin.yaml icons
     requirements.txt                            our pins less what the vendor runtime provides
+    README.md, LICENSE, NOTICE
 
-Turbine's entry script finds an action's override by a recursive glob for ``<action>.py`` and
-silently falls back to the declarative Runner when more than one file matches. Our own
-``actions/get_threat_events.py`` would be such a second file, so the plugin travels as one
-archive, ``plugin_core.zip``: its Python packages, imported from the archive itself
-(zipimport), and ``plugin_data.json``, plugin.yaml and its schemas as data for
-``framework.manifest.plugin_from_data``. Nothing is unpacked or written at run time.
+The definitions' schemas keep to what the runner's README shows (schema.py). Turbine's entry
+script finds an action's override by a recursive glob for ``<action>.py`` and silently falls
+back to the declarative Runner when more than one file matches. The plugin's code travels as
+ordinary files under ``connector/src/plugin_core/`` (the override puts that folder on sys.path),
+and an action module whose file name the glob would match (our ``actions/get_threat_events.py``)
+is shipped as ``<name>_action.py``, the manifest's class reference adjusted in the shipped
+``plugin_data.json`` (plugin.yaml and its schemas, for ``framework.manifest.plugin_from_data``).
 
 Every value comes from plugin.yaml and schemas/; what only Turbine needs (the asset's auth type,
 its ``meta.security``, the vendor runtime and the projects it provides) is plugin.yaml's
@@ -30,22 +34,27 @@ from pathlib import Path
 from typing import Any, Dict
 
 from exporters.common import (
+    ExportError,
     dump_json,
     dump_yaml,
     largest_icon,
+    license_files,
     pinned,
     plugin_code,
     plugin_data,
     read_file,
     requirements_without,
-    zip_bytes,
 )
+from exporters.swimlane import docs
+from exporters.swimlane.schema import turbine_schema
 from framework.manifest import Plugin
 
 TITLE = "Swimlane Turbine"
 MARKER = "connector.yaml"
-CORE = "connector/src/plugin_core.zip"
+CORE = "connector/src/plugin_core"  # on sys.path in the override
 DATA = "plugin_data.json"  # in CORE; the override reads it by this name
+# Names the entry script's recursive globs look for besides <action>.py.
+GLOBBED = {"runner_override.py"}
 ENTRY = Path(__file__).with_name("entry.py")  # shipped as connector/src/<action>.py
 
 SETTINGS = {
@@ -72,8 +81,9 @@ SETTINGS = {
         "security": {
             "description": "The asset's meta.security, e.g. a header rendered from asset fields.",
             "type": "object",
-            "required": ["name", "in"],
+            "required": ["type", "name", "in"],
             "properties": {
+                "type": {"const": "apiKey"},
                 "name": {"type": "string", "minLength": 1},
                 "in": {"enum": ["header", "query", "cookie"]},
                 "format": {"type": "string"},
@@ -113,7 +123,7 @@ def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         "name": settings["auth"],
         "title": plugin.asset.title,
         "description": plugin.asset.description,
-        "inputs": schema,
+        "inputs": turbine_schema(schema),
         "meta": {"security": settings["security"]},
     }
 
@@ -125,8 +135,8 @@ def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
         "name": action.id,
         "title": action.title,
         "description": action.description,
-        "inputs": action.input_schema,
-        "output": action.output_schema,
+        "inputs": turbine_schema(action.input_schema),
+        "output": turbine_schema(action.output_schema),
         "meta": {"endpoint": mustache(action.path), "method": action.method},
     }
 
@@ -141,14 +151,41 @@ def requirements(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
+    """The plugin's code and data under CORE: a module the entry script's glob would match
+    (``<action>.py``, ``runner_override.py``) is renamed ``<name>_action.py`` and plugin.yaml's
+    class reference follows it, so exactly one file per action matches: the override."""
+    data = plugin_data(plugin)
+    targets = {f"{action_id}.py" for action_id in plugin.actions} | GLOBBED
+    code = plugin_code(plugin)
+    renamed: Dict[str, str] = {}
+    for spec in data["manifest"]["actions"].values():
+        module, _, cls = spec["class"].partition(":")
+        path = module.replace(".", "/") + ".py"
+        if path.rsplit("/", 1)[-1] in targets:
+            new = module + "_action"
+            renamed[path] = new.replace(".", "/") + ".py"
+            spec["class"] = f"{new}:{cls}"
+    files = {}
+    for path, body in code.items():
+        shipped = renamed.get(path, path)
+        if shipped.rsplit("/", 1)[-1] in targets or (shipped != path and shipped in code):
+            raise ExportError([f"{path}: its file name would hide the action's override."])
+        files[f"{CORE}/{shipped}"] = body
+    files[f"{CORE}/{DATA}"] = dump_json(data)
+    return files
+
+
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     override = ENTRY.read_bytes()
     files = {
         MARKER: dump_yaml(connector_yaml(plugin)),
         f"connector/config/assets/{settings['auth']}.yaml": dump_yaml(asset_yaml(plugin, settings)),
-        CORE: zip_bytes({**plugin_code(plugin), DATA: dump_json(plugin_data(plugin))}),
         "image/logo.png": read_file(plugin, largest_icon(plugin)),
         "requirements.txt": requirements(plugin, settings),
+        **shipped_code(plugin),
+        **license_files(plugin),
+        **docs.pages(plugin, settings),
     }
     for action_id in plugin.actions:
         files[f"connector/config/actions/{action_id}.yaml"] = dump_yaml(

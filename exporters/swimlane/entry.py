@@ -5,9 +5,9 @@ Turbine's entry script imports ``connector/src/<action>.py`` and calls
 value becomes the task's output (``::set-output``). This override does not make the call itself:
 it runs the action through the plugin's own runtime (``framework.runner.run_action``: input
 coercion and validation, the connector's TLS, proxy, retry and size rules, cursor paging), from
-``plugin_core.zip`` beside this file: its packages are imported from the archive (zipimport)
-and its ``plugin_data.json`` (plugin.yaml and its schemas) builds the plugin model. Nothing is
-unpacked or written.
+the folder ``plugin_core/`` beside this file: its packages are ordinary Python files imported
+from there, and its ``plugin_data.json`` (plugin.yaml and its schemas) builds the plugin model.
+Nothing is unpacked or written.
 
 Turbine's conventions, followed here as Swimlane's declarative Runner follows them:
 
@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import json
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, NoReturn, Optional
 
 ACTION = Path(__file__).stem
-CORE = Path(__file__).with_name("plugin_core.zip")
+CORE = Path(__file__).resolve().with_name("plugin_core")
 DATA = "plugin_data.json"
 # How each way a run can end without an envelope is named in the task's error.
 NAMES = {
@@ -63,8 +62,7 @@ class RunnerOverride:
         from framework.runner import run_action
 
         inputs = dict(inputs or {})
-        with zipfile.ZipFile(CORE) as archive:
-            data = json.loads(archive.read(DATA))
+        data = json.loads((CORE / DATA).read_text(encoding="utf-8"))
         try:
             plugin = plugin_from_data(data["manifest"], data["documents"], root=CORE)
         except ManifestError as exc:

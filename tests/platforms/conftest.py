@@ -82,15 +82,36 @@ def swimlane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     yield Vendor(python, tree)
 
 
-# Makes the uv.lock `soarapps manifests create` reads (a tool of this suite, not of the app).
+# Checks the export's uv.lock against the package index (a tool of this suite, not of the app).
 UV = "uv==0.13.9"
+# Wheel downloads `soarapps package build` may run at once (its own default: all of them).
+SOAR_DOWNLOADS = "4"
+
+
+class SoarApp(NamedTuple):
+    python: Path
+    tree: Path  # the export: the project soarapps builds from
+    tarball: Path  # what SOAR installs
+    installed: Path  # the tarball unpacked: the app as SOAR holds it
+
+
+def _offline_env() -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_SYSTEM_CERTS"] = "1"  # trust the machine's CA store (pip does), not only uv's own
+    return env
 
 
 @pytest.fixture(scope="session")
-def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
-    """The export with its uv.lock, and the venv of splunk-soar-sdk at its pin on Python 3.13
-    (skipped, with the reason, where the machine has no such Python)."""
-    from exporters.splunk_soar import dependencies
+def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoarApp]:
+    """The export, the venv of splunk-soar-sdk at its pin on Python 3.13 (skipped, with the
+    reason, where the machine has no such Python), the shipped uv.lock checked current with
+    ``uv lock --check``, and the app tarball ``soarapps package build`` makes from it
+    (tests/platforms/soar_package.py: the SDK's command, at most SOAR_DOWNLOADS downloads at
+    once), unpacked as the platform unpacks it."""
+    import tarfile
+
+    from exporters.splunk_soar import TEST_PIN, dependencies
     from framework.manifest import load_plugin
 
     config = settings("splunk_soar")
@@ -98,23 +119,39 @@ def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
         interpreter = find_python(config["python"])
     except RuntimeError as exc:
         pytest.skip(f"Splunk SOAR: {exc}")
+    plugin = load_plugin()
     folder = tmp_path_factory.mktemp("export")
     tree = export("splunk_soar", folder / "splunk_soar")
     requirements = folder / "requirements.txt"
-    pins = dependencies(load_plugin(), config)[1:]  # the SDK pin is the venv's runtime
-    requirements.write_text("\n".join([*pins, UV]) + "\n", encoding="utf-8")
+    pins = dependencies(plugin, config)[1:]  # the SDK pin is the venv's runtime
+    requirements.write_text("\n".join([*pins, UV, TEST_PIN]) + "\n", encoding="utf-8")
     python = ensure_venv("splunk_soar", [requirements])
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env["UV_SYSTEM_CERTS"] = "1"  # trust the machine's CA store (pip does), not only uv's own
-    subprocess.run(
-        [str(python.parent / "uv"), "lock", "--quiet", "--python", interpreter],
+    lock = subprocess.run(
+        [str(python.parent / "uv"), "lock", "--check", "--python", interpreter],
         cwd=tree,
-        env=env,
-        check=True,
+        env=_offline_env(),
+        capture_output=True,
+        text=True,
         timeout=300,
     )
-    yield Vendor(python, tree)
+    assert lock.returncode == 0, (
+        "exporters/splunk_soar/uv.lock is not current: run `uv lock` in an export and copy "
+        "its uv.lock there (docs/platforms/splunk_soar.md)\n" + lock.stderr[-2000:]
+    )
+    tarball = folder / f"{plugin.id}.tgz"
+    build = subprocess.run(
+        [str(python), str(HERE / "soar_package.py"), str(tree), str(tarball), SOAR_DOWNLOADS],
+        env=_offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    installed = folder / "installed"
+    with tarfile.open(tarball) as archive:
+        archive.extractall(installed, filter="data")
+    (top,) = list(installed.iterdir())
+    yield SoarApp(python, tree, tarball, top)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,9 @@ its CLI reads asset.json, encrypts the sensitive fields (its local stand-in for 
 encryption), and the App decrypts them before our code sees the asset. Its output is parsed as
 the SDK prints it (ANSI colours, ``Action success:``, ``Result data:`` JSON, ``Result
 summary:`` as a Python literal); the exit status is 0 whether the action succeeded or not.
-``soarapps manifests create`` builds the app's manifest from the export.
+``soarapps manifests create`` builds the app's manifest from the export; ``soarapps package
+build`` builds the tarball SOAR installs (conftest.py), whose manifest and wheels are checked
+here, and the app unpacked from it runs the seed threat.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import re
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
@@ -24,7 +27,7 @@ import pytest
 
 import simulator
 from framework.manifest import load_plugin
-from tests.platforms.conftest import Vendor
+from tests.platforms.conftest import SoarApp
 from tests.platforms.venvs import find_python, settings
 from tests.support import SECRETS, SEED_THREAT, TOKEN, synthetic_threat
 
@@ -88,11 +91,12 @@ def parse(text: str) -> SoarRun:
 
 
 def soar(
-    vendor: Vendor,
+    vendor: SoarApp,
     action: str,
     asset: Dict[str, Any],
     params: Optional[Dict[str, Any]] = None,
     code: int = 0,
+    tree: Optional[Path] = None,
 ) -> SoarRun:
     """``python src/app.py action ACTION -a asset.json [-p params.json]`` in the export; every
     byte it prints is checked for the secrets, plain and as the SDK's encryption shows them."""
@@ -106,7 +110,7 @@ def soar(
             Path(tmp, "params.json").write_text(json.dumps(params), encoding="utf-8")
             command += ["-p", str(Path(tmp, "params.json"))]
         proc = subprocess.run(
-            command, cwd=vendor.tree, capture_output=True, text=True, timeout=180, env=env
+            command, cwd=tree or vendor.tree, capture_output=True, text=True, timeout=180, env=env
         )
     output = proc.stdout + proc.stderr
     for secret in [*SECRETS, WRONG]:
@@ -118,7 +122,7 @@ def soar(
 
 
 @pytest.fixture(scope="module")
-def manifest(splunk_soar: Vendor) -> Dict[str, Any]:
+def manifest(splunk_soar: SoarApp) -> Dict[str, Any]:
     """``soarapps manifests create manifest.json .`` in the export: the manifest it writes."""
     proc = subprocess.run(
         [str(splunk_soar.python.parent / "soarapps"), "manifests", "create", "manifest.json", "."],
@@ -136,7 +140,7 @@ def action_of(manifest: Dict[str, Any], identifier: str) -> Dict[str, Any]:
     return action
 
 
-def test_vendor_sdk_is_installed_at_its_pin(splunk_soar: Vendor) -> None:
+def test_vendor_sdk_is_installed_at_its_pin(splunk_soar: SoarApp) -> None:
     freeze = subprocess.run(
         [str(splunk_soar.python), "-m", "pip", "freeze"], capture_output=True, text=True
     ).stdout
@@ -202,7 +206,7 @@ def test_manifest_identity_and_encrypted_asset_fields(manifest: Dict[str, Any]) 
     assert {a["identifier"] for a in manifest["actions"]} == {ACTION, "test_connectivity"}
 
 
-def test_seed_threat(splunk_soar: Vendor, sim: Any) -> None:
+def test_seed_threat(splunk_soar: SoarApp, sim: Any) -> None:
     # api_token is sensitive: the SDK's CLI encrypts it and the App decrypts it before our code
     # runs. Without the round trip the console would get the ciphertext and answer 401.
     run = soar(
@@ -220,7 +224,7 @@ def test_seed_threat(splunk_soar: Vendor, sim: Any) -> None:
     assert request["headers"]["User-Agent"] == "s1_threat_events/1.0.0"
 
 
-def test_string_params_are_coerced(splunk_soar: Vendor, sim: Any) -> None:
+def test_string_params_are_coerced(splunk_soar: SoarApp, sim: Any) -> None:
     params = {
         "threat_id": SEED_THREAT,
         "limit": "1",
@@ -244,7 +248,7 @@ def test_string_params_are_coerced(splunk_soar: Vendor, sim: Any) -> None:
     }
 
 
-def test_follow_cursor_returns_every_event_once(splunk_soar: Vendor, sim: Any) -> None:
+def test_follow_cursor_returns_every_event_once(splunk_soar: SoarApp, sim: Any) -> None:
     params = {"threat_id": synthetic_threat(2500), "follow_cursor": "true", "limit": "1000"}
     run = soar(splunk_soar, ACTION, {"url": sim.url, "api_token": TOKEN}, params)
     assert run.success is True, run.message
@@ -256,7 +260,7 @@ def test_follow_cursor_returns_every_event_once(splunk_soar: Vendor, sim: Any) -
     assert len(sim.requests()) == 3
 
 
-def test_wrong_token_fails_the_action_with_the_envelope(splunk_soar: Vendor, sim: Any) -> None:
+def test_wrong_token_fails_the_action_with_the_envelope(splunk_soar: SoarApp, sim: Any) -> None:
     run = soar(
         splunk_soar, ACTION, {"url": sim.url, "api_token": WRONG}, {"threat_id": SEED_THREAT}
     )
@@ -272,16 +276,19 @@ def test_wrong_token_fails_the_action_with_the_envelope(splunk_soar: Vendor, sim
     assert [r["auth"] for r in sim.requests()] == ["wrong"]
 
 
-def test_hostile_threat_id_is_refused_before_sending(splunk_soar: Vendor, sim: Any) -> None:
+def test_hostile_threat_id_is_refused_before_sending(splunk_soar: SoarApp, sim: Any) -> None:
     hostile = "../../threats?x=1"
     run = soar(splunk_soar, ACTION, {"url": sim.url, "api_token": TOKEN}, {"threat_id": hostile})
     assert run.success is False
-    assert "path_parameters.threat_id" in run.message and json.dumps(hostile) in run.message
+    # Named as SOAR shows the param, with SOAR's advice (not the CLI's YAML and JSON quoting).
+    assert run.message.startswith("invalid parameters: threat_id: got ")
+    assert json.dumps(hostile) in run.message
+    assert "path_parameters" not in run.message and "YAML" not in run.message
     assert run.data == []
     assert sim.requests() == []
 
 
-def test_a_page_failing_mid_walk_keeps_the_events_so_far(splunk_soar: Vendor, sim: Any) -> None:
+def test_a_page_failing_mid_walk_keeps_the_events_so_far(splunk_soar: SoarApp, sim: Any) -> None:
     sim.add_faults([{"kind": "pass", "count": 1}, {"kind": "status", "status": 400}])
     params = {"threat_id": synthetic_threat(2500), "follow_cursor": True, "limit": 1000}
     run = soar(splunk_soar, ACTION, {"url": sim.url, "api_token": TOKEN}, params)
@@ -293,7 +300,7 @@ def test_a_page_failing_mid_walk_keeps_the_events_so_far(splunk_soar: Vendor, si
     assert run.summary["events_returned"] == 1000 and run.summary["next_cursor"]
 
 
-def test_a_connection_lost_mid_walk_keeps_the_events_so_far(splunk_soar: Vendor, sim: Any) -> None:
+def test_a_connection_lost_mid_walk_keeps_the_events_so_far(splunk_soar: SoarApp, sim: Any) -> None:
     sim.add_faults([{"kind": "pass", "count": 1}, {"kind": "reset"}])
     asset = {"url": sim.url, "api_token": TOKEN, "max_retries": 0}
     params = {"threat_id": synthetic_threat(2500), "follow_cursor": True, "limit": 1000}
@@ -307,7 +314,9 @@ def test_a_connection_lost_mid_walk_keeps_the_events_so_far(splunk_soar: Vendor,
     assert len(sim.requests()) == 2  # max_retries 0 reached our connector
 
 
-def test_a_param_the_sdk_cannot_coerce_stops_before_our_code(splunk_soar: Vendor, sim: Any) -> None:
+def test_a_param_the_sdk_cannot_coerce_stops_before_our_code(
+    splunk_soar: SoarApp, sim: Any
+) -> None:
     # The SDK validates params.json itself (pydantic, lax): "abc" is no integer. Its CLI exits 2
     # with its own message; the action never runs.
     params = {"threat_id": SEED_THREAT, "limit": "abc"}
@@ -318,7 +327,7 @@ def test_a_param_the_sdk_cannot_coerce_stops_before_our_code(splunk_soar: Vendor
 
 
 def test_proxy_credentials_make_the_encryption_round_trip(
-    splunk_soar: Vendor, sim: Any, auth_proxy: Any
+    splunk_soar: SoarApp, sim: Any, auth_proxy: Any
 ) -> None:
     # http_proxy is sensitive too: encrypted by the SDK's CLI, decrypted by the App, and the
     # proxy (which requires the credentials) lets the request through.
@@ -333,7 +342,7 @@ def test_proxy_credentials_make_the_encryption_round_trip(
     assert [r["auth"] for r in sim.requests()] == ["ok"]
 
 
-def test_connectivity_ok(splunk_soar: Vendor, sim: Any) -> None:
+def test_connectivity_ok(splunk_soar: SoarApp, sim: Any) -> None:
     run = soar(splunk_soar, "test_connectivity", {"url": sim.url, "api_token": TOKEN})
     assert run.success is True
     assert run.message == "Test connectivity successful"
@@ -341,7 +350,7 @@ def test_connectivity_ok(splunk_soar: Vendor, sim: Any) -> None:
     assert [r["auth"] for r in sim.requests()] == ["ok"]
 
 
-def test_connectivity_with_a_wrong_token(splunk_soar: Vendor, sim: Any) -> None:
+def test_connectivity_with_a_wrong_token(splunk_soar: SoarApp, sim: Any) -> None:
     run = soar(splunk_soar, "test_connectivity", {"url": sim.url, "api_token": WRONG})
     assert run.success is False
     assert run.message.startswith(
@@ -350,7 +359,7 @@ def test_connectivity_with_a_wrong_token(splunk_soar: Vendor, sim: Any) -> None:
     assert [r["auth"] for r in sim.requests()] == ["wrong"]
 
 
-def test_token_stays_out_of_errors_about_the_asset(splunk_soar: Vendor, sim: Any) -> None:
+def test_token_stays_out_of_errors_about_the_asset(splunk_soar: SoarApp, sim: Any) -> None:
     # An invalid asset quoting the token in a bad URL: the SDK accepts the string, our check
     # refuses it and names the field only (soar() checks every byte of output for the token).
     asset = {"url": f"ftp://{TOKEN}@example", "api_token": TOKEN}
@@ -360,3 +369,78 @@ def test_token_stays_out_of_errors_about_the_asset(splunk_soar: Vendor, sim: Any
     run = soar(splunk_soar, ACTION, asset, {"threat_id": SEED_THREAT})
     assert run.success is False and "url" in run.message and run.data == []
     assert sim.requests() == []
+
+
+# --- the app tarball SOAR installs (built in conftest.py by the SDK's packager) ---------------
+
+
+def tarball_manifest(app: SoarApp) -> Dict[str, Any]:
+    return json.loads((app.installed / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_the_tarball_manifest_lists_both_actions_with_every_param(
+    splunk_soar: SoarApp, manifest: Dict[str, Any]
+) -> None:
+    packed = tarball_manifest(splunk_soar)
+    assert {a["identifier"] for a in packed["actions"]} == {ACTION, "test_connectivity"}
+    schema = load_plugin().actions[ACTION].input_schema
+    params = action_of(packed, ACTION)["parameters"]
+    assert list(params) == list(PARAMS)
+    for name, (group, data_type) in PARAMS.items():
+        prop = (
+            schema["properties"][group]["properties"][name] if group else schema["properties"][name]
+        )
+        assert params[name]["data_type"] == data_type, name
+        assert params[name]["description"] == f"{prop['title']}: {prop['description']}", name
+    assert action_of(packed, ACTION) == action_of(manifest, ACTION)  # the same as the project's
+
+
+def test_the_tarball_carries_wheels_for_the_apps_python(splunk_soar: SoarApp) -> None:
+    packed = tarball_manifest(splunk_soar)
+    assert packed["python_version"] == ["3.13"] or packed["python_version"] == "3.13"
+    wheels = packed["pip313_dependencies"]["wheel"]
+    modules = {wheel["module"].lower().replace("_", "-") for wheel in wheels}
+    assert {"jsonschema", "splunk-soar-sdk", "pydantic"} <= modules, sorted(modules)
+    assert "pyyaml" not in modules  # platforms.splunk_soar.unneeded
+    for wheel in wheels:
+        for key in ("input_file", "input_file_aarch64"):
+            if wheel.get(key):
+                path = splunk_soar.installed / wheel[key]
+                assert path.is_file(), wheel[key]
+                tags = path.name[: -len(".whl")].split("-")[-3:]
+                assert tags[0] in ("py3", "py2.py3", "cp313") or tags[1] == "abi3", path.name
+
+
+def test_the_tarball_holds_readme_license_and_release_notes(splunk_soar: SoarApp) -> None:
+    with tarfile.open(splunk_soar.tarball) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"README.md", "LICENSE", "NOTICE", "release_notes/1.0.0.md", "manifest.json"} <= names
+    assert "src/plugin_data.py" in names and "src/actions/get_threat_events.py" in names
+    text = (splunk_soar.installed / "manifest.json").read_text(encoding="utf-8")
+    for official in ("phantom_sentinelone", "bb05c97e"):
+        assert official not in text
+    assert tarball_manifest(splunk_soar)["name"] != "SentinelOne"
+
+
+def test_the_installed_app_runs_the_seed_threat(splunk_soar: SoarApp, sim: Any) -> None:
+    asset = {"url": sim.url, "api_token": TOKEN}
+    run = soar(splunk_soar, ACTION, asset, {"threat_id": SEED_THREAT}, tree=splunk_soar.installed)
+    assert run.success is True, run.message
+    assert run.message == "HTTP 200: 2 events"
+    (envelope,) = run.data
+    assert envelope["json_body"]["data"] == simulator.SEED_EVENTS
+    ok = soar(splunk_soar, "test_connectivity", asset, tree=splunk_soar.installed)
+    assert ok.success is True
+    assert [r["auth"] for r in sim.requests()] == ["ok", "ok"]
+
+
+def test_the_projects_own_test_runs(splunk_soar: SoarApp) -> None:
+    proc = subprocess.run(
+        [str(splunk_soar.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=splunk_soar.tree,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "1 passed" in proc.stdout

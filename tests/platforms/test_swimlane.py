@@ -55,6 +55,9 @@ def test_the_tree_holds_exactly_one_override_per_action(swimlane: Vendor) -> Non
         p.relative_to(swimlane.tree).as_posix() for p in swimlane.tree.glob(f"**/{ACTION}.py")
     ] == [f"connector/src/{ACTION}.py"]
     assert not list(swimlane.tree.glob("**/runner_override.py"))
+    # The plugin's code reaches the runner as ordinary files, no archive imported at run time.
+    assert not list(swimlane.tree.glob("**/*.zip"))
+    assert (swimlane.tree / "connector/src/plugin_core/framework/runner.py").is_file()
 
 
 def test_declarative_runner_gets_the_seed_events(swimlane: Vendor, sim: Any) -> None:
@@ -151,7 +154,7 @@ def test_token_stays_out_of_errors_about_the_asset(swimlane: Vendor, sim: Any) -
     message = {"url": f"ftp://{TOKEN}@example", "api_token": TOKEN, **seed_inputs()}
     run = turbine(swimlane, message)  # run_vendor asserts the token is in no byte of output
     assert run.code == 1
-    assert run.error["name"] == "InputError"
+    assert run.error["name"] == "AssetError"
     assert "url" in run.error["message"]
     assert sim.requests() == []
 
@@ -174,7 +177,7 @@ def test_fields_outside_the_entry_scripts_list_reach_our_asset(
 def test_a_second_override_file_silently_disables_the_override(
     swimlane: Vendor, sim: Any, tmp_path: Path
 ) -> None:
-    # Why the plugin code travels zipped: with two get_threat_events.py in the tree the entry
+    # Why the action module is shipped renamed: with two get_threat_events.py in the tree the entry
     # script falls back to the declarative Runner, which never sees api_token (not on its list
     # of asset fields) and sends an empty ApiToken header.
     tree = tmp_path / "tree"

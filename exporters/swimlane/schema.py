@@ -1,0 +1,98 @@
+"""Our JSON Schemas in the shape Swimlane's runner documents (shipped nowhere: used by the export).
+
+``connector-def-runner``'s README and its examples show a small vocabulary and nothing else: one
+``type`` per property, ``title``, ``description``, ``default``, ``format``, ``properties``,
+``required``, ``additionalProperties``, ``items``, ``examples``. Turbine publishes no validator,
+so the definitions keep to that vocabulary:
+
+* a type union becomes one type: ``null`` dropped; of several others, ``string`` when allowed
+  (a value that is a number in one event and a string in another reads as text), else the first;
+* ``$ref`` to ``#/$defs/...`` is inlined; the ``then``/``else`` branches of ``allOf``
+  conditionals are merged into the properties they describe (the output's ``json_body`` is a
+  page of events or an error body: it lists both);
+* ``enum`` becomes a sentence in the description (``One of: asc, desc.``); every other keyword
+  (``$schema``, ``$id``, ``x-...``, ``pattern``, ``minimum``, ...) is left out. Our override
+  still validates every input against the full schema before anything is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+KEPT = ("title", "description", "default", "format", "examples")
+
+
+def single_type(declared: Any) -> Optional[str]:
+    types = [declared] if isinstance(declared, str) else list(declared or [])
+    types = [name for name in types if name != "null"]
+    if not types:
+        return None
+    return "string" if len(types) > 1 and "string" in types else types[0]
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = root["$defs"][ref[len("#/$defs/") :]]
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _branch_properties(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Dict[str, List]:
+    """{property: [subschemas]} from the schema and its allOf conditionals' then/else."""
+    found: Dict[str, List[Mapping[str, Any]]] = {}
+    parts = [schema]
+    for part in schema.get("allOf") or []:
+        parts += [part[k] for k in ("then", "else") if isinstance(part.get(k), Mapping)]
+    for part in parts:
+        for name, sub in (_resolve(part, root).get("properties") or {}).items():
+            found.setdefault(name, []).append(_resolve(sub, root))
+    return found
+
+
+def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[str, Any]:
+    """One schema from several descriptions of a property: the first's words, every property."""
+    merged: Dict[str, Any] = {}
+    for schema in schemas:
+        for key, value in schema.items():
+            if key == "properties":
+                merged.setdefault("properties", {})
+                for name, sub in value.items():
+                    merged["properties"].setdefault(name, []).append(_resolve(sub, root))
+            elif key == "required":
+                merged.setdefault("required", [])
+                merged["required"] += [n for n in value if n not in merged["required"]]
+            else:
+                merged.setdefault(key, value)
+    if "properties" in merged:
+        merged["properties"] = {n: _merge(subs, root) for n, subs in merged["properties"].items()}
+    return merged
+
+
+def turbine_schema(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:
+    """``schema`` in the runner's documented vocabulary (see the module docstring)."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    out: Dict[str, Any] = {key: schema[key] for key in KEPT if key in schema}
+    enum = [value for value in schema.get("enum") or [] if value is not None]
+    if enum:
+        listed = ", ".join(str(value) for value in enum)
+        out["description"] = f"{out.get('description', '').rstrip()} One of: {listed}.".lstrip()
+    properties = _branch_properties(schema, root)
+    declared = single_type(schema.get("type"))
+    if declared is None and properties:
+        declared = "object"
+    if declared is not None:
+        out["type"] = declared
+    if properties:
+        out["properties"] = {
+            name: turbine_schema(_merge(subs, root), root) for name, subs in properties.items()
+        }
+    if "required" in schema:
+        out["required"] = list(schema["required"])
+    extra = schema.get("additionalProperties")
+    if extra is not None:
+        out["additionalProperties"] = extra if isinstance(extra, bool) else True
+    if isinstance(schema.get("items"), Mapping):
+        out["items"] = turbine_schema(schema["items"], root)
+    return out
