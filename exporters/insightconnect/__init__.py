@@ -517,7 +517,7 @@ def setup_py(the_spec: Mapping[str, Any]) -> str:
     vendor, name = the_spec["vendor"], the_spec["name"]
     return (
         f"{GENERATED}from setuptools import setup, find_packages\n\n\n"
-        f"setup(name={py_string(f'{vendor}-{name}-plugin')},\n"
+        f"setup(name={py_string(f'{name}-{vendor}-plugin')},\n"
         f"      version={py_string(the_spec['version'])},\n"
         f"      description={py_string(the_spec['description'])},\n"
         f"      author={py_string(vendor)},\n"
