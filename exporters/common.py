@@ -353,3 +353,10 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def py_string(value: str) -> str:
+    """A double-quoted Python string literal of ``value`` (JSON's escapes are Python's): the
+    same text as ``"..."`` for a value without quotes, backslashes or control characters, so
+    generated files stay byte for byte what a vendor's generator writes for ordinary values."""
+    return json.dumps(str(value))

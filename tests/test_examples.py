@@ -188,3 +188,72 @@ def test_splunk_soar_playbook_uses_the_apps_params_and_datapaths(plugin) -> None
     }
     assert statuses == {401, 403, 429}
     assert decision["conditions"][0]["if"] == ["get_events:action_result.status", "==", "success"]
+
+PLAYBOOKS = EXAMPLES / "playbooks"
+
+
+def test_insightconnect_playbook_matches_what_insightconnect_does(plugin, sim, asset) -> None:
+    # InsightConnect fails the step on 401/403/404/429/5xx (the envelope in exception.data):
+    # the output's status_code never holds them, the failure branch does. Inputs are typed by
+    # the spec: no templated "1000" or "true" (the vendor runtime refuses them).
+    playbook = load(PLAYBOOKS / "insightconnect.yaml")
+    assert playbook["platform"] == "insightconnect"
+    steps = playbook_steps(playbook["steps"])
+    (call,) = [step for step in steps if step.get("action")]
+    assert call["plugin"] == plugin.id != "sentinelone"  # the official plugin's name
+    assert call["action"] in plugin.actions and call["connection"] == plugin.asset.id
+    spec = plugin.actions[call["action"]]
+    inputs = call["inputs"]
+    assert isinstance(inputs["parameters"]["limit"], int)
+    assert inputs["follow_cursor"] is True and isinstance(inputs["max_events"], int)
+    decisions = {step["id"]: step for step in steps if step.get("type") == "decision"}
+    on_output = decisions[call["next"]]
+    on_failure = decisions[call["on_failure"]]
+    assert "status_code" in on_output["value"] and "exception" not in on_output["value"]
+    assert not set(on_output["cases"]) & set(STATUS_PRESETS)  # they fail the step instead
+    assert "[exception].[data]" in on_failure["value"]
+    assert {401, 403, 429} <= set(on_failure["cases"]) <= set(STATUS_PRESETS) | {"default"}
+
+    threat = TEMPLATE_IC.sub(SEED_THREAT, inputs["path_parameters"]["threat_id"])
+    rendered = {**inputs, "path_parameters": {"threat_id": threat}}
+    envelope = run_action(plugin, call["action"], asset, prepare_inputs(spec, rendered))
+    assert envelope["status_code"] == 200 and check_output(spec, envelope) is None
+
+
+# The statuses the InsightConnect export fails the step on (exporters/insightconnect/entry.py,
+# which imports the vendor runtime: not importable here).
+STATUS_PRESETS = {401, 403, 404, 429, 500, 502, 503, 504}
+TEMPLATE_IC = re.compile(r'\{\{\["Trigger"\]\.\[threat_id\]\}\}')
+
+
+def test_shuffle_playbook_matches_what_shuffle_does(plugin, sim) -> None:
+    # Shuffle returns every HTTP response as the result: the switch on status_code holds
+    # 401/403/429; our own failures are success: false. Parameters are flat strings named as
+    # api.yaml names them.
+    from exporters.flat import asset_fields, input_fields
+    from exporters.shuffle.entry import run
+
+    playbook = load(PLAYBOOKS / "shuffle.yaml")
+    assert playbook["platform"] == "shuffle"
+    steps = playbook_steps(playbook["steps"])
+    for step in list(steps):
+        steps += playbook_steps(step.get("else") or [])
+    (call,) = [step for step in steps if step.get("action")]
+    assert call["app"] == plugin.id and call["action"] in plugin.actions
+    spec = plugin.actions[call["action"]]
+    names = {field.name for field in input_fields(spec.input_schema)}
+    assert set(call["parameters"]) <= names
+    assert all(isinstance(value, str) for value in call["parameters"].values())
+    (condition,) = [step for step in steps if step.get("type") == "condition"]
+    assert condition["if"].startswith("$get_events.success")
+    (switch,) = [step for step in steps if step.get("type") == "switch"]
+    assert switch["value"] == "$get_events.status_code"
+    assert {200, 401, 403, 429} <= set(switch["cases"])
+
+    values = {field.name: "" for field in asset_fields(plugin.asset.schema)}
+    values.update(url=sim.url, api_token=TOKEN)
+    values.update(
+        {k: v.replace("$exec.threat_id", SEED_THREAT) for k, v in call["parameters"].items()}
+    )
+    envelope = yaml.safe_load(run(ROOT, call["action"], values))
+    assert envelope["status_code"] == 200 and check_output(spec, envelope) is None

@@ -3,6 +3,7 @@ code (tests/platforms/test_insightconnect.py runs the vendor's runtime and valid
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -14,7 +15,7 @@ import yaml
 
 from exporters.insightconnect import schema_of
 from framework.manifest import Plugin
-from tests.support import copy_plugin, edit_text, run_cli
+from tests.support import ROOT, copy_plugin, edit_text, run_cli
 from tests.support import tree_files as files
 
 PACKAGE = "icon_s1_threat_events"
@@ -22,7 +23,9 @@ TREE = [
     ".CHECKSUM",
     ".dockerignore",
     "Dockerfile",
+    "LICENSE",
     "Makefile",
+    "NOTICE",
     f"bin/{PACKAGE}",
     "extension.png",
     "help.md",
@@ -39,10 +42,14 @@ TREE = [
     f"{PACKAGE}/triggers/__init__.py",
     f"{PACKAGE}/util/__init__.py",
     f"{PACKAGE}/util/bridge.py",
+    f"{PACKAGE}/util/plugin_data.py",
     "plugin.spec.yaml",
     "requirements.txt",
     "setup.py",
+    "unit_test/__init__.py",
+    "unit_test/test_get_threat_events.py",
 ]
+CORE = f"{PACKAGE}/util/"  # the plugin's code: framework/, connectors/, actions/
 SCHEMA_BLOCK = re.compile(r'"""(.*?)"""', re.DOTALL)  # how OutputValidator reads schema.py
 
 
@@ -63,10 +70,16 @@ def schemas_in(path: Path) -> list:
 def test_the_tree_is_the_insight_plugin_layout_plus_the_core(tmp_path: Path) -> None:
     folder = export(tmp_path / "sentinelone")
     names = sorted(files(folder))
-    assert [n for n in names if not n.startswith("plugin_core/")] == TREE
-    core = [n for n in names if n.startswith("plugin_core/")]
-    assert {"plugin_core/plugin.yaml", "plugin_core/framework/runner.py"} <= set(core)
-    assert "plugin_core/schemas/get_threat_events.input.schema.json" in core
+    code = ("framework/", "connectors/", "actions/")
+    core = [n for n in names if n.startswith(tuple(CORE + c for c in code))]
+    assert [n for n in names if n not in core] == TREE
+    assert {f"{CORE}framework/runner.py", f"{CORE}connectors/sentinelone.py"} <= set(core)
+    # Packages find_packages() installs with the plugin: every folder has its __init__.py.
+    for package in {n.rsplit("/", 1)[0] for n in core}:
+        assert f"{package}/__init__.py" in names, package
+    # plugin.yaml and the schemas travel as Python (the vendor's .dockerignore drops *.json).
+    assert not [n for n in names if n.endswith((".json", ".yaml")) and n != "plugin.spec.yaml"]
+    assert (folder / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
     # insight-plugin's tools take every schema.py for one of theirs: the core holds none.
     assert [n for n in names if n.endswith("schema.py")] == [
         f"{PACKAGE}/actions/get_threat_events/schema.py",
@@ -88,6 +101,9 @@ def test_the_connection_is_the_asset_schema(tmp_path: Path, plugin: Plugin) -> N
     assert connection["api_token"]["type"] == "credential_secret_key"
     assert connection["api_token"]["title"] == "API Token"
     assert [k for k, f in connection.items() if f["required"]] == ["url", "api_token"]
+    # A proxy URL may carry a password: stored as a credential, like the token.
+    assert connection["http_proxy"]["type"] == "credential_secret_key"
+    assert connection["http_proxy"]["required"] is False
     assert connection["timeout"]["type"] == "float" and connection["timeout"]["default"] == 30
     assert connection["max_retries"]["type"] == "integer"
     assert connection["verify_ssl"] == {
@@ -202,7 +218,21 @@ def test_help_is_generated_from_the_spec(tmp_path: Path) -> None:
     assert (
         f"|follow_cursor|boolean|False|False|{follow['description']}|None|False|None|None|" in text
     )
-    assert "* 1.0.0 - Initial plugin" in text
+    # The release notes of CHANGELOG.md; the spec's first line is the validators' own.
+    assert spec["version_history"] == ["1.0.0 - Initial plugin"]
+    assert "* 1.0.0 - Initial plugin: Get Threat Events: the events of a SentinelOne" in text
+    # What a workflow sees on failure, how to build and import, what was checked.
+    assert "fails the step with the plugin runtime's preset cause" in text
+    assert "run insight-plugin export in this folder" in text
+
+
+def test_the_spec_carries_what_the_hub_needs(tmp_path: Path, plugin: Plugin) -> None:
+    spec = spec_of(export(tmp_path / "sentinelone"))
+    assert spec["name"] == plugin.id != "sentinelone"  # the official plugin's name
+    assert spec["cloud_ready"] is True
+    assert spec["support"] == "community"
+    assert spec["resources"]["source_url"] == plugin.homepage
+    assert spec["resources"]["license_url"].startswith("https://")
 
 
 def test_settings_are_checked(tmp_path: Path) -> None:
@@ -216,15 +246,41 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_a_description_that_breaks_a_python_literal_is_refused(tmp_path: Path) -> None:
+HOSTILE = 'into a "SOAR" playbook\\"); import os #'
+
+
+def test_a_hostile_description_is_quoted_in_every_generated_file(tmp_path: Path) -> None:
+    # A double quote and a backslash in the manifest's description and action title (free
+    # text for the meta-schema): every generated Python file still parses, and holds the value
+    # as a string, not as code.
     root = copy_plugin(tmp_path / "plugin")
-    edit_text(root / "plugin.yaml", "into a SOAR playbook", 'into a "SOAR" playbook')
-    result = run_cli(
-        "export", "insightconnect", "--root", str(root), "--output", str(tmp_path / "o")
+    edit_text(root / "plugin.yaml", "into a SOAR playbook", HOSTILE)
+    edit_text(root / "plugin.yaml", "title: Get Threat Events", 'title: Get "Threat\\" Events')
+    folder = export(tmp_path / "o", "--root", str(root))
+    spec = spec_of(folder)
+    assert HOSTILE in spec["description"]
+    for path in [folder / f"bin/{PACKAGE}", *folder.rglob("*.py")]:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source, str(path))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Import) and n.names[0].name == "os"]
+        assert not [c for c in calls if c.col_offset > 0], path  # no injected statement
+    launcher = ast.parse((folder / f"bin/{PACKAGE}").read_text(encoding="utf-8"))
+    values = {
+        node.targets[0].id: node.value.value
+        for node in launcher.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    }
+    assert values["Description"] == spec["description"]
+    assert values["Name"] == spec["title"]
+    setup = (folder / "setup.py").read_text(encoding="utf-8")
+    assert json.dumps(spec["description"]) in setup
+    schema = (folder / f"{PACKAGE}/actions/get_threat_events/schema.py").read_text(encoding="utf-8")
+    assert (
+        f"DESCRIPTION = {json.dumps(spec['actions']['get_threat_events']['description'])}" in schema
     )
-    assert result.code == 1
-    assert "description: must not contain a double quote" in result.stderr
-    assert not (tmp_path / "o").exists()
+    # The Makefile is insight-plugin's own: it reads the spec when it runs, nothing is pasted.
+    assert HOSTILE not in (folder / "Makefile").read_text(encoding="utf-8")
+    assert "Threat" not in (folder / "Dockerfile").read_text(encoding="utf-8")
 
 
 def test_a_description_with_both_quote_kinds_is_refused_before_the_validator_sees_it() -> None:

@@ -32,11 +32,14 @@ APP = "s1_threat_events/1.0.0"
 TREE = [
     "SHUFFLE-EXPORT.md",
     f"{APP}/Dockerfile",
+    f"{APP}/LICENSE",
+    f"{APP}/NOTICE",
     f"{APP}/api.yaml",
     f"{APP}/requirements.txt",
     f"{APP}/src/app.py",
     f"{APP}/src/flat.py",
     f"{APP}/src/shuffle_adapter.py",
+    "s1_threat_events/README.md",
 ]
 
 
@@ -89,10 +92,10 @@ def test_export_is_byte_reproducible(tree: Path, tmp_path: Path) -> None:
     assert files(again) == files(tree)
 
 
-def test_requirements_pin_the_sdk_and_leave_its_own_pins_to_it(tree: Path, plugin: Plugin) -> None:
+def test_requirements_leave_the_sdk_and_its_pins_to_the_image(tree: Path, plugin: Plugin) -> None:
+    # The base image holds shuffle-sdk: a pin would reinstall it and its requests and urllib3.
     lines = (tree / APP / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    settings = plugin.platforms["shuffle"]
-    assert lines[1] == settings["runtime"] == "shuffle-sdk==0.0.41"
+    assert not [line for line in lines if line.lower().startswith("shuffle")]
     assert "jsonschema==4.25.1" in lines and "PyYAML==6.0.3" in lines
     projects = {line.split("==")[0].lower() for line in lines if not line.startswith("#")}
     assert not projects & {"requests", "urllib3", "certifi", "idna", "charset-normalizer"}
@@ -103,6 +106,57 @@ def test_dockerfile_builds_on_the_sdk_image(tree: Path, plugin: Plugin) -> None:
     lines = (tree / APP / "Dockerfile").read_text(encoding="utf-8").splitlines()
     assert lines[0] == f"FROM {plugin.platforms['shuffle']['base_image']} AS base"
     assert "COPY src /app" in lines and lines[-1] == 'CMD ["python", "app.py"]'
+    # Shuffle's own template: a builder stage with the Alpine build packages.
+    assert "FROM base AS builder" in lines
+    assert (
+        "RUN apk --no-cache add --update alpine-sdk libffi libffi-dev musl-dev openssl-dev git"
+        in lines
+    )
+    assert 'RUN pip install --no-cache-dir --prefix="/install" -r /requirements.txt' in lines
+
+
+def test_readme_says_how_to_load_it_and_what_a_workflow_sees(tree: Path, plugin: Plugin) -> None:
+    text = (tree / "s1_threat_events/README.md").read_text(encoding="utf-8")
+    for needle in [
+        "SHUFFLE_APP_HOTLOAD_FOLDER",
+        "Download from URL",
+        "| `api_token` | yes |",
+        "| `threat_id` | yes |",
+        "status_code",
+        '"success": false',
+        "shuffle-sdk==0.0.41",
+        "## Release notes",
+        "- Get Threat Events: the events of a SentinelOne threat",
+    ]:
+        assert needle in text, needle
+    assert (tree / APP / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+
+
+def test_a_hostile_title_is_quoted_in_app_py(tmp_path: Path) -> None:
+    # A double quote, triple quotes and a backslash in the manifest's texts: app.py parses
+    # and holds them as strings (api.yaml is a YAML dump).
+    root = copy_plugin(tmp_path / "plugin")
+    edit_text(root / "plugin.yaml", "title: Get Threat Events", 'title: Get """Threat\\" Events')
+    edit_text(root / "plugin.yaml", "into a SOAR playbook", 'into a """SOAR""" playbook')
+    out = tmp_path / "o"
+    assert run_cli("export", "shuffle", "--root", str(root), "--output", str(out)).code == 0
+    source = (out / APP / "src/app.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    assert '"""Threat' not in source and '"""SOAR' not in source  # not pasted into the code
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    assert {n.name for n in cls.body if isinstance(n, ast.FunctionDef)} == {"get_threat_events"}
+
+
+def test_parameter_descriptions_are_one_sentence(api: Dict[str, Any]) -> None:
+    parameters = list(api["authentication"]["parameters"])
+    for action in api["actions"]:
+        parameters += action["parameters"]
+        assert action["description"].count(". ") == 0
+    for param in parameters:
+        text = param["description"].replace("e.g. ", "e.g ")
+        assert text.endswith("."), param["name"]
+        assert ". " not in text, (param["name"], text)
+        assert "YAML" not in text and "JSON" not in text, param["name"]
 
 
 # --- api.yaml -----------------------------------------------------------------------------------
@@ -130,7 +184,7 @@ def test_authentication_is_the_asset_prefilled_and_masked(
         assert "options" not in param  # Shuffle drops options on authentication parameters
         assert param["schema"] == {"type": "string"}
         assert param["required"] is (name in plugin.asset.schema["required"])
-        assert fields[name]["description"] in param["description"]
+        assert param["description"].split(";")[0].rstrip(".") in fields[name]["description"]
         if not param["required"]:
             assert param["value"], f"{name}: the dialog refuses an empty field"
     assert "***" in params["api_token"]["example"] and "***" in params["http_proxy"]["example"]
@@ -293,7 +347,7 @@ def test_a_hostile_threat_id_is_refused_with_our_sentence(sim: Any, threat_id: A
         "reason": result["reason"],
         "cause": "invalid_input",
     }
-    assert result["reason"].startswith("invalid inputs: path_parameters.threat_id: got ")
+    assert result["reason"].startswith("invalid inputs: parameter threat_id: got ")
     assert sim.requests() == []
 
 
@@ -301,7 +355,7 @@ def test_missing_values_are_named(sim: Any) -> None:
     result = shuffle_run(url=sim.url, api_token="", threat_id="")
     assert result["success"] is False
     assert "api_token: missing" in result["reason"]
-    assert "path_parameters.threat_id: missing" in result["reason"]
+    assert "parameter threat_id: missing" in result["reason"]
     assert sim.requests() == []
 
 

@@ -1,10 +1,15 @@
 """InsightConnect's plugin runtime -> this plugin's own runtime (exported as util/bridge.py).
 
 The generated Connection and Action classes call these functions; the work is done by the plugin
-core in ``plugin_core/`` beside the package (``framework.runner.run_action`` and
+core beside this module in ``util/`` (framework/, connectors/, actions/ and plugin_data.py:
+plugin.yaml and its schemas as Python; ``framework.runner.run_action`` and
 ``run_asset_test``: coercion, validation, the connector's TLS, proxy, retry and size rules,
 cursor paging; its messages are secret-free at their source). What is InsightConnect's own:
 
+* the runtime's own check of the connection against its schema is ours (``check_connection``,
+  called by the Connection class): the vendor's check quotes the whole connection, token and
+  proxy password included, in its error, and so in the response and the log. Ours names the
+  fields and what was expected, never a value;
 * the connection arrives typed by the spec, ``api_token`` as ``{"secretKey": ...}``; unset
   optional fields may arrive as "" or null: they are left out, as absent;
 * an optional enum left empty ("", which the spec accepts) is absent for the core;
@@ -27,16 +32,22 @@ import sys
 from pathlib import Path
 
 from insightconnect_plugin_runtime.exceptions import ConnectionTestException, PluginException
+from jsonschema import Draft7Validator
 
-ROOT = Path(__file__).resolve().parents[2] / "plugin_core"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from . import plugin_data
+
+# The core's packages (framework, connectors, actions) sit beside this module and import each
+# other absolutely: this folder goes on sys.path, wherever the package was installed.
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 from framework import runner  # noqa: E402 - the core is on sys.path from here
 from framework.errors import RunError  # noqa: E402
-from framework.manifest import load_plugin  # noqa: E402
+from framework.manifest import plugin_from_data  # noqa: E402
 
-PLUGIN = load_plugin(ROOT)  # once, at import: every thread of the http server shares it
+# Once, at import: every thread of the http server shares it.
+PLUGIN = plugin_from_data(plugin_data.MANIFEST, plugin_data.DOCUMENTS, HERE)
 Preset = PluginException.Preset
 STATUS_PRESETS = {
     401: Preset.API_KEY,
@@ -56,6 +67,42 @@ def preset_for(status):
     if status in STATUS_PRESETS:
         return STATUS_PRESETS[status]
     return Preset.SERVER_ERROR if isinstance(status, int) and 500 <= status <= 599 else None
+
+
+def _where(error):
+    return ".".join(str(part) for part in error.absolute_path)
+
+
+def _problem(schema, error):
+    """One schema error of the connection, named by field and expectation, without its value."""
+    if error.validator == "required":
+        prefix = _where(error) + "." if error.path else ""
+        missing = [n for n in error.validator_value if n not in (error.instance or {})]
+        return ", ".join(f"{prefix}{name}: missing" for name in missing)
+    where = _where(error) or "the connection"
+    field = schema.get("properties", {}).get(str(error.path[0]) if error.path else "", {})
+    if field.get("$ref", "").endswith("/credential_secret_key"):
+        return f'{where}: expected a credential, {{"secretKey": "..."}}'
+    if error.validator == "type":
+        return f"{where}: expected {error.validator_value}, got {type(error.instance).__name__}"
+    if error.validator == "enum":
+        return f"{where}: expected one of {error.validator_value}"
+    return f"{where}: not valid ({error.validator})"
+
+
+def check_connection(schema, params):
+    """The connection against the connection schema (what the runtime checks), failing with the
+    fields and what they expected: no value of the connection is in the message."""
+    if not schema:
+        return
+    errors = sorted(Draft7Validator(schema).iter_errors(params), key=lambda e: list(e.path))
+    if errors:
+        problems = sorted({_problem(schema, error) for error in errors})
+        raise PluginException(
+            cause="The connection is not valid: " + "; ".join(problems) + ".",
+            assistance="Correct the connection settings (the API token is a credential, and so"
+            " is the HTTP proxy); nothing was sent to the console.",
+        )
 
 
 def asset_from_connection(params):

@@ -13,6 +13,11 @@ sorts them back into the asset and the nested inputs using the plugin's own sche
   ``{"success": false, "reason": <our sentence>, "cause": <code>}``, Shuffle's own shape for an
   app-level failure, with ``"envelope"`` (the events read so far) when a cursor walk broke off.
 
+Our sentences name Shuffle's own parameters: the core says ``path_parameters.threat_id`` (the
+nested input of our CLI) and advises quoting it in YAML and JSON; a Shuffle parameter is flat
+(``threat_id``) and always a string, so ``flat_message`` names the flat parameter and drops that
+advice.
+
 It never raises: shuffle-sdk would bury our sentence under its own generic reason. Nothing here
 prints or logs a value.
 """
@@ -20,6 +25,7 @@ prints or logs a value.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -78,6 +84,23 @@ def split(plugin: Any, action_id: str, values: Mapping[str, Any]) -> Tuple[Dict[
     return asset, inputs
 
 
+# Advice for our CLI's YAML and JSON files, which a Shuffle parameter (always a string) needs not.
+FILE_ADVICE = re.compile(r" \([^()]*\b(?:YAML|JSON)\b[^()]*\)")
+
+
+def flat_message(text: str, fields: Any) -> str:
+    """A core sentence about inputs in Shuffle's terms: ``path_parameters.threat_id`` becomes the
+    parameter ``threat_id``; advice about quoting in YAML and JSON files is left out."""
+    for field in fields:
+        if field.group:
+            text = re.sub(
+                rf"(?<![\w.]){re.escape(field.group)}\.{re.escape(field.name)}(?![\w])",
+                f"parameter {field.name}",
+                text,
+            )
+    return FILE_ADVICE.sub("", text)
+
+
 def dump(value: Any) -> str:
     """JSON text, non-ASCII kept as is. A string holding a lone surrogate (valid JSON:
     "\\udc80") has no UTF-8 form: then the whole document uses \\u escapes, keeping every value."""
@@ -106,7 +129,10 @@ def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
     except ManifestError as exc:
         return failure(" ".join(exc.problems), "invalid_plugin")
     except RunError as exc:
-        return failure(str(exc), exc.cause or CAUSES[exc.kind], exc.envelope)
+        reason = str(exc)
+        if exc.kind == "inputs":
+            reason = flat_message(reason, input_fields(plugin.actions[action_id].input_schema))
+        return failure(reason, exc.cause or CAUSES[exc.kind], exc.envelope)
     except Exception as exc:  # no traceback, and no value, reaches the workflow
         return failure(f"internal error in the plugin ({type(exc).__name__}).", "internal")
     return dump(envelope)

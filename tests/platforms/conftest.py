@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
@@ -156,8 +157,19 @@ def splunk_soar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoarApp]:
 
 @pytest.fixture(scope="session")
 def insightconnect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
-    tree = export("insightconnect", tmp_path_factory.mktemp("export") / "sentinelone")
+    """The export, ``pip install``-ed into the runtime's venv as the image's build does
+    (setup.py's find_packages(): the package with our code in util/), so the launcher imports
+    the installed package, with no PYTHONPATH."""
+    from framework.manifest import load_plugin
+
+    tree = export("insightconnect", tmp_path_factory.mktemp("export") / load_plugin().id)
     python = ensure_venv("insightconnect")
+    # From a copy: a build leaves build/ and *.egg-info beside setup.py.
+    copy = tmp_path_factory.mktemp("build") / tree.name
+    shutil.copytree(tree, copy)
+    command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command += ["--no-deps", "--force-reinstall", str(copy)]  # setuptools from the index
+    subprocess.run(command, check=True, cwd=copy, timeout=300)
     yield Vendor(python, tree)
 
 

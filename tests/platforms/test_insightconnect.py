@@ -23,9 +23,10 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 import pytest
 
 import simulator
+from framework.manifest import load_plugin
 from tests.platforms.conftest import HERE, Vendor
 from tests.platforms.venvs import settings, venv_with
-from tests.support import SECRETS, SEED_THREAT, TOKEN, synthetic_threat
+from tests.support import PROXY_PASSWORD, SECRETS, SEED_THREAT, TOKEN, synthetic_threat
 
 ACTION = "get_threat_events"
 LAUNCHER = "bin/icon_s1_threat_events"
@@ -59,8 +60,10 @@ class Result(NamedTuple):
 
 
 def environment(tree: Path) -> Dict[str, str]:
+    """No PYTHONPATH: the launcher imports the package pip installed (the conftest fixture)."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")  # the Dockerfile's PYTHONPATH
+    env.update(PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
     env.pop("PLUGIN_RUNTIME_ENVIRONMENT", None)
     return env
 
@@ -97,7 +100,7 @@ def launch(vendor: Vendor, mode: str, message: Dict[str, Any], cwd: Path) -> Res
     )
     no_secrets(proc.stdout, proc.stderr)
     # The vendor prints a traceback of its own for a failed step; none of our core's frames.
-    assert "plugin_core/" not in proc.stderr, proc.stderr
+    assert not re.search(r"/util/(framework|connectors|actions)/", proc.stderr), proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     message = json.loads(last)
     assert message["version"] == "v1"
@@ -151,6 +154,44 @@ def test_vendor_runtime_is_installed_at_its_own_pins(insightconnect: Vendor) -> 
     assert all(line.startswith("#") for line in requirements.splitlines())
 
 
+def test_the_launcher_runs_the_installed_package_without_pythonpath(
+    insightconnect: Vendor, tmp_path: Path
+) -> None:
+    # Our code sits in icon_<id>/util/ and setup.py's find_packages() installs it: imported
+    # from site-packages, from anywhere, with no PYTHONPATH.
+    code = (
+        "import icon_s1_threat_events.util.bridge as b, framework, connectors.sentinelone as c;"
+        "print(b.__file__); print(framework.__file__); print(c.__file__)"
+    )
+    proc = subprocess.run(
+        [str(insightconnect.python), "-c", code],
+        capture_output=True,
+        text=True,
+        env=environment(insightconnect.tree),
+        cwd=tmp_path,
+        check=True,
+    )
+    paths = proc.stdout.split()
+    assert len(paths) == 3
+    for path in paths:
+        assert "/site-packages/icon_s1_threat_events/util/" in path, path
+
+
+def test_unit_test_passes_under_the_vendor_runtime(insightconnect: Vendor) -> None:
+    # unit_test/ as insight-plugin create lays it out, with real tests: the action, a wrong
+    # token, an invalid id and the connection test against a server on 127.0.0.1.
+    proc = subprocess.run(
+        [str(insightconnect.python), "-m", "unittest", "discover", "-s", "unit_test", "-v"],
+        capture_output=True,
+        text=True,
+        env=environment(insightconnect.tree),
+        cwd=insightconnect.tree,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Ran 5 tests" in proc.stderr and proc.stderr.rstrip().endswith("OK")
+
+
 def test_generated_files_are_what_insight_plugin_create_makes(
     insightconnect: Vendor, tools: Path, tmp_path: Path
 ) -> None:
@@ -165,8 +206,8 @@ def test_generated_files_are_what_insight_plugin_create_makes(
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    theirs = tmp_path / "s1_threat_events"  # insight-plugin names the folder after the plugin
-    same = [LAUNCHER, "setup.py", ".CHECKSUM"]
+    theirs = tmp_path / load_plugin().id
+    same = [LAUNCHER, "setup.py", ".CHECKSUM", "Makefile", ".dockerignore", "unit_test/__init__.py"]
     same += [
         p.relative_to(theirs).as_posix() for p in theirs.rglob("icon_s1_threat_events/**/*.py")
     ]
@@ -177,6 +218,14 @@ def test_generated_files_are_what_insight_plugin_create_makes(
     } <= set(same)
     for name in same:
         assert (insightconnect.tree / name).read_bytes() == (theirs / name).read_bytes(), name
+    # The Dockerfile too, but its one value goes through our Dockerfile quoting.
+    ours = (insightconnect.tree / "Dockerfile").read_text(encoding="utf-8")
+    label = re.search(r'^LABEL organization="([a-z0-9]+)"$', ours, re.M)
+    assert label, ours
+    plain = ours.replace(label.group(0), f"LABEL organization={label.group(1)}")
+    assert plain == (theirs / "Dockerfile").read_text(encoding="utf-8")
+    # unit_test/ as it makes it, our tests in place of its failing stub.
+    assert (theirs / "unit_test/test_get_threat_events.py").is_file()
     # Only our own Action and Connection bodies (and the bridge) differ from its stubs.
     assert "bridge.run_action" in (
         insightconnect.tree / "icon_s1_threat_events/actions/get_threat_events/action.py"
@@ -381,7 +430,8 @@ def test_a_proxy_with_credentials_and_a_private_ca_reach_our_connector(
     # PROXY_PASSWORD is among the secrets checked in every byte of output.
     server, ca_path = tls_sim
     proxy_url = auth_proxy.url(with_credentials=True)
-    conn = connection(server.url, ca_bundle=ca_path, http_proxy=proxy_url)
+    # http_proxy is a credential in the spec (it can carry a password), like the token.
+    conn = connection(server.url, ca_bundle=ca_path, http_proxy={"secretKey": proxy_url})
     result = launch(insightconnect, "run", action_message(conn, seed_inputs()), tmp_path)
     assert result.code == 0, result.stderr
     assert result.body["output"]["json_body"]["data"] == simulator.SEED_EVENTS
@@ -391,6 +441,43 @@ def test_a_proxy_with_credentials_and_a_private_ca_reach_our_connector(
     )
     assert untrusted.code == 1
     assert "not trusted" in untrusted.body["exception"]["cause"]
+
+
+# Connections that fail the connection schema: the runtime's own check would quote the whole
+# connection (token and proxy password included) in its error; ours names the field only.
+MALFORMED = {
+    "token_as_a_string": {"api_token": TOKEN},
+    "url_missing": {"url": None},
+    "proxy_as_a_string": {"http_proxy": f"http://u:{PROXY_PASSWORD}@127.0.0.1:9"},
+    "secret_key_not_a_string": {"api_token": {"secretKey": [TOKEN]}},
+    "timeout_a_string": {"timeout": f"30 {TOKEN}"},
+}
+
+
+def malformed(url: str, case: str) -> Dict[str, Any]:
+    conn = connection(url, http_proxy={"secretKey": f"http://u:{PROXY_PASSWORD}@127.0.0.1:9"})
+    conn.update(MALFORMED[case])
+    return {k: v for k, v in conn.items() if v is not None}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+@pytest.mark.parametrize("mode", ["run", "test"])
+def test_a_malformed_connection_is_refused_without_its_secrets(
+    insightconnect: Vendor, sim: Any, tmp_path: Path, case: str, mode: str
+) -> None:
+    conn = malformed(sim.url, case)
+    if mode == "run":
+        message = action_message(conn, seed_inputs())
+    else:
+        message = connection_test_message(conn)
+    result = launch(insightconnect, mode, message, tmp_path)  # checks every byte for secrets
+    assert result.code == 1
+    assert result.body["status"] == "error"
+    cause = result.body["exception"]["cause"]
+    assert cause.startswith("The connection is not valid: ")
+    field = next(iter(MALFORMED[case]))
+    assert field in cause
+    assert sim.requests() == []
 
 
 # --- test mode ----------------------------------------------------------------------------------
@@ -420,7 +507,7 @@ def test_connection_fields_left_empty_are_absent(
     insightconnect: Vendor, sim: Any, tmp_path: Path
 ) -> None:
     # What `insight-plugin samples` writes for unset optional strings.
-    conn = connection(sim.url, ca_bundle="", http_proxy="", verify_ssl=True)
+    conn = connection(sim.url, ca_bundle="", http_proxy={"secretKey": ""}, verify_ssl=True)
     result = launch(insightconnect, "test", connection_test_message(conn), tmp_path)
     assert result.code == 0, result.stderr
     assert result.body["output"] == {"success": True}
@@ -552,6 +639,22 @@ def test_http_mode_serves_many_action_calls_from_one_process(
             f" correct; worker RSS {before} KB before, {after} KB after 50 ({after - before:+d}"
             f" KB), {again} KB after 100 ({again - after:+d} KB)."
         )
+
+
+def test_http_mode_malformed_connections_keep_their_secrets(http_server: Server, sim: Any) -> None:
+    # Each malformed connection on both routes: no secret in any response (post() checks every
+    # byte) nor in the server's log.
+    for case in sorted(MALFORMED):
+        conn = malformed(sim.url, case)
+        for path, message in [
+            (f"/api/v1/actions/{ACTION}", action_message(conn, seed_inputs())),
+            ("/api/v1/connection/test", connection_test_message(conn)),
+        ]:
+            status, body, _ = post(http_server, path, message)
+            assert status == 400, (case, path)
+            assert body["exception"]["cause"].startswith("The connection is not valid: ")
+    assert sim.requests() == []
+    no_secrets("".join(http_server.log))
 
 
 def test_http_mode_connection_test(http_server: Server, sim: Any) -> None:

@@ -247,6 +247,9 @@ def test_the_sdk_is_installed_at_its_own_pins(shuffle: Vendor) -> None:
     assert settings("shuffle")["runtime"] in freeze
     assert "requests==2.32.3" in freeze and "urllib3==2.3.0" in freeze  # the SDK's pins
     assert "jsonschema==4.25.1" in freeze  # ours, from the app's requirements.txt
+    # requirements.txt leaves shuffle-sdk to the image (the venv gets it as the image has it).
+    requirements = (shuffle.tree / "requirements.txt").read_text(encoding="utf-8")
+    assert "shuffle-sdk" not in requirements.replace("provides shuffle-sdk", "")
     check = subprocess.run([str(shuffle.python), "-m", "pip", "check"], capture_output=True)
     assert check.returncode == 0, check.stdout
 
@@ -359,7 +362,7 @@ def test_standalone_hostile_threat_id_sends_nothing(
     assert set(run.value) == {"success", "reason", "cause"}
     assert run.value["success"] is False and run.value["cause"] == "invalid_input"
     reason = run.value["reason"]
-    assert reason.startswith("invalid inputs: path_parameters.threat_id: got ")
+    assert reason.startswith("invalid inputs: parameter threat_id: got ")
     assert "expected a decimal digit string" in reason
     assert sim.requests() == []
 
@@ -544,7 +547,9 @@ def test_worker_failure_is_a_success_false_result(
 ) -> None:
     run = worker(shuffle, backend, **console(sim), threat_id="../1")
     assert run.value["success"] is False and run.value["cause"] == "invalid_input"
-    assert "path_parameters.threat_id" in run.value["reason"]
+    # Shuffle's own parameter name, not our CLI's nested path, and no YAML/JSON advice.
+    assert "parameter threat_id" in run.value["reason"]
+    assert "path_parameters" not in run.value["reason"] and "YAML" not in run.value["reason"]
     assert sim.requests() == []
 
 
