@@ -189,6 +189,7 @@ def test_splunk_soar_playbook_uses_the_apps_params_and_datapaths(plugin) -> None
     assert statuses == {401, 403, 429}
     assert decision["conditions"][0]["if"] == ["get_events:action_result.status", "==", "success"]
 
+
 PLAYBOOKS = EXAMPLES / "playbooks"
 
 
