@@ -51,9 +51,9 @@ from framework.manifest import (
 )
 from runtime.archive import epoch, zip_bytes
 from runtime.lint import lint_plugin
+from runtime.package import PackageError, read_entries
 
 FILE_MODE, DIR_MODE = 0o644, 0o755
-SKIPPED = re.compile(r"(^\.|~$|\.py[co]$|\.sw[po]$|\.orig$|\.rej$)")
 # Written by write_tree() at the top of every export folder (not into the archive): the plugin
 # id and the platform. Only a folder holding it is ever replaced.
 STAMP = ".runtime-export.json"
@@ -139,26 +139,17 @@ def largest_icon(plugin: Plugin) -> str:
     return plugin.icons[max(plugin.icons)]
 
 
-def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
-    files: Dict[str, bytes] = {}
-    for directory, subdirs, names in os.walk(root / folder):
-        subdirs[:] = sorted(d for d in subdirs if d != "__pycache__" and not d.startswith("."))
-        for name in names:
-            if not SKIPPED.search(name):
-                path = Path(directory, name)
-                files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
-
-
 def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
     """The plugin's code: framework/ and the top-level packages of every ``module:Class``
-    plugin.yaml names (connectors/, actions/), by path relative to the plugin root."""
+    plugin.yaml names (connectors/, actions/), by path relative to the plugin root. Taken as
+    the bundle takes them (``runtime.package.read_entries``): in a git checkout only the files
+    git tracks, only ``.py`` files, and a file that looks like a filled-in asset is refused."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
     packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
-    files: Dict[str, bytes] = {}
-    for package in sorted(packages):
-        files.update(_package_files(plugin.root, package))
-    return files
+    try:
+        return read_entries(plugin.root, (), sorted(packages))
+    except PackageError as exc:
+        raise ExportError(exc.lines) from None
 
 
 def plugin_core(plugin: Plugin) -> Dict[str, bytes]:

@@ -253,3 +253,39 @@ def test_the_current_directory_and_the_plugin_root_are_never_replaced(
         else:
             raise AssertionError(f"{output} was replaced")
         assert sorted(files(root)) == before and (root / ".runtime-export.json").is_file()
+
+
+def test_an_export_ships_only_the_plugins_own_code(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    (root / "actions" / "token.bak").write_text("s1-token-in-a-backup\n", encoding="utf-8")
+    (root / "connectors" / "notes.txt").write_text("private\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("export", "splunk_soar", "--root", str(root), "--output", str(out))
+    assert result.code == 0, result.stderr
+    shipped = files(out)
+    assert "src/actions/get_threat_events.py" in shipped
+    assert not [name for name in shipped if name.endswith(("token.bak", "notes.txt"))]
+    # Only .py files travel, as in the bundle: a filled-in asset beside the code stays out.
+    (root / "connectors" / "asset.local.py").write_text("", encoding="utf-8")
+    (root / "connectors" / "asset.local.json").write_text(
+        '{"url": "https://x.example", "api_token": "eyJrIjoiZmlsbGVkLWluIn0"}', encoding="utf-8"
+    )
+    result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "b"))
+    assert result.code == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "b" / "connector/src/plugin_core.zip") as core:
+        assert "connectors/asset.local.py" in core.namelist()
+        assert "connectors/asset.local.json" not in core.namelist()
+
+
+def test_an_export_from_a_checkout_ships_only_tracked_files(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "plugin"], check=True)
+    (root / "actions" / "scratch.py").write_text("TOKEN = 'pasted'\n", encoding="utf-8")
+    result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "o"))
+    assert result.code == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "o" / "connector/src/plugin_core.zip") as core:
+        assert "actions/get_threat_events.py" in core.namelist()
+        assert "actions/scratch.py" not in core.namelist()

@@ -392,8 +392,8 @@ def test_a_filled_in_asset_stops_the_build(tmp_path: Path, name: str) -> None:
     proc = package("--no-wheels", "--root", str(root), "--output", str(tmp_path / "out"))
     assert proc.returncode == 1
     assert proc.stderr.startswith(
-        f"examples/{name}: looks like a filled-in asset (api_token is set); a bundle must not "
-        "ship a token"
+        f"examples/{name}: looks like a filled-in asset (api_token is set); a bundle or "
+        "export must not ship a token"
     )
     assert "eyJrIjoiZmlsbGVkLWluIn0" not in proc.stderr
     assert not (tmp_path / "out").exists()
