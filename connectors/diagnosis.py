@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence
 
-import requests
-
+from framework.body import header_value
 from framework.errors import Cause, TransportError, describe
 
 Result = Dict[str, Any]
@@ -70,8 +69,7 @@ class ConnectionTest:
     def from_envelope(self, envelope: Result) -> Result:
         status = envelope["status_code"]
         reason = self.quoted(envelope.get("reason") or "")
-        headers = requests.structures.CaseInsensitiveDict(envelope.get("response_headers") or {})
-        rqid = self.quoted(headers.get("X-RQID"))
+        rqid = self.quoted(header_value(envelope.get("response_headers"), "X-RQID"))
         body = envelope.get("json_body")
         if 200 <= status < 300 and isinstance(body, dict) and isinstance(body.get("data"), list):
             return self.result(

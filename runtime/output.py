@@ -121,11 +121,11 @@ STATUS_MEANING = {
 }
 
 
-def _header(envelope: Mapping[str, Any], name: str) -> Any:
-    headers = envelope.get("response_headers")
-    if not isinstance(headers, dict):
-        return None
-    return next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
+def header(envelope: Mapping[str, Any], name: str) -> Any:
+    """Header ``name`` of the envelope, any case; the first value of a repeated one."""
+    from framework.body import header_value  # requests: imported when a run is under way
+
+    return header_value(envelope.get("response_headers"), name)
 
 
 def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
@@ -140,10 +140,10 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     title = plain(first.get("title") if isinstance(first, dict) else None, 80)
     title = title or plain(envelope.get("reason"), 80)
     meaning = STATUS_MEANING.get(status, "")
-    retry_after = plain(_header(envelope, "Retry-After"), 40)
+    retry_after = plain(header(envelope, "Retry-After"), 40)
     if retry_after:
         meaning += f" (Retry-After {retry_after})"
-    rqid = plain(_header(envelope, "X-RQID"), 80)
+    rqid = plain(header(envelope, "X-RQID"), 80)
     line = f"HTTP {status}" + (f" {title}" if title else "")
     line += f": {meaning}" if meaning else ""
     return line + (f" (X-RQID {rqid})" if rqid else "")

@@ -42,6 +42,7 @@ from runtime.output import (
     CliError,
     answer_line,
     follow_summary,
+    header,
     run_failed,
     write_stdout,
 )
@@ -773,8 +774,7 @@ class EventFile(Writer):
         """One line on stderr: what was written, the status, and how to resume."""
         if self.quiet:
             return
-        headers = envelope.get("response_headers") or {}
-        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        rqid = header(envelope, "X-RQID")
         status = envelope.get("status_code")
         wrote = (
             f"{self.events:,} event{'' if self.events == 1 else 's'} "
@@ -941,8 +941,7 @@ class MarkdownNote(EventFile):
         state = self.counts
         threat = (self.export_inputs.get("path_parameters") or {}).get("threat_id", "?")
         status = envelope.get("status_code")
-        headers = envelope.get("response_headers") or {}
-        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        rqid = header(envelope, "X-RQID")
         resume = f"resume with {self.resume_hint(short=True)}"
         if finished:
             how = "complete"
