@@ -345,6 +345,15 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
     return export(args, secrets)
 
 
+# exporters/ beside runtime/: a checkout. The bundle (runtime package) leaves it out: platform
+# packages are built from the sources, where git says which files are the plugin's.
+HAS_EXPORTERS = os.path.isfile(
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters", "common.py"
+    )
+)
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Help text as written (examples and exit codes keep their lines)."""
 
@@ -516,11 +525,14 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     )
     package.set_defaults(handler=cmd_package)
 
-    export = command("export", "write a SOAR platform's package (exporters/)")
-    export.add_argument("platform", help="platform name, e.g. swimlane")
-    export.add_argument("--output", default=None, help="folder (default: dist/platforms/PLATFORM)")
-    export.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
-    export.set_defaults(handler=cmd_export)
+    if HAS_EXPORTERS:  # the bundle ships no exporters/: its CLI does not offer export
+        export = command("export", "write a SOAR platform's package (exporters/)")
+        export.add_argument("platform", help="platform name, e.g. swimlane")
+        export.add_argument(
+            "--output", default=None, help="folder (default: dist/platforms/PLATFORM)"
+        )
+        export.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
+        export.set_defaults(handler=cmd_export)
     return parser
 
 
