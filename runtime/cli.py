@@ -221,7 +221,7 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     _check_stdout()
     if args.asset == "-" and args.inputs == "-":
         raise CliError(
-            EXIT_INPUT, ["invalid inputs: --asset and --inputs cannot both read stdin (-)."]
+            EXIT_INPUT, ["invalid option: --asset and --inputs cannot both read stdin (-)."]
         )
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
@@ -347,11 +347,17 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
 
 # exporters/ beside runtime/: a checkout. The bundle (runtime package) leaves it out: platform
 # packages are built from the sources, where git says which files are the plugin's.
-HAS_EXPORTERS = os.path.isfile(
-    os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters", "common.py"
+EXPORTERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters")
+HAS_EXPORTERS = os.path.isfile(os.path.join(EXPORTERS, "common.py"))
+
+
+def _platform_names() -> List[str]:
+    """The platform folders of exporters/ (read, not imported: export's --help lists them)."""
+    return sorted(
+        name
+        for name in os.listdir(EXPORTERS)
+        if os.path.isfile(os.path.join(EXPORTERS, name, "__init__.py"))
     )
-)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -527,7 +533,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
 
     if HAS_EXPORTERS:  # the bundle ships no exporters/: its CLI does not offer export
         export = command("export", "write a SOAR platform's package (exporters/)")
-        export.add_argument("platform", help="platform name, e.g. swimlane")
+        export.add_argument("platform", help=f"one of: {', '.join(_platform_names())}")
         export.add_argument(
             "--output", default=None, help="folder (default: dist/platforms/PLATFORM)"
         )
