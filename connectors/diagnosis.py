@@ -13,10 +13,9 @@ name hosts (``host:port``), never URLs with credentials, tokens or headers.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
-import requests
-
+from framework.body import header_value
 from framework.errors import Cause, TransportError, describe
 
 Result = Dict[str, Any]
@@ -25,10 +24,20 @@ Result = Dict[str, Any]
 class ConnectionTest:
     """Builds connection-test results for one console. Transport failures keep the sentence of
     their cause (framework.errors.CAUSES, the same words as a run); only the product's words
-    for a 401 and a 403 are its own. ``facts`` fill the cause table (host, proxy, ...)."""
+    for a 401 and a 403 are its own. ``facts`` fill the cause table (host, proxy, ...).
+    ``secrets`` (what the connector sends) are replaced by ``***`` in what the server said that
+    the diagnosis quotes (its reason phrase, its X-RQID): a server may echo the token there."""
 
-    def __init__(self, *, facts: Dict[str, Any], token_invalid: str, permission: str) -> None:
+    def __init__(
+        self,
+        *,
+        facts: Dict[str, Any],
+        token_invalid: str,
+        permission: str,
+        secrets: Sequence[str] = (),
+    ) -> None:
         self.facts = facts
+        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
         self.host = facts["host"]
         self.token_invalid = token_invalid  # the product's words for a 401 and a 403
         self.permission = permission
@@ -49,11 +58,18 @@ class ConnectionTest:
         """The connector already classified the failure and worded it (``exc.cause``)."""
         return self.result(False, Cause(exc.cause).value, str(exc))
 
+    def quoted(self, text: Any) -> Any:
+        """Server text as the diagnosis quotes it: every secret replaced by ``***``."""
+        if not isinstance(text, str):
+            return text
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def from_envelope(self, envelope: Result) -> Result:
         status = envelope["status_code"]
-        reason = envelope.get("reason") or ""
-        headers = requests.structures.CaseInsensitiveDict(envelope.get("response_headers") or {})
-        rqid = headers.get("X-RQID")
+        reason = self.quoted(envelope.get("reason") or "")
+        rqid = self.quoted(header_value(envelope.get("response_headers"), "X-RQID"))
         body = envelope.get("json_body")
         if 200 <= status < 300 and isinstance(body, dict) and isinstance(body.get("data"), list):
             return self.result(

@@ -244,7 +244,10 @@ class SentinelOneConnector(HttpConnector):
         Returns ``{"ok", "status_code", "cause", "diagnosis", "request_id"}``: success, or
         exactly one diagnosed cause (``status_code`` null when no HTTP response arrived)."""
         test = ConnectionTest(
-            facts=self.facts, token_invalid=EXPIRED_OR_INVALID, permission=NO_PERMISSION
+            facts=self.facts,
+            token_invalid=EXPIRED_OR_INVALID,
+            permission=NO_PERMISSION,
+            secrets=self.secrets,
         )
         try:
             envelope = self.request("GET", TEST_PATH, params=TEST_QUERY)

@@ -5,7 +5,8 @@ folder and nothing else. Its ``__init__.py`` is the builder, which defines
 
 * ``TITLE``: the platform's name for messages, e.g. ``"Swimlane Turbine"``;
 * ``MARKER``: a file every export of it holds at its top (an existing output folder is replaced
-  only when it holds this file, so ``--output`` never wipes an unrelated folder);
+  only when it holds ``STAMP``, which only ``write_tree`` writes, so ``--output`` never wipes an
+  unrelated folder);
 * ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
 * ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, from
   the plugin model, its ``platforms.<platform>`` settings (a plain dict) and the helpers below.
@@ -50,9 +51,12 @@ from framework.manifest import (
 )
 from runtime.archive import epoch, mode_of, zip_bytes
 from runtime.lint import lint_plugin
+from runtime.package import PackageError, read_entries
 
 FILE_MODE, DIR_MODE = 0o644, 0o755
-SKIPPED = re.compile(r"(^\.|~$|\.py[co]$|\.sw[po]$|\.orig$|\.rej$)")
+# Written by write_tree() at the top of every export folder (not into the archive): the plugin
+# id and the platform. Only a folder holding it is ever replaced.
+STAMP = ".runtime-export.json"
 
 
 class ExportError(Exception):
@@ -135,26 +139,17 @@ def largest_icon(plugin: Plugin) -> str:
     return plugin.icons[max(plugin.icons)]
 
 
-def _package_files(root: Path, folder: str) -> Dict[str, bytes]:
-    files: Dict[str, bytes] = {}
-    for directory, subdirs, names in os.walk(root / folder):
-        subdirs[:] = sorted(d for d in subdirs if d != "__pycache__" and not d.startswith("."))
-        for name in names:
-            if not SKIPPED.search(name):
-                path = Path(directory, name)
-                files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
-
-
 def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
     """The plugin's code: framework/ and the top-level packages of every ``module:Class``
-    plugin.yaml names (connectors/, actions/), by path relative to the plugin root."""
+    plugin.yaml names (connectors/, actions/), by path relative to the plugin root. Taken as
+    the bundle takes them (``runtime.package.read_entries``): in a git checkout only the files
+    git tracks, only ``.py`` files, and a file that looks like a filled-in asset is refused."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
     packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
-    files: Dict[str, bytes] = {}
-    for package in sorted(packages):
-        files.update(_package_files(plugin.root, package))
-    return files
+    try:
+        return read_entries(plugin.root, (), sorted(packages))
+    except PackageError as exc:
+        raise ExportError(exc.lines) from None
 
 
 def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
@@ -276,37 +271,62 @@ def dockerfile_value(value: str) -> str:
     return json.dumps(value)
 
 
-def write_tree(folder: Path, files: Mapping[str, bytes], marker: str) -> None:
-    """``files`` under ``folder``, replacing an earlier export there (one holding ``marker``):
-    written beside it first, then swapped in; modes 0644/0755 and one mtime for every entry."""
+def write_tree(
+    folder: Path, files: Mapping[str, bytes], stamp: Mapping[str, str], keep: Sequence[Path] = ()
+) -> None:
+    """``files`` under ``folder``, replacing an earlier export there: one holding ``STAMP`` with
+    this ``stamp`` (a file only this function writes, kept out of the archive). Any other
+    non-empty folder is refused, and so are the current directory, the folders in ``keep`` (the
+    plugin root) and a parent of any of them. Written beside it first, then swapped in; modes
+    0644/0755 and one mtime for every entry."""
+    folder = folder.resolve()
+    for kept in (Path.cwd(), *keep):
+        kept = kept.resolve()
+        if folder == kept or folder in kept.parents:
+            raise ExportError(
+                [
+                    f"--output: {folder} is the current directory, the plugin folder or a parent "
+                    "of one; an export replaces its folder whole: choose a new folder."
+                ]
+            )
+    mark = json.dumps(dict(stamp), sort_keys=True).encode("utf-8") + b"\n"
     if folder.exists() and (
-        not folder.is_dir() or (any(folder.iterdir()) and not (folder / marker).is_file())
+        not folder.is_dir() or (any(folder.iterdir()) and not _holds(folder / STAMP, mark))
     ):
         raise ExportError(
             [
-                f"--output: {folder} exists and is not an earlier export (no {marker}); "
-                "choose an empty or new folder."
+                f"--output: {folder} exists and is not an earlier export (no {STAMP} naming "
+                f"{stamp['plugin']} and {stamp['platform']}); choose an empty or new folder."
             ]
         )
     staging = folder.with_name(f".{folder.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    stamp = epoch()
+    stamp_time = epoch()
     try:
         for name in sorted(files):
             path = staging.joinpath(*name.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(files[name])
             os.chmod(path, mode_of(files[name]))
+        (staging / STAMP).write_bytes(mark)
+        os.chmod(staging / STAMP, FILE_MODE)
         for directory, _, names in os.walk(staging, topdown=False):
             for entry in names:
-                os.utime(Path(directory, entry), (stamp, stamp))
+                os.utime(Path(directory, entry), (stamp_time, stamp_time))
             os.chmod(directory, DIR_MODE)
-            os.utime(directory, (stamp, stamp))
+            os.utime(directory, (stamp_time, stamp_time))
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.is_file() and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -322,7 +342,7 @@ def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -
     folder = output or root / "dist" / "platforms" / name
     archive = folder.parent / f"{name}-{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(files)
-    write_tree(folder, files, module.MARKER)
+    write_tree(folder, files, {"plugin": plugin.id, "platform": name}, keep=[root])
     partial = archive.with_name(archive.name + ".partial")
     partial.write_bytes(data)
     os.chmod(partial, FILE_MODE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
-from typing import Any, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import requests
 
@@ -66,11 +66,37 @@ def build_envelope(response: requests.Response, body: bytes) -> dict:
         "status_code": response.status_code,
         "reason": response.reason,
         "json_body": parsed,
-        "response_headers": dict(response.headers),
+        "response_headers": response_headers(response),
     }
     if not ok:
         envelope["response_text"] = response_text(body, response.headers.get("Content-Type", ""))
     return envelope
+
+
+def response_headers(response: requests.Response) -> Dict[str, Any]:
+    """The headers as sent, in their order: a header sent once is its string; a header sent more
+    than once (two X-RQID, several Set-Cookie) is the list of its values, never folded into one
+    string. requests joins them with ", " (``response.headers``), so they are read from urllib3's
+    response, which keeps each value."""
+    raw = getattr(getattr(response, "raw", None), "headers", None)
+    if not hasattr(raw, "getlist"):  # not from urllib3 (a response built in code)
+        return dict(response.headers)
+    headers: Dict[str, Any] = {}
+    for name in raw:
+        values = raw.getlist(name)
+        headers[name] = values[0] if len(values) == 1 else values
+    return headers
+
+
+def header_value(headers: Any, name: str) -> Any:
+    """The value of header ``name`` (any case) in an envelope's ``response_headers``: the first
+    one when it was sent more than once; None when absent."""
+    if not isinstance(headers, Mapping):
+        return None
+    value = next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
 
 
 # Codecs Python knows that are not charsets of text: decoding a body with them fails or yields

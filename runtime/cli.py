@@ -221,7 +221,7 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     _check_stdout()
     if args.asset == "-" and args.inputs == "-":
         raise CliError(
-            EXIT_INPUT, ["invalid inputs: --asset and --inputs cannot both read stdin (-)."]
+            EXIT_INPUT, ["invalid option: --asset and --inputs cannot both read stdin (-)."]
         )
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
@@ -343,6 +343,21 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
     from exporters.common import cmd_export as export
 
     return export(args, secrets)
+
+
+# exporters/ beside runtime/: a checkout. The bundle (runtime package) leaves it out: platform
+# packages are built from the sources, where git says which files are the plugin's.
+EXPORTERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters")
+HAS_EXPORTERS = os.path.isfile(os.path.join(EXPORTERS, "common.py"))
+
+
+def _platform_names() -> List[str]:
+    """The platform folders of exporters/ (read, not imported: export's --help lists them)."""
+    return sorted(
+        name
+        for name in os.listdir(EXPORTERS)
+        if os.path.isfile(os.path.join(EXPORTERS, name, "__init__.py"))
+    )
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -516,11 +531,14 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     )
     package.set_defaults(handler=cmd_package)
 
-    export = command("export", "write a SOAR platform's package (exporters/)")
-    export.add_argument("platform", help="platform name, e.g. swimlane")
-    export.add_argument("--output", default=None, help="folder (default: dist/platforms/PLATFORM)")
-    export.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
-    export.set_defaults(handler=cmd_export)
+    if HAS_EXPORTERS:  # the bundle ships no exporters/: its CLI does not offer export
+        export = command("export", "write a SOAR platform's package (exporters/)")
+        export.add_argument("platform", help=f"one of: {', '.join(_platform_names())}")
+        export.add_argument(
+            "--output", default=None, help="folder (default: dist/platforms/PLATFORM)"
+        )
+        export.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
+        export.set_defaults(handler=cmd_export)
     return parser
 
 

@@ -6,6 +6,8 @@ Hostile or mistaken files fail with one sentence and never hang, exhaust memory 
   devices, directories and sockets are refused before a byte is read;
 - nesting deeper than ``MAX_DEPTH`` is refused, and YAML aliases (``*name``: "billion laughs")
   too, both found in one pass over the parser's events before anything is built;
+- a mapping key given twice (JSON or YAML) is refused, naming the key and both lines: the
+  last one would win, and a second ``url`` would send the token to that host;
 - an unquoted YAML integer keeps its text unless it is plain decimal: ``0123`` stays "0123"
   and ``0x1F`` stays "0x1F" (YAML 1.1 would read 83 and 31, and a different id would be sent).
 
@@ -19,7 +21,7 @@ import os
 import re
 import stat
 import sys
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -95,9 +97,15 @@ def parse(text: str, path: str = "the document") -> Any:
     """JSON, else YAML (safe, bounded); raises DocumentError."""
     deep = DocumentError(f"{path} nests deeper than {MAX_DEPTH} levels; expected a few levels.")
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise deep from None
+    except _DuplicateKey as exc:
+        try:
+            _scan(text, path, deep)  # JSON is YAML: its events say on which lines
+        except yaml.YAMLError:
+            pass
+        raise DocumentError(f"{path}: the key {_key(exc.key)} is given twice; keep one.") from None
     except ValueError:
         pass
     else:
@@ -105,19 +113,7 @@ def parse(text: str, path: str = "the document") -> Any:
             raise deep
         return document
     try:
-        depth = 0
-        for event in yaml.parse(text, Loader=Loader):  # the events only: nothing is built yet
-            if isinstance(event, yaml.AliasEvent):
-                raise DocumentError(
-                    f"{path} uses a YAML alias{_where(event.start_mark)}; aliases (*name) are "
-                    "not supported in an asset or inputs file: write the value out."
-                )
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise deep
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+        _scan(text, path, deep)
         return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:  # its text may quote a secret: say only where
         mark = getattr(exc, "problem_mark", None)
@@ -127,6 +123,67 @@ def parse(text: str, path: str = "the document") -> Any:
                 "indentation; indent with spaces."
             ) from None
         raise DocumentError(f"{path} is not valid JSON or YAML{_where(mark)}.") from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    """json.loads' object_pairs_hook: a key given twice is refused (the last one would win)."""
+    document: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
+def _key(key: Any) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in str(key))
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _scan(text: str, path: str, deep: DocumentError) -> None:
+    """One pass over the parser's events, before anything is built: refuses aliases, nesting
+    deeper than MAX_DEPTH and a mapping key given twice (YAML, like JSON, keeps the last one:
+    a second ``url`` would send the token to another host)."""
+    depth = 0
+    keys: List[Optional[Dict[str, int]]] = []  # per open collection: a mapping's keys, by line
+    expecting_key: List[bool] = []
+    for event in yaml.parse(text, Loader=Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise DocumentError(
+                f"{path} uses a YAML alias{_where(event.start_mark)}; aliases (*name) are "
+                "not supported in an asset or inputs file: write the value out."
+            )
+        if isinstance(event, yaml.ScalarEvent) and keys and keys[-1] is not None:
+            line = event.start_mark.line + 1
+            if expecting_key[-1] and event.value in keys[-1]:
+                first = keys[-1][event.value]
+                where = f"on line {line}" if first == line else f"at lines {first} and {line}"
+                raise DocumentError(
+                    f"{path}: the key {_key(event.value)} is given twice, {where}; keep one."
+                )
+            if expecting_key[-1]:
+                keys[-1][event.value] = line
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise deep
+            keys.append({} if isinstance(event, yaml.MappingStartEvent) else None)
+            expecting_key.append(True)
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            keys.pop()
+            expecting_key.pop()
+        elif not isinstance(event, yaml.ScalarEvent):
+            continue  # stream and document events
+        if expecting_key:  # a node ended: in a mapping, a key is followed by its value
+            expecting_key[-1] = not expecting_key[-1]
 
 
 def _where(mark: Any) -> str:

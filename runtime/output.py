@@ -8,7 +8,7 @@ import errno
 import json
 import os
 import sys
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -43,8 +43,13 @@ def blocking(stream: Any) -> Any:
     return stream
 
 
-def write_stdout(data: bytes, what: str = "the envelope") -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not."""
+def write_stdout(
+    data: bytes, what: str = "the envelope", part_of: Optional[Tuple[int, Optional[int]]] = None
+) -> None:
+    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not.
+    ``part_of``: ``data`` is a piece of a larger output, (bytes of it written before this
+    piece, its whole size or None when not known), so that the sentence counts the output."""
+    done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
     written = 0
@@ -60,8 +65,9 @@ def write_stdout(data: bytes, what: str = "the envelope") -> None:
         raise CliError(
             EXIT_OUTPUT,
             [
-                f"output error: writing {what} to stdout failed after {written:,} of "
-                f"{len(data):,} bytes ({_reason(exc)}); the output is incomplete."
+                f"output error: writing {what} to stdout failed after {done + written:,}"
+                + (f" of {total:,}" if total is not None else "")
+                + f" bytes ({_reason(exc)}); the output is incomplete."
             ],
         ) from None
 
@@ -121,11 +127,11 @@ STATUS_MEANING = {
 }
 
 
-def _header(envelope: Mapping[str, Any], name: str) -> Any:
-    headers = envelope.get("response_headers")
-    if not isinstance(headers, dict):
-        return None
-    return next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
+def header(envelope: Mapping[str, Any], name: str) -> Any:
+    """Header ``name`` of the envelope, any case; the first value of a repeated one."""
+    from framework.body import header_value  # requests: imported when a run is under way
+
+    return header_value(envelope.get("response_headers"), name)
 
 
 def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
@@ -140,10 +146,10 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     title = plain(first.get("title") if isinstance(first, dict) else None, 80)
     title = title or plain(envelope.get("reason"), 80)
     meaning = STATUS_MEANING.get(status, "")
-    retry_after = plain(_header(envelope, "Retry-After"), 40)
+    retry_after = plain(header(envelope, "Retry-After"), 40)
     if retry_after:
         meaning += f" (Retry-After {retry_after})"
-    rqid = plain(_header(envelope, "X-RQID"), 80)
+    rqid = plain(header(envelope, "X-RQID"), 80)
     line = f"HTTP {status}" + (f" {title}" if title else "")
     line += f": {meaning}" if meaning else ""
     return line + (f" (X-RQID {rqid})" if rqid else "")

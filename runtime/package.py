@@ -145,12 +145,12 @@ def check_requirements(root: Path) -> Dict[str, str]:
     return pins
 
 
-def tracked_files(root: Path) -> Optional[set]:
+def tracked_files(root: Path, folders: Sequence[str] = BUNDLE_DIRS) -> Optional[set]:
     """The files git tracks under ``root`` (relative posix names), or None outside a git
     checkout (an unpacked bundle, a copy)."""
     try:
         proc = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--", *BUNDLE_DIRS],
+            ["git", "-C", str(root), "ls-files", "-z", "--", *folders],
             capture_output=True,
             check=False,
         )
@@ -173,15 +173,17 @@ def looks_filled_in(name: str, data: bytes) -> bool:
     return False
 
 
-def bundle_files(root: Path) -> Iterator[Tuple[str, Path]]:
+def bundle_files(
+    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
+) -> Iterator[Tuple[str, Path]]:
     """(name in the zip, file) for the plugin's own files: tracked by git (in a checkout), on
-    the allow-list, no caches, no dot or editor files."""
-    for name in BUNDLE_FILES:
+    the allow-list (a code folder not on it: .py), no caches, no dot or editor files."""
+    for name in names:
         if not (root / name).is_file():
             raise PackageError([f"{name}: missing in {root}."])
         yield name, root / name
-    tracked = tracked_files(root)
-    for folder in BUNDLE_DIRS:
+    tracked = tracked_files(root, folders)
+    for folder in folders:
         if not (root / folder).is_dir():
             raise PackageError([f"{folder}/: missing in {root}."])
         for directory, subdirs, files in os.walk(root / folder):
@@ -189,7 +191,7 @@ def bundle_files(root: Path) -> Iterator[Tuple[str, Path]]:
             for file in sorted(files):
                 path = Path(directory, file)
                 name = path.relative_to(root).as_posix()
-                if SKIPPED_NAMES.search(file) or not file.endswith(ALLOWED[folder]):
+                if SKIPPED_NAMES.search(file) or not file.endswith(ALLOWED.get(folder, (".py",))):
                     continue
                 if name in EXCLUDED:
                     continue
@@ -198,16 +200,19 @@ def bundle_files(root: Path) -> Iterator[Tuple[str, Path]]:
                 yield name, path
 
 
-def read_entries(root: Path) -> Dict[str, bytes]:
-    """The bundle's files by name; refuses files that look like filled-in assets."""
-    entries = {name: path.read_bytes() for name, path in bundle_files(root)}
+def read_entries(
+    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
+) -> Dict[str, bytes]:
+    """The bundle's files by name (or those of ``names`` and ``folders``, for a platform
+    export); refuses files that look like filled-in assets."""
+    entries = {name: path.read_bytes() for name, path in bundle_files(root, names, folders)}
     filled = [name for name, data in entries.items() if looks_filled_in(name, data)]
     if filled:
         raise PackageError(
             [
-                f"{name}: looks like a filled-in asset (api_token is set); a bundle must not "
-                "ship a token: put the placeholder back, or keep the file outside the plugin "
-                "folder (e.g. asset.yaml, which git ignores)."
+                f"{name}: looks like a filled-in asset (api_token is set); a bundle or export "
+                "must not ship a token: put the placeholder back, or keep the file outside the "
+                "plugin folder (e.g. asset.yaml, which git ignores)."
                 for name in filled
             ]
         )

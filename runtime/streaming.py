@@ -42,6 +42,7 @@ from runtime.output import (
     CliError,
     answer_line,
     follow_summary,
+    header,
     run_failed,
     write_stdout,
 )
@@ -333,10 +334,16 @@ def utf8(text_of: Any) -> bytes:
 
 
 class Stdout:
-    """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why)."""
+    """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why), in
+    pieces: a failure counts the bytes of all of them (of ``total``, when known)."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.total: Optional[int] = None
 
     def write(self, data: bytes) -> None:
-        write_stdout(data)
+        write_stdout(data, part_of=(self.written, self.total))
+        self.written += len(data)
 
 
 # -- SIGINT is held while a page is committed ------------------------------------------------------
@@ -367,6 +374,7 @@ class Output:
     def __init__(self, path: str, *, force: bool = False, resume: bool = False) -> None:
         self.path = path
         self.stdout = path == "-"
+        self.sink = Stdout()
         self.regular = False
         self.handle: Optional[BinaryIO] = None
         if self.stdout:
@@ -399,7 +407,7 @@ class Output:
 
     def write(self, data: bytes) -> None:
         if self.stdout:
-            Stdout().write(data)
+            self.sink.write(data)
             return
         assert self.handle is not None
         try:
@@ -568,19 +576,23 @@ class EnvelopeWriter(Writer):
         outer = {**envelope, "json_body": body}
         text = utf8(lambda ascii: json.dumps(outer, indent=self.indent, ensure_ascii=ascii))
         head, tail = text.split(json.dumps(marker).encode("ascii"))
+        close = b"\n    ]" if self.indent else b"]"
+        self.spool.flush()
+        events = 1 + self.spool.seek(0, os.SEEK_END) + len(close) if self.events else 2
+        if isinstance(out, Stdout):
+            out.total = len(head) + events + len(tail) + 1
         out.write(head)
         if not self.events:
             out.write(b"[]")
         else:
             out.write(b"[")
-            self.spool.flush()
             self.spool.seek(0)
             while True:
                 chunk = self.spool.read(COPY_CHUNK)
                 if not chunk:
                     break
                 out.write(chunk)
-            out.write(b"\n    ]" if self.indent else b"]")
+            out.write(close)
         out.write(tail + b"\n")
 
     def terminal_lines(self, envelope: Dict[str, Any]) -> None:
@@ -773,8 +785,7 @@ class EventFile(Writer):
         """One line on stderr: what was written, the status, and how to resume."""
         if self.quiet:
             return
-        headers = envelope.get("response_headers") or {}
-        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        rqid = header(envelope, "X-RQID")
         status = envelope.get("status_code")
         wrote = (
             f"{self.events:,} event{'' if self.events == 1 else 's'} "
@@ -941,8 +952,7 @@ class MarkdownNote(EventFile):
         state = self.counts
         threat = (self.export_inputs.get("path_parameters") or {}).get("threat_id", "?")
         status = envelope.get("status_code")
-        headers = envelope.get("response_headers") or {}
-        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        rqid = header(envelope, "X-RQID")
         resume = f"resume with {self.resume_hint(short=True)}"
         if finished:
             how = "complete"

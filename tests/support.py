@@ -69,11 +69,14 @@ def run_with_stderr_on_a_pty(
 
 
 def tree_files(folder: Path) -> Dict[str, bytes]:
-    """{posix path: bytes} of every file under ``folder`` (an export, an unpacked archive)."""
+    """{posix path: bytes} of every file under ``folder`` (an export, an unpacked archive); an
+    export folder's STAMP (which is not in its archive) left out."""
+    from exporters.common import STAMP
+
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(folder).as_posix() != STAMP
     }
 
 

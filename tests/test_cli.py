@@ -131,7 +131,7 @@ def test_transport_failure_exits_3_with_one_sentence(sim, asset, tmp_path) -> No
     ("args", "message"),
     [
         (["--asset", "/nonexistent.json"], "--asset: the file /nonexistent.json does not exist"),
-        (["--asset", "-", "--inputs", "-"], "cannot both read stdin"),
+        (["--asset", "-", "--inputs", "-"], "invalid option: --asset and --inputs cannot both"),
     ],
 )
 def test_file_problems_exit_2(args, message) -> None:
@@ -159,3 +159,11 @@ def test_debug_logging_shows_requests_but_no_secret(sim, asset_path, tmp_path) -
     result = run_cli("--debug", "run", "get_threat_events", "--asset", asset_path, "--inputs", path)
     assert result.code == 0
     assert "/explore/events" in result.stderr
+
+
+def test_export_help_lists_the_platforms() -> None:
+    from exporters.common import platforms
+
+    result = run_cli("export", "--help")
+    assert result.code == 0
+    assert f"one of: {', '.join(platforms())}" in " ".join(result.stdout.split())

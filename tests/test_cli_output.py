@@ -520,3 +520,15 @@ def test_test_asset_and_run_frame_an_invalid_asset_alike(tmp_path) -> None:
     assert ran.stderr == tested.stderr
     assert ran.stderr.startswith("invalid asset: url: ") and ran.stderr.count("\n") == 1
     assert result_of(tested)["diagnosis"] == ran.stderr[len("invalid asset: ") :].strip()
+
+
+def test_a_followed_envelope_that_cannot_be_written_counts_all_of_it(sim, asset, tmp_path) -> None:
+    # Streamed in pieces: the sentence counts the whole envelope, not the piece that failed.
+    args = files(tmp_path, asset, follow(2500, parameters={"limit": 1000}))
+    size = len(run_raw("run", "get_threat_events", *args).stdout)
+    with open("/dev/full", "wb") as full:
+        result = run_raw("run", "get_threat_events", *args, stdout=full)
+    assert result.code == 5
+    assert result.stderr.startswith(
+        f"output error: writing the envelope to stdout failed after 0 of {size:,} bytes "
+    ), result.stderr

@@ -166,3 +166,20 @@ def test_cli_invalid_asset_exits_2_and_sends_nothing(sim, asset, tmp_path) -> No
     assert (output["ok"], output["cause"]) == (False, "invalid_asset")
     assert 'timeout: got "soon"' in result.stderr
     assert sim.requests() == []
+
+
+def test_a_token_the_server_echoes_is_not_quoted_in_the_diagnosis(tmp_path: Path) -> None:
+    from tests.hostile import HostileServer, response
+
+    digits = "418418418418418418418"
+    for token in (TOKEN, digits):  # unquoted in YAML, the digits are read as a number
+        echo = response(418, {"ok": False}, {"X-RQID": f"rq-{token}"}, reason=f"ApiToken {token}")
+        with HostileServer(default=echo) as server:
+            path = tmp_path / "asset.yaml"
+            path.write_text(f"url: {server.url}\napi_token: {token}\n", encoding="utf-8")
+            result = run_cli("test-asset", "--asset", str(path))
+        assert result.code == 4, result.stderr
+        tested = json.loads(result.stdout)
+        assert tested["cause"] == "unexpected"
+        assert "HTTP 418 ApiToken ***, X-RQID rq-***" in tested["diagnosis"]
+        assert token not in result.stdout and token not in result.stderr

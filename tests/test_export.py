@@ -11,6 +11,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -300,3 +301,90 @@ def test_platform_python_versions_are_matched_by_number() -> None:
     assert satisfies((3, 13, 0), ">=3.13,<3.14") and not satisfies((3, 14, 0), ">=3.13,<3.14")
     paths = [f"/p/versions/{v}/bin/python3" for v in ("3.9.18", "3.13.0", "3.12.1")]
     assert sorted(paths, key=_numbers, reverse=True)[0] == "/p/versions/3.13.0/bin/python3"
+
+
+def test_a_python_project_as_output_is_refused_whatever_files_it_holds(tmp_path: Path) -> None:
+    # pyproject.toml, plugin.spec.yaml and connector.yaml are the platforms' own top files, and
+    # ordinary projects hold them too: none of them makes a folder an earlier export.
+    for platform, name in [
+        ("splunk_soar", "pyproject.toml"),
+        ("insightconnect", "plugin.spec.yaml"),
+        ("swimlane", "connector.yaml"),
+    ]:
+        project = tmp_path / platform
+        (project / "src").mkdir(parents=True)
+        (project / name).write_text("[project]\nname = 'mine'\n", encoding="utf-8")
+        (project / "src" / "main.py").write_text("print('keep me')\n", encoding="utf-8")
+        result = run_cli("export", platform, "--output", str(project))
+        assert result.code == 1, result.stderr
+        assert "is not an earlier export" in result.stderr
+        assert sorted(files(project)) == [name, "src/main.py"]
+
+
+def test_an_earlier_export_is_replaced_only_by_the_same_platform(tmp_path: Path) -> None:
+    folder = export(tmp_path / "out")
+    stamp = json.loads((folder / ".runtime-export.json").read_text(encoding="utf-8"))
+    assert stamp == {"platform": "swimlane", "plugin": "s1_threat_events"}
+    assert ".runtime-export.json" not in zipfile.ZipFile(archive_of(folder)).namelist()
+    result = run_cli("export", "shuffle", "--output", str(folder))
+    assert result.code == 1 and "is not an earlier export" in result.stderr
+    assert sorted(files(folder)) == SWIMLANE_TREE
+
+
+def test_the_current_directory_and_the_plugin_root_are_never_replaced(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from exporters.common import ExportError
+    from exporters.common import export as export_to
+
+    root = copy_plugin(tmp_path / "plugin")
+    before = sorted(files(root))
+    # Even when it holds the stamp of an earlier export, a folder the run stands in is kept.
+    (root / ".runtime-export.json").write_text(
+        '{"platform": "splunk_soar", "plugin": "s1_threat_events"}\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(root / "actions")
+    for output in (root / "actions", root, tmp_path):
+        try:
+            export_to("splunk_soar", root, output)
+        except ExportError as exc:
+            assert "is the current directory, the plugin folder or a parent" in str(exc)
+        else:
+            raise AssertionError(f"{output} was replaced")
+        assert sorted(files(root)) == before and (root / ".runtime-export.json").is_file()
+
+
+def test_an_export_ships_only_the_plugins_own_code(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    (root / "actions" / "token.bak").write_text("s1-token-in-a-backup\n", encoding="utf-8")
+    (root / "connectors" / "notes.txt").write_text("private\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("export", "splunk_soar", "--root", str(root), "--output", str(out))
+    assert result.code == 0, result.stderr
+    shipped = files(out)
+    assert "src/actions/get_threat_events.py" in shipped
+    assert not [name for name in shipped if name.endswith(("token.bak", "notes.txt"))]
+    # Only .py files travel, as in the bundle: a filled-in asset beside the code stays out.
+    (root / "connectors" / "asset.local.py").write_text("", encoding="utf-8")
+    (root / "connectors" / "asset.local.json").write_text(
+        '{"url": "https://x.example", "api_token": "eyJrIjoiZmlsbGVkLWluIn0"}', encoding="utf-8"
+    )
+    result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "b"))
+    assert result.code == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "b" / "connector/src/plugin_core.zip") as core:
+        assert "connectors/asset.local.py" in core.namelist()
+        assert "connectors/asset.local.json" not in core.namelist()
+
+
+def test_an_export_from_a_checkout_ships_only_tracked_files(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "plugin"], check=True)
+    (root / "actions" / "scratch.py").write_text("TOKEN = 'pasted'\n", encoding="utf-8")
+    result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "o"))
+    assert result.code == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "o" / "connector/src/plugin_core.zip") as core:
+        assert "actions/get_threat_events.py" in core.namelist()
+        assert "actions/scratch.py" not in core.namelist()

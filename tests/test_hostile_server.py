@@ -350,3 +350,35 @@ def test_a_huge_answer_that_is_retried_is_drained_with_bounded_memory(hostile, m
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024  # read buffers, not the 40 MB body
     assert (len(server.requests), server.connections) == (2, 1)  # drained: the connection kept
+
+
+# -- issue 21 item 19: repeated headers stay apart ---------------------------------------------
+REPEATED = (
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+    b"X-RQID: first-id\r\nSet-Cookie: a=1; Path=/; Expires=Wed, 21 Oct 2015 07:28:00 GMT\r\n"
+    b"X-RQID: second-id\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+)
+
+
+def test_repeated_headers_are_a_list_and_the_rqid_is_the_first(hostile, tmp_path: Path) -> None:
+    server = hostile(default=REPEATED)
+    asset = write_json(tmp_path / "a.json", asset_for(server))
+    inputs = write_json(tmp_path / "i.json", {"path_parameters": {"threat_id": "1"}})
+    args = ("run", "get_threat_events", "--asset", asset, "--inputs", inputs, "--validate-output")
+    result = run_cli(*args, terminal=True)
+    assert result.code == 0, result.stderr
+    headers = result.envelope["response_headers"]
+    assert headers["X-RQID"] == ["first-id", "second-id"]
+    assert headers["Set-Cookie"] == ["a=1; Path=/; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "b=2"]
+    assert headers["Content-Type"] == "application/json"
+    assert result.stderr.endswith("(X-RQID first-id)\n")
+    follow = write_json(tmp_path / "f.json", FOLLOW)
+    out = tmp_path / "events.ndjson"
+    args = ("run", "get_threat_events", "--asset", asset, "--inputs", follow)
+    result = run_cli(*args, "--format", "ndjson", "--output", str(out), terminal=True)
+    assert result.code == 0, result.stderr
+    assert "HTTP 500 Internal Server Error, X-RQID first-id;" in result.stderr
+    sidecar = json.loads((tmp_path / "events.ndjson.meta.json").read_text(encoding="utf-8"))
+    assert sidecar["response_headers"]["X-RQID"] == ["first-id", "second-id"]
+    tested = run_cli("test-asset", "--asset", asset)
+    assert tested.code == 4 and json.loads(tested.stdout)["request_id"] == "first-id"

@@ -219,3 +219,28 @@ def test_warnings_reach_stderr(sim, asset_path, tmp_path) -> None:
     assert result.code == 0, result
     assert "WARNING" in result.stderr
     assert "max_events is ignored unless follow_cursor is true." in result.stderr
+
+
+def test_a_key_given_twice_is_refused_naming_it_and_both_lines(sim, asset, tmp_path) -> None:
+    # The last one would win: a second url would send the token to that host.
+    inputs = write(
+        tmp_path / "inputs.json", json.dumps({"path_parameters": {"threat_id": SEED_THREAT}})
+    )
+    yaml_asset = f"url: {asset['url']}\napi_token: {TOKEN}\nurl: https://evil.example\n"
+    json_asset = (
+        f'{{"url": "{asset["url"]}",\n "api_token": "{TOKEN}",\n "url": "https://evil.example"}}'
+    )
+    for name, text in [("asset.yaml", yaml_asset), ("asset.json", json_asset)]:
+        result = run(write(tmp_path / name, text), inputs)
+        assert result.code == 2, result.stderr
+        assert result.stderr == (
+            f"invalid asset: --asset: {tmp_path / name}: the key 'url' is given twice, at lines "
+            "1 and 3; keep one.\n"
+        )
+    nested = "path_parameters:\n  threat_id: '1'\nparameters:\n  limit: 5\n  limit: 6\n"
+    result = run(write(tmp_path / "a.json", json.dumps(asset)), write(tmp_path / "i.yaml", nested))
+    assert result.code == 2 and "the key 'limit' is given twice, at lines 4 and 5" in result.stderr
+    flat = '{"path_parameters": {"threat_id": "1", "threat_id": "2"}}'
+    result = run(write(tmp_path / "a.json", json.dumps(asset)), write(tmp_path / "i.json", flat))
+    assert result.code == 2 and "the key 'threat_id' is given twice, on line 1" in result.stderr
+    assert sim.requests() == []

@@ -392,8 +392,8 @@ def test_a_filled_in_asset_stops_the_build(tmp_path: Path, name: str) -> None:
     proc = package("--no-wheels", "--root", str(root), "--output", str(tmp_path / "out"))
     assert proc.returncode == 1
     assert proc.stderr.startswith(
-        f"examples/{name}: looks like a filled-in asset (api_token is set); a bundle must not "
-        "ship a token"
+        f"examples/{name}: looks like a filled-in asset (api_token is set); a bundle or "
+        "export must not ship a token"
     )
     assert "eyJrIjoiZmlsbGVkLWluIn0" not in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -443,3 +443,36 @@ def test_a_read_only_folder_is_named_with_a_way_out(tmp_path: Path) -> None:
         f"cannot write the bundle to {root / 'dist'} (permission denied); choose a writable "
         "folder with --output DIR.\n"
     )
+
+
+def test_the_bundles_cli_does_not_offer_export(tmp_path: Path) -> None:
+    # The bundle ships no exporters/ (platform packages are built from the sources): its CLI
+    # neither lists export nor fails with an internal error on it.
+    with zipfile.ZipFile(build(tmp_path / "dist")) as archive:
+        archive.extractall(tmp_path / "bundle")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "runtime", *args],
+            cwd=tmp_path / "bundle",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(),
+            check=False,
+        )
+
+    listed = cli("--help")
+    assert listed.returncode == 0 and "validate" in listed.stdout
+    assert "export" not in listed.stdout
+    exported = cli("export", "swimlane")
+    assert exported.returncode == 2, exported.stderr
+    assert "invalid choice: 'export'" in exported.stderr and "internal error" not in exported.stderr
+    assert "export" in cli_here("--help").stdout
+
+
+def cli_here(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=60, env=clean_env(), check=False,
+    )  # fmt: skip
