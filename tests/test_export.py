@@ -371,9 +371,9 @@ def test_an_export_ships_only_the_plugins_own_code(tmp_path: Path) -> None:
     )
     result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "b"))
     assert result.code == 0, result.stderr
-    with zipfile.ZipFile(tmp_path / "b" / "connector/src/plugin_core.zip") as core:
-        assert "connectors/asset.local.py" in core.namelist()
-        assert "connectors/asset.local.json" not in core.namelist()
+    core = files(tmp_path / "b")  # the plugin core travels as files under connector/src/
+    assert "connector/src/plugin_core/connectors/asset.local.py" in core
+    assert not [name for name in core if name.endswith("asset.local.json")]
 
 
 def test_an_export_from_a_checkout_ships_only_tracked_files(tmp_path: Path) -> None:
@@ -385,6 +385,6 @@ def test_an_export_from_a_checkout_ships_only_tracked_files(tmp_path: Path) -> N
     (root / "actions" / "scratch.py").write_text("TOKEN = 'pasted'\n", encoding="utf-8")
     result = run_cli("export", "swimlane", "--root", str(root), "--output", str(tmp_path / "o"))
     assert result.code == 0, result.stderr
-    with zipfile.ZipFile(tmp_path / "o" / "connector/src/plugin_core.zip") as core:
-        assert "actions/get_threat_events.py" in core.namelist()
-        assert "actions/scratch.py" not in core.namelist()
+    core = files(tmp_path / "o")  # the plugin core travels as files under connector/src/
+    assert "connector/src/plugin_core/actions/get_threat_events_action.py" in core
+    assert not [name for name in core if name.endswith("scratch.py")]
