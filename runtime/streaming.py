@@ -1,21 +1,11 @@
 """Streamed output of ``runtime run``: pages are written as they arrive, never all held.
 
-* ``--format envelope`` (the default, when the inputs follow cursors): the same bytes as the
-  in-memory path would print. The envelope's head (status, reason) is the last page's, known
-  only at the end, so each page's events are written to a spool file as they arrive; at the
-  end the head is written, the spool copied in bounded chunks, then the tail.
-* ``--format ndjson|csv|markdown --output FILE``: event files. ndjson and csv are appended to
-  page by page (whole lines only, flushed per page); the markdown case note is rewritten after
-  every page. Beside FILE, ``FILE.meta.json`` (the sidecar) records the last page's status,
-  reason and headers, totalItems, events and pages written, the cursor to resume from, the
-  inputs and options of the export and whether it finished; it is rewritten (atomically)
-  after every page, so even a killed process leaves a file and a sidecar that agree.
-* ``--resume FILE.meta.json`` continues such an export: the file is cut back to the bytes the
-  sidecar records, and following goes on from its cursor, appending; no event is lost or
-  repeated.
-
-A page failure, a transport failure or Ctrl-C ends the export with everything read so far in
-the file and the sidecar saying where to resume.
+``--format envelope`` (the default when following cursors) spools the events and prints, at the
+end, the bytes the in-memory path would (the head is the last page's). ``--format ndjson|csv|
+markdown --output FILE`` appends whole records page by page (the markdown note is written at the
+end) and rewrites FILE.meta.json, the sidecar, after every page, so even a killed run leaves a
+file and a sidecar that agree; ``--resume FILE.meta.json`` cuts the file back to what the sidecar
+records and follows on from its cursor: no event lost or repeated.
 """
 
 from __future__ import annotations
@@ -27,6 +17,7 @@ import fcntl
 import io
 import json
 import os
+import shutil
 import signal
 import stat
 import tempfile
@@ -41,13 +32,13 @@ from runtime.output import (
     EXIT_OUTPUT,
     CliError,
     answer_line,
+    encode_json,
     follow_summary,
     run_failed,
     write_stdout,
 )
 
-FORMATS = ("envelope", "ndjson", "csv", "markdown")
-EVENT_FORMATS = FORMATS[1:]
+EVENT_FORMATS = ("ndjson", "csv", "markdown")
 DEFAULT_COLUMNS = (
     "id", "createdAt", "eventType", "processName", "pid", "user", "srcIp", "dstIp",
     "fileFullName",
@@ -60,10 +51,9 @@ SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_VERSION = 1
 
 
-# -- when the CLI streams ------------------------------------------------------------------------
 def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
-    """Whether ``runtime run`` goes through this module: an output option was given, or the
-    inputs follow cursors (the only runs whose output grows with the number of pages)."""
+    """Whether ``runtime run`` streams: an output option was given, or the inputs follow
+    cursors (the only runs whose output grows with the number of pages)."""
     if args.output or args.format or args.resume or args.columns or args.rows is not None:
         return True
     return _coerced(plugin, args.action, inputs).get("follow_cursor") is True
@@ -84,12 +74,30 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
     return coerced if isinstance(coerced, dict) else {}
 
 
+def _refused(line: str) -> CliError:
+    """An option, --output or --resume problem, found before anything is sent."""
+    return CliError(EXIT_INPUT, [line])
+
+
+def _body(envelope: Any) -> Dict[str, Any]:
+    body = envelope.get("json_body") if isinstance(envelope, dict) else None
+    return body if isinstance(body, dict) else {}
+
+
+def _pagination(body: Dict[str, Any]) -> Dict[str, Any]:
+    return body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+
+
+def _rqid(envelope: Dict[str, Any]) -> Any:
+    headers = envelope.get("response_headers") or {}
+    return next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+
+
 # -- the run -------------------------------------------------------------------------------------
 def run(
     args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
 ) -> int:
-    """``runtime run`` with streamed output; returns the exit code or raises CliError.
-    ``progress`` and ``on_connect`` are handed to the runner as the in-memory path does."""
+    """``runtime run`` with streamed output; returns the exit code or raises CliError."""
     from framework.runner import check_output, find_action
 
     try:
@@ -130,14 +138,15 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_c
             progress.clear()
         if exc.kind in ("inputs", "asset"):
             raise run_failed(exc, "") from None
+        keeps_file = isinstance(writer, EventFile)
         if exc.kind == "interrupted":
-            if not writer.pages and not writer.keeps_file:
+            if not writer.pages and not keeps_file:
                 raise run_failed(exc, "") from None
             detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
             writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
             raise run_failed(exc, writer.kept_sentence("so far")) from None
         if exc.envelope is None and not writer.pages:
-            if writer.keeps_file:
+            if keeps_file:
                 writer.finish(None, stopped=str(exc))
             raise run_failed(exc, "") from None
         partial = exc.envelope or writer.partial("Transport Error", str(exc))
@@ -157,50 +166,47 @@ class OutputError(Exception):
     """The output file could not be written: one sentence naming it."""
 
 
+def output_error(exc: OSError, path: str) -> OutputError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"output error: cannot write {path} ({reason.lower()}).")
+
+
+# -- the options ---------------------------------------------------------------------------------
 def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
-    """The writer for these options (checked before anything is sent), or None when
-    ``--resume`` finds the export already finished."""
+    """The writer for these options, opened; None when ``--resume`` finds the export finished."""
     if args.resume:
         return _resume(args, say)
     if args.columns == "list":  # one request: the fields its events hold, on stdout
         return FieldList({**inputs, "follow_cursor": False}, say, None)
     fmt = args.format or "envelope"
     if fmt in EVENT_FORMATS and not args.output:
-        raise CliError(
-            EXIT_INPUT,
-            [f"--format {fmt}: needs --output FILE (the events go to a file, and beside it "
-             f"FILE{SIDECAR_SUFFIX})."],
-        )  # fmt: skip
+        raise _refused(
+            f"--format {fmt}: needs --output FILE (the events go to a file, and beside it "
+            f"FILE{SIDECAR_SUFFIX})."
+        )
     if args.columns is not None and fmt not in ("csv", "markdown"):
-        raise CliError(EXIT_INPUT, ["--columns: applies to --format csv or markdown only."])
+        raise _refused("--columns: applies to --format csv or markdown only.")
     if args.rows is not None and fmt != "markdown":
-        raise CliError(EXIT_INPUT, ["--rows: applies to --format markdown only."])
+        raise _refused("--rows: applies to --format markdown only.")
     if args.pretty and fmt != "envelope":
-        raise CliError(EXIT_INPUT, [f"--pretty: applies to --format envelope, not {fmt}."])
+        raise _refused(f"--pretty: applies to --format envelope, not {fmt}.")
     known = event_fields(plugin.actions[args.action].output_schema)
-    columns = _columns(args.columns, known) if fmt in ("csv", "markdown") else None
+    columns = _columns(args.columns, known) if fmt in ("csv", "markdown") else ()
     rows = args.rows if args.rows is not None else DEFAULT_ROWS
     if not 0 <= rows <= MAX_ROWS:
-        raise CliError(
-            EXIT_INPUT, [f"--rows: got {rows}; expected an integer from 0 to {MAX_ROWS}."]
-        )
+        raise _refused(f"--rows: got {rows}; expected an integer from 0 to {MAX_ROWS}.")
     if args.output and args.output != "-":
         _check_writable(args.output)
-    force = bool(getattr(args, "force", False))
+    writer: Writer
     if fmt == "envelope":
         writer = EnvelopeWriter(inputs, say, args.output, bool(args.pretty))
         writer.terminal = not args.quiet and args.stderr.isatty()
-        writer.open(force)
-        return writer
-    coerced = _coerced(plugin, args.action, inputs) or inputs
-    options: Dict[str, Any] = {"format": fmt}
-    if columns:
-        options["columns"] = list(columns)
-    if fmt == "markdown":
-        options["rows"] = rows
-    writer = WRITERS[fmt](coerced, say, args.output, options)
-    writer.quiet = bool(args.quiet)
-    writer.open(force)
+    else:
+        options = {"format": fmt, "columns": list(columns) or None}
+        options["rows"] = rows if fmt == "markdown" else None
+        coerced = _coerced(plugin, args.action, inputs) or inputs
+        writer = WRITERS[fmt](coerced, say, args.output, options, quiet=bool(args.quiet))
+    writer.open(bool(getattr(args, "force", False)))
     return writer
 
 
@@ -211,26 +217,23 @@ def _columns(text: Optional[str], known: List[str]) -> Sequence[str]:
         return known
     names = [name.strip() for name in text.split(",")]
     if not names or any(not name for name in names) or len(set(names)) != len(names):
-        raise CliError(
-            EXIT_INPUT,
-            [f"--columns: got {text!r}; expected distinct event field names separated by "
-             "commas, such as createdAt,eventType,processName."],
-        )  # fmt: skip
+        raise _refused(
+            f"--columns: got {text!r}; expected distinct event field names separated by "
+            "commas, such as createdAt,eventType,processName."
+        )
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise CliError(
-                EXIT_INPUT,
-                [f"--columns: {name!r} is not an event field{hint}; --columns list shows the "
-                 "fields of the first page's events, --columns all takes every known field."],
-            )  # fmt: skip
+            raise _refused(
+                f"--columns: {name!r} is not an event field{hint}; --columns list shows the "
+                "fields of the first page's events, --columns all takes every known field."
+            )
     return names
 
 
 def event_fields(output_schema: Dict[str, Any]) -> List[str]:
-    """The event field names the output schema knows: the properties of the items of the
-    ``data`` array it describes (a local $ref followed)."""
+    """The properties of the items of the ``data`` array the output schema describes."""
     todo: List[Any] = [output_schema]
     while todo:
         node = todo.pop(0)
@@ -253,14 +256,15 @@ def event_fields(output_schema: Dict[str, Any]) -> List[str]:
 def _check_writable(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        raise CliError(EXIT_INPUT, [f"--output: {path} is a folder; expected a file name."])
+        raise _refused(f"--output: {path} is a folder; expected a file name.")
     if not os.path.isdir(folder):
-        raise CliError(EXIT_INPUT, [f"--output: the folder {folder} does not exist."])
+        raise _refused(f"--output: the folder {folder} does not exist.")
     if not os.path.exists(path) and not os.access(folder, os.W_OK):
-        raise CliError(EXIT_INPUT, [f"--output: the folder {folder} is not writable."])
+        raise _refused(f"--output: the folder {folder} is not writable.")
 
 
 def _resume(args: Any, say: Any) -> Optional[Writer]:
+    path = args.resume
     given = [
         option
         for option, value in (
@@ -270,32 +274,26 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
         if value not in (None, False)
     ]  # fmt: skip
     if given:
-        raise CliError(
-            EXIT_INPUT,
-            [f"--resume: takes the inputs and options from {args.resume}; leave out "
-             f"{', '.join(given)}."],
-        )  # fmt: skip
-    path = args.resume
+        raise _refused(
+            f"--resume: takes the inputs and options from {path}; leave out {', '.join(given)}."
+        )
     try:
         with open(path, encoding="utf-8") as handle:
             meta = json.load(handle)
     except FileNotFoundError:
-        raise CliError(EXIT_INPUT, [f"--resume: the file {path} does not exist."]) from None
+        raise _refused(f"--resume: the file {path} does not exist.") from None
     except (OSError, ValueError) as exc:
-        raise CliError(
-            EXIT_INPUT, [f"--resume: cannot read {path} ({type(exc).__name__})."]
-        ) from None
+        raise _refused(f"--resume: cannot read {path} ({type(exc).__name__}).") from None
     if (
         not isinstance(meta, dict)
         or meta.get("version") != SIDECAR_VERSION
         or meta.get("format") not in EVENT_FORMATS
         or not path.endswith(SIDECAR_SUFFIX)
     ):
-        raise CliError(
-            EXIT_INPUT,
-            [f"--resume: {path} is not a sidecar written by --format ndjson, csv or markdown "
-             f"(FILE{SIDECAR_SUFFIX})."],
-        )  # fmt: skip
+        raise _refused(
+            f"--resume: {path} is not a sidecar written by --format ndjson, csv or markdown "
+            f"(FILE{SIDECAR_SUFFIX})."
+        )
     output = path[: -len(SIDECAR_SUFFIX)]
     wanted_events = (meta.get("inputs") or {}).get("max_events")
     if (
@@ -308,38 +306,24 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
             f"events in {output})."
         )
         return None
-    fmt = meta["format"]
-    options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
-    writer = WRITERS[fmt](meta.get("inputs") or {}, say, output, options)
-    writer.quiet = bool(args.quiet)
+    options = {key: meta.get(key) for key in ("format", "columns", "rows")}
+    writer = WRITERS[meta["format"]](
+        meta.get("inputs") or {}, say, output, options, quiet=bool(args.quiet)
+    )
     writer.resume_from(meta)
     writer.open(False)
     return writer
 
 
-# Events as the CLI's compact output writes them (json.dumps(..., ensure_ascii=False)).
-ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-ENCODE_ASCII = json.JSONEncoder().encode
-
-
 def utf8(text_of: Any) -> bytes:
-    """``text_of(ascii=False)`` as UTF-8; a string with a lone surrogate (valid JSON such as
-    "\\udc80") has no UTF-8 form, so then ``text_of(ascii=True)`` (\\u escapes, same data),
-    as the CLI does for a whole envelope."""
+    """``text_of(ascii=False)`` as UTF-8, or ``text_of(ascii=True)`` when a lone surrogate
+    (valid JSON: "\\udc80") has no UTF-8 form, as the CLI does for a whole envelope."""
     try:
         return text_of(False).encode("utf-8")
     except UnicodeEncodeError:
         return text_of(True).encode("ascii")
 
 
-class Stdout:
-    """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why)."""
-
-    def write(self, data: bytes) -> None:
-        write_stdout(data)
-
-
-# -- SIGINT is held while a page is committed ------------------------------------------------------
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
     """Ctrl-C waits until the page in hand is written whole (then it interrupts)."""
@@ -356,13 +340,12 @@ def _sigint_held() -> Iterator[None]:
 
 # -- where --output writes -----------------------------------------------------------------------
 class Output:
-    """What ``--output`` names, opened before anything is sent, written through as given.
+    """What ``--output`` names, opened before anything is sent; ``-`` is standard output.
 
-    ``-`` is standard output. Any other path is opened as it is (a symbolic link is followed;
-    nothing is ever renamed over it): a regular file is locked for the run, so a second run
-    writing the same file is refused, and only a regular file gets a sidecar; a device or a
-    FIFO is written like standard output. An existing regular file is replaced only when it is
-    empty, an earlier export of this command (its sidecar names it), or with ``--force``."""
+    A path is opened as it is (links followed, nothing renamed over it). A regular file is
+    locked for the run and gets a sidecar; a device or FIFO is written like standard output. An
+    existing regular file is replaced only when empty, an earlier export (its sidecar names it),
+    or with ``--force``."""
 
     def __init__(self, path: str, *, force: bool = False, resume: bool = False) -> None:
         self.path = path
@@ -372,11 +355,10 @@ class Output:
         if self.stdout:
             return
         if not resume and not force and _foreign_file(path):
-            raise CliError(
-                EXIT_INPUT,
-                [f"--output: {path} exists and is not an earlier export of this command; "
-                 "choose a new name, or add --force to replace it."],
-            )  # fmt: skip
+            raise _refused(
+                f"--output: {path} exists and is not an earlier export of this command; "
+                "choose a new name, or add --force to replace it."
+            )
         try:  # O_NONBLOCK: a FIFO with no reader fails at once instead of hanging
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
         except OSError as exc:
@@ -388,20 +370,18 @@ class Output:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                raise CliError(
-                    EXIT_INPUT,
-                    [f"--output: {path} is being written by another run; wait for it to end, "
-                     "or choose another file."],
-                ) from None  # fmt: skip
+                raise _refused(
+                    f"--output: {path} is being written by another run; wait for it to end, "
+                    "or choose another file."
+                ) from None
             if not resume:
                 os.ftruncate(fd, 0)
         self.handle = os.fdopen(fd, "r+b" if self.regular else "wb")
 
     def write(self, data: bytes) -> None:
         if self.stdout:
-            Stdout().write(data)
+            write_stdout(data)
             return
-        assert self.handle is not None
         try:
             self.handle.write(data)
             self.handle.flush()
@@ -436,22 +416,17 @@ def _foreign_file(path: str) -> bool:
     return not (isinstance(meta, dict) and meta.get("output") == os.path.basename(path))
 
 
-def output_error(exc: OSError, path: str) -> OutputError:
-    reason = exc.strerror or type(exc).__name__
-    return OutputError(f"output error: cannot write {path} ({reason.lower()}).")
-
-
 # -- writers -------------------------------------------------------------------------------------
 class Writer:
     """The page sink: each page's items are written, then counted, then committed."""
 
-    unlimited = False
-    keeps_file = False  # writes a file (and a sidecar) even when no page arrived
+    unlimited = False  # the action's default max_events applies
 
     def __init__(self, inputs: Any, say: Any, output: Optional[str]) -> None:
         self.inputs = inputs
         self.say = say  # one line to stderr
         self.output = output
+        self.path = output  # where the events are, for messages
         self.events = 0
         self.pages = 0
         self.total: Optional[int] = None
@@ -460,14 +435,13 @@ class Writer:
         self.check: Any = None
         self.problem: Any = None
 
-    # the sink
     def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None:
         if self.check is not None and self.problem is None:
             self.problem = self.check(envelope)
         with _sigint_held():
             self.write_page(items)
             body = envelope["json_body"]
-            pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+            pagination = _pagination(body)
             self.events += len(items)
             self.pages += 1
             self.total = pagination.get("totalItems", self.total)
@@ -476,7 +450,7 @@ class Writer:
             self.commit()
 
     def write_page(self, items: List[Any]) -> None:
-        raise NotImplementedError
+        """Not following: the one page arrives in finish()."""
 
     def commit(self) -> None:
         """After a page: make what was written durable (flush, sidecar)."""
@@ -485,89 +459,93 @@ class Writer:
         """The envelope of a run that stopped after the last page: resume at its cursor."""
         last = self.last or {"status_code": None, "reason": None, "response_headers": {}}
         body = dict(last.get("json_body") or {})
-        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
-        body["data"] = []
-        body["pagination"] = {**pagination, "nextCursor": self.cursor, "totalItems": self.total}
+        pagination = {**_pagination(body), "nextCursor": self.cursor, "totalItems": self.total}
+        body.update(data=[], pagination=pagination)
         body["errors"] = [{"code": None, "title": title, "detail": detail}]
         return {**last, "json_body": body}
 
-    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
-        raise NotImplementedError
+    def resume_hint(self) -> str:
+        return "its json_body.pagination.nextCursor"
 
     def kept_sentence(self, when: str) -> str:
-        """``The N events read <when> are in <where>; resume with ...``."""
-        raise NotImplementedError
+        """Where the events read before an interruption or failure are, and how to go on."""
+        return (
+            f"The {self.events:,} events read {when} are in {self.path}; resume with "
+            f"{self.resume_hint()}."
+        )
+
+
+class FieldList(Writer):
+    """``--columns list``: the field names of the first page's events, one a line on stdout."""
+
+    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
+        data = _body(envelope).get("data")
+        names = {name: None for event in data or [] if isinstance(event, dict) for name in event}
+        if not names:
+            self.say(f"no events on the first page (HTTP {(envelope or {}).get('status_code')}).")
+        write_stdout("".join(f"{name}\n" for name in names).encode("utf-8"))
+
+    def kept_sentence(self, when: str) -> str:
+        return ""
 
 
 class EnvelopeWriter(Writer):
-    """The envelope, byte for byte as ``json.dumps`` of the in-memory envelope would print it,
-    with the events spooled to a temporary file until the head (the last page's) is known."""
+    """The envelope, byte for byte as the in-memory path prints it; the events wait in a spool
+    file until the head (the last page's) is known."""
 
     def __init__(self, inputs: Any, say: Any, output: Optional[str], pretty: bool) -> None:
         super().__init__(inputs, say, output)
-        self.indent = 2 if pretty else None
-        # The events sit at depth 3 (envelope > json_body > data > event).
-        self.pad = "\n" + " " * 6 if pretty else ""
-        self.first_sep = self.pad.encode()
-        self.sep = ("," + self.pad).encode() if pretty else b", "
-
-        self.out: Optional[Output] = None
+        self.path = output or "the envelope on stdout"
+        self.pretty = pretty
+        self.pad = "\n" + " " * 6 if pretty else ""  # events sit at depth 3: json_body > data
+        self.sep = "," + self.pad if pretty else ", "
         folder = os.path.dirname(os.path.abspath(output)) if output and output != "-" else None
         self.spool_dir = folder or tempfile.gettempdir()
         self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
+        self.out = Output("-")
         self.terminal = False  # stderr is a terminal: the in-memory path's lines there too
 
     def open(self, force: bool) -> None:
-        if self.output and self.output != "-":
-            self.out = Output(self.output, force=force)
+        self.out = Output(self.output or "-", force=force)
 
     def write_page(self, items: List[Any]) -> None:
         if not items:
             return
-        prefix = self.sep if self.events else self.first_sep
+        indent = 2 if self.pretty else None
+        text = utf8(
+            lambda ascii: self.sep.join(
+                json.dumps(event, indent=indent, ensure_ascii=ascii).replace("\n", self.pad)
+                for event in items
+            )
+        )
         try:
-            self.spool.write(prefix + utf8(lambda ascii: self.page_text(items, ascii)))
+            self.spool.write((self.sep if self.events else self.pad).encode() + text)
         except OSError as exc:
             raise output_error(exc, f"the temporary spool file in {self.spool_dir}") from None
-
-    def page_text(self, items: List[Any], ascii: bool) -> str:
-        if self.indent is None:  # a list's items are joined by ", ": the page is one call
-            return json.dumps(items, ensure_ascii=ascii)[1:-1]
-        pad = self.pad
-        return self.sep.decode().join(
-            json.dumps(event, indent=self.indent, ensure_ascii=ascii).replace("\n", pad)
-            for event in items
-        )
 
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
         try:
             if envelope is not None:
-                out = self.out or Stdout()
-                if self.out is not None:
-                    self.out.rewind()
-                self._write(out, envelope)
+                self.out.rewind()
+                self._write(envelope)
         finally:
             self.spool.close()
-            if self.out is not None:
-                self.out.close()
-        if envelope is None:
-            return
-        if self.terminal:
-            self.terminal_lines(envelope)
+            self.out.close()
+        if envelope is not None and self.terminal:  # as the in-memory path shows them
+            line = answer_line(envelope)
+            if line:
+                self.say(line)
+            if self.pages:
+                self.say(follow_summary(envelope, self.pages, self.events))
 
-    def _write(self, out: Any, envelope: Dict[str, Any]) -> None:
+    def _write(self, envelope: Dict[str, Any]) -> None:
+        out = self.out
         if not self.pages:  # one request, or the first page failed: nothing was spooled
-            out.write(
-                utf8(lambda ascii: json.dumps(envelope, indent=self.indent, ensure_ascii=ascii))
-                + b"\n"
-            )
+            out.write(encode_json(envelope, self.pretty))
             return
-
         marker = f"streamed-events-{uuid.uuid4().hex}"
-        body = {**envelope["json_body"], "data": marker}
-        outer = {**envelope, "json_body": body}
-        text = utf8(lambda ascii: json.dumps(outer, indent=self.indent, ensure_ascii=ascii))
-        head, tail = text.split(json.dumps(marker).encode("ascii"))
+        outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
+        head, tail = encode_json(outer, self.pretty).split(json.dumps(marker).encode("ascii"))
         out.write(head)
         if not self.events:
             out.write(b"[]")
@@ -575,50 +553,31 @@ class EnvelopeWriter(Writer):
             out.write(b"[")
             self.spool.flush()
             self.spool.seek(0)
-            while True:
-                chunk = self.spool.read(COPY_CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-            out.write(b"\n    ]" if self.indent else b"]")
-        out.write(tail + b"\n")
-
-    def terminal_lines(self, envelope: Dict[str, Any]) -> None:
-        """On a terminal, as the in-memory path shows them: a non-2xx answer, the summary."""
-        line = answer_line(envelope)
-        if line:
-            self.say(line)
-        if self.pages:
-            self.say(follow_summary(envelope, self.pages, self.events))
-
-    def kept_sentence(self, when: str) -> str:
-        where = self.output or "the envelope on stdout"
-        return (
-            f"The {self.events:,} events read {when} are in {where}; resume with its "
-            "json_body.pagination.nextCursor."
-        )
+            shutil.copyfileobj(self.spool, out, COPY_CHUNK)
+            out.write(b"\n    ]" if self.pretty else b"]")
+        out.write(tail)
 
 
 class EventFile(Writer):
     """An event file with its sidecar FILE.meta.json, committed after every page."""
 
     unlimited = True  # events are not kept: only the user's own max_events applies
-    keeps_file = True
-
     record_end = b"\n"  # what a whole record ends with: resume cuts only there
 
-    def __init__(self, inputs: Any, say: Any, output: str, options: Dict[str, Any]) -> None:
+    def __init__(
+        self, inputs: Any, say: Any, output: str, options: Dict[str, Any], quiet: bool = False
+    ) -> None:
         super().__init__(inputs, say, output)
         self.path = "standard output" if output == "-" else output
         self.sidecar: Optional[str] = output + SIDECAR_SUFFIX
         self.out: Optional[Output] = None
-        self.options = options
-        self.columns: Sequence[str] = options.get("columns") or DEFAULT_COLUMNS
+        self.options = {key: value for key, value in options.items() if value is not None}
+        self.columns: Sequence[str] = self.options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = inputs  # as the export began (a resume keeps them)
         self.more = False  # the export ended as asked, with events left to read
         self.bytes = 0
         self.resumed = False
-        self.quiet = False  # --quiet: no summary line (the sidecar has it all)
+        self.quiet = quiet  # no summary line (the sidecar has it all)
 
     # -- the file ----------------------------------------------------------------------------
     def open(self, force: bool) -> None:
@@ -637,20 +596,17 @@ class EventFile(Writer):
         """Write what opens a new file (a csv header)."""
 
     def append(self, data: bytes) -> None:
+        """Write a page's records; on failure, cut the file back to its last whole page."""
         assert self.out is not None
         try:
             self.out.write(data)
         except BaseException:
-            self.cut_back()
+            if self.out.regular and self.out.handle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    self.out.handle.seek(self.bytes)
+                    self.out.handle.truncate()
             raise
         self.bytes += len(data)
-
-    def cut_back(self) -> None:
-        """The file back to its last whole page (no line cut in half)."""
-        if self.out is not None and self.out.regular and self.out.handle is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self.out.handle.seek(self.bytes)
-                self.out.handle.truncate()
 
     def commit(self) -> None:
         self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
@@ -659,7 +615,6 @@ class EventFile(Writer):
     def meta(
         self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
     ) -> Dict[str, Any]:
-        body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
         meta: Dict[str, Any] = {
             "version": SIDECAR_VERSION,
             "output": os.path.basename(self.path),
@@ -675,8 +630,8 @@ class EventFile(Writer):
             "bytes": self.bytes,
             "nextCursor": cursor,
         }
-        if body.get("errors") is not None:
-            meta["errors"] = body["errors"]
+        if _body(envelope).get("errors") is not None:
+            meta["errors"] = _body(envelope)["errors"]
         if "response_text" in envelope:
             meta["response_text"] = envelope["response_text"]
         return meta
@@ -688,8 +643,7 @@ class EventFile(Writer):
         if self.sidecar is None:
             return
         meta = self.meta(envelope, cursor, finished)
-        indent = 2 if last else None
-        text = json.dumps(meta, indent=indent, ensure_ascii=False, default=str)
+        text = json.dumps(meta, indent=2 if last else None, ensure_ascii=False, default=str)
         partial = f"{self.sidecar}.{os.getpid()}.partial"  # one per run
         try:
             with open(partial, "w", encoding="utf-8") as handle:
@@ -707,17 +661,15 @@ class EventFile(Writer):
             size = -1
         recorded = meta.get("bytes")
         if not isinstance(recorded, int) or size < recorded:
-            raise CliError(
-                EXIT_INPUT,
-                [f"--resume: {self.path} is missing or shorter than {self.sidecar} records "
-                 f"({recorded} bytes); start the export again."],
-            )  # fmt: skip
+            raise _refused(
+                f"--resume: {self.path} is missing or shorter than {self.sidecar} records "
+                f"({recorded} bytes); start the export again."
+            )
         if not self.whole_records_end_at(recorded):
-            raise CliError(
-                EXIT_INPUT,
-                [f"--resume: {self.sidecar} records {recorded} bytes, which is not where a "
-                 f"record of {self.path} ends; start the export again."],
-            )  # fmt: skip
+            raise _refused(
+                f"--resume: {self.sidecar} records {recorded} bytes, which is not where a "
+                f"record of {self.path} ends; start the export again."
+            )
         self.resumed = True
         self.bytes = recorded
         self.events, self.pages = meta.get("events", 0), meta.get("pages", 0)
@@ -745,15 +697,13 @@ class EventFile(Writer):
     # -- the end -----------------------------------------------------------------------------
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
         if envelope is None:  # nothing arrived (transport failure on the first page)
-            envelope = {"json_body": None}
-            if self.last is not None:
-                envelope = self.partial("Transport Error", stopped or "")
-        body = envelope.get("json_body") if isinstance(envelope.get("json_body"), dict) else {}
+            envelope = self.partial("Transport Error", stopped or "") if self.last else {}
+        body = _body(envelope)
         status = envelope.get("status_code")
         ok = isinstance(status, int) and 200 <= status < 300
         if not self.pages and ok and isinstance(body.get("data"), list) and body["data"]:
             self(envelope, body["data"])  # one request, not following: that page is the export
-        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        pagination = _pagination(body)
         self.cursor = cursor = pagination.get("nextCursor", self.cursor)
         if self.total is None:
             self.total = pagination.get("totalItems")
@@ -771,10 +721,8 @@ class EventFile(Writer):
 
     def summary(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         """One line on stderr: what was written, the status, and how to resume."""
-        if self.quiet:
-            return
-        headers = envelope.get("response_headers") or {}
-        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
+        if self.quiet or stopped is not None:
+            return  # a stopped run's error message says it (kept_sentence)
         status = envelope.get("status_code")
         wrote = (
             f"{self.events:,} event{'' if self.events == 1 else 's'} "
@@ -782,62 +730,34 @@ class EventFile(Writer):
         )
         total = f"totalItems {self.total:,}" if isinstance(self.total, int) else "totalItems null"
         answer = f"HTTP {status} {envelope.get('reason')}" if status is not None else "no answer"
+        rqid = _rqid(envelope)
         if rqid:
             answer += f", X-RQID {rqid}"
         if finished:
             details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
-            line = f"wrote {wrote}; {answer}; {total}; {details}."
+            self.say(f"wrote {wrote}; {answer}; {total}; {details}.")
         elif self.more:
-            line = (
+            self.say(
                 f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.resume_hint()}."
             )
-        elif stopped is not None:
-            return  # the run's error message says it (kept_sentence)
         else:
-            line = (
+            self.say(
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
                 f"resume with {self.resume_hint()}."
             )
-        self.say(line)
 
     def resume_hint(self, short: bool = False) -> str:
-        """How to go on: ``--resume FILE.meta.json``, or (no sidecar) the cursor to pass."""
+        """``--resume FILE.meta.json``, or (no sidecar) the cursor to pass."""
         if self.sidecar is None:
             return f"parameters.cursor {self.cursor}"
         return f"--resume {os.path.basename(self.sidecar) if short else self.sidecar}"
-
-    def kept_sentence(self, when: str) -> str:
-        return (
-            f"The {self.events:,} events read {when} are in {self.path}; resume with "
-            f"{self.resume_hint()}."
-        )
 
 
 def _cell(value: Any) -> str:
     """An event field as text: strings as they are, null empty, the rest as JSON."""
     if isinstance(value, str):
         return value
-    if value is None:
-        return ""
-    return json.dumps(value, ensure_ascii=False)
-
-
-class FieldList(Writer):
-    """``--columns list``: the field names of the first page's events, one a line on stdout."""
-
-    def write_page(self, items: List[Any]) -> None:
-        """Not following: the page arrives in finish()."""
-
-    def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
-        body = (envelope or {}).get("json_body")
-        data = body.get("data") if isinstance(body, dict) else None
-        names = {name: None for event in data or [] if isinstance(event, dict) for name in event}
-        if not names:
-            self.say(f"no events on the first page (HTTP {(envelope or {}).get('status_code')}).")
-        Stdout().write("".join(f"{name}\n" for name in names).encode("utf-8"))
-
-    def kept_sentence(self, when: str) -> str:
-        return ""
+    return "" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 class NdjsonFile(EventFile):
@@ -845,12 +765,9 @@ class NdjsonFile(EventFile):
 
     def write_page(self, items: List[Any]) -> None:
         if items:
-            self.append(utf8(lambda ascii: self.lines(items, ascii)) + b"\n")
-
-    @staticmethod
-    def lines(items: List[Any], ascii: bool) -> str:
-        encode = ENCODE_ASCII if ascii else ENCODE
-        return "\n".join([encode(event) for event in items])
+            self.append(
+                utf8(lambda ascii: "".join(json.dumps(e, ensure_ascii=ascii) + "\n" for e in items))
+            )
 
 
 class CsvFile(EventFile):
@@ -858,38 +775,38 @@ class CsvFile(EventFile):
 
     record_end = b"\r\n"
 
-    def rows(self, rows: List[List[str]]) -> bytes:
-
+    def append_rows(self, rows: List[List[str]]) -> None:
         text = io.StringIO()
         csv.writer(text).writerows(rows)
-        return text.getvalue().encode("utf-8", "backslashreplace")
+        self.append(text.getvalue().encode("utf-8", "backslashreplace"))
 
     def start(self) -> None:
-        self.append(self.rows([list(self.columns)]))
+        self.append_rows([list(self.columns)])
 
     def write_page(self, items: List[Any]) -> None:
-        columns = self.columns
-        rows = [
-            [_cell(event.get(name)) if isinstance(event, dict) else "" for name in columns]
-            for event in items
-        ]
-        if rows:
-            self.append(self.rows(rows))
+        if items:
+            self.append_rows(
+                [
+                    [
+                        _cell(event.get(name)) if isinstance(event, dict) else ""
+                        for name in self.columns
+                    ]
+                    for event in items
+                ]
+            )
 
 
 class MarkdownNote(EventFile):
-    """A short case note: counts by eventType, the time range, the agents, the top processes
-    and the first N events as a table, written when the export ends. Its running counts live in
-    the sidecar (``summary``), so that a resumed export carries on counting; each table counts
-    at most KEPT names, and events of further names count as "(others)": the counts stay
-    bounded whatever the number of events."""
+    """A short case note written when the export ends: counts by eventType, the time range, the
+    agents, the top processes and the first N events. Its running counts live in the sidecar
+    (``summary``) so a resumed export carries on counting; past KEPT names per table, events
+    count as "(others)", so the counts stay bounded."""
 
     record_end = b""  # written whole at the end: nothing to cut back
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        rows = self.options.get("rows")
-        self.max_rows = DEFAULT_ROWS if rows is None else rows
+        self.max_rows = self.options.get("rows", DEFAULT_ROWS)
         self.counts = empty_summary()
 
     def write_page(self, items: List[Any]) -> None:
@@ -902,9 +819,8 @@ class MarkdownNote(EventFile):
                 tally(counts["processes"], _cell(event["processName"]))
             created = event.get("createdAt")
             if isinstance(created, str) and created:  # ISO 8601 UTC: text order is time order
-                first, last = counts["first"], counts["last"]
-                counts["first"] = created if first is None or created < first else first
-                counts["last"] = created if last is None or created > last else last
+                counts["first"] = min(created, counts["first"] or created)
+                counts["last"] = max(created, counts["last"] or created)
             agent = event.get("agentId") or event.get("agentUuid") or event.get("agentName")
             if agent:
                 agents = counts["agents"]
@@ -916,9 +832,6 @@ class MarkdownNote(EventFile):
                 agents[name]["events"] += 1
             if len(counts["rows"]) < self.max_rows:
                 counts["rows"].append([_cell(event.get(name)) for name in self.columns])
-
-    def cut_back(self) -> None:
-        """Nothing to cut: the note is written whole when the export ends."""
 
     def meta(
         self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
@@ -940,9 +853,6 @@ class MarkdownNote(EventFile):
     def render(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> str:
         state = self.counts
         threat = (self.export_inputs.get("path_parameters") or {}).get("threat_id", "?")
-        status = envelope.get("status_code")
-        headers = envelope.get("response_headers") or {}
-        rqid = next((v for k, v in headers.items() if k.lower() == "x-rqid"), None)
         resume = f"resume with {self.resume_hint(short=True)}"
         if finished:
             how = "complete"
@@ -953,7 +863,7 @@ class MarkdownNote(EventFile):
         elif stopped is not None:
             how = f"stopped by a transport failure; {resume}"
         else:
-            answer = f"HTTP {status} {envelope.get('reason')}"
+            answer = f"HTTP {envelope.get('status_code')} {envelope.get('reason')}"
             how = f"stopped at page {self.pages + 1}, {answer}; {resume}"
         of = f" of {self.total:,}" if isinstance(self.total, int) else ""
         lines = [
@@ -963,6 +873,7 @@ class MarkdownNote(EventFile):
             f"- **Time range (createdAt):** {md(state['first'] or '-')} to "
             f"{md(state['last'] or '-')}",
         ]
+        rqid = _rqid(envelope)
         if rqid:
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
         lines += ["", "## Agents", "", "| agentName | agentId | agentOs | agentIp | events |"]
