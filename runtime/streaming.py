@@ -265,14 +265,8 @@ def _check_writable(path: str) -> None:
 
 def _resume(args: Any, say: Any) -> Optional[Writer]:
     path = args.resume
-    given = [
-        option
-        for option, value in (
-            ("--inputs", args.inputs), ("--output", args.output), ("--format", args.format),
-            ("--columns", args.columns), ("--rows", args.rows), ("--pretty", args.pretty),
-        )
-        if value not in (None, False)
-    ]  # fmt: skip
+    names = ("inputs", "output", "format", "columns", "rows", "pretty")
+    given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
     if given:
         raise _refused(
             f"--resume: takes the inputs and options from {path}; leave out {', '.join(given)}."
@@ -608,6 +602,10 @@ class EventFile(Writer):
             raise
         self.bytes += len(data)
 
+    def row(self, event: Any) -> List[str]:
+        """The chosen columns of an event, as text."""
+        return [_cell(event.get(name)) if isinstance(event, dict) else "" for name in self.columns]
+
     def commit(self) -> None:
         self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
 
@@ -785,15 +783,7 @@ class CsvFile(EventFile):
 
     def write_page(self, items: List[Any]) -> None:
         if items:
-            self.append_rows(
-                [
-                    [
-                        _cell(event.get(name)) if isinstance(event, dict) else ""
-                        for name in self.columns
-                    ]
-                    for event in items
-                ]
-            )
+            self.append_rows([self.row(event) for event in items])
 
 
 class MarkdownNote(EventFile):
@@ -831,7 +821,7 @@ class MarkdownNote(EventFile):
                     agents.setdefault(name, {**dict.fromkeys(AGENT_FACTS), **facts, "events": 0})
                 agents[name]["events"] += 1
             if len(counts["rows"]) < self.max_rows:
-                counts["rows"].append([_cell(event.get(name)) for name in self.columns])
+                counts["rows"].append(self.row(event))
 
     def meta(
         self, envelope: Dict[str, Any], cursor: Optional[str], finished: bool
@@ -876,25 +866,22 @@ class MarkdownNote(EventFile):
         rqid = _rqid(envelope)
         if rqid:
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
-        lines += ["", "## Agents", "", "| agentName | agentId | agentOs | agentIp | events |"]
-        lines.append("|---|---|---|---|---:|")
-        for agent_id, entry in top(state["agents"], TOP_AGENTS):
-            cells = [entry["agentName"], agent_id, entry["agentOs"], entry["agentIp"]]
-            lines.append(
-                "| " + " | ".join(md(_cell(c)) for c in cells) + f" | {entry['events']:,} |"
-            )
-        lines += ["", "## Events by type", "", "| eventType | events |", "|---|---:|"]
-        lines += [f"| {md(name)} | {count:,} |" for name, count in top(state["types"], KEPT)]
-        processes = top(state["processes"], TOP_PROCESSES)
-        lines += ["", f"## Top processes ({len(processes)})", "", "| processName | events |"]
-        lines.append("|---|---:|")
-        lines += [f"| {md(name)} | {count:,} |" for name, count in processes]
+        agents = [
+            [_cell(v) for v in (e["agentName"], agent_id, e["agentOs"], e["agentIp"])]
+            + [f"{e['events']:,}"]
+            for agent_id, e in top(state["agents"], TOP_AGENTS)
+        ]
+        types = _counted(top(state["types"], KEPT))
+        processes = _counted(top(state["processes"], TOP_PROCESSES))
         rows = state["rows"]
+        lines += _section(
+            "Agents", ["agentName", "agentId", "agentOs", "agentIp", "events"], agents
+        )
+        lines += _section("Events by type", ["eventType", "events"], types)
+        lines += _section(f"Top processes ({len(processes)})", ["processName", "events"], processes)
         lines += ["", f"## First {len(rows)} events", ""]
         if rows:
-            lines.append("| " + " | ".join(md(name) for name in self.columns) + " |")
-            lines.append("|" + "---|" * len(self.columns))
-            lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in rows]
+            lines += _table(list(self.columns), rows, numeric=False)
         return "\n".join(lines) + "\n"
 
 
@@ -927,6 +914,21 @@ def top(counts: Dict[str, Any], n: int) -> List[Any]:
     agents = isinstance(next(iter(counts.values())), dict)
     others = {**dict.fromkeys(AGENT_FACTS), "events": rest} if agents else rest
     return [*named[:n], (OTHERS, others)]
+
+
+def _counted(pairs: List[Any]) -> List[List[str]]:
+    return [[name, f"{count:,}"] for name, count in pairs]
+
+
+def _section(title: str, head: List[str], rows: List[List[str]]) -> List[str]:
+    return ["", f"## {title}", "", *_table(head, rows)]
+
+
+def _table(head: List[str], rows: List[List[str]], numeric: bool = True) -> List[str]:
+    """A markdown table, every cell escaped; ``numeric``: the last column aligned right."""
+    lines = ["| " + " | ".join(md(cell) for cell in row) + " |" for row in [head, *rows]]
+    rule = "|" + "---|" * (len(head) - numeric) + ("---:|" if numeric else "")
+    return [lines[0], rule, *lines[1:]]
 
 
 def empty_summary() -> Dict[str, Any]:
