@@ -98,7 +98,8 @@ def run(
     args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
 ) -> int:
     """``runtime run`` with streamed output; returns the exit code or raises CliError."""
-    from framework.runner import check_output, find_action
+    from framework.errors import RunError
+    from framework.runner import check_output, find_action, run_action
 
     try:
         writer = _plan(args, plugin, inputs, args.stderr.say)
@@ -108,58 +109,48 @@ def run(
         raise CliError(exc.code, lines) from None
     if writer is None:  # --resume of an export that already finished
         return EXIT_OK
-    spec = find_action(plugin, args.action) if args.validate_output else None
-    if spec is not None:
+    if args.validate_output:
+        spec = find_action(plugin, args.action)
         writer.check = lambda envelope: check_output(spec, envelope)
+    clear = progress.clear if progress is not None else lambda: None
     try:
-        return _run(args, plugin, asset, writer, progress, on_connect)
+        try:
+            envelope = run_action(
+                plugin, args.action, asset, writer.inputs,
+                progress=progress, on_connect=on_connect, pages=writer,
+            )  # fmt: skip
+        except RunError as exc:
+            clear()
+            raise _failed(exc, writer) from None
+        clear()
+        writer.finish(envelope)
     except OutputError as exc:
-        if progress is not None:
-            progress.clear()
+        clear()
         raise CliError(EXIT_OUTPUT, [str(exc)]) from None
-
-
-def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_connect: Any) -> int:
-    from framework.errors import RunError
-    from framework.runner import run_action
-
-    try:
-        envelope = run_action(
-            plugin,
-            args.action,
-            asset,
-            writer.inputs,
-            progress=progress,
-            on_connect=on_connect,
-            pages=writer,
-        )
-    except RunError as exc:
-        if progress is not None:
-            progress.clear()
-        if exc.kind in ("inputs", "asset"):
-            raise run_failed(exc, "") from None
-        keeps_file = isinstance(writer, EventFile)
-        if exc.kind == "interrupted":
-            if not writer.pages and not keeps_file:
-                raise run_failed(exc, "") from None
-            detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
-            writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
-            raise run_failed(exc, writer.kept_sentence("so far")) from None
-        if exc.envelope is None and not writer.pages:
-            if keeps_file:
-                writer.finish(None, stopped=str(exc))
-            raise run_failed(exc, "") from None
-        partial = exc.envelope or writer.partial("Transport Error", str(exc))
-        writer.finish(partial, stopped=str(exc))
-        raise run_failed(exc, writer.kept_sentence("before it")) from None
-    if progress is not None:
-        progress.clear()
-    writer.finish(envelope)
     if writer.check is not None and writer.problem is None:
         writer.problem = writer.check(envelope)  # the head (or the one page, not following)
     if writer.problem:
         raise CliError(EXIT_BROKEN, str(writer.problem).splitlines())
     return EXIT_OK
+
+
+def _failed(exc: Any, writer: Writer) -> CliError:
+    """The error for a run that stopped, once the writer has kept what was read before it."""
+    if exc.kind in ("inputs", "asset"):
+        return run_failed(exc, "")
+    keeps_file = isinstance(writer, EventFile)
+    if exc.kind == "interrupted":
+        if not writer.pages and not keeps_file:
+            return run_failed(exc, "")
+        detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
+        writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
+        return run_failed(exc, writer.kept_sentence("so far"))
+    if exc.envelope is None and not writer.pages:
+        if keeps_file:
+            writer.finish(None, stopped=str(exc))
+        return run_failed(exc, "")
+    writer.finish(exc.envelope or writer.partial("Transport Error", str(exc)), stopped=str(exc))
+    return run_failed(exc, writer.kept_sentence("before it"))
 
 
 class OutputError(Exception):
