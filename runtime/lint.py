@@ -1,12 +1,7 @@
-"""``python -m runtime validate``: the repository lint, everything checkable without a network.
-
-Every problem is one line, ``file: location: problem``, and every problem is reported, not only
-the first: plugin.yaml against its meta-schema and the files it references (load_plugin), then
-each schema against its declared draft, defaults and examples against their own schemas, the
-output schema's example (the seed's captured response), the class references (imported from
-the checked plugin's own directory), the icons (PNG sizes read from the IHDR header), the
-version against pyproject.toml and the secrets against ``format: password``. (The README's
-examples and field documentation are checked by the tests, tests/test_readme.py.)
+"""``python -m runtime validate``: every problem checkable without a network, one line each
+(``file: location: problem``), all of them: plugin.yaml and its files, each schema against its
+draft with its defaults and examples, the classes (imported from the plugin's own folder), the
+icons, the version and the secrets. tests/test_readme.py checks the README.
 """
 
 from __future__ import annotations
@@ -93,9 +88,8 @@ def _validator(name: str, schema: Mapping[str, Any], problems: List[str]) -> Opt
 def _check_schema(
     name: str, schema: Mapping[str, Any], problems: List[str], *, needs_example: bool = False
 ) -> Optional[Any]:
-    """The schema is valid for its draft; its defaults and examples are valid against it.
-
-    Returns its validator, or None when the schema itself is broken."""
+    """The schema is valid for its draft, and its defaults and examples against it; returns its
+    validator, or None when the schema itself is broken."""
     validator = _validator(name, schema, problems)
     if validator is None:
         return None
@@ -132,12 +126,8 @@ def _top_level_names(refs: Iterable[str]) -> List[str]:
 
 @contextmanager
 def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
-    """Import the packages that ``refs`` name from ``root``, then restore sys.modules.
-
-    Checking a copy of the plugin must check the copy's modules, not same-named packages that
-    this process imported earlier (the repository's own ``connectors``, say), and must leave the
-    process as it found it, so that checks are deterministic whatever ran before them.
-    """
+    """Import the packages ``refs`` name from ``root`` (a copy's own, not same-named ones
+    imported earlier), then restore sys.modules, so checks do not depend on what ran before."""
     names = _top_level_names(refs)
 
     def ours(module: str) -> bool:
@@ -180,11 +170,8 @@ def _check_class(ref: str, base: type, root: Path, where: str, problems: List[st
     if not isinstance(cls, type):
         problems.append(f"{MANIFEST}: {where}: {ref} is a {type(cls).__name__}, not a class.")
     elif not issubclass(cls, base):
-        problems.append(f"{MANIFEST}: {where}: {ref} is not a subclass of {_ref_of(base)}.")
-
-
-def _ref_of(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+        name = f"{base.__module__}:{base.__qualname__}"
+        problems.append(f"{MANIFEST}: {where}: {ref} is not a subclass of {name}.")
 
 
 def _check_classes(plugin: Plugin, problems: List[str]) -> None:
@@ -209,8 +196,7 @@ def png_size(path: Path) -> Optional[Tuple[int, int]]:
         head = handle.read(24)
     if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
         return None
-    width, height = struct.unpack(">II", head[16:24])
-    return width, height
+    return struct.unpack(">II", head[16:24])
 
 
 def _check_icons(plugin: Plugin, problems: List[str]) -> None:

@@ -1,22 +1,11 @@
-"""``python -m runtime package``: the importable, offline-installable bundle.
+"""``python -m runtime package``: dist/<id>-<version>.zip, importable and installable offline.
 
-Writes ``dist/<id>-<version>.zip`` (id and version from plugin.yaml) holding, at its top level:
-plugin.yaml, README.md, connectors/, actions/, schemas/, icons/, examples/ (asset template, inputs,
-playbook snippet), runtime/ (the local stand-in for the platform, so the bundle can be validated
-and run on the SOAR server itself), requirements.txt (every runtime dependency pinned exactly,
-transitive ones included), wheels/ (those pins as wheels
-for CPython 3.9 to 3.12 on manylinux x86_64 and aarch64; pure-Python wheels once) and SHA256SUMS
-(the sha256 of every other file, in ``sha256sum -c`` format). Tests, the simulator, scripts and
-dev tools stay out, and so do __pycache__ and *.pyc.
-
-Only what belongs to the plugin goes in: in a git checkout, only files git tracks (an untracked
-examples/asset.yaml with a pasted token never ships); everywhere, only the file types on the
-allow-list below (no *.bak, *.json in runtime/, editor files); and a shipped YAML or JSON file
-that looks like a filled-in asset (an ``api_token`` that is not a placeholder) stops the build.
-
-The zip is reproducible: entries in sorted order, one fixed timestamp (1980-01-01, or
-SOURCE_DATE_EPOCH when set), fixed permissions, fixed compression; building twice gives identical
-bytes. Only ``make package``/``runtime package`` import this module: ``runtime run`` never does.
+It holds the plugin's own files (in a git checkout only tracked ones, only the allow-listed file
+types: a pasted token or an editor file never ships), runtime/ (so the bundle can be validated and
+run on the SOAR server), requirements.txt with every dependency pinned, wheels/ for CPython 3.9 to
+3.12 on manylinux x86_64 and aarch64, and SHA256SUMS. A file that looks like a filled-in asset
+stops the build. The zip is reproducible (sorted entries, one timestamp: 1980-01-01 or
+SOURCE_DATE_EPOCH). ``runtime run`` never imports this module.
 """
 
 from __future__ import annotations
@@ -31,6 +20,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -40,33 +30,18 @@ from runtime.lint import lint_plugin
 from runtime.output import write_stdout
 
 BUNDLE_FILES = ("plugin.yaml", "README.md", "LICENSE", "NOTICE", "CHANGELOG.md")
-BUNDLE_DIRS = (
-    "framework",
-    "connectors",
-    "actions",
-    "schemas",
-    "icons",
-    "runtime",
-    "examples",
-    "docs",
-)
 REQUIREMENTS = "requirements.txt"
 CHECKSUMS = "SHA256SUMS"
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12")
 # manylinux2014 = glibc 2.17: RHEL/CentOS 7 and newer, Debian 9+, Ubuntu 18.04+.
 PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64")
-SKIPPED_NAMES = re.compile(r"(^\.|~$|\.py[co]$|\.sw[po]$|\.orig$|\.rej$)")
-# The allow-list: the file types each bundled folder may ship.
+# The bundled folders, each with the file types it may ship (the allow-list: no *.pyc, *.bak,
+# editor files).
 ALLOWED = {
-    "framework": (".py",),
-    "connectors": (".py",),
-    "actions": (".py",),
-    "runtime": (".py",),
-    "schemas": (".json",),
-    "icons": (".png", ".svg"),
-    "examples": (".yaml",),
-    "docs": (".md",),
-}
+    "framework": (".py",), "connectors": (".py",), "actions": (".py",), "schemas": (".json",),
+    "icons": (".png", ".svg"), "runtime": (".py",), "examples": (".yaml",), "docs": (".md",),
+}  # fmt: skip
+BUNDLE_DIRS = tuple(ALLOWED)
 # Files of the bundled folders that belong to what stays out (the simulator).
 EXCLUDED = {"examples/asset.simulator.yaml"}
 # An api_token set in a YAML or JSON file: a filled-in asset, unless the value is a placeholder.
@@ -81,7 +56,7 @@ WHEEL_NAME = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
 class PackageError(Exception):
     """The bundle cannot be built: every reason, one line each."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, *lines: str) -> None:
         self.lines = list(lines)
         super().__init__("\n".join(self.lines))
 
@@ -114,7 +89,7 @@ def read_pins(path: Path) -> Dict[str, str]:
             continue
         pins[normalize(match.group(1))] = match.group(2)
     if problems:
-        raise PackageError(problems)
+        raise PackageError(*problems)
     return pins
 
 
@@ -132,7 +107,7 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
 def check_requirements(root: Path) -> Dict[str, str]:
     path = root / REQUIREMENTS
     if not path.is_file():
-        raise PackageError([f"{REQUIREMENTS}: missing in {root}."])
+        raise PackageError(f"{REQUIREMENTS}: missing in {root}.")
     pins = read_pins(path)
     problems = [
         f"{REQUIREMENTS}: {name} must be pinned =={version} as in pyproject.toml "
@@ -141,7 +116,7 @@ def check_requirements(root: Path) -> Dict[str, str]:
         if pins.get(name) != version
     ]
     if problems:
-        raise PackageError(problems)
+        raise PackageError(*problems)
     return pins
 
 
@@ -165,12 +140,8 @@ def looks_filled_in(name: str, data: bytes) -> bool:
     """A YAML or JSON file whose api_token holds a value rather than a placeholder."""
     if not name.endswith((".yaml", ".yml", ".json")):
         return False
-    text = data.decode("utf-8", "replace")
-    for match in TOKEN_LINE.finditer(text):
-        value = match.group(1).split(" #", 1)[0].strip().strip("\"'")
-        if not PLACEHOLDER.match(value):
-            return True
-    return False
+    values = TOKEN_LINE.findall(data.decode("utf-8", "replace"))
+    return any(not PLACEHOLDER.match(v.split(" #", 1)[0].strip().strip("\"'")) for v in values)
 
 
 def bundle_files(
@@ -180,24 +151,25 @@ def bundle_files(
     the allow-list (a code folder not on it: .py), no caches, no dot or editor files."""
     for name in names:
         if not (root / name).is_file():
-            raise PackageError([f"{name}: missing in {root}."])
+            raise PackageError(f"{name}: missing in {root}.")
         yield name, root / name
     tracked = tracked_files(root, folders)
     for folder in folders:
         if not (root / folder).is_dir():
-            raise PackageError([f"{folder}/: missing in {root}."])
+            raise PackageError(f"{folder}/: missing in {root}.")
         for directory, subdirs, files in os.walk(root / folder):
             subdirs[:] = [d for d in subdirs if d != "__pycache__" and not d.startswith(".")]
             for file in sorted(files):
                 path = Path(directory, file)
                 name = path.relative_to(root).as_posix()
-                if SKIPPED_NAMES.search(file) or not file.endswith(ALLOWED.get(folder, (".py",))):
+                if (
+                    file.startswith(".")
+                    or not file.endswith(ALLOWED.get(folder, (".py",)))
+                    or name in EXCLUDED
+                ):
                     continue
-                if name in EXCLUDED:
-                    continue
-                if tracked is not None and name not in tracked:
-                    continue
-                yield name, path
+                if tracked is None or name in tracked:
+                    yield name, path
 
 
 def read_entries(
@@ -209,12 +181,12 @@ def read_entries(
     filled = [name for name, data in entries.items() if looks_filled_in(name, data)]
     if filled:
         raise PackageError(
-            [
+            *(
                 f"{name}: looks like a filled-in asset (api_token is set); a bundle or export "
                 "must not ship a token: put the placeholder back, or keep the file outside the "
                 "plugin folder (e.g. asset.yaml, which git ignores)."
                 for name in filled
-            ]
+            )
         )
     return entries
 
@@ -222,32 +194,12 @@ def read_entries(
 def _pip_download(
     requirements: Path, dest: Path, python: str, platform: str, find_links: Optional[Path]
 ) -> None:
-    abi = "cp" + python.replace(".", "")
     command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--only-binary=:all:",
-        "--implementation",
-        "cp",
-        "--python-version",
-        python,
-        "--abi",
-        abi,
-        "--abi",
-        "abi3",
-        "--abi",
-        "none",
-        "--platform",
-        platform,
-        "--dest",
-        str(dest),
-        "--requirement",
-        str(requirements),
-    ]
+        sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+        "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+        "--abi", "cp" + python.replace(".", ""), "--abi", "abi3", "--abi", "none",
+        "--platform", platform, "--dest", str(dest), "--requirement", str(requirements),
+    ]  # fmt: skip
     if find_links is not None:
         command += ["--no-index", "--find-links", str(find_links)]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -255,12 +207,10 @@ def _pip_download(
         errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
         source = f"--wheels-from {find_links}" if find_links else "the package index"
         raise PackageError(
-            [
-                f"pip download for CPython {python} on {platform} failed (from {source}):",
-                *(errors[-3:] or proc.stderr.strip().splitlines()[-3:]),
-                "without the package index, build with --no-wheels (the bundle then needs the "
-                "index to install) or pass --wheels-from DIR holding the wheels.",
-            ]
+            f"pip download for CPython {python} on {platform} failed (from {source}):",
+            *(errors[-3:] or proc.stderr.strip().splitlines()[-3:]),
+            "without the package index, build with --no-wheels (the bundle then needs the "
+            "index to install) or pass --wheels-from DIR holding the wheels.",
         )
 
 
@@ -269,21 +219,15 @@ def download_wheels(
 ) -> Dict[str, bytes]:
     """{wheel file name: bytes} for every target; pure-Python wheels appear once."""
     with tempfile.TemporaryDirectory(prefix="runtime-package-") as tmp:
-        targets = [(python, platform) for python in PYTHON_VERSIONS for platform in PLATFORMS]
-        dests = [Path(tmp, f"{python}-{platform}") for python, platform in targets]
+        dests = {pair: Path(tmp, "-".join(pair)) for pair in product(PYTHON_VERSIONS, PLATFORMS)}
         with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = [
-                pool.submit(_pip_download, requirements, dest, python, platform, find_links)
-                for (python, platform), dest in zip(targets, dests)
-            ]
-            for future in futures:
-                future.result()
+            list(pool.map(lambda t: _pip_download(requirements, dests[t], *t, find_links), dests))
         wheels: Dict[str, bytes] = {}
-        for dest in dests:
+        for dest in dests.values():
             for wheel in sorted(dest.glob("*.whl")):
                 data = wheel.read_bytes()
                 if wheels.setdefault(wheel.name, data) != data:
-                    raise PackageError([f"wheels: two different files named {wheel.name}."])
+                    raise PackageError(f"wheels: two different files named {wheel.name}.")
     problems = []
     for name in sorted(wheels):
         match = WHEEL_NAME.match(name)
@@ -294,7 +238,7 @@ def download_wheels(
                 f"({project}=={version}) so that every install is the same."
             )
     if problems:
-        raise PackageError(problems)
+        raise PackageError(*problems)
     return wheels
 
 
@@ -311,14 +255,11 @@ def build(
     wheels_from: Optional[Path] = None,
     keep_wheels: Optional[Path] = None,
 ) -> Bundle:
-    """Check the plugin, then write ``<output>/<id>-<version>.zip``; see the module docstring.
-
-    ``wheels_from``: resolve the wheels offline from that folder instead of the package index.
-    ``keep_wheels``: also copy the wheels there (a cache for offline rebuilds and the install
-    test), replacing what it held."""
+    """Check the plugin, then write ``<output>/<id>-<version>.zip``. ``wheels_from``: a folder
+    to take the wheels from, offline; ``keep_wheels``: a folder to copy them to (a cache)."""
     problems = lint_plugin(str(root))
     if problems:
-        raise PackageError(["the plugin does not validate:", *problems])
+        raise PackageError("the plugin does not validate:", *problems)
     plugin = load_plugin(root)
     pins = check_requirements(root)
     entries = read_entries(root)
@@ -342,22 +283,14 @@ def build(
     except OSError as exc:
         raise _unwritable(target.parent, exc) from None
     data = target.read_bytes()
-    return Bundle(
-        path=target,
-        files=len(entries),
-        wheels=len(found),
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    return Bundle(target, len(entries), len(found), len(data), hashlib.sha256(data).hexdigest())
 
 
 def _unwritable(folder: Path, exc: OSError) -> PackageError:
     reason = (exc.strerror or type(exc).__name__).lower()
     return PackageError(
-        [
-            f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
-            "--output DIR."
-        ]
+        f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
+        "--output DIR."
     )
 
 
