@@ -7,7 +7,7 @@ import json
 from typing import Any, Dict, List
 
 from exporters import flat
-from exporters.splunk_soar import mapping
+from exporters.splunk_soar.mapping import params, soar_field
 from framework.manifest import Plugin
 
 SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
@@ -21,7 +21,7 @@ def _cell(value: Any) -> str:
 def table(fields: List[flat.Field], sensitive: List[str]) -> str:
     rows = ["| name | type | required | default | description |", "|---|---|---|---|---|"]
     for field in fields:
-        soar = mapping.soar_field(field)
+        soar = soar_field(field)
         kind = "password" if field.name in sensitive else SOAR_TYPES[soar["kind"]]
         default = "" if soar["default"] is None else _cell(soar["default"])
         rows.append(
@@ -36,7 +36,7 @@ def text(plugin: Plugin, settings: Dict[str, Any]) -> str:
     asset = table(flat.asset_fields(plugin.asset.schema), sensitive)
     actions = []
     for action in plugin.actions.values():
-        params = table(mapping.params(action.input_schema), [])
+        params = table(params(action.input_schema), [])
         actions.append(
             f"""### {action.title.lower()}
 
