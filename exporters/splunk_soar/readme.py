@@ -7,7 +7,8 @@ import json
 from typing import Any, Dict, List
 
 from exporters import flat
-from exporters.splunk_soar.mapping import params, soar_field
+from exporters.splunk_soar.mapping import params as flat_params
+from exporters.splunk_soar.mapping import soar_field
 from framework.manifest import Plugin
 
 SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
@@ -36,7 +37,7 @@ def text(plugin: Plugin, settings: Dict[str, Any]) -> str:
     asset = table(flat.asset_fields(plugin.asset.schema), sensitive)
     actions = []
     for action in plugin.actions.values():
-        params = table(params(action.input_schema), [])
+        params = table(flat_params(action.input_schema), [])
         actions.append(
             f"""### {action.title.lower()}
 
