@@ -153,9 +153,9 @@ def normalize_url(url: str) -> str:
             "allowed only for a loopback host such as the local simulator)."
         )
     if not API_SUFFIX.fullmatch(parts.path):
-        raise AssetError(
-            f"url: expected the console's base URL with no path, e.g. {EXAMPLE_URL} "
-            "(SentinelOne consoles have none; a pasted /web/api/v2.1 suffix is fine)."
+        raise AssetError(  # (credentials were refused above: the value can be quoted)
+            f"url: got {url.strip()!r}; expected the console's base URL with no path, e.g. "
+            f"{EXAMPLE_URL} (consoles have none; a pasted /web/api/v2.1 suffix is fine)."
         )
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 

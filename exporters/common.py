@@ -25,6 +25,7 @@ exports of the same sources give identical bytes.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import json
 import os
@@ -358,6 +359,16 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
     root = Path(args.root).resolve() if getattr(args, "root", None) else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else None
     started = time.monotonic()
+    known = platforms()
+    if args.platform not in known:  # a wrong name is a bad option: exit 2, with a suggestion
+        close = difflib.get_close_matches(args.platform, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        print(
+            f"invalid option: platform: {args.platform!r} is not a known platform{hint}; "
+            f"known: {', '.join(known)}.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         result = export(args.platform, root, output)
     except ExportError as exc:

@@ -171,11 +171,19 @@ def describe(
         known = list(schema.get("properties", {}))
         where = field + "." if path else ""
         sentences = []
+        noun = "asset field" if what == "asset" else "input"
+        # A key that belongs one level down (threat_id for path_parameters.threat_id).
+        inside = {
+            inner: f"{name}.{inner}"
+            for name, sub in schema.get("properties", {}).items()
+            if isinstance(sub, Mapping)
+            for inner in sub.get("properties") or {}
+        }
         for key in [k for k in instance if k not in known]:
-            close = _suggest(key, known)
+            close = _suggest(key, known) or (inside.get(key) if isinstance(key, str) else None)
             hint = f" (did you mean {close}?)" if close else ""
             sentences.append(
-                f"{where}{_name(key)}: unknown input{hint}; expected only {', '.join(known)}."
+                f"{where}{_name(key)}: unknown {noun}{hint}; expected only {', '.join(known)}."
             )
         return sentences
     if keyword == "type" and not path and "object" in _types(schema):

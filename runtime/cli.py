@@ -109,12 +109,22 @@ def _write_json(value: Any, pretty: bool) -> None:
     write_stdout(encode_json(value, pretty))
 
 
+class LineFormatter(logging.Formatter):
+    """A warning reads like every other line (``warning: <sentence>``); --debug lines also name
+    their module."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno >= logging.WARNING:
+            return f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{record.levelname} {record.name}: {record.getMessage()}"
+
+
 @contextlib.contextmanager
 def _logging_to(stream: Stderr, debug: bool) -> Iterator[None]:
     """Log records to ``stream`` (WARNING and up; all with --debug) while a command runs; the
     root logger's level is only ever lowered, so a caller's own handlers still see theirs."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LineFormatter())
     handler.setLevel(logging.DEBUG if debug else logging.WARNING)
     root = logging.getLogger()
     level, raise_exceptions = root.level, logging.raiseExceptions
@@ -226,6 +236,14 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
     inputs = read_file(args.inputs, "--inputs") if args.inputs else {}
+    action = plugin.actions.get(args.action)
+    needed = action.input_schema.get("required", []) if action else []
+    if needed and not args.inputs and not args.resume:  # rather than "path_parameters: missing"
+        raise CliError(
+            EXIT_INPUT,
+            [f"invalid inputs: no inputs were given; {args.action} needs {', '.join(needed)} "
+             "(--inputs FILE, or - for stdin)."],
+        )  # fmt: skip
     stderr = args.stderr
     terminal = not args.quiet and stderr.isatty()
     progress = ProgressLine(stderr) if terminal else None
@@ -310,7 +328,8 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     _write_json(result, args.pretty)
     diagnosis = str(result.get("diagnosis"))
     if result.get("ok"):
-        args.stderr.say(diagnosis)
+        if not args.quiet:
+            args.stderr.say(diagnosis)
         return EXIT_OK
     if result.get("status_code") is None:
         args.stderr.say(f"transport error: {diagnosis}")
@@ -394,7 +413,8 @@ EXIT_CODES = {
   2    a bad option value""",
     "export": """\
   0    written; the folder and the archive are on stdout, a summary on stderr
-  1    the platform's package cannot be made (nothing written)""",
+  1    the platform's package cannot be made (nothing written)
+  2    an unknown platform name (with a suggestion)""",
 }
 EXAMPLES = {
     "run": "{prog} run get_threat_events --asset examples/asset.simulator.yaml \\\n"

@@ -95,8 +95,8 @@ def run(
 
     try:
         writer = _plan(args, plugin, inputs, args.stderr.say)
-    except CliError as exc:  # framed as every input problem is
-        prefix = "invalid inputs: "
+    except CliError as exc:  # an option (or its file) that cannot be used
+        prefix = "invalid option: "
         lines = [line if line.startswith(prefix) else prefix + line for line in exc.lines]
         raise CliError(exc.code, lines) from None
     if writer is None:  # --resume of an export that already finished
@@ -989,8 +989,8 @@ class MarkdownNote(EventFile):
         lines.append("|---|---:|")
         lines += [f"| {md(name)} | {count:,} |" for name, count in processes]
         rows = state["rows"]
-        lines += ["", f"## First {len(rows)} events", ""]
-        if rows:
+        if rows:  # (--rows 0: no table, and no heading over nothing)
+            lines += ["", f"## First {len(rows)} events", ""]
             lines.append("| " + " | ".join(md(name) for name in self.columns) + " |")
             lines.append("|" + "---|" * len(self.columns))
             lines += ["| " + " | ".join(md(cell) for cell in row) + " |" for row in rows]

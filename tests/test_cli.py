@@ -167,3 +167,24 @@ def test_export_help_lists_the_platforms() -> None:
     result = run_cli("export", "--help")
     assert result.code == 0
     assert f"one of: {', '.join(platforms())}" in " ".join(result.stdout.split())
+
+
+def test_no_inputs_says_no_inputs_were_given(sim, asset, tmp_path) -> None:
+    """Issue 21 (friction): not "path_parameters: missing"; nothing is sent."""
+    asset_file = write_json(tmp_path / "asset.json", asset)
+    result = run_cli("run", "get_threat_events", "--asset", asset_file)
+    assert result.code == 2
+    assert result.stderr == (
+        "invalid inputs: no inputs were given; get_threat_events needs path_parameters "
+        "(--inputs FILE, or - for stdin).\n"
+    )
+    assert sim.requests() == []
+
+
+def test_test_asset_quiet_is_quiet(sim, asset, tmp_path) -> None:
+    asset_file = write_json(tmp_path / "asset.json", asset)
+    loud = run_cli("test-asset", "--asset", asset_file)
+    quiet = run_cli("test-asset", "--asset", asset_file, "--quiet")
+    assert (loud.code, quiet.code) == (0, 0)
+    assert loud.stderr.startswith("Connected:") and quiet.stderr == ""
+    assert json.loads(quiet.stdout)["ok"] is True

@@ -97,7 +97,7 @@ def test_a_file_another_run_is_writing_is_refused_before_anything_is_sent(
         result = run(follow(1500), "--format", "ndjson", "--output", str(out))
     assert result.code == 2
     assert result.stderr == (
-        f"invalid inputs: --output: {out} is being written by another run; wait for it to "
+        f"invalid option: --output: {out} is being written by another run; wait for it to "
         "end, or choose another file.\n"
     )
     assert sim.requests() == []
@@ -201,3 +201,10 @@ def test_the_default_columns_start_with_the_event_id(sim, run, tmp_path) -> None
     out = tmp_path / "events.csv"
     assert run(follow(1500), "--format", "csv", "--output", str(out)).code == 0
     assert out.read_text().splitlines()[0].startswith("id,createdAt,")
+
+
+def test_rows_0_leaves_no_empty_heading(sim, run, tmp_path) -> None:
+    note = tmp_path / "note.md"
+    assert run(follow(1500), "--format", "markdown", "--output", str(note), "--rows", "0").code == 0
+    text = note.read_text()
+    assert "## First" not in text and "## Top processes" in text

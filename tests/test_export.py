@@ -233,11 +233,14 @@ def test_definitions_come_from_the_manifest(tmp_path: Path, plugin: Plugin) -> N
 
 def test_unknown_platform_lists_the_known_ones(tmp_path: Path) -> None:
     result = run_cli("export", "nosuch", "--output", str(tmp_path / "out"))
-    assert result.code == 1
+    assert result.code == 2  # a bad option (issue 21, friction)
     assert "'nosuch' is not a known platform; known: " in result.stderr
     assert "swimlane" in result.stderr
     assert "common" not in platforms() and "swimlane" in platforms()
     assert not (tmp_path / "out").exists()
+    typo = run_cli("export", "swimlan", "--output", str(tmp_path / "out"))
+    assert typo.code == 2
+    assert "'swimlan' is not a known platform (did you mean swimlane?); known: " in typo.stderr
 
 
 def test_an_invalid_plugin_exports_nothing(tmp_path: Path) -> None:

@@ -134,7 +134,11 @@ def test_asset_defaults_and_coercion(plugin) -> None:
             "timeout",
             "greater than 0",
         ),
-        ({"url": "https://x.example", "api_token": TOKEN, "verify": 1}, "verify", "unknown input"),
+        (  # an asset key is an asset field (issue 21, friction)
+            {"url": "https://x.example", "api_token": TOKEN, "verify": 1},
+            "verify",
+            "unknown asset field",
+        ),
     ],
 )
 def test_bad_assets_are_refused(plugin, asset, field, expectation) -> None:

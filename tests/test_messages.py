@@ -146,7 +146,16 @@ def test_unknown_keys_get_a_suggestion(action) -> None:
 def test_unknown_asset_key_gets_a_suggestion(plugin) -> None:
     asset = {"url": "https://x.example", "api_token": TOKEN, "verify_sll": False}
     (problem,) = problems(prepare_asset, plugin, asset)
-    assert "verify_sll: unknown input (did you mean verify_ssl?); expected only" in problem
+    assert "verify_sll: unknown asset field (did you mean verify_ssl?); expected only" in problem
+
+
+def test_a_top_level_threat_id_suggests_where_it_belongs(plugin) -> None:
+    """Issue 21 (friction): the key one level too high is named where it belongs."""
+    action = plugin.actions["get_threat_events"]
+    found = problems(prepare_inputs, action, {"threat_id": "1", "path_parameters": {}})
+    unknown = [p for p in found if p.startswith("threat_id:")]
+    hint = "threat_id: unknown input (did you mean path_parameters.threat_id?)"
+    assert unknown[0].startswith(hint)
 
 
 def test_enum_typos_get_a_suggestion(action) -> None:

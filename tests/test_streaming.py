@@ -481,6 +481,7 @@ def test_bad_options_are_one_sentence_and_nothing_is_sent(sim, files, tmp_path, 
     result = run_events(files, follow_inputs(100), *extra)
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert result.stderr.startswith("invalid option: "), result.stderr  # not "invalid inputs"
     assert sim.requests() == []
 
 
