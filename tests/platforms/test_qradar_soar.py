@@ -232,7 +232,7 @@ def test_package_writes_the_app_zip(app: App) -> None:
 
 def test_seed_threat(qradar_soar: Vendor, app: App, sim: Any, tmp_path: Path) -> None:
     result = call(
-        qradar_soar, app, tmp_path, configured(app, sim), sentinelone_threat_id=SEED_THREAT
+        qradar_soar, app, tmp_path, configured(app, sim), s1_threat_events_threat_id=SEED_THREAT
     )
     assert result.error is None
     payload = result.payload
@@ -253,9 +253,9 @@ def test_follow_cursor_reads_2500_events_once(
         app,
         tmp_path,
         configured(app, sim),
-        sentinelone_threat_id=synthetic_threat(2500),
-        sentinelone_follow_cursor=True,
-        sentinelone_event_types="process,file,dns,ip,url,registry,events,indicators,logins,"
+        s1_threat_events_threat_id=synthetic_threat(2500),
+        s1_threat_events_follow_cursor=True,
+        s1_threat_events_event_types="process,file,dns,ip,url,registry,events,indicators,logins,"
         "scheduled_task,module",
     )
     ids = [event["id"] for event in result.payload["content"]["json_body"]["data"]]
@@ -272,10 +272,10 @@ def test_typed_inputs_reach_the_console(
         app,
         tmp_path,
         configured(app, sim),
-        sentinelone_threat_id=synthetic_threat(2500),
-        sentinelone_limit=5,
-        sentinelone_sort_order="desc",
-        sentinelone_event_types="process,file",
+        s1_threat_events_threat_id=synthetic_threat(2500),
+        s1_threat_events_limit=5,
+        s1_threat_events_sort_order="desc",
+        s1_threat_events_event_types="process,file",
     )
     assert result.payload["success"] is True
     assert len(result.payload["content"]["json_body"]["data"]) == 5
@@ -292,7 +292,12 @@ def test_wrong_token_is_a_failed_payload_with_the_envelope(
 ) -> None:
     config = configured(app, sim)  # api_token = $API_TOKEN, the secret holds the wrong one
     result = call(
-        qradar_soar, app, tmp_path, config, token=WRONG_TOKEN, sentinelone_threat_id=SEED_THREAT
+        qradar_soar,
+        app,
+        tmp_path,
+        config,
+        token=WRONG_TOKEN,
+        s1_threat_events_threat_id=SEED_THREAT,
     )
     assert result.error is None
     assert result.payload["success"] is False
@@ -306,7 +311,9 @@ def test_wrong_token_is_a_failed_payload_with_the_envelope(
 def test_hostile_threat_id_is_refused_and_nothing_sent(
     qradar_soar: Vendor, app: App, sim: Any, tmp_path: Path, threat_id: str
 ) -> None:
-    result = call(qradar_soar, app, tmp_path, configured(app, sim), sentinelone_threat_id=threat_id)
+    result = call(
+        qradar_soar, app, tmp_path, configured(app, sim), s1_threat_events_threat_id=threat_id
+    )
     assert result.payload is None
     assert result.error.startswith("invalid inputs: path_parameters.threat_id: got ")
     assert sim.requests() == []
@@ -317,7 +324,7 @@ def test_a_secret_named_in_an_input_never_comes_back(
 ) -> None:
     # resilient-circuits replaces $NAME in function inputs with the App Host secret NAME.
     result = call(
-        qradar_soar, app, tmp_path, configured(app, sim), sentinelone_threat_id="$API_TOKEN"
+        qradar_soar, app, tmp_path, configured(app, sim), s1_threat_events_threat_id="$API_TOKEN"
     )
     assert result.error.startswith("invalid inputs: path_parameters.threat_id: got ")
     assert "***" in result.error
@@ -328,7 +335,7 @@ def test_missing_url_fails_with_our_sentence(
     qradar_soar: Vendor, app: App, sim: Any, tmp_path: Path
 ) -> None:
     config = configured(app, sim, url=None)
-    result = call(qradar_soar, app, tmp_path, config, sentinelone_threat_id=SEED_THREAT)
+    result = call(qradar_soar, app, tmp_path, config, s1_threat_events_threat_id=SEED_THREAT)
     assert result.payload is None
     assert result.error.startswith("invalid asset: ") and "url" in result.error
     assert sim.requests() == []
@@ -338,6 +345,6 @@ def test_refused_connection_fails_with_our_sentence(
     qradar_soar: Vendor, app: App, sim: Any, tmp_path: Path
 ) -> None:
     config = configured(app, sim, url="http://127.0.0.1:9", max_retries="0")
-    result = call(qradar_soar, app, tmp_path, config, sentinelone_threat_id=SEED_THREAT)
+    result = call(qradar_soar, app, tmp_path, config, s1_threat_events_threat_id=SEED_THREAT)
     assert result.payload is None
     assert result.error.startswith("The connection to 127.0.0.1:9 was refused")

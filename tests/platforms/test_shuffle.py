@@ -406,7 +406,8 @@ def test_standalone_missing_and_invalid_fields_are_named(
     run = standalone(shuffle, backend, url=sim.url, threat_id=SEED_THREAT, limit="abc")
     assert run.value["success"] is False
     assert "api_token: missing" in run.value["reason"]
-    assert 'parameters.limit: got "abc"; expected an integer from 1 to 1000.' in run.value["reason"]
+    # Named as Shuffle names it: its flat parameter (issue 21 item 12).
+    assert 'parameter limit: got "abc"; expected an integer from 1 to 1000.' in run.value["reason"]
     assert sim.requests() == []
 
 
