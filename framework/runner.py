@@ -121,9 +121,12 @@ def run_asset_test(
 ) -> Dict[str, Any]:
     """The asset's connection test: validate the asset, then call the connector method that
     plugin.yaml names in ``asset.test``. Returns its result ``{"ok", "status_code", "cause",
-    "diagnosis", ...}``; raises RunError for an invalid asset (nothing sent)."""
-    checked_asset = prepare_asset(plugin, asset)
-    with connect(plugin, checked_asset) as connector:
-        if on_connect is not None:
-            on_connect(connector)
-        return getattr(connector, plugin.asset.test)()
+    "diagnosis", ...}``; raises RunError for an invalid asset (nothing sent) or Ctrl-C."""
+    try:
+        checked_asset = prepare_asset(plugin, asset)
+        with connect(plugin, checked_asset) as connector:
+            if on_connect is not None:
+                on_connect(connector)
+            return getattr(connector, plugin.asset.test)()
+    except KeyboardInterrupt:
+        raise RunError(RunError.INTERRUPTED, ["interrupted (Ctrl-C)"]) from None

@@ -324,6 +324,9 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     try:
         result = run_asset_test(plugin, asset, on_connect=_learn_secrets(secrets))
     except RunError as exc:  # an invalid asset (the test itself reports transport failures)
+        if exc.kind == "interrupted":  # the one result is printed all the same
+            lines = ["interrupted: the connection test was stopped (Ctrl-C) before it ended."]
+            raise failed(EXIT_INTERRUPTED, "interrupted", lines) from None
         raise failed(EXIT_INPUT, "invalid_asset", exc.lines) from None
     _write_json(result, args.pretty)
     diagnosis = str(result.get("diagnosis"))
@@ -448,11 +451,18 @@ class VersionAction(argparse.Action):
 
 def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     # --debug, --quiet and --pretty are accepted before or after the subcommand: each parser
-    # declares them with SUPPRESS defaults, so a later parser never resets an earlier flag.
-    common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("output options (accepted anywhere on the line)")
-    for flag, text in COMMON_OPTIONS:
-        group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+    # declares them with SUPPRESS defaults, so a later parser never resets an earlier flag. A
+    # subcommand offers only those it uses.
+    def output_options(flags: Sequence[str]) -> argparse.ArgumentParser:
+        options = argparse.ArgumentParser(add_help=False)
+        group = options.add_argument_group("output options (accepted anywhere on the line)")
+        for flag, text in COMMON_OPTIONS:
+            if flag in flags:
+                group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
+        return options
+
+    every = [flag for flag, _ in COMMON_OPTIONS]
+    common = output_options(every)
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Local SOAR runtime for this plugin: run its actions, test an asset, "
@@ -465,12 +475,12 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction, help="print the plugin's version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, text: str) -> argparse.ArgumentParser:
+    def command(name: str, text: str, flags: Sequence[str] = every) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
             help=text,
             description=text,
-            parents=[common],
+            parents=[output_options(flags)],
             formatter_class=HelpFormatter,
             epilog=_epilog(name, prog),
         )
@@ -527,12 +537,12 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     )
     test.set_defaults(handler=cmd_test_asset)
 
-    check = command("validate", "check plugin.yaml and everything it references")
+    check = command("validate", "check plugin.yaml and everything it references", ["--quiet"])
     check.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
     check.set_defaults(handler=cmd_validate)
 
     package = command(
-        "package", "build the importable bundle dist/<id>-<version>.zip (wheels included)"
+        "package", "build the importable bundle dist/<id>-<version>.zip (wheels included)", []
     )
     package.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
     package.add_argument("--output", default=None, help="folder for the zip (default: ROOT/dist)")
@@ -552,7 +562,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     package.set_defaults(handler=cmd_package)
 
     if HAS_EXPORTERS:  # the bundle ships no exporters/: its CLI does not offer export
-        export = command("export", "write a SOAR platform's package (exporters/)")
+        export = command("export", "write a SOAR platform's package (exporters/)", [])
         export.add_argument("platform", help=f"one of: {', '.join(_platform_names())}")
         export.add_argument(
             "--output", default=None, help="folder (default: dist/platforms/PLATFORM)"
@@ -584,6 +594,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug = False
     try:
         args = build_parser(_prog()).parse_args(argv)
+        args.prog = _prog()  # for hints that must work as printed
         for flag, _ in COMMON_OPTIONS:  # absent anywhere on the line: off
             setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr

@@ -27,6 +27,7 @@ import fcntl
 import io
 import json
 import os
+import shlex
 import signal
 import stat
 import tempfile
@@ -201,8 +202,15 @@ def _plan(args: Any, plugin: Any, inputs: Any, say: Any) -> Optional[Writer]:
         options["rows"] = rows
     writer = WRITERS[fmt](coerced, say, args.output, options)
     writer.quiet = bool(args.quiet)
+    writer.rerun = rerun_command(args)
     writer.open(force)
     return writer
+
+
+def rerun_command(args: Any) -> str:
+    """The command line that continues this export (with ``--resume SIDECAR``), as typed."""
+    prog = getattr(args, "prog", "python -m runtime")
+    return f"{prog} run {shlex.quote(args.action)} --asset {shlex.quote(args.asset)} --resume"
 
 
 def _columns(text: Optional[str], known: List[str]) -> Sequence[str]:
@@ -313,6 +321,7 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
     writer = WRITERS[fmt](meta.get("inputs") or {}, say, output, options)
     writer.quiet = bool(args.quiet)
+    writer.rerun = rerun_command(args)
     writer.resume_from(meta)
     writer.open(False)
     return writer
@@ -628,6 +637,7 @@ class EventFile(Writer):
         self.columns: Sequence[str] = options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = inputs  # as the export began (a resume keeps them)
         self.more = False  # the export ended as asked, with events left to read
+        self.rerun = "python -m runtime run ACTION --asset ASSET --resume"  # set by the CLI
         self.bytes = 0
         self.resumed = False
         self.quiet = False  # --quiet: no summary line (the sidecar has it all)
@@ -812,10 +822,13 @@ class EventFile(Writer):
         self.say(line)
 
     def resume_hint(self, short: bool = False) -> str:
-        """How to go on: ``--resume FILE.meta.json``, or (no sidecar) the cursor to pass."""
+        """How to go on: the command that resumes from the sidecar (for the case note, just
+        ``--resume FILE.meta.json``), or (no sidecar) the cursor to pass."""
         if self.sidecar is None:
             return f"parameters.cursor {self.cursor}"
-        return f"--resume {os.path.basename(self.sidecar) if short else self.sidecar}"
+        if short:
+            return f"--resume {os.path.basename(self.sidecar)}"
+        return f"{self.rerun} {shlex.quote(self.sidecar)}"
 
     def kept_sentence(self, when: str) -> str:
         return (

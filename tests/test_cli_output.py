@@ -366,6 +366,32 @@ def test_ctrl_c_during_a_follow_prints_the_partial_envelope(sim, asset, tmp_path
     )
 
 
+def test_ctrl_c_during_the_connection_test_still_prints_its_one_result(sim, asset, tmp_path):
+    """Issue 21 (friction): test-asset always prints one result, Ctrl-C included (exit 130)."""
+    sim.add_faults([{"kind": "delay", "seconds": 30}])
+    proc = subprocess.Popen(
+        [*COMMAND, "test-asset", "--asset", write_json(tmp_path / "a.json", asset)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        preexec_fn=sigint_as_on_a_terminal,
+    )
+    try:
+        wait_for(lambda: len(sim.requests()) >= 1, proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    result = json.loads(stdout)
+    assert (result["ok"], result["cause"], result["status_code"]) == (False, "interrupted", None)
+    assert stderr.decode() == (
+        "interrupted: the connection test was stopped (Ctrl-C) before it ended.\n"
+    )
+
+
 def wait_for(condition: Any, proc: subprocess.Popen) -> None:
     """Poll a condition of the outside world (the simulator's request log) until it holds."""
     import time
@@ -442,8 +468,10 @@ def test_every_subcommand_help_shows_options_defaults_example_and_exit_codes(com
     run = run_here(command, "--help")
     assert run.code == 0
     text = run.stdout.decode()
-    for option in ("--debug", "--quiet", "--pretty"):
-        assert option in text
+    # Only the output options the command uses are offered (issue 21, friction).
+    every = ["--debug", "--quiet", "--pretty"]
+    uses = {"run": every, "test-asset": every, "validate": ["--quiet"]}.get(command, [])
+    assert [option for option in every if option in text] == uses
     assert "(default: " in text
     assert f"example:\n  python -m runtime {command}" in text
     assert "exit codes:\n  0 " in text

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import resource
+import shlex
 import signal
 import subprocess
 import sys
@@ -208,3 +209,17 @@ def test_rows_0_leaves_no_empty_heading(sim, run, tmp_path) -> None:
     assert run(follow(1500), "--format", "markdown", "--output", str(note), "--rows", "0").code == 0
     text = note.read_text()
     assert "## First" not in text and "## Top processes" in text
+
+
+def test_the_resume_hint_works_as_printed(sim, run, tmp_path) -> None:
+    """Issue 21 (friction): the command the summary prints continues the export."""
+    out = tmp_path / "events.ndjson"
+    sim.add_faults([{"kind": "pass", "count": 1}, {"kind": "status", "status": 500}])
+    stopped = run(follow(3000), "--format", "ndjson", "--output", str(out), max_retries=0)
+    assert stopped.code == 0
+    hint = stopped.stderr.rsplit("resume with ", 1)[1].strip().rstrip(".")
+    words = shlex.split(hint)
+    assert words[:4] == ["python", "-m", "runtime", "run"]
+    resumed = run_cli(*words[3:])
+    assert resumed.code == 0, resumed.stderr
+    assert len(out.read_text().splitlines()) == 3000

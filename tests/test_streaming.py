@@ -204,7 +204,9 @@ def test_ndjson_has_no_default_cap_only_the_users_own(sim, files, tmp_path):
     meta = meta_of(out)
     # As asked, but not complete (issue 21 item 8): more remain on the server.
     assert meta["finished"] is False and meta["nextCursor"]
-    assert "more remain: resume with --resume" in result.stderr
+    assert "more remain: resume with python -m runtime run get_threat_events --asset " in (
+        result.stderr
+    )
 
 
 def test_failure_on_page_3_then_resume_loses_and_repeats_nothing(sim, files, tmp_path):
