@@ -269,11 +269,28 @@ def _check_writable(path: str) -> None:
         raise CliError(EXIT_INPUT, [f"--output: the folder {folder} is not writable."])
 
 
+def _more_events(path: str) -> Dict[str, Any]:
+    """``{"max_events": N}`` from the --inputs file given with --resume: the new total."""
+    from runtime.documents import DocumentError, read_document_file
+
+    try:
+        given = read_document_file(path)
+    except DocumentError as exc:
+        raise CliError(EXIT_INPUT, [f"--inputs: {exc}"]) from None
+    if not isinstance(given, dict) or set(given) != {"max_events"}:
+        raise CliError(
+            EXIT_INPUT,
+            ["--resume: takes the inputs from the sidecar; --inputs may give only max_events, "
+             "the new total to read."],
+        )  # fmt: skip
+    return given
+
+
 def _resume(args: Any, say: Any) -> Optional[Writer]:
     given = [
         option
         for option, value in (
-            ("--inputs", args.inputs), ("--output", args.output), ("--format", args.format),
+            ("--output", args.output), ("--format", args.format),
             ("--columns", args.columns), ("--rows", args.rows), ("--pretty", args.pretty),
         )
         if value not in (None, False)
@@ -306,6 +323,8 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
              f"(FILE{SIDECAR_SUFFIX})."],
         )  # fmt: skip
     output = path[: -len(SIDECAR_SUFFIX)]
+    if args.inputs:  # only a new max_events: read more than the export first asked for
+        meta["inputs"] = {**(meta.get("inputs") or {}), **_more_events(args.inputs)}
     wanted_events = (meta.get("inputs") or {}).get("max_events")
     if (
         meta.get("finished")

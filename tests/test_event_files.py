@@ -223,3 +223,26 @@ def test_the_resume_hint_works_as_printed(sim, run, tmp_path) -> None:
     resumed = run_cli(*words[3:])
     assert resumed.code == 0, resumed.stderr
     assert len(out.read_text().splitlines()) == 3000
+
+
+def test_resume_reads_past_a_max_events_stop_when_asked_for_more(sim, run, asset, tmp_path):
+    """Issue 21 (friction): --resume with --inputs holding only a new max_events goes on."""
+    out = tmp_path / "events.ndjson"
+    assert run(follow(3000, max_events=1200), "--format", "ndjson", "--output", str(out)).code == 0
+    first = ids(out.read_text().splitlines())
+    assert len(first) == 1200
+    asset_file = write_json(tmp_path / "asset.json", asset)
+    more = write_json(tmp_path / "more.json", {"max_events": 3000})
+    sidecar = f"{out}.meta.json"
+    result = run_cli(
+        "run", "get_threat_events", "--asset", asset_file, "--resume", sidecar, "--inputs", more
+    )
+    assert result.code == 0, result.stderr
+    every = ids(out.read_text().splitlines())
+    assert len(every) == len(set(every)) == 3000 and every[:1200] == first
+    assert json.loads(Path(sidecar).read_text())["finished"] is True
+    wrong = write_json(tmp_path / "wrong.json", {"max_events": 10, "parameters": {}})
+    refused = run_cli(
+        "run", "get_threat_events", "--asset", asset_file, "--resume", sidecar, "--inputs", wrong
+    )
+    assert refused.code == 2 and "--inputs may give only max_events" in refused.stderr

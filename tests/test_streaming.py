@@ -475,7 +475,10 @@ def test_markdown_resumed_note_counts_every_event_once(sim, files, tmp_path):
         (["--format", "ndjson", "--output", "x", "--pretty"], "--pretty: applies to"),
         (["--format", "markdown", "--output", "x", "--rows", "5000"], "--rows: got 5000"),
         (["--output", "no/such/folder/x.json"], "--output: the folder"),
-        (["--resume", "x.meta.json"], "--resume: takes the inputs and options from x.meta.json"),
+        (
+            ["--resume", "x.meta.json", "--format", "csv"],
+            "--resume: takes the inputs and options from x.meta.json",
+        ),
     ],
 )
 def test_bad_options_are_one_sentence_and_nothing_is_sent(sim, files, tmp_path, extra, message):
