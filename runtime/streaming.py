@@ -131,9 +131,11 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_c
         if progress is not None:
             progress.clear()
         if exc.kind in ("inputs", "asset"):
+            writer.discard()
             raise run_failed(exc, "") from None
         if exc.kind == "interrupted":
             if not writer.pages and not writer.keeps_file:
+                writer.discard()
                 raise run_failed(exc, "") from None
             detail = f"interrupted (Ctrl-C) after {writer.events:,} events; nothing was lost."
             writer.finish(writer.partial("Interrupted", detail), stopped="interrupted")
@@ -141,6 +143,8 @@ def _run(args: Any, plugin: Any, asset: Any, writer: Writer, progress: Any, on_c
         if exc.envelope is None and not writer.pages:
             if writer.keeps_file:
                 writer.finish(None, stopped=str(exc))
+            else:
+                writer.discard()
             raise run_failed(exc, "") from None
         partial = exc.envelope or writer.partial("Transport Error", str(exc))
         writer.finish(partial, stopped=str(exc))
@@ -403,7 +407,7 @@ class Output:
         self.path = path
         self.stdout = path == "-"
         self.sink = Stdout()
-        self.regular = False
+        self.regular = self.created = False
         self.handle: Optional[BinaryIO] = None
         if self.stdout:
             return
@@ -413,6 +417,7 @@ class Output:
                 [f"--output: {path} exists and is not an earlier export of this command; "
                  "choose a new name, or add --force to replace it."],
             )  # fmt: skip
+        self.created = not os.path.lexists(path)  # ours to remove if nothing is written
         try:  # O_NONBLOCK: a FIFO with no reader fails at once instead of hanging
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
         except OSError as exc:
@@ -529,6 +534,15 @@ class Writer:
 
     def finish(self, envelope: Optional[Dict[str, Any]], stopped: Optional[str] = None) -> None:
         raise NotImplementedError
+
+    def discard(self) -> None:
+        """Nothing to write after all (nothing sent, or no answer): --output was opened before
+        the run, and a file this run created is not left behind empty."""
+        out = getattr(self, "out", None)
+        if out is not None and out.handle is not None:
+            out.close()
+            if out.created:
+                os.unlink(out.path)
 
     def kept_sentence(self, when: str) -> str:
         """``The N events read <when> are in <where>; resume with ...``."""

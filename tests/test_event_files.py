@@ -246,3 +246,21 @@ def test_resume_reads_past_a_max_events_stop_when_asked_for_more(sim, run, asset
         "run", "get_threat_events", "--asset", asset_file, "--resume", sidecar, "--inputs", wrong
     )
     assert refused.code == 2 and "--inputs may give only max_events" in refused.stderr
+
+
+def test_a_run_that_gets_no_answer_leaves_no_empty_envelope_file(run, tmp_path) -> None:
+    """--output is opened (and locked) before anything is sent; a transport failure on the
+    first request must not leave an empty file behind."""
+    out = tmp_path / "envelope.json"
+    asset = {"url": "http://127.0.0.1:9", "api_token": "s1-placeholder-token"}
+    result = run(follow(1500), "--output", str(out), **asset)
+    assert result.code == 3 and not out.exists()
+
+
+def test_invalid_inputs_leave_no_event_file_behind(sim, run, tmp_path) -> None:
+    out = tmp_path / "events.ndjson"
+    result = run(
+        {"path_parameters": {"threat_id": "../1"}}, "--format", "ndjson", "--output", str(out)
+    )
+    assert result.code == 2 and sim.requests() == []
+    assert not out.exists() and not Path(f"{out}.meta.json").exists()
