@@ -9,6 +9,8 @@ from typing import Any, Dict, Mapping, Tuple
 
 import requests
 
+from framework.exact import EXACT, ExactFloat, NumberText
+
 RESPONSE_TEXT_LIMIT = 64 * 1024  # bytes of a non-JSON body kept in response_text
 
 
@@ -22,18 +24,19 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _big_int(text: str) -> Any:
-    """An integer Python will not convert (more than ``sys.get_int_max_str_digits()`` digits,
-    Python 3.11+) is kept as the string of its digits instead of losing the whole body."""
     try:
         return int(text)
     except ValueError:
-        return text
+        EXACT["seen"] = True
+        return NumberText(text)
 
 
 def _float(text: str) -> Any:
-    """A number too large for a float (1e999) is kept as its text, not turned into Infinity."""
     value = float(text)
-    return value if math.isfinite(value) else text
+    if math.isfinite(value) and repr(value) == text:
+        return value
+    EXACT["seen"] = True
+    return ExactFloat(text) if math.isfinite(value) else NumberText(text)
 
 
 def _parse_body(body: bytes) -> Tuple[bool, Any]:

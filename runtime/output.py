@@ -5,10 +5,11 @@ over to (runtime.streaming, runtime.package) import this module; it imports none
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sys
 from typing import Any, List, Mapping, Optional, Tuple
+
+from framework.exact import dumps
 
 EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -87,9 +88,9 @@ def encode_json(value: Any, pretty: bool) -> bytes:
     UTF-8 form: then the whole document is written with \\u escapes, which keeps every value."""
     indent = 2 if pretty else None
     try:
-        return json.dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
+        return dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
     except UnicodeEncodeError:
-        return json.dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
+        return dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
 
 
 def run_failed(exc: Any, kept: str) -> CliError:

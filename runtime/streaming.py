@@ -35,6 +35,7 @@ import threading
 import uuid
 from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence
 
+from framework.exact import dumps
 from runtime.output import (
     EXIT_BROKEN,
     EXIT_INPUT,
@@ -350,11 +351,6 @@ def _resume(args: Any, say: Any) -> Optional[Writer]:
     return writer
 
 
-# Events as the CLI's compact output writes them (json.dumps(..., ensure_ascii=False)).
-ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-ENCODE_ASCII = json.JSONEncoder().encode
-
-
 def utf8(text_of: Any) -> bytes:
     """``text_of(ascii=False)`` as UTF-8; a string with a lone surrogate (valid JSON such as
     "\\udc80") has no UTF-8 form, so then ``text_of(ascii=True)`` (\\u escapes, same data),
@@ -582,10 +578,10 @@ class EnvelopeWriter(Writer):
 
     def page_text(self, items: List[Any], ascii: bool) -> str:
         if self.indent is None:  # a list's items are joined by ", ": the page is one call
-            return json.dumps(items, ensure_ascii=ascii)[1:-1]
+            return dumps(items, ensure_ascii=ascii)[1:-1]
         pad = self.pad
         return self.sep.decode().join(
-            json.dumps(event, indent=self.indent, ensure_ascii=ascii).replace("\n", pad)
+            dumps(event, indent=self.indent, ensure_ascii=ascii).replace("\n", pad)
             for event in items
         )
 
@@ -608,15 +604,14 @@ class EnvelopeWriter(Writer):
     def _write(self, out: Any, envelope: Dict[str, Any]) -> None:
         if not self.pages:  # one request, or the first page failed: nothing was spooled
             out.write(
-                utf8(lambda ascii: json.dumps(envelope, indent=self.indent, ensure_ascii=ascii))
-                + b"\n"
+                utf8(lambda ascii: dumps(envelope, indent=self.indent, ensure_ascii=ascii)) + b"\n"
             )
             return
 
         marker = f"streamed-events-{uuid.uuid4().hex}"
         body = {**envelope["json_body"], "data": marker}
         outer = {**envelope, "json_body": body}
-        text = utf8(lambda ascii: json.dumps(outer, indent=self.indent, ensure_ascii=ascii))
+        text = utf8(lambda ascii: dumps(outer, indent=self.indent, ensure_ascii=ascii))
         head, tail = text.split(json.dumps(marker).encode("ascii"))
         close = b"\n    ]" if self.indent else b"]"
         self.spool.flush()
@@ -871,12 +866,13 @@ class EventFile(Writer):
 
 
 def _cell(value: Any) -> str:
-    """An event field as text: strings as they are, null empty, the rest as JSON."""
+    """An event field as text: strings (and numbers Python has no number for) as they are, null
+    empty, the rest as JSON, numbers as they were sent."""
     if isinstance(value, str):
         return value
     if value is None:
         return ""
-    return json.dumps(value, ensure_ascii=False)
+    return dumps(value)
 
 
 class FieldList(Writer):
@@ -906,8 +902,7 @@ class NdjsonFile(EventFile):
 
     @staticmethod
     def lines(items: List[Any], ascii: bool) -> str:
-        encode = ENCODE_ASCII if ascii else ENCODE
-        return "\n".join([encode(event) for event in items])
+        return "\n".join([dumps(event, ensure_ascii=ascii) for event in items])
 
 
 class CsvFile(EventFile):

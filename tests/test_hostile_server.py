@@ -227,9 +227,29 @@ def test_numbers_python_cannot_hold_keep_their_digits(hostile, make_connector) -
     server = hostile(default=response(200, body))
     envelope = make_connector(asset_for(server)).request("GET", PATH)
     (event,) = envelope["json_body"]["data"]
-    assert str(event.pop("big")) == digits  # a string (an int where Python has no digit limit)
+    assert str(event.pop("big")) == digits  # its digits (an int where Python has no digit limit)
     assert event == {"huge": "1e999", "small": 12, "pi": 3.5}
-    json.dumps(envelope, allow_nan=False)
+    json.dumps(envelope, allow_nan=False)  # to anything else, text: valid JSON (a platform's SDK)
+
+
+def test_every_number_reaches_the_output_exactly_as_written(hostile, tmp_path) -> None:
+    """Issue 21 item 18: the CLI's outputs write each number back as SentinelOne sent it."""
+    digits = "7" * 5000
+    numbers = f'{digits}, 1e400, 0.10000000000000000555, 1.50, 1E5, -2.5e-3, 12, 3.5'
+    body = '{"data": [{"id": "1", "n": [' + numbers + ']}], "pagination": {"nextCursor": null}}'
+    server = hostile(default=response(200, body))
+    asset_file = write_json(tmp_path / "a.json", asset_for(server))
+    inputs = write_json(tmp_path / "i.json", {"path_parameters": {"threat_id": "1"}})
+    envelope = run_cli("run", "get_threat_events", "--asset", asset_file, "--inputs", inputs)
+    assert envelope.code == 0
+    assert f'"n": [{numbers}]' in envelope.stdout
+    out = tmp_path / "events.ndjson"
+    ndjson = run_cli(
+        *["run", "get_threat_events", "--asset", asset_file, "--inputs", inputs],
+        *["--format", "ndjson", "--output", str(out)],
+    )
+    assert ndjson.code == 0
+    assert out.read_text() == '{"id": "1", "n": [' + numbers + "]}\n"
 
 
 def test_a_lone_surrogate_escape_is_kept_as_sent(hostile, make_connector) -> None:

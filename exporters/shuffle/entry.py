@@ -24,7 +24,6 @@ prints or logs a value.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -104,11 +103,13 @@ def flat_message(text: str, fields: Any) -> str:
 def dump(value: Any) -> str:
     """JSON text, non-ASCII kept as is. A string holding a lone surrogate (valid JSON:
     "\\udc80") has no UTF-8 form: then the whole document uses \\u escapes, keeping every value."""
-    text = json.dumps(value, ensure_ascii=False)
+    from framework.exact import dumps  # every number as SentinelOne sent it
+
+    text = dumps(value, ensure_ascii=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(value)
+        return dumps(value, ensure_ascii=True)
     return text
 
 
