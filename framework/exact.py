@@ -31,11 +31,14 @@ class NumberText(str):
 # json writes int and float subclasses by their value (int.__repr__, float.__repr__), never by a
 # text of their own, so exact numbers need a walk, which is skipped for the usual body.
 EXACT: Dict[str, bool] = {"seen": False}
+COMPACT = {flag: json.JSONEncoder(ensure_ascii=flag).encode for flag in (False, True)}
 
 
 def dumps(value: Any, indent: Optional[int] = None, ensure_ascii: bool = False) -> str:
     """``json.dumps``, with every number of a body written back exactly as it was sent."""
     if not EXACT["seen"]:
+        if indent is None:  # one encoder per setting: ndjson writes one call per event
+            return COMPACT[ensure_ascii](value)
         return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)
     nonce, texts = uuid.uuid4().hex, []
 
