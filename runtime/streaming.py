@@ -362,15 +362,16 @@ def utf8(text_of: Any) -> bytes:
 
 
 class Stdout:
-    """The envelope to stdout through the CLI's writer (every byte, or exit 5 saying why), in
+    """An output to stdout through the CLI's writer (every byte, or exit 5 saying why), in
     pieces: a failure counts the bytes of all of them (of ``total``, when known)."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "the envelope") -> None:
+        self.what = what
         self.written = 0
         self.total: Optional[int] = None
 
     def write(self, data: bytes) -> None:
-        write_stdout(data, part_of=(self.written, self.total))
+        write_stdout(data, self.what, part_of=(self.written, self.total))
         self.written += len(data)
 
 
@@ -402,7 +403,7 @@ class Output:
     def __init__(self, path: str, *, force: bool = False, resume: bool = False) -> None:
         self.path = path
         self.stdout = path == "-"
-        self.sink = Stdout()
+        self.sink = Stdout("the events")
         self.regular = self.created = False
         self.handle: Optional[BinaryIO] = None
         if self.stdout:
