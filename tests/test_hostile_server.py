@@ -235,7 +235,7 @@ def test_numbers_python_cannot_hold_keep_their_digits(hostile, make_connector) -
 def test_every_number_reaches_the_output_exactly_as_written(hostile, tmp_path) -> None:
     """Issue 21 item 18: the CLI's outputs write each number back as SentinelOne sent it."""
     digits = "7" * 5000
-    numbers = f'{digits}, 1e400, 0.10000000000000000555, 1.50, 1E5, -2.5e-3, 12, 3.5'
+    numbers = f"{digits}, 1e400, 0.10000000000000000555, 1.50, 1E5, -2.5e-3, 12, 3.5"
     body = '{"data": [{"id": "1", "n": [' + numbers + ']}], "pagination": {"nextCursor": null}}'
     server = hostile(default=response(200, body))
     asset_file = write_json(tmp_path / "a.json", asset_for(server))
