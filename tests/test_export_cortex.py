@@ -20,6 +20,8 @@ FOLDER = "analyzers/ThreatEventsForSentinelOne"
 TEMPLATES = "thehive-templates/ThreatEventsForSentinelOne_GetThreatEvents_1_0_0"
 TREE = [
     "CORTEX-EXPORT.md",
+    f"{FOLDER}/LICENSE",
+    f"{FOLDER}/NOTICE",
     f"{FOLDER}/README.md",
     f"{FOLDER}/ThreatEventsForSentinelOne_GetThreatEvents.json",
     f"{FOLDER}/requirements.txt",

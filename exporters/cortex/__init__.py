@@ -28,7 +28,14 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
-from exporters.common import ExportError, dump_json, pinned, plugin_core, requirements_without
+from exporters.common import (
+    ExportError,
+    dump_json,
+    license_files,
+    pinned,
+    plugin_core,
+    requirements_without,
+)
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "TheHive Cortex"
@@ -291,6 +298,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{folder}/{program(plugin)}": ENTRY.read_bytes(),
         f"{folder}/requirements.txt": requirements(plugin, settings),
         f"{folder}/README.md": readme(plugin, settings),
+        **{f"{folder}/{name}": data for name, data in license_files(plugin).items()},
     }
     flavours = [names(plugin, action_id)["name"] for action_id in plugin.actions]
     if len(set(flavours)) != len(flavours):
