@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -340,22 +340,9 @@ def test_ctrl_c_during_a_follow_prints_the_partial_envelope(sim, asset, tmp_path
     """SIGINT while page 3 is on its way: pages 1 and 2 on stdout, the resume cursor, 130."""
     sim.add_faults([{"kind": "pass", "count": 2}, {"kind": "delay", "seconds": 30}])
     patient = {**asset, "timeout": 120}  # the delayed page can never time out first
-    proc = subprocess.Popen(
-        [*COMMAND, "run", "get_threat_events", *files(tmp_path, patient, follow(5000))],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=clean_env(),
-        preexec_fn=sigint_as_on_a_terminal,
-    )
-    try:
-        wait_for(lambda: len(sim.requests()) >= 3, proc)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, stderr
+    argv = ["run", "get_threat_events", *files(tmp_path, patient, follow(5000))]
+    code, stdout, stderr = ctrl_c_when(argv, lambda: len(sim.requests()) >= 3)
+    assert code == 130, stderr
     body = json.loads(stdout)["json_body"]
     assert len(body["data"]) == 2000
     assert body["pagination"]["nextCursor"] == sim.requests()[2]["params"]["cursor"][0]
@@ -369,8 +356,21 @@ def test_ctrl_c_during_a_follow_prints_the_partial_envelope(sim, asset, tmp_path
 def test_ctrl_c_during_the_connection_test_still_prints_its_one_result(sim, asset, tmp_path):
     """Issue 21 (friction): test-asset always prints one result, Ctrl-C included (exit 130)."""
     sim.add_faults([{"kind": "delay", "seconds": 30}])
+    argv = ["test-asset", "--asset", write_json(tmp_path / "a.json", asset)]
+    code, stdout, stderr = ctrl_c_when(argv, lambda: len(sim.requests()) >= 1)
+    assert code == 130, stderr
+    result = json.loads(stdout)
+    assert (result["ok"], result["cause"], result["status_code"]) == (False, "interrupted", None)
+    assert stderr.decode() == (
+        "interrupted: the connection test was stopped (Ctrl-C) before it ended.\n"
+    )
+
+
+def ctrl_c_when(argv: List[str], condition: Any) -> Tuple[int, bytes, bytes]:
+    """``python -m runtime ARGV`` in its own process, sent SIGINT (as Ctrl-C on a terminal)
+    once ``condition`` holds: (exit code, stdout, stderr)."""
     proc = subprocess.Popen(
-        [*COMMAND, "test-asset", "--asset", write_json(tmp_path / "a.json", asset)],
+        [*COMMAND, *argv],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -379,17 +379,12 @@ def test_ctrl_c_during_the_connection_test_still_prints_its_one_result(sim, asse
         preexec_fn=sigint_as_on_a_terminal,
     )
     try:
-        wait_for(lambda: len(sim.requests()) >= 1, proc)
+        wait_for(condition, proc)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 130, stderr
-    result = json.loads(stdout)
-    assert (result["ok"], result["cause"], result["status_code"]) == (False, "interrupted", None)
-    assert stderr.decode() == (
-        "interrupted: the connection test was stopped (Ctrl-C) before it ended.\n"
-    )
+    return proc.returncode, stdout, stderr
 
 
 def wait_for(condition: Any, proc: subprocess.Popen) -> None:
