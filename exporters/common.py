@@ -52,7 +52,7 @@ from framework.manifest import (
 )
 from runtime.archive import epoch, mode_of, zip_bytes
 from runtime.lint import lint_plugin
-from runtime.package import PackageError, read_entries
+from runtime.package import PackageError, normalize, read_entries
 
 FILE_MODE, DIR_MODE = 0o644, 0o755
 # Written by write_tree() at the top of every export folder (not into the archive): the plugin
@@ -211,18 +211,14 @@ def release_notes(plugin: Plugin) -> str:
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
     """The pins of the plugin's requirements.txt, less the projects the platform provides
     (compared as PEP 503 names); comments and blank lines dropped."""
-    skip = {_normalize(name) for name in provided}
+    skip = {normalize(name) for name in provided}
     kept = []
     for raw in read_file(plugin, "requirements.txt").decode("utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
         name = re.split(r"[=<>!~;\[ ]", line, maxsplit=1)[0]
-        if line and _normalize(name) not in skip:
+        if line and normalize(name) not in skip:
             kept.append(line)
     return kept
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # --- stable dumps and archives ------------------------------------------------------------------
