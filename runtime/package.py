@@ -1,11 +1,9 @@
 """``python -m runtime package``: dist/<id>-<version>.zip, importable and installable offline.
 
-It holds the plugin's own files (in a git checkout only tracked ones, only the allow-listed file
-types: a pasted token or an editor file never ships), runtime/ (so the bundle can be validated and
-run on the SOAR server), requirements.txt with every dependency pinned, wheels/ for CPython 3.9 to
-3.12 on manylinux x86_64 and aarch64, and SHA256SUMS. A file that looks like a filled-in asset
-stops the build. The zip is reproducible (sorted entries, one timestamp: 1980-01-01 or
-SOURCE_DATE_EPOCH). ``runtime run`` never imports this module.
+It holds the plugin's own files (in a git checkout only tracked ones, only allow-listed file types:
+a pasted token or an editor file never ships), runtime/, requirements.txt with every dependency
+pinned, wheels/ for CPython 3.9 to 3.12 on manylinux x86_64 and aarch64, and SHA256SUMS. A file
+that looks like a filled-in asset stops the build. ``runtime run`` never imports this module.
 """
 
 from __future__ import annotations
@@ -19,35 +17,30 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from framework.manifest import PLUGIN_ROOT, load_plugin
-from runtime.archive import write_zip
+from runtime.archive import zip_bytes
 from runtime.lint import lint_plugin
 from runtime.output import write_stdout
 
 BUNDLE_FILES = ("plugin.yaml", "README.md", "LICENSE", "NOTICE", "CHANGELOG.md")
 REQUIREMENTS = "requirements.txt"
-CHECKSUMS = "SHA256SUMS"
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12")
 # manylinux2014 = glibc 2.17: RHEL/CentOS 7 and newer, Debian 9+, Ubuntu 18.04+.
 PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64")
-# The bundled folders, each with the file types it may ship (the allow-list: no *.pyc, *.bak,
-# editor files).
+# The bundled folders, each with the file types it may ship (other folders: .py).
 ALLOWED = {
     "framework": (".py",), "connectors": (".py",), "actions": (".py",), "schemas": (".json",),
     "icons": (".png", ".svg"), "runtime": (".py",), "examples": (".yaml",), "docs": (".md",),
 }  # fmt: skip
 BUNDLE_DIRS = tuple(ALLOWED)
-# Files of the bundled folders that belong to what stays out (the simulator).
-EXCLUDED = {"examples/asset.simulator.yaml"}
-# An api_token set in a YAML or JSON file: a filled-in asset, unless the value is a placeholder.
+EXCLUDED = {"examples/asset.simulator.yaml"}  # belongs to the simulator, which stays out
+# An api_token set in a YAML or JSON file: a filled-in asset, unless the value is a placeholder
+# (empty, null, ALL-CAPS-WORDS, a template: {{ }}, ${ }, <...>, or a nested object or list).
 TOKEN_LINE = re.compile(r"""^\s*["']?api_token["']?\s*:\s*(.*?)\s*,?\s*$""", re.M)
-# Placeholders: empty, null, ALL-CAPS-WORDS, templates ({{ }}, ${ }, <...>), or a nested
-# value (an object or a list, as in a schema) rather than a token.
 PLACEHOLDER = re.compile(r"^(|null|~|none|[A-Z][A-Z0-9_-]*|[\[{].*|.*(\{\{|\$\{|<).*)$")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
 WHEEL_NAME = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
@@ -57,17 +50,8 @@ class PackageError(Exception):
     """The bundle cannot be built: every reason, one line each."""
 
     def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
         self.lines = list(lines)
-        super().__init__("\n".join(self.lines))
-
-
-@dataclass
-class Bundle:
-    path: Path
-    files: int
-    wheels: int
-    size: int
-    sha256: str
 
 
 def normalize(name: str) -> str:
@@ -84,10 +68,10 @@ def read_pins(path: Path) -> Dict[str, str]:
         if not line or line.startswith("#"):
             continue
         match = PIN.match(line)
-        if not match:
+        if match:
+            pins[normalize(match.group(1))] = match.group(2)
+        else:
             problems.append(f"{path.name}: line {number}: {line!r} is not an exact pin (name==x).")
-            continue
-        pins[normalize(match.group(1))] = match.group(2)
     if problems:
         raise PackageError(*problems)
     return pins
@@ -96,44 +80,10 @@ def read_pins(path: Path) -> Dict[str, str]:
 def pyproject_dependencies(root: Path) -> Dict[str, str]:
     """{normalized name: pinned version} of pyproject.toml's [project] dependencies."""
     path = root / "pyproject.toml"
-    if not path.is_file():
-        return {}
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
     block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
     found = re.findall(r'"([A-Za-z0-9._-]+)\s*==\s*([^";\s]+)', block.group(1) if block else "")
     return {normalize(name): version for name, version in found}
-
-
-def check_requirements(root: Path) -> Dict[str, str]:
-    path = root / REQUIREMENTS
-    if not path.is_file():
-        raise PackageError(f"{REQUIREMENTS}: missing in {root}.")
-    pins = read_pins(path)
-    problems = [
-        f"{REQUIREMENTS}: {name} must be pinned =={version} as in pyproject.toml "
-        f"(found {pins.get(name, 'no pin')})."
-        for name, version in sorted(pyproject_dependencies(root).items())
-        if pins.get(name) != version
-    ]
-    if problems:
-        raise PackageError(*problems)
-    return pins
-
-
-def tracked_files(root: Path, folders: Sequence[str] = BUNDLE_DIRS) -> Optional[set]:
-    """The files git tracks under ``root`` (relative posix names), or None outside a git
-    checkout (an unpacked bundle, a copy)."""
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--", *folders],
-            capture_output=True,
-            check=False,
-        )
-    except OSError:  # no git on this machine
-        return None
-    if proc.returncode != 0:
-        return None
-    return {name for name in proc.stdout.decode("utf-8", "replace").split("\0") if name}
 
 
 def looks_filled_in(name: str, data: bytes) -> bool:
@@ -144,40 +94,35 @@ def looks_filled_in(name: str, data: bytes) -> bool:
     return any(not PLACEHOLDER.match(v.split(" #", 1)[0].strip().strip("\"'")) for v in values)
 
 
-def bundle_files(
+def read_entries(
     root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
-) -> Iterator[Tuple[str, Path]]:
-    """(name in the zip, file) for the plugin's own files: tracked by git (in a checkout), on
-    the allow-list (a code folder not on it: .py), no caches, no dot or editor files."""
+) -> Dict[str, bytes]:
+    """The plugin's own files by name in the zip (or those of ``names`` and ``folders``, for a
+    platform export): in a git checkout only tracked ones, on the allow-list, no caches, dot or
+    editor files; refuses files that look like filled-in assets."""
+    entries: Dict[str, bytes] = {}
     for name in names:
         if not (root / name).is_file():
             raise PackageError(f"{name}: missing in {root}.")
-        yield name, root / name
-    tracked = tracked_files(root, folders)
+        entries[name] = (root / name).read_bytes()
+    tracked: Optional[set] = None  # outside a git checkout (an unpacked bundle, a copy): all
+    try:
+        command = ["git", "-C", str(root), "ls-files", "-z", "--", *folders]
+        proc = subprocess.run(command, capture_output=True, check=False)
+        if proc.returncode == 0:
+            tracked = set(proc.stdout.decode("utf-8", "replace").split("\0"))
+    except OSError:  # no git on this machine
+        pass
     for folder in folders:
         if not (root / folder).is_dir():
             raise PackageError(f"{folder}/: missing in {root}.")
         for directory, subdirs, files in os.walk(root / folder):
             subdirs[:] = [d for d in subdirs if d != "__pycache__" and not d.startswith(".")]
             for file in sorted(files):
-                path = Path(directory, file)
-                name = path.relative_to(root).as_posix()
-                if (
-                    file.startswith(".")
-                    or not file.endswith(ALLOWED.get(folder, (".py",)))
-                    or name in EXCLUDED
-                ):
-                    continue
-                if tracked is None or name in tracked:
-                    yield name, path
-
-
-def read_entries(
-    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
-) -> Dict[str, bytes]:
-    """The bundle's files by name (or those of ``names`` and ``folders``, for a platform
-    export); refuses files that look like filled-in assets."""
-    entries = {name: path.read_bytes() for name, path in bundle_files(root, names, folders)}
+                name = Path(directory, file).relative_to(root).as_posix()
+                allowed = file.endswith(ALLOWED.get(folder, (".py",))) and name not in EXCLUDED
+                if allowed and not file.startswith(".") and (tracked is None or name in tracked):
+                    entries[name] = (root / name).read_bytes()
     filled = [name for name, data in entries.items() if looks_filled_in(name, data)]
     if filled:
         raise PackageError(
@@ -242,48 +187,50 @@ def download_wheels(
     return wheels
 
 
-def checksums(entries: Dict[str, bytes]) -> bytes:
-    lines = [f"{hashlib.sha256(entries[name]).hexdigest()}  {name}\n" for name in sorted(entries)]
-    return "".join(lines).encode("ascii")
-
-
-def build(
-    root: Path = PLUGIN_ROOT,
-    output: Optional[Path] = None,
-    *,
-    wheels: bool = True,
-    wheels_from: Optional[Path] = None,
-    keep_wheels: Optional[Path] = None,
-) -> Bundle:
-    """Check the plugin, then write ``<output>/<id>-<version>.zip``. ``wheels_from``: a folder
-    to take the wheels from, offline; ``keep_wheels``: a folder to copy them to (a cache)."""
+def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -> Tuple[Path, str]:
+    """Check the plugin, then write ``<output>/<id>-<version>.zip``; returns it and a summary.
+    The wheels come from ``wheels_from`` (offline) or the index (then copied to output/wheels)."""
     problems = lint_plugin(str(root))
     if problems:
         raise PackageError("the plugin does not validate:", *problems)
     plugin = load_plugin(root)
-    pins = check_requirements(root)
+    if not (root / REQUIREMENTS).is_file():
+        raise PackageError(f"{REQUIREMENTS}: missing in {root}.")
+    pins = read_pins(root / REQUIREMENTS)
+    problems = [
+        f"{REQUIREMENTS}: {name} must be pinned =={version} as in pyproject.toml "
+        f"(found {pins.get(name, 'no pin')})."
+        for name, version in sorted(pyproject_dependencies(root).items())
+        if pins.get(name) != version
+    ]
+    if problems:
+        raise PackageError(*problems)
     entries = read_entries(root)
     entries[REQUIREMENTS] = (root / REQUIREMENTS).read_bytes()
-    found: Dict[str, bytes] = {}
-    if wheels:
-        found = download_wheels(root / REQUIREMENTS, pins, wheels_from)
-        entries.update({f"wheels/{name}": data for name, data in found.items()})
-        if keep_wheels is not None:
-            try:
-                shutil.rmtree(keep_wheels, ignore_errors=True)
-                keep_wheels.mkdir(parents=True)
-                for name, data in found.items():
-                    (keep_wheels / name).write_bytes(data)
-            except OSError as exc:
-                raise _unwritable(keep_wheels, exc) from None
-    entries[CHECKSUMS] = checksums(entries)
-    target = (output or root / "dist") / f"{plugin.id}-{plugin.version}.zip"
-    try:
-        write_zip(target, entries)
+    found = download_wheels(root / REQUIREMENTS, pins, wheels_from) if wheels else {}
+    entries.update({f"wheels/{name}": data for name, data in found.items()})
+    if wheels and wheels_from is None:  # kept for a later --wheels-from
+        try:
+            shutil.rmtree(output / "wheels", ignore_errors=True)
+            (output / "wheels").mkdir(parents=True)
+            for name, data in found.items():
+                (output / "wheels" / name).write_bytes(data)
+        except OSError as exc:
+            raise _unwritable(output / "wheels", exc) from None
+    sums = [f"{hashlib.sha256(entries[name]).hexdigest()}  {name}\n" for name in sorted(entries)]
+    entries["SHA256SUMS"] = "".join(sums).encode("ascii")
+    target = output / f"{plugin.id}-{plugin.version}.zip"
+    data = zip_bytes(entries)
+    try:  # written beside the target, then swapped in
+        output.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(data)
+        os.replace(partial, target)
     except OSError as exc:
-        raise _unwritable(target.parent, exc) from None
-    data = target.read_bytes()
-    return Bundle(target, len(entries), len(found), len(data), hashlib.sha256(data).hexdigest())
+        raise _unwritable(output, exc) from None
+    sha256 = hashlib.sha256(data).hexdigest()
+    summary = f"{len(entries)} files, {len(found)} wheels, {len(data)} bytes, sha256 {sha256}."
+    return target, f"{target.name}: {summary}"
 
 
 def _unwritable(folder: Path, exc: OSError) -> PackageError:
@@ -304,22 +251,13 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
         say(f"invalid option: --wheels-from: {wheels_from} is not a folder.")
         return 2
     try:
-        bundle = build(
-            root,
-            output,
-            wheels=not args.no_wheels,
-            wheels_from=wheels_from,
-            keep_wheels=None if (args.no_wheels or wheels_from) else output / "wheels",
-        )
+        target, summary = build(root, output, not args.no_wheels, wheels_from)
     except PackageError as exc:
         for line in exc.lines:
             say(line)
         return 1
-    write_stdout(f"{bundle.path}\n".encode("utf-8", "surrogateescape"), "the bundle's path")
-    say(
-        f"{bundle.path.name}: {bundle.files} files, {bundle.wheels} wheels, "
-        f"{bundle.size} bytes, sha256 {bundle.sha256}."
-    )
+    write_stdout(f"{target}\n".encode("utf-8", "surrogateescape"), "the bundle's path")
+    say(summary)
     if args.no_wheels:
         say(
             "built with --no-wheels: the bundle has no wheels/ and installing it needs the "
