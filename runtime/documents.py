@@ -1,16 +1,9 @@
-"""The --asset and --inputs files: read at most a small cap, then parse JSON or a safe YAML.
+"""The --asset and --inputs files: at most ``MAX_BYTES`` read, then JSON or a safe, bounded YAML.
 
-Hostile or mistaken files fail with one sentence and never hang, exhaust memory or crash:
-
-- at most ``MAX_BYTES`` are read; a FIFO is opened without blocking (no writer: empty), and
-  devices, directories and sockets are refused before a byte is read;
-- nesting deeper than ``MAX_DEPTH`` is refused, and YAML aliases (``*name``: "billion laughs")
-  too, both found in one pass over the parser's events before anything is built;
-- a mapping key given twice (JSON or YAML) is refused, naming the key and both lines: the
-  last one would win, and a second ``url`` would send the token to that host;
-- an unquoted YAML integer keeps its text unless it is plain decimal: ``0123`` stays "0123"
-  and ``0x1F`` stays "0x1F" (YAML 1.1 would read 83 and 31, and a different id would be sent).
-
+A FIFO is opened without blocking, devices and directories are refused unread; nesting deeper than
+``MAX_DEPTH``, YAML aliases ("billion laughs") and a key given twice (the last would win: a second
+``url`` would send the token there) are refused before anything is built. An unquoted YAML integer
+that is not plain decimal keeps its text: ``0123`` stays "0123" (YAML 1.1 reads 83: another id).
 Messages name the place (line, column), never the content: a file may hold a token.
 """
 
@@ -33,8 +26,7 @@ INT = "tag:yaml.org,2002:int"
 
 
 class Loader(yaml.SafeLoader):
-    """PyYAML's safe loader (the pure-Python one), reading only plain decimal integers as
-    integers."""
+    """PyYAML's safe loader, reading only plain decimal integers as integers."""
 
 
 Loader.yaml_implicit_resolvers = {
@@ -46,6 +38,10 @@ Loader.add_implicit_resolver(INT, re.compile(r"^-?(?:0|[1-9][0-9]*)$"), list("-0
 
 class DocumentError(Exception):
     """One sentence about a file, without the option name."""
+
+
+class _DuplicateKey(ValueError):
+    pass
 
 
 def read_document_file(path: str) -> Any:
@@ -105,7 +101,9 @@ def parse(text: str, path: str = "the document") -> Any:
             _scan(text, path, deep)  # JSON is YAML: its events say on which lines
         except yaml.YAMLError:
             pass
-        raise DocumentError(f"{path}: the key {_key(exc.key)} is given twice; keep one.") from None
+        raise DocumentError(
+            f"{path}: the key {_key(exc.args[0])} is given twice; keep one."
+        ) from None
     except ValueError:
         pass
     else:
@@ -125,14 +123,7 @@ def parse(text: str, path: str = "the document") -> Any:
         raise DocumentError(f"{path} is not valid JSON or YAML{_where(mark)}.") from None
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
 def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    """json.loads' object_pairs_hook: a key given twice is refused (the last one would win)."""
     document: Dict[str, Any] = {}
     for key, value in pairs:
         if key in document:
@@ -148,42 +139,36 @@ def _key(key: Any) -> str:
 
 def _scan(text: str, path: str, deep: DocumentError) -> None:
     """One pass over the parser's events, before anything is built: refuses aliases, nesting
-    deeper than MAX_DEPTH and a mapping key given twice (YAML, like JSON, keeps the last one:
-    a second ``url`` would send the token to another host)."""
-    depth = 0
-    keys: List[Optional[Dict[str, int]]] = []  # per open collection: a mapping's keys, by line
-    expecting_key: List[bool] = []
+    deeper than MAX_DEPTH and a mapping key given twice."""
+    # per open collection: [a mapping's keys by line (None: a sequence), whether a key is next]
+    stack: List[List[Any]] = []
     for event in yaml.parse(text, Loader=Loader):
         if isinstance(event, yaml.AliasEvent):
             raise DocumentError(
                 f"{path} uses a YAML alias{_where(event.start_mark)}; aliases (*name) are "
                 "not supported in an asset or inputs file: write the value out."
             )
-        if isinstance(event, yaml.ScalarEvent) and keys and keys[-1] is not None:
+        keys: Optional[Dict[str, int]] = stack[-1][0] if stack and stack[-1][1] else None
+        if isinstance(event, yaml.ScalarEvent) and keys is not None:
             line = event.start_mark.line + 1
-            if expecting_key[-1] and event.value in keys[-1]:
-                first = keys[-1][event.value]
+            if event.value in keys:
+                first = keys[event.value]
                 where = f"on line {line}" if first == line else f"at lines {first} and {line}"
                 raise DocumentError(
                     f"{path}: the key {_key(event.value)} is given twice, {where}; keep one."
                 )
-            if expecting_key[-1]:
-                keys[-1][event.value] = line
+            keys[event.value] = line
         if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
+            if len(stack) == MAX_DEPTH:
                 raise deep
-            keys.append({} if isinstance(event, yaml.MappingStartEvent) else None)
-            expecting_key.append(True)
+            stack.append([{} if isinstance(event, yaml.MappingStartEvent) else None, True])
             continue
         if isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-            keys.pop()
-            expecting_key.pop()
+            stack.pop()
         elif not isinstance(event, yaml.ScalarEvent):
             continue  # stream and document events
-        if expecting_key:  # a node ended: in a mapping, a key is followed by its value
-            expecting_key[-1] = not expecting_key[-1]
+        if stack:  # a node ended: in a mapping, a key is followed by its value
+            stack[-1][1] = not stack[-1][1]
 
 
 def _where(mark: Any) -> str:
