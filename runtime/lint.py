@@ -1,8 +1,6 @@
 """``python -m runtime validate``: every problem checkable without a network, one line each
-(``file: location: problem``), all of them: plugin.yaml and its files, each schema against its
-draft with its defaults and examples, the classes (imported from the plugin's own folder), the
-icons, the version and the secrets. tests/test_readme.py checks the README.
-"""
+(``file: location: problem``), beyond what load_plugin checks. tests/test_readme.py checks the
+README."""
 
 from __future__ import annotations
 
@@ -20,14 +18,7 @@ from jsonschema.validators import validator_for
 
 from framework.action import Action
 from framework.connector import HttpConnector
-from framework.manifest import (
-    MANIFEST,
-    PLUGIN_ROOT,
-    ManifestError,
-    Plugin,
-    import_class,
-    load_plugin,
-)
+from framework.manifest import MANIFEST, ManifestError, Plugin, import_class, load_plugin
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Keywords whose value is one schema, and keywords whose value maps names (or lists) to schemas.
@@ -66,33 +57,25 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _validator(name: str, schema: Mapping[str, Any], problems: List[str]) -> Optional[Any]:
-    """A validator for a schema that is valid for its declared draft, or None (problem added)."""
+def _check_schema(
+    name: str, schema: Mapping[str, Any], problems: List[str], *, needs_example: bool = False
+) -> None:
+    """The schema is valid for its declared draft, and so are its defaults and examples."""
     draft = schema.get("$schema")
     if draft is None:
         problems.append(f"{name}: /: declares no $schema (draft).")
-        return None
+        return
     cls = validator_for(schema, default=None)
     if cls is None:
         problems.append(f"{name}: /$schema: {draft} is not a JSON Schema draft jsonschema knows.")
-        return None
+        return
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         where = "/" + "/".join(str(part) for part in exc.path)
         problems.append(f"{name}: {where}: not a valid schema for {draft}: {exc.message}.")
-        return None
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-def _check_schema(
-    name: str, schema: Mapping[str, Any], problems: List[str], *, needs_example: bool = False
-) -> Optional[Any]:
-    """The schema is valid for its draft, and its defaults and examples against it; returns its
-    validator, or None when the schema itself is broken."""
-    validator = _validator(name, schema, problems)
-    if validator is None:
-        return None
+        return
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     if needs_example and not schema.get("examples"):
         problems.append(
             f"{name}: /examples: missing; it must hold a real captured response (the seed's)."
@@ -116,22 +99,17 @@ def _check_schema(
             for key in ("title", "description"):
                 if not sub.get(key):
                     problems.append(f"{name}: {where}: has no {key} for the SOAR UI.")
-    return validator
-
-
-def _top_level_names(refs: Iterable[str]) -> List[str]:
-    names = {ref.partition(":")[0].split(".")[0] for ref in refs}
-    return sorted(names - {"framework", "runtime", *sys.builtin_module_names})
 
 
 @contextmanager
 def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
     """Import the packages ``refs`` name from ``root`` (a copy's own, not same-named ones
     imported earlier), then restore sys.modules, so checks do not depend on what ran before."""
-    names = _top_level_names(refs)
+    names = {ref.partition(":")[0].split(".")[0] for ref in refs}
+    names -= {"framework", "runtime", *sys.builtin_module_names}
 
     def ours(module: str) -> bool:
-        return any(module == name or module.startswith(name + ".") for name in names)
+        return module.split(".")[0] in names
 
     saved = {key: module for key, module in sys.modules.items() if ours(key)}
     for key in saved:
@@ -146,9 +124,10 @@ def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
         importlib.invalidate_caches()
 
 
-def _import(ref: str, root: Path, where: str, problems: List[str]) -> Optional[Any]:
+def _check_class(ref: str, base: type, root: Path, where: str, problems: List[str]) -> Any:
+    """The class ``ref`` names (None when it does not import), checked to be a ``base``."""
     try:
-        value = import_class(root, ref)
+        cls = import_class(root, ref)
     except Exception as exc:  # any import-time failure of the plugin's code is a problem to show
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
         if isinstance(exc, SyntaxError) and exc.filename:
@@ -156,30 +135,23 @@ def _import(ref: str, root: Path, where: str, problems: List[str]) -> Optional[A
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         problems.append(f"{MANIFEST}: {where}: {ref} does not import ({reason}).")
         return None
-    module = sys.modules.get(ref.partition(":")[0])
-    origin = getattr(module, "__file__", None)
+    origin = getattr(sys.modules.get(ref.partition(":")[0]), "__file__", None)
     if origin and root.resolve() not in Path(origin).resolve().parents:
         problems.append(f"{MANIFEST}: {where}: {ref} is not part of the plugin (from {origin}).")
-    return value
-
-
-def _check_class(ref: str, base: type, root: Path, where: str, problems: List[str]) -> None:
-    cls = _import(ref, root, where, problems)
-    if cls is None:
-        return
     if not isinstance(cls, type):
         problems.append(f"{MANIFEST}: {where}: {ref} is a {type(cls).__name__}, not a class.")
     elif not issubclass(cls, base):
         name = f"{base.__module__}:{base.__qualname__}"
         problems.append(f"{MANIFEST}: {where}: {ref} is not a subclass of {name}.")
+    return cls
 
 
 def _check_classes(plugin: Plugin, problems: List[str]) -> None:
     asset = plugin.asset
     refs = [asset.connector, *(action.class_ref for action in plugin.actions.values())]
     with _imports_from(plugin.root, refs):
-        _check_class(asset.connector, HttpConnector, plugin.root, "asset.connector", problems)
-        connector = _import(asset.connector, plugin.root, "asset.connector", [])
+        where = "asset.connector"
+        connector = _check_class(asset.connector, HttpConnector, plugin.root, where, problems)
         if asset.test and isinstance(connector, type):
             if not callable(getattr(connector, asset.test, None)):
                 problems.append(
@@ -219,19 +191,14 @@ def _check_icons(plugin: Plugin, problems: List[str]) -> None:
             )
 
 
-def pyproject_version(root: Path) -> Optional[str]:
-    """``[project] version`` from pyproject.toml, or None without the file or a static version."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return None
-    text = path.read_text(encoding="utf-8")
+def _check_identity(plugin: Plugin, problems: List[str]) -> None:
+    """The version agrees with pyproject.toml's, the secrets with the asset's password fields,
+    each action's path placeholders with its path_parameters."""
+    path = plugin.root / "pyproject.toml"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
     section = re.search(r"^\[project\][ \t]*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
     match = re.search(r'^version\s*=\s*"([^"]+)"', section.group(1) if section else "", re.M)
-    return match.group(1) if match else None
-
-
-def _check_identity(plugin: Plugin, problems: List[str]) -> None:
-    version = pyproject_version(plugin.root)
+    version = match.group(1) if match else None
     if version is not None and version != plugin.version:
         problems.append(
             f"{MANIFEST}: version: {plugin.version} differs from pyproject.toml's {version}."
@@ -257,9 +224,8 @@ def _check_identity(plugin: Plugin, problems: List[str]) -> None:
 
 def lint_plugin(root: Optional[str] = None) -> List[str]:
     """Every problem found in the plugin under ``root``, as 'file: location: problem' lines."""
-    root_path = Path(root).resolve() if root else PLUGIN_ROOT
     try:
-        plugin = load_plugin(root_path)
+        plugin = load_plugin(Path(root).resolve()) if root else load_plugin()
     except ManifestError as exc:
         return exc.problems
     problems: List[str] = []
