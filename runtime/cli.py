@@ -1,20 +1,10 @@
-"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends
-(also installed as the console script ``sentinelone-plugin``).
+"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends (also
+the console script ``sentinelone-plugin``); each command's --help lists its exit codes.
 
-Exit codes: 0 an HTTP response arrived (any status; the envelope is on stdout), 2 invalid
-inputs or asset (nothing was sent), 3 transport failure (no HTTP response), 1 a broken plugin
-or an internal error; ``test-asset`` also exits 4 when the console answered but the test failed
-(401, 403, 407, an unexpected status); 5 the output could not be written (stdout closed, full
-or a broken pipe); 130 interrupted (Ctrl-C).
-
-Output is data: the envelope is printed exactly as it arrived, never filtered. Messages go to
-stderr, one sentence each, ``<what failed>: <sentence>``. Secrets are kept out of them at their
-source; as a last safety net, every line written to stderr (messages, logs, the progress line)
-has the secrets the connector really sends (``connector.secrets``) replaced by ``***``.
-
-The third-party dependencies (requests, jsonschema, PyYAML: the framework, runtime.documents,
-runtime.lint, runtime.package, the exporters) are imported inside the commands, never when this
-module is: outside the venv, a missing one is then one line from main(), not a traceback.
+Output is data: the envelope is printed exactly as it arrived. Messages go to stderr, one sentence
+each, ``<what failed>: <sentence>``; as a last safety net, the secrets the connector really sends
+are replaced by ``***`` in every line written there. Third-party dependencies are imported inside
+the commands: outside the venv, a missing one is one line from main(), not a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +16,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from runtime import streaming
 from runtime.output import (
@@ -47,55 +37,49 @@ from runtime.output import (
     write_stdout,
 )
 
-# Secrets shorter than this are kept out of messages at their source only: replacing every
-# "abc" in a message would garble it without protecting anything.
+# Shorter secrets are kept out of messages at their source only: replacing every "abc" in a
+# message would garble it without protecting anything.
 SAFETY_NET_MIN = 4
-# import name -> the distribution to install (what a ModuleNotFoundError outside the venv names)
-DEPENDENCIES = {
-    "requests": "requests",
-    "urllib3": "requests",
-    "idna": "requests",
-    "certifi": "requests",
-    "charset_normalizer": "requests",
-    "yaml": "PyYAML",
-    "jsonschema": "jsonschema",
-    "referencing": "jsonschema",
-    "rpds": "jsonschema",
-    "attrs": "jsonschema",
-    "jsonschema_specifications": "jsonschema",
+# The distribution to install for each module a ModuleNotFoundError outside the venv may name.
+DISTRIBUTIONS = {
+    "requests": ("requests", "urllib3", "idna", "certifi", "charset_normalizer"),
+    "jsonschema": ("jsonschema", "referencing", "rpds", "attrs", "jsonschema_specifications"),
+    "PyYAML": ("yaml",),
 }
 
 
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    """The last safety net for stderr: each known secret replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= SAFETY_NET_MIN and secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-class Stderr:
-    """Text to stderr, written at once and never raising: a closed or full stderr loses the
-    message but must not change the exit code or end in a traceback."""
+class Stderr(logging.Handler):
+    """Lines and log records to stderr, the known secrets replaced, written at once and never
+    raising: a closed or full stderr loses the text but changes no exit code."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
         self.secrets = secrets
 
-    def write(self, text: str) -> int:
-        data = scrub(text, self.secrets).encode("utf-8", "backslashreplace")
+    def write(self, text: str) -> None:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if len(secret) >= SAFETY_NET_MIN:
+                text = text.replace(secret, "***")
         try:
             stream = blocking(sys.stderr.buffer)
-            stream.write(data)
+            stream.write(text.encode("utf-8", "backslashreplace"))
             stream.flush()
         except (AttributeError, OSError, ValueError):  # None (closed at start), full, broken
             pass
-        return len(text)
 
     def say(self, line: str) -> None:
         self.write(line + "\n")
 
-    def flush(self) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        """A warning reads like every other line (``warning: ...``); --debug lines name their
+        module."""
+        try:
+            if record.levelno >= logging.WARNING:
+                self.say(f"{record.levelname.lower()}: {record.getMessage()}")
+            else:
+                self.say(f"{record.levelname} {record.name}: {record.getMessage()}")
+        except Exception:
+            self.handleError(record)
 
     @staticmethod
     def isatty() -> bool:
@@ -105,31 +89,15 @@ class Stderr:
             return False
 
 
-def _write_json(value: Any, pretty: bool) -> None:
-    write_stdout(encode_json(value, pretty))
-
-
-class LineFormatter(logging.Formatter):
-    """A warning reads like every other line (``warning: <sentence>``); --debug lines also name
-    their module."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        if record.levelno >= logging.WARNING:
-            return f"{record.levelname.lower()}: {record.getMessage()}"
-        return f"{record.levelname} {record.name}: {record.getMessage()}"
-
-
 @contextlib.contextmanager
-def _logging_to(stream: Stderr, debug: bool) -> Iterator[None]:
-    """Log records to ``stream`` (WARNING and up; all with --debug) while a command runs; the
-    root logger's level is only ever lowered, so a caller's own handlers still see theirs."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(LineFormatter())
-    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+def _logging_to(stderr: Stderr, debug: bool) -> Iterator[None]:
+    """Log records to stderr (WARNING and up; all with --debug) while a command runs; the root
+    logger's level is only ever lowered, so a caller's own handlers still see theirs."""
+    stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
     root = logging.getLogger()
     level, raise_exceptions = root.level, logging.raiseExceptions
-    root.addHandler(handler)
-    root.setLevel(min(level, handler.level))
+    root.addHandler(stderr)
+    root.setLevel(min(level, stderr.level))
     logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
     logging.captureWarnings(True)
     try:
@@ -138,13 +106,12 @@ def _logging_to(stream: Stderr, debug: bool) -> Iterator[None]:
         logging.captureWarnings(False)
         logging.raiseExceptions = raise_exceptions
         root.setLevel(level)
-        root.removeHandler(handler)
+        root.removeHandler(stderr)
 
 
 class ProgressLine:
-    """One status line on a terminal, rewritten in place (\\r) after each page and cleared at
-    the end: events fetched / totalItems, pages and rate; while a retry waits, how long and
-    why. At most ten page updates a second."""
+    """One status line on a terminal, rewritten in place (\\r) after each page, at most ten times
+    a second, and cleared at the end; while a retry waits, how long and why."""
 
     def __init__(self, stream: Stderr) -> None:
         self.stream = stream
@@ -164,17 +131,15 @@ class ProgressLine:
         self._show(self._counts(now))
 
     def waiting(self, seconds: float, status: Optional[int]) -> None:
-        """The connector is about to wait ``seconds`` before retrying (``status`` None: the
-        connection was lost)."""
+        """Before a retry (``status`` None: the connection was lost)."""
         why = f"HTTP {status}" if status is not None else "connection lost"
         wait = f"{seconds:.0f}" if seconds >= 1 else f"{seconds:.1f}"
         text = f"waiting {wait} s ({why})"
         self._show(f"{self._counts(time.monotonic())}, {text}" if self.pages else text)
 
     def _counts(self, now: float) -> str:
-        total = self.total
-        known = isinstance(total, int) and not isinstance(total, bool)
-        of = f" / {total:,}" if known else ""
+        known = isinstance(self.total, int) and not isinstance(self.total, bool)
+        of = f" / {self.total:,}" if known else ""
         rate = self.fetched / max(now - self.started, 1e-3)
         return (
             f"fetched {self.fetched:,}{of} events, {self.pages:,} "
@@ -191,21 +156,15 @@ class ProgressLine:
             self.width = 0
 
 
-def _learn_secrets(secrets: List[str]) -> Callable[[Any], None]:
+def _learn(secrets: List[str]) -> Callable[[Any], None]:
     """The runner's on_connect hook: the safety net learns what the connector really sends (the
-    token as sent, the proxy credentials as parsed) before anything is sent. An invalid asset
-    never gets a connector, and then nothing is sent at all."""
-
-    def learn(connector: Any) -> None:
-        secrets.extend(getattr(connector, "secrets", ()))
-
-    return learn
+    token as sent, the proxy credentials as parsed) before anything is sent."""
+    return lambda connector: secrets.extend(getattr(connector, "secrets", ()))
 
 
 def read_file(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file, or from stdin for '-' (see runtime.documents:
-    size-capped, never blocking on a FIFO, depth-bounded, no YAML aliases); its failures framed
-    like every other: ``invalid asset: --asset: ...``, ``invalid inputs: --inputs: ...``."""
+    """A JSON or YAML document from a file, or stdin for '-' (runtime.documents), its failures
+    framed like every other: ``invalid asset: --asset: ...``, ``invalid inputs: --inputs: ...``."""
     from runtime.documents import DocumentError, read_document_file
 
     try:
@@ -244,26 +203,20 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
             [f"invalid inputs: no inputs were given; {args.action} needs {', '.join(needed)} "
              "(--inputs FILE, or - for stdin)."],
         )  # fmt: skip
-    stderr = args.stderr
-    terminal = not args.quiet and stderr.isatty()
-    progress = ProgressLine(stderr) if terminal else None
+    terminal = not args.quiet and args.stderr.isatty()
+    progress = ProgressLine(args.stderr) if terminal else None
     if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
-        return streaming.run(args, plugin, asset, inputs, progress, _learn_secrets(secrets))
+        return streaming.run(args, plugin, asset, inputs, progress, _learn(secrets))
     try:
         envelope = run_action(
-            plugin,
-            args.action,
-            asset,
-            inputs,
-            progress=progress,
-            on_connect=_learn_secrets(secrets),
+            plugin, args.action, asset, inputs, progress=progress, on_connect=_learn(secrets)
         )
     except RunError as exc:
         if progress is not None:
             progress.clear()
         kept = ""
         if exc.envelope is not None:  # following cursors: what arrived before it
-            _write_json(exc.envelope, args.pretty)
+            write_stdout(encode_json(exc.envelope, args.pretty))
             when = "so far" if exc.kind == "interrupted" else "before it"
             kept = (
                 f"The {exc.fetched:,} events read {when} are in the envelope on stdout; "
@@ -273,13 +226,13 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    _write_json(envelope, args.pretty)
+    write_stdout(encode_json(envelope, args.pretty))
     if terminal:
         line = answer_line(envelope)
         if line:
-            stderr.say(line)
+            args.stderr.say(line)
         if progress is not None and progress.pages:
-            stderr.say(follow_summary(envelope, progress.pages))
+            args.stderr.say(follow_summary(envelope, progress.pages))
     if args.validate_output:
         problem = check_output(plugin.actions[args.action], envelope)
         if problem:
@@ -287,21 +240,9 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     return EXIT_OK
 
 
-def connection_result(cause: str, diagnosis: str) -> Dict[str, Any]:
-    """A test-asset result for a failure before anything was sent: the connector's shape."""
-    return {
-        "ok": False,
-        "status_code": None,
-        "cause": cause,
-        "diagnosis": diagnosis,
-        "request_id": None,
-    }
-
-
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout
-    (always, in one shape), its diagnosis on stderr; exit 0 ok, 2 invalid asset, 3 not
-    reached, 4 answered but failed, 1 broken plugin."""
+    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout,
+    always in one shape, and its diagnosis on stderr."""
     from framework.errors import RunError
     from framework.manifest import load_plugin
     from framework.runner import run_asset_test
@@ -309,8 +250,10 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     _check_stdout()
 
     def failed(code: int, cause: str, lines: List[str]) -> CliError:
-        sentences = [line.split(": ", 1)[1] if ": " in line else line for line in lines]
-        _write_json(connection_result(cause, " ".join(sentences)), args.pretty)
+        """A failure before anything was sent, printed in the connector's result shape."""
+        diagnosis = " ".join(line.split(": ", 1)[1] if ": " in line else line for line in lines)
+        result = {"ok": False, "status_code": None, "cause": cause, "diagnosis": diagnosis}
+        write_stdout(encode_json({**result, "request_id": None}, args.pretty))
         return CliError(code, lines)
 
     try:
@@ -322,13 +265,13 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         lines = ["plugin error: plugin.yaml declares no connection test (asset.test)."]
         raise failed(EXIT_BROKEN, "plugin_error", lines)
     try:
-        result = run_asset_test(plugin, asset, on_connect=_learn_secrets(secrets))
+        result = run_asset_test(plugin, asset, on_connect=_learn(secrets))
     except RunError as exc:  # an invalid asset (the test itself reports transport failures)
         if exc.kind == "interrupted":  # the one result is printed all the same
             lines = ["interrupted: the connection test was stopped (Ctrl-C) before it ended."]
             raise failed(EXIT_INTERRUPTED, "interrupted", lines) from None
         raise failed(EXIT_INPUT, "invalid_asset", exc.lines) from None
-    _write_json(result, args.pretty)
+    write_stdout(encode_json(result, args.pretty))
     diagnosis = str(result.get("diagnosis"))
     if result.get("ok"):
         if not args.quiet:
@@ -356,36 +299,20 @@ def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
 
 
 def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
-    from runtime.package import cmd_package as package
+    from runtime.package import cmd_package
 
-    return package(args, secrets)
+    return cmd_package(args, secrets)
 
 
 def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
-    from exporters.common import cmd_export as export
+    from exporters.common import cmd_export
 
-    return export(args, secrets)
+    return cmd_export(args, secrets)
 
 
-# exporters/ beside runtime/: a checkout. The bundle (runtime package) leaves it out: platform
-# packages are built from the sources, where git says which files are the plugin's.
+# exporters/ beside runtime/: a checkout. The bundle leaves it out (platform packages are built
+# from the sources, where git says which files are the plugin's), and its CLI offers no export.
 EXPORTERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters")
-HAS_EXPORTERS = os.path.isfile(os.path.join(EXPORTERS, "common.py"))
-
-
-def _platform_names() -> List[str]:
-    """The platform folders of exporters/ (read, not imported: export's --help lists them)."""
-    return sorted(
-        name
-        for name in os.listdir(EXPORTERS)
-        if os.path.isfile(os.path.join(EXPORTERS, name, "__init__.py"))
-    )
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Help text as written (examples and exit codes keep their lines)."""
-
-
 COMMON_OPTIONS = (
     ("--debug", "log each request to stderr, secrets left out (default: off)"),
     ("--quiet", "no progress line, no summary or HTTP status line on a terminal (default: off)"),
@@ -427,12 +354,8 @@ EXAMPLES = {
     "package": "{prog} package --no-wheels --output /tmp/bundle",
     "export": "{prog} export swimlane --output /tmp/swimlane",
 }
-
-
-def _epilog(command: str, prog: str) -> str:
-    return (
-        f"example:\n  {EXAMPLES[command].format(prog=prog)}\n\nexit codes:\n{EXIT_CODES[command]}"
-    )
+ASSET_HELP = "asset file, JSON or YAML; - reads stdin (required)"
+ROOT_HELP = "plugin folder (default: this plugin)"
 
 
 class VersionAction(argparse.Action):
@@ -444,8 +367,7 @@ class VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         from framework.manifest import load_plugin
 
-        plugin = load_plugin()
-        write_stdout(f"{parser.prog} {plugin.version}\n".encode(), "the version")
+        write_stdout(f"{parser.prog} {load_plugin().version}\n".encode(), "the version")
         parser.exit(EXIT_OK)
 
 
@@ -462,13 +384,12 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         return options
 
     every = [flag for flag, _ in COMMON_OPTIONS]
-    common = output_options(every)
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Local SOAR runtime for this plugin: run its actions, test an asset, "
         "validate and package the plugin.",
-        parents=[common],
-        formatter_class=HelpFormatter,
+        parents=[output_options(every)],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"example:\n  {EXAMPLES['run'].format(prog=prog)}\n\n"
         f"'{prog} COMMAND --help' shows each command's options, defaults and exit codes.",
     )
@@ -476,21 +397,19 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str, flags: Sequence[str] = every) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
+        epilog = f"example:\n  {EXAMPLES[name].format(prog=prog)}\n\nexit codes:\n"
+        return commands.add_parser(
             name,
             help=text,
             description=text,
             parents=[output_options(flags)],
-            formatter_class=HelpFormatter,
-            epilog=_epilog(name, prog),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=epilog + EXIT_CODES[name],
         )
-        return sub
 
     run = command("run", "run an action and print its envelope as JSON on stdout")
     run.add_argument("action", help="action id from plugin.yaml, e.g. get_threat_events")
-    run.add_argument(
-        "--asset", required=True, help="asset file, JSON or YAML; - reads stdin (required)"
-    )
+    run.add_argument("--asset", required=True, help=ASSET_HELP)
     run.add_argument(
         "--inputs", help="inputs file, JSON or YAML; - reads stdin (default: no inputs, {})"
     )
@@ -529,23 +448,19 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=cmd_run)
 
-    test = command(
-        "test-asset", "test the asset's connection: one cheap authenticated read, one diagnosis"
-    )
-    test.add_argument(
-        "--asset", required=True, help="asset file, JSON or YAML; - reads stdin (required)"
-    )
+    text = "test the asset's connection: one cheap authenticated read, one diagnosis"
+    test = command("test-asset", text)
+    test.add_argument("--asset", required=True, help=ASSET_HELP)
     test.set_defaults(handler=cmd_test_asset)
 
     check = command("validate", "check plugin.yaml and everything it references", ["--quiet"])
-    check.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
+    check.add_argument("--root", help=ROOT_HELP)
     check.set_defaults(handler=cmd_validate)
 
-    package = command(
-        "package", "build the importable bundle dist/<id>-<version>.zip (wheels included)", []
-    )
-    package.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
-    package.add_argument("--output", default=None, help="folder for the zip (default: ROOT/dist)")
+    text = "build the importable bundle dist/<id>-<version>.zip (wheels included)"
+    package = command("package", text, [])
+    package.add_argument("--root", help=ROOT_HELP)
+    package.add_argument("--output", help="folder for the zip (default: ROOT/dist)")
     package.add_argument(
         "--no-wheels",
         action="store_true",
@@ -554,20 +469,22 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     )
     package.add_argument(
         "--wheels-from",
-        default=None,
         metavar="DIR",
         help="take the wheels from DIR (e.g. dist/wheels) instead of the package index "
         "(default: the package index)",
     )
     package.set_defaults(handler=cmd_package)
 
-    if HAS_EXPORTERS:  # the bundle ships no exporters/: its CLI does not offer export
+    if os.path.isfile(os.path.join(EXPORTERS, "common.py")):
         export = command("export", "write a SOAR platform's package (exporters/)", [])
-        export.add_argument("platform", help=f"one of: {', '.join(_platform_names())}")
-        export.add_argument(
-            "--output", default=None, help="folder (default: dist/platforms/PLATFORM)"
+        platforms = sorted(
+            name
+            for name in os.listdir(EXPORTERS)
+            if os.path.isfile(os.path.join(EXPORTERS, name, "__init__.py"))
         )
-        export.add_argument("--root", default=None, help="plugin folder (default: this plugin)")
+        export.add_argument("platform", help=f"one of: {', '.join(platforms)}")
+        export.add_argument("--output", help="folder (default: dist/platforms/PLATFORM)")
+        export.add_argument("--root", help=ROOT_HELP)
         export.set_defaults(handler=cmd_export)
     return parser
 
@@ -575,17 +492,6 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
 def _prog() -> str:
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     return "python -m runtime" if name in ("", "__main__.py", "-c") else name
-
-
-def _missing_dependency(exc: ModuleNotFoundError) -> Optional[str]:
-    top = (exc.name or "").split(".")[0]
-    if top not in DEPENDENCIES:
-        return None
-    return (
-        f"missing dependency: {DEPENDENCIES[top]} (module {top}) is not installed for "
-        f"{sys.executable}; run `make demo` to create .venv and use .venv/bin/python -m runtime, "
-        "or install the dependencies: pip install -r requirements.txt."
-    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -613,15 +519,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _explain_internal(exc: Exception, debug: bool) -> List[str]:
-    if isinstance(exc, ModuleNotFoundError):
-        missing = _missing_dependency(exc)
-        if missing:
-            return [missing]
+    top = (getattr(exc, "name", None) or "").split(".")[0]
+    for distribution, modules in DISTRIBUTIONS.items():
+        if isinstance(exc, ModuleNotFoundError) and top in modules:
+            return [
+                f"missing dependency: {distribution} (module {top}) is not installed for "
+                f"{sys.executable}; run `make demo` to create .venv and use .venv/bin/python -m "
+                "runtime, or install the dependencies: pip install -r requirements.txt."
+            ]
     from framework.manifest import ManifestError
 
     if isinstance(exc, ManifestError):
         return ["plugin error: the plugin is broken:", *exc.problems]
     lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]
-    if debug:
-        lines.append(traceback.format_exc())
-    return lines
+    return [*lines, traceback.format_exc()] if debug else lines
