@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import sys
@@ -18,24 +19,7 @@ import time
 import traceback
 from typing import Any, Callable, Iterator, List, Optional, Sequence
 
-from runtime import streaming
-from runtime.output import (
-    EXIT_BROKEN,
-    EXIT_HTTP,
-    EXIT_INPUT,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_OUTPUT,
-    EXIT_TRANSPORT,
-    CliError,
-    answer_line,
-    blocking,
-    encode_json,
-    follow_summary,
-    run_failed,
-    stdout_closed,
-    write_stdout,
-)
+from runtime import output, streaming
 
 # Shorter secrets are kept out of messages at their source only: replacing every "abc" in a
 # message would garble it without protecting anything.
@@ -61,7 +45,7 @@ class Stderr(logging.Handler):
             if len(secret) >= SAFETY_NET_MIN:
                 text = text.replace(secret, "***")
         try:
-            stream = blocking(sys.stderr.buffer)
+            stream = output.blocking(sys.stderr.buffer)
             stream.write(text.encode("utf-8", "backslashreplace"))
             stream.flush()
         except (AttributeError, OSError, ValueError):  # None (closed at start), full, broken
@@ -171,13 +155,13 @@ def read_file(path: str, option: str) -> Any:
         return read_document_file(path)
     except DocumentError as exc:
         what = "asset" if option == "--asset" else "inputs"
-        raise CliError(EXIT_INPUT, [f"invalid {what}: {option}: {exc}"]) from None
+        raise output.CliError(output.EXIT_INPUT, [f"invalid {what}: {option}: {exc}"]) from None
 
 
 def _check_stdout() -> None:
-    if stdout_closed():
-        raise CliError(
-            EXIT_OUTPUT,
+    if output.stdout_closed():
+        raise output.CliError(
+            output.EXIT_OUTPUT,
             ["output error: stdout is closed, so no envelope can be printed; nothing was sent."],
         )
 
@@ -189,8 +173,8 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
     _check_stdout()
     if args.asset == "-" and args.inputs == "-":
-        raise CliError(
-            EXIT_INPUT, ["invalid option: --asset and --inputs cannot both read stdin (-)."]
+        raise output.CliError(
+            output.EXIT_INPUT, ["invalid option: --asset and --inputs cannot both read stdin (-)."]
         )
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
@@ -198,8 +182,8 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     action = plugin.actions.get(args.action)
     needed = action.input_schema.get("required", []) if action else []
     if needed and not args.inputs and not args.resume:  # rather than "path_parameters: missing"
-        raise CliError(
-            EXIT_INPUT,
+        raise output.CliError(
+            output.EXIT_INPUT,
             [f"invalid inputs: no inputs were given; {args.action} needs {', '.join(needed)} "
              "(--inputs FILE, or - for stdin)."],
         )  # fmt: skip
@@ -216,28 +200,28 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
             progress.clear()
         kept = ""
         if exc.envelope is not None:  # following cursors: what arrived before it
-            write_stdout(encode_json(exc.envelope, args.pretty))
+            output.write_stdout(output.encode_json(exc.envelope, args.pretty))
             when = "so far" if exc.kind == "interrupted" else "before it"
             kept = (
                 f"The {exc.fetched:,} events read {when} are in the envelope on stdout; "
                 "resume with its json_body.pagination.nextCursor."
             )
-        raise run_failed(exc, kept) from None
+        raise output.run_failed(exc, kept) from None
     finally:
         if progress is not None:
             progress.clear()
-    write_stdout(encode_json(envelope, args.pretty))
+    output.write_stdout(output.encode_json(envelope, args.pretty))
     if terminal:
-        line = answer_line(envelope)
+        line = output.answer_line(envelope)
         if line:
             args.stderr.say(line)
         if progress is not None and progress.pages:
-            args.stderr.say(follow_summary(envelope, progress.pages))
+            args.stderr.say(output.follow_summary(envelope, progress.pages))
     if args.validate_output:
         problem = check_output(plugin.actions[args.action], envelope)
         if problem:
-            raise CliError(EXIT_BROKEN, str(problem).splitlines())
-    return EXIT_OK
+            raise output.CliError(output.EXIT_BROKEN, str(problem).splitlines())
+    return output.EXIT_OK
 
 
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
@@ -249,65 +233,39 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
 
     _check_stdout()
 
-    def failed(code: int, cause: str, lines: List[str]) -> CliError:
+    def failed(code: int, cause: str, lines: List[str]) -> output.CliError:
         """A failure before anything was sent, printed in the connector's result shape."""
         diagnosis = " ".join(line.split(": ", 1)[1] if ": " in line else line for line in lines)
         result = {"ok": False, "status_code": None, "cause": cause, "diagnosis": diagnosis}
-        write_stdout(encode_json({**result, "request_id": None}, args.pretty))
-        return CliError(code, lines)
+        output.write_stdout(output.encode_json({**result, "request_id": None}, args.pretty))
+        return output.CliError(code, lines)
 
     try:
         asset = read_file(args.asset, "--asset")
-    except CliError as exc:
+    except output.CliError as exc:
         raise failed(exc.code, "invalid_asset", exc.lines) from None
     plugin = load_plugin()
     if not plugin.asset.test:
         lines = ["plugin error: plugin.yaml declares no connection test (asset.test)."]
-        raise failed(EXIT_BROKEN, "plugin_error", lines)
+        raise failed(output.EXIT_BROKEN, "plugin_error", lines)
     try:
         result = run_asset_test(plugin, asset, on_connect=_learn(secrets))
     except RunError as exc:  # an invalid asset (the test itself reports transport failures)
         if exc.kind == "interrupted":  # the one result is printed all the same
             lines = ["interrupted: the connection test was stopped (Ctrl-C) before it ended."]
-            raise failed(EXIT_INTERRUPTED, "interrupted", lines) from None
-        raise failed(EXIT_INPUT, "invalid_asset", exc.lines) from None
-    write_stdout(encode_json(result, args.pretty))
+            raise failed(output.EXIT_INTERRUPTED, "interrupted", lines) from None
+        raise failed(output.EXIT_INPUT, "invalid_asset", exc.lines) from None
+    output.write_stdout(output.encode_json(result, args.pretty))
     diagnosis = str(result.get("diagnosis"))
     if result.get("ok"):
         if not args.quiet:
             args.stderr.say(diagnosis)
-        return EXIT_OK
+        return output.EXIT_OK
     if result.get("status_code") is None:
         args.stderr.say(f"transport error: {diagnosis}")
-        return EXIT_TRANSPORT
+        return output.EXIT_TRANSPORT
     args.stderr.say(f"connection test failed: {diagnosis}")
-    return EXIT_HTTP
-
-
-def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
-    from runtime.lint import lint_plugin
-
-    problems = lint_plugin(args.root)
-    for line in problems:
-        args.stderr.say(line)
-    if problems:
-        args.stderr.say(f"{len(problems)} problem(s) found.")
-        return EXIT_BROKEN
-    if not args.quiet:
-        args.stderr.say("plugin is valid.")
-    return EXIT_OK
-
-
-def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
-    from runtime.package import cmd_package
-
-    return cmd_package(args, secrets)
-
-
-def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
-    from exporters.common import cmd_export
-
-    return cmd_export(args, secrets)
+    return output.EXIT_HTTP
 
 
 # exporters/ beside runtime/: a checkout. The bundle leaves it out (platform packages are built
@@ -367,8 +325,8 @@ class VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         from framework.manifest import load_plugin
 
-        write_stdout(f"{parser.prog} {load_plugin().version}\n".encode(), "the version")
-        parser.exit(EXIT_OK)
+        output.write_stdout(f"{parser.prog} {load_plugin().version}\n".encode(), "the version")
+        parser.exit(output.EXIT_OK)
 
 
 def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
@@ -455,7 +413,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
 
     check = command("validate", "check plugin.yaml and everything it references", ["--quiet"])
     check.add_argument("--root", help=ROOT_HELP)
-    check.set_defaults(handler=cmd_validate)
+    check.set_defaults(handler="runtime.lint:cmd_validate")
 
     text = "build the importable bundle dist/<id>-<version>.zip (wheels included)"
     package = command("package", text, [])
@@ -473,7 +431,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         help="take the wheels from DIR (e.g. dist/wheels) instead of the package index "
         "(default: the package index)",
     )
-    package.set_defaults(handler=cmd_package)
+    package.set_defaults(handler="runtime.package:cmd_package")
 
     if os.path.isfile(os.path.join(EXPORTERS, "common.py")):
         export = command("export", "write a SOAR platform's package (exporters/)", [])
@@ -485,7 +443,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         export.add_argument("platform", help=f"one of: {', '.join(platforms)}")
         export.add_argument("--output", help="folder (default: dist/platforms/PLATFORM)")
         export.add_argument("--root", help=ROOT_HELP)
-        export.set_defaults(handler=cmd_export)
+        export.set_defaults(handler="exporters.common:cmd_export")
     return parser
 
 
@@ -505,14 +463,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
         debug = args.debug
+        handler = args.handler
+        if isinstance(handler, str):  # "module:function", imported only when its command runs
+            module, _, name = handler.partition(":")
+            handler = getattr(importlib.import_module(module), name)
         with _logging_to(stderr, debug):
-            return args.handler(args, secrets)
-    except CliError as exc:
+            return handler(args, secrets)
+    except output.CliError as exc:
         code, lines = exc.code, exc.lines
     except KeyboardInterrupt:
-        code, lines = EXIT_INTERRUPTED, ["interrupted: nothing was printed."]
+        code, lines = output.EXIT_INTERRUPTED, ["interrupted: nothing was printed."]
     except Exception as exc:  # the last line of defence: no traceback reaches a user
-        code, lines = EXIT_BROKEN, _explain_internal(exc, debug)
+        code, lines = output.EXIT_BROKEN, _explain_internal(exc, debug)
     for line in lines:
         stderr.say(line)
     return code

@@ -4,6 +4,7 @@ README."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import re
@@ -237,3 +238,16 @@ def lint_plugin(root: Optional[str] = None) -> List[str]:
     _check_icons(plugin, problems)
     _check_identity(plugin, problems)
     return problems
+
+
+def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
+    """The CLI command: every problem on stderr, exit 1 if there is one."""
+    problems = lint_plugin(args.root)
+    for line in problems:
+        args.stderr.say(line)
+    if problems:
+        args.stderr.say(f"{len(problems)} problem(s) found.")
+        return 1
+    if not args.quiet:
+        args.stderr.say("plugin is valid.")
+    return 0
