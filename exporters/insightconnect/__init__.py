@@ -1,10 +1,8 @@
 """Rapid7 InsightConnect: a plugin directory in the layout ``insight-plugin create`` makes.
 
-plugin.spec.yaml is generated from plugin.yaml and its schemas (objects become custom ``types:``,
-``asset.secrets`` ``credential_secret_key``, texts follow the Rapid7 validators' rules); the
-schema modules, launcher, setup.py, Dockerfile, Makefile and .CHECKSUM are then byte for byte
-what insight-plugin writes for that spec. Our code (plugin_code(), plugin_data.py, and entry.py
-as bridge.py) sits in ``icon_<id>/util/``, where setup.py's find_packages() installs it.
+plugin.spec.yaml comes from plugin.yaml and its schemas, its texts in the Rapid7 validators' rules;
+the files insight-plugin generates from a spec are then byte for byte its own. Our code (and
+entry.py as bridge.py) sits in ``icon_<id>/util/``, where setup.py's find_packages() installs it.
 """
 
 from __future__ import annotations
@@ -45,18 +43,11 @@ SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "w
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
 TEXTS = {"$ref": "#/$defs/texts"}
+HTTPS = {"type": "string", "pattern": "^https://"}
 
 SETTINGS = {
     "type": "object",
-    "required": [
-        "runtime",
-        "python",
-        "support",
-        "vendor_url",
-        "license_url",
-        "supported_versions",
-        "tags",
-    ],
+    "required": "runtime python support vendor_url license_url supported_versions tags".split(),
     "additionalProperties": False,
     "properties": {
         "runtime": {
@@ -66,12 +57,8 @@ SETTINGS = {
         },
         "python": {"description": "The Python of that runtime's image.", "type": "string"},
         "support": {"enum": ["community", "rapid7", "vendor"]},
-        "vendor_url": {"type": "string", "pattern": "^https://"},
-        "license_url": {
-            "description": "The license's text on the web (resources.license_url).",
-            "type": "string",
-            "pattern": "^https://",
-        },
+        "vendor_url": HTTPS,
+        "license_url": HTTPS,  # the license's text on the web (resources.license_url)
         "cloud_ready": {
             "description": "Whether the plugin may run on Rapid7's cloud orchestrator.",
             "type": "boolean",
@@ -102,9 +89,6 @@ SETTINGS = {
 def fill(template: str, **values: str) -> str:
     """A ``*.tmpl`` of this folder with its ``$names`` filled (code values quoted by the caller)."""
     return Template((HERE / template).read_text(encoding="utf-8")).substitute(values)
-
-
-# --- texts --------------------------------------------------------------------------------------
 
 
 def camel(name: str) -> str:
@@ -145,9 +129,6 @@ def ascii_only(text: str, where: str) -> str:
     if not text.isascii():
         raise ExportError([f"{where}: InsightConnect needs ASCII text; got {text!r}."])
     return text
-
-
-# --- plugin.spec.yaml ---------------------------------------------------------------------------
 
 
 def _kinds(prop: Mapping[str, Any]) -> List[str]:
@@ -299,28 +280,10 @@ def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
     return lines
 
 
-# --- schema.py (insight-plugin's generation: features/common/schema_util.py) ---------------------
-
 # Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
 PRIMITIVES = {"boolean": "boolean", "integer": "integer", "float": "number", "string": "string"}
 PRIMITIVES["object"] = "object"
 RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
-SECRET_DEFINITION = {
-    "id": "credential_secret_key",
-    "type": "object",
-    "title": "Credential: Secret Key",
-    "description": "A shared secret key",
-    "required": ["secretKey"],
-    "properties": {
-        "secretKey": {
-            "type": "string",
-            "title": "Secret Key",
-            "description": "The shared secret key",
-            "format": "password",
-            "displayType": "password",
-        }
-    },
-}
 
 
 def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], List[str]]:
@@ -343,7 +306,7 @@ def _type(kind: str, types: Mapping[str, Any], definitions: Dict[str, Any]) -> D
     if kind in PRIMITIVES:
         return {"type": PRIMITIVES[kind]}
     if kind == "credential_secret_key":
-        definitions.setdefault(kind, SECRET_DEFINITION)
+        definitions.setdefault(kind, json.loads(fill("credential_secret_key.json.tmpl")))
     elif kind not in definitions:
         definition = definitions[kind] = {"type": "object", "title": kind, "properties": {}}
         definition["properties"], required = _schema_properties(types[kind], types, definitions)
@@ -368,64 +331,29 @@ def schema_of(section: Mapping[str, Any], types: Mapping[str, Any]) -> Dict[str,
     return schema
 
 
-def _constants(name: str, section: Mapping[str, Any]) -> str:
+def _constants(section: Mapping[str, Any]) -> str:
     lines = [f"    {key.upper().replace('-', '')} = {py_string(key)}" for key in sorted(section)]
-    return f"class {name}:\n" + ("\n".join(lines) or "    pass") + "\n\n\n"
+    return "\n".join(lines) or "    pass"
 
 
-def _schema_class(name: str, base: str, section: Mapping[str, Any], types: Mapping) -> str:
-    schema = json.dumps(schema_of(section, types), indent=2)
-    return (
-        f"class {name}(insightconnect_plugin_runtime.{base}):\n"
-        f'    schema = json.loads(r"""\n   {schema}\n    """)\n\n'
-        "    def __init__(self):\n"
-        "        super(self.__class__, self).__init__(self.schema)\n"
-    )
-
-
-SCHEMA_HEAD = f"{GENERATED}import insightconnect_plugin_runtime\nimport json\n\n\n"
-
-
-def action_schema_py(action_id: str, action: Mapping[str, Any], types: Mapping[str, Any]) -> str:
-    name, inputs, outputs = camel(action_id), action["input"], action["output"]
-    return (
-        f"{SCHEMA_HEAD}class Component:\n    DESCRIPTION = {py_string(action['description'])}\n\n\n"
-        + _constants("Input", inputs)
-        + _constants("Output", outputs)
-        + _schema_class(f"{name}Input", "Input", inputs, types)
-        + "\n\n"
-        + _schema_class(f"{name}Output", "Output", outputs, types)
-    )
-
-
-def connection_schema_py(the_spec: Mapping[str, Any]) -> str:
-    connection = the_spec["connection"]
-    return (
-        SCHEMA_HEAD
-        + _constants("Input", connection)
-        + _schema_class("ConnectionSchema", "Input", connection, the_spec["types"])
-    )
+def _schema(section: Mapping[str, Any], types: Mapping[str, Any]) -> str:
+    return json.dumps(schema_of(section, types), indent=2)
 
 
 def checksum(files: Mapping[str, bytes], package: str) -> bytes:
     """.CHECKSUM as insight-plugin writes it (tab-indented JSON, no final newline)."""
-
-    def md5(data: bytes) -> str:
-        return hashlib.md5(data).hexdigest()  # noqa: S324 - the format's own checksum, not security
-
+    md5 = {path: hashlib.md5(data).hexdigest() for path, data in files.items()}  # noqa: S324
     value = {
-        "spec": md5(files[MARKER]),
-        "manifest": md5(files[f"bin/{package}"]),
-        "setup": md5(files["setup.py"]),
+        "spec": md5[MARKER],
+        "manifest": md5[f"bin/{package}"],
+        "setup": md5["setup.py"],
         "schemas": [
-            {"identifier": "/".join(path.split("/")[-2:]), "hash": md5(files[path])}
+            {"identifier": "/".join(path.split("/")[-2:]), "hash": md5[path]}
             for path in sorted(path for path in files if path.endswith("/schema.py"))
         ],
     }
     return json.dumps(value, indent="\t").encode("utf-8")
 
-
-# --- help.md ------------------------------------------------------------------------------------
 
 INPUT_COLUMNS = ["type", "default", "required", "description", "enum", "example", "placeholder"]
 INPUT_COLUMNS += ["tooltip"]
@@ -495,69 +423,64 @@ def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
     )
 
 
-# --- the tree -----------------------------------------------------------------------------------
-
-
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     the_spec = spec(plugin, settings)
-    pkg = f"icon_{the_spec['name']}"
-    quoted = {key: py_string(the_spec[key]) for key in ("version", "description", "vendor")}
+    pkg, name, types = f"icon_{the_spec['name']}", the_spec["name"], the_spec["types"]
+    values = {  # every *.tmpl's $names for this plugin (each action adds its own)
+        **{f"{key}_literal": py_string(the_spec[key]) for key in ("title", "vendor", "version")},
+        "description_literal": py_string(the_spec["description"]),
+        "dist_literal": py_string(f"{name}-{the_spec['vendor']}-plugin"),
+        "package": pkg,
+        "package_literal": py_string(pkg),
+        "plugin_class": f"ICON{camel(name)}",
+        "add_actions": "".join(
+            f"            self.add_action(actions.{camel(a)}())\n" for a in the_spec["actions"]
+        ),
+        "image": f"rapid7/insightconnect-python-3-slim-plugin:{the_spec['sdk']['version']}",
+        "organization": dockerfile_value(the_spec["vendor"]),
+        "user": the_spec["sdk"]["user"],
+        "connection_constants": _constants(the_spec["connection"]),
+        "connection_schema": _schema(the_spec["connection"], types),
+    }
+    imports = "".join(f"from .{a}.action import {camel(a)}\n" for a in the_spec["actions"])
     text: Dict[str, str] = {
-        f"bin/{pkg}": fill(
-            "bin.tmpl",
-            **quoted,
-            name=py_string(the_spec["title"]),
-            package=pkg,
-            plugin_class=f"ICON{camel(the_spec['name'])}",
-            actions="".join(
-                f"            self.add_action(actions.{camel(a)}())\n" for a in the_spec["actions"]
-            ),
-        ),
-        "setup.py": fill(
-            "setup.py.tmpl",
-            **quoted,
-            name=py_string(f"{the_spec['name']}-{the_spec['vendor']}-plugin"),
-            package=pkg,
-        ),
+        f"bin/{pkg}": fill("bin.tmpl", **values),
+        "setup.py": fill("setup.py.tmpl", **values),
         # insight-plugin's Dockerfile; its PYTHONPATH line is the vendor's way of running every
         # plugin from /workspace (the platform suite runs what pip installs, without it).
-        "Dockerfile": fill(
-            "Dockerfile.tmpl",
-            image=f"rapid7/insightconnect-python-3-slim-plugin:{the_spec['sdk']['version']}",
-            organization=dockerfile_value(the_spec["vendor"]),
-            user=the_spec["sdk"]["user"],
-            package=pkg,
-        ),
+        "Dockerfile": fill("Dockerfile.tmpl", **values),
         # insight-plugin's own: it reads name, vendor and version from the spec when it runs.
         "Makefile": (HERE / "Makefile.vendor").read_text(encoding="utf-8"),
         ".dockerignore": fill("dockerignore.tmpl"),
         "requirements.txt": fill("requirements.txt.tmpl"),
         "help.md": help_md(the_spec, changelog(plugin)),
         f"{pkg}/__init__.py": GENERATED,
+        f"{pkg}/actions/__init__.py": f"{GENERATED}\n{imports}\n",
         f"{pkg}/connection/__init__.py": f"{GENERATED}from .connection import Connection\n",
         f"{pkg}/connection/connection.py": fill("connection.py.tmpl"),
-        f"{pkg}/connection/schema.py": connection_schema_py(the_spec),
+        f"{pkg}/connection/schema.py": fill("connection-schema.py.tmpl", **values),
         f"{pkg}/triggers/__init__.py": f"{GENERATED}\n",
         f"{pkg}/tasks/__init__.py": f"{GENERATED}\n",
         f"{pkg}/util/__init__.py": GENERATED,
         f"{pkg}/util/bridge.py": (HERE / "entry.py").read_text(encoding="utf-8"),
+        "unit_test/__init__.py": f'{GENERATED}import sys\n\nsys.path.append("../")',
     }
-    imports = "".join(f"from .{a}.action import {camel(a)}\n" for a in the_spec["actions"])
-    text[f"{pkg}/actions/__init__.py"] = f"{GENERATED}\n{imports}\n"
     for action_id, action in the_spec["actions"].items():
         folder, name = f"{pkg}/actions/{action_id}", camel(action_id)
+        names = {
+            **values,
+            "action_id": action_id,
+            "action_literal": py_string(action_id),
+            "name": name,
+            "name_literal": py_string(name),
+            "action_description": py_string(action["description"]),
+            **{f"{part}_constants": _constants(action[part]) for part in ("input", "output")},
+            **{f"{part}_schema": _schema(action[part], types) for part in ("input", "output")},
+        }
         text[f"{folder}/__init__.py"] = f"{GENERATED}from .action import {name}\n"
-        text[f"{folder}/action.py"] = fill("action.py.tmpl", name=name, action=py_string(action_id))
-        text[f"{folder}/schema.py"] = action_schema_py(action_id, action, the_spec["types"])
-    text["unit_test/__init__.py"] = f'{GENERATED}import sys\n\nsys.path.append("../")'
-    for action_id in the_spec["actions"]:
-        text[f"unit_test/test_{action_id}.py"] = fill(
-            "unit_test.py.tmpl",
-            action_id=action_id,
-            package=py_string(pkg),
-            action=py_string(action_id),
-            name=py_string(camel(action_id)),
-        )
+        text[f"{folder}/action.py"] = fill("action.py.tmpl", **names)
+        text[f"{folder}/schema.py"] = fill("schema.py.tmpl", **names)
+        text[f"unit_test/test_{action_id}.py"] = fill("unit_test.py.tmpl", **names)
     files = {path: content.encode("utf-8") for path, content in text.items()}
     files[MARKER] = dump_yaml(the_spec)
     ascii_only(files[MARKER].decode("utf-8"), MARKER)
@@ -568,9 +491,8 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     files[f"{pkg}/util/plugin_data.py"] = plugin_data_module(plugin, "insightconnect")
     files.update(license_files(plugin))
     smaller = [size for size in plugin.icons if size <= 128]  # else the largest there is
-    files["icon.png"] = read_file(
-        plugin, plugin.icons[max(smaller)] if smaller else largest_icon(plugin)
-    )
+    icon = plugin.icons[max(smaller)] if smaller else largest_icon(plugin)
+    files["icon.png"] = read_file(plugin, icon)
     files["extension.png"] = read_file(plugin, largest_icon(plugin))
     files[".CHECKSUM"] = checksum(files, pkg)
     return files

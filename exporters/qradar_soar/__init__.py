@@ -1,12 +1,9 @@
-"""IBM QRadar SOAR (formerly Resilient): an app package for ``resilient-sdk`` and
-``resilient-circuits`` (an App Host app: a Python package of function components).
+"""IBM QRadar SOAR: an App Host app for ``resilient-sdk`` and ``resilient-circuits``.
 
-The export holds ``export.res`` (one function per action, its inputs as function fields, the
-message destination) and ``fn_<id>/``: what IBM's codegen leaves to the app's author (setup.py,
-README, app.config section, the functions, icons, payload samples), ``bridge.py`` (entry.py)
-and the plugin's code in ``plugin/``. ``resilient-sdk codegen --reload`` then adds its own
-boilerplate offline and never overwrites a file that exists. Every name derives from
-plugin.yaml's id, never a vendor's.
+``export.res`` (one function per action, its inputs as fields, the message destination) and
+``fn_<id>/``: what IBM's codegen leaves to the app's author, ``bridge.py`` (entry.py) and the
+plugin's code in ``plugin/``. ``resilient-sdk codegen --reload`` adds its boilerplate offline and
+never overwrites a file that exists. Every name derives from plugin.yaml's id.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ import uuid
 import zlib
 from pathlib import Path
 from string import Template
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple
 
 from exporters.common import (
     ExportError,
@@ -33,13 +30,14 @@ from exporters.common import (
     read_file,
     requirements_without,
 )
-from exporters.flat import input_fields, types_of
+from exporters.flat import Field, input_fields, types_of
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "IBM QRadar SOAR"
 MARKER = "QRADAR-SOAR-EXPORT.md"
 HERE = Path(__file__).resolve().parent
 
+NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
 SETTINGS = {
     "type": "object",
     "required": ["runtime", "sdk", "tests", "python", "provides", "author_email"],
@@ -49,16 +47,10 @@ SETTINGS = {
         "sdk": pinned("resilient-sdk: codegen, validate, package"),
         "tests": pinned("pytest-resilient-circuits: the function tests"),
         "python": {"type": "string", "minLength": 1},
-        "provides": {
-            "description": "projects resilient-circuits pins itself (left out of install_requires)",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-        },
-        "unneeded": {
-            "description": "our requirements the app does not use (the manifest travels as data)",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-        },
+        # projects resilient-circuits pins itself (left out of install_requires)
+        "provides": NAMES,
+        # our requirements the app does not use (the manifest travels as data)
+        "unneeded": NAMES,
         "author_email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
         "secrets": {
             "description": "asset field -> the App Host secret its app.config value names",
@@ -75,6 +67,11 @@ INPUT_TYPES = {"boolean": "boolean", "integer": "number", "number": "number"}
 def fill(template: str, **values: str) -> str:
     """A ``*.tmpl`` of this folder with its ``$names`` filled (code values quoted by the caller)."""
     return Template((HERE / template).read_text(encoding="utf-8")).substitute(values)
+
+
+def load_json(template: str) -> Any:
+    """A JSON skeleton of this folder: a generated file's fixed values, in its key order."""
+    return json.loads((HERE / template).read_text(encoding="utf-8"))
 
 
 def package_name(plugin: Plugin) -> str:
@@ -101,17 +98,11 @@ def requirements(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
     return requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
 
 
-# --- the function inputs ------------------------------------------------------------------------
-
-
 class Input(NamedTuple):
-    """One function input: its SOAR field name, where it goes in our inputs, its schema."""
+    """One function input: its SOAR field name, our flat field, SOAR's input type, its tooltip."""
 
     soar: str
-    group: Optional[str]
-    name: str
-    schema: Dict[str, Any]
-    required: bool
+    field: Field
     input_type: str
     tooltip: str
 
@@ -124,18 +115,10 @@ def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
         snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field.name).lower()
         types = types_of(field.schema)
         kinds = [INPUT_TYPES[kind] for kind in types if kind in INPUT_TYPES]
+        input_type = "select" if field.schema.get("enum") else (kinds or ["text"])[0]
         tooltip = field.schema.get("description") or field.schema.get("title") or field.name
-        found.append(
-            Input(
-                soar=f"{plugin.id}_{snake}".lower(),
-                group=field.group,
-                name=field.name,
-                schema=dict(field.schema),
-                required=field.required,
-                input_type="select" if field.schema.get("enum") else (kinds or ["text"])[0],
-                tooltip=tooltip + (" Comma-separated." if "array" in types else ""),
-            )
-        )
+        tooltip += " Comma-separated." if "array" in types else ""
+        found.append(Input(f"{plugin.id}_{snake}".lower(), field, input_type, tooltip))
     names = [item.soar for item in found]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
@@ -145,7 +128,7 @@ def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
 
 def export_res(plugin: Plugin) -> Dict[str, Any]:
     """The export data codegen reads: an org export (export.res.tmpl) holding only our objects."""
-    export = json.loads((HERE / "export.res.tmpl").read_text(encoding="utf-8"))
+    export = load_json("export.res.tmpl")
     (field_t,), (function_t,) = export["fields"], export["functions"]
     value_t, view_t = field_t["values"][0], function_t["view_items"][0]
     destination = package_name(plugin)
@@ -155,19 +138,19 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
         items = inputs_of(plugin, action_id)
         for item in items:
             index = len(fields) + 1
-            labels = [v for v in item.schema.get("enum", []) if v is not None]
-            examples = item.schema.get("examples") or []
+            labels = [v for v in item.field.schema.get("enum", []) if v is not None]
+            examples = item.field.schema.get("examples") or []
             fields.append(
                 {
                     **field_t,
                     "id": index,
                     "name": item.soar,
-                    "text": item.schema.get("title") or item.name,
+                    "text": item.field.schema.get("title") or item.field.name,
                     "tooltip": item.tooltip,
                     "placeholder": str(examples[0]) if examples else "",
                     "input_type": item.input_type,
-                    "required": "always" if item.required else "false",
-                    "blank_option": not item.required,
+                    "required": "always" if item.field.required else "false",
+                    "blank_option": not item.field.required,
                     "uuid": stable_uuid(plugin, f"field/{item.soar}"),
                     "values": [
                         {
@@ -210,17 +193,13 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
     return export
 
 
-# --- the generated files ------------------------------------------------------------------------
-
-
 def function_py(plugin: Plugin, action_id: str) -> bytes:
     action = plugin.actions[action_id]
     name = function_name(plugin, action_id)
-    rows = "".join(
-        f"    {py_string(item.soar)}: "
-        f"({'None' if item.group is None else py_string(item.group)}, {py_string(item.name)}),\n"
-        for item in inputs_of(plugin, action_id)
-    )
+    rows = ""
+    for item in inputs_of(plugin, action_id):
+        group = "None" if item.field.group is None else py_string(item.field.group)
+        rows += f"    {py_string(item.soar)}: ({group}, {py_string(item.field.name)}),\n"
     return fill(
         "function.py.tmpl",
         name=name,
@@ -305,12 +284,12 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     for action_id, action in plugin.actions.items():
         inputs = ""
         for item in inputs_of(plugin, action_id):
-            example = json.dumps((item.schema.get("examples") or [""])[0]).strip('"')
+            example = json.dumps((item.field.schema.get("examples") or [""])[0]).strip('"')
             tooltip = " ".join(item.tooltip.split()).replace("|", "/")
+            need = "Yes" if item.field.required else "No"
             inputs += (
-                f"| `{item.soar}` | `{item.input_type}` | {'Yes' if item.required else 'No'} | "
+                f"| `{item.soar}` | `{item.input_type}` | {need} | `{example}` | {tooltip} |\n"
             )
-            inputs += f"`{example}` | {tooltip} |\n"
         functions += fill(
             "README-function.md.tmpl",
             title=action.title,
@@ -343,22 +322,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
 def payload_example(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     """The results payload resilient-circuits builds (version 2.0) around the output example."""
     examples = plugin.actions[action_id].output_schema.get("examples") or [{}]
-    return {
-        "version": 2.0,
-        "success": True,
-        "reason": None,
-        "content": examples[0],
-        "raw": None,
-        "inputs": {},
-        "metrics": {
-            "version": "1.0",
-            "package": "",
-            "package_version": "",
-            "host": "",
-            "execution_time_ms": 0,
-            "timestamp": "",
-        },
-    }
+    return {**load_json("output_json_example.json.tmpl"), "content": examples[0]}
 
 
 def payload_schema(plugin: Plugin, action_id: str) -> Dict[str, Any]:
@@ -367,25 +331,7 @@ def payload_schema(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     defs = dict(output.pop("$defs", {}))
     for key in ("$schema", "$id", "examples"):
         output.pop(key, None)
-    defs["envelope"] = output
-    return {
-        "$schema": "http://json-schema.org/draft-04/schema#",
-        "type": "object",
-        "properties": {
-            "version": {"type": "number"},
-            "success": {"type": "boolean"},
-            "reason": {"type": ["string", "null"]},
-            "content": {"$ref": "#/$defs/envelope"},
-            "raw": {},
-            "inputs": {"type": "object"},
-            "metrics": {"type": "object"},
-        },
-        "required": ["version", "success", "reason", "content"],
-        "$defs": defs,
-    }
-
-
-# --- icons: no image library, so the largest PNG rendering is scaled here ---------------------
+    return {**load_json("output_json_schema.json.tmpl"), "$defs": {**defs, "envelope": output}}
 
 
 def _png_rows(data: bytes) -> List[bytearray]:
@@ -406,12 +352,9 @@ def _png_rows(data: bytes) -> List[bytearray]:
         for i in range(len(line)):
             left, up = line[i - 4] if i >= 4 else 0, prior[i]
             corner = prior[i - 4] if i >= 4 else 0
-            guess = left + up - corner  # Paeth
-            paeth = min(
-                (abs(guess - left), 0, left),
-                (abs(guess - up), 1, up),
-                (abs(guess - corner), 2, corner),
-            )[2]
+            guess = left + up - corner
+            pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
+            paeth = left if pa <= pb and pa <= pc else up if pb <= pc else corner
             line[i] = (line[i] + (0, left, up, (left + up) // 2, paeth)[kind]) & 255
         rows.append(line)
         prior = line
@@ -431,21 +374,13 @@ def icon(plugin: Plugin, width: int, height: int) -> bytes:
             line[4 * (left + x) : 4 * (left + x) + 4] = source[sx : sx + 4]
         out += b"\x00" + bytes(line)
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(out, 9))
-        + chunk(b"IEND", b"")
-    )
+    chunks = [(b"IHDR", header), (b"IDAT", zlib.compress(out, 9)), (b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(_chunk(kind, body) for kind, body in chunks)
 
 
-# --- the tree -----------------------------------------------------------------------------------
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
