@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 from string import Template
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from exporters.common import (
     ExportError,
@@ -42,6 +42,8 @@ SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "w
 # suite runs that rule, so a new one shows up there.
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
+TEXT = {"type": "string", "minLength": 1, "pattern": "^[ -~]+$"}  # one line of printable ASCII
+TEXT_LIST = {"type": "array", "minItems": 1, "items": TEXT}
 TEXTS = {"$ref": "#/$defs/texts"}
 HTTPS = {"type": "string", "pattern": "^https://"}
 
@@ -50,25 +52,18 @@ SETTINGS = {
     "required": "runtime python support vendor_url license_url supported_versions tags".split(),
     "additionalProperties": False,
     "properties": {
+        # the plugin runtime (and SDK image tag), pinned; the Python of its image
         "runtime": {
-            "description": "The plugin runtime (and SDK image tag), pinned: name==version.",
             "type": "string",
             "pattern": "^insightconnect-plugin-runtime==[0-9]+\\.[0-9]+\\.[0-9]+$",
         },
-        "python": {"description": "The Python of that runtime's image.", "type": "string"},
+        "python": {"type": "string"},
         "support": {"enum": ["community", "rapid7", "vendor"]},
         "vendor_url": HTTPS,
         "license_url": HTTPS,  # the license's text on the web (resources.license_url)
-        "cloud_ready": {
-            "description": "Whether the plugin may run on Rapid7's cloud orchestrator.",
-            "type": "boolean",
-        },
-        "credentials": {
-            "description": "Connection fields stored as credentials besides asset.secrets "
-            "(credential_secret_key): a proxy URL may carry a password.",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-        },
+        "cloud_ready": {"type": "boolean"},  # may it run on Rapid7's cloud orchestrator
+        # connection fields stored as credentials besides asset.secrets (a proxy URL's password)
+        "credentials": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "supported_versions": TEXTS,
         "tags": {**TEXTS, "minItems": 2},
         **dict.fromkeys(
@@ -76,13 +71,7 @@ SETTINGS = {
             TEXTS,
         ),
     },
-    "$defs": {
-        "texts": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "string", "minLength": 1, "pattern": "^[ -~]+$"},
-        }
-    },
+    "$defs": {"texts": TEXT_LIST},
 }
 
 
@@ -116,12 +105,8 @@ def sentence(text: str, where: str) -> str:
     if len(line) > 500:
         raise ExportError([f"{where}: description: {len(line)} characters; InsightConnect: 500."])
     if "'" in line and '"' in line:  # EncodingValidator re-reads the spec's repr() as YAML
-        raise ExportError(
-            [
-                f"{where}: description: holds both ' and \"; "
-                "InsightConnect's validator cannot read it."
-            ]
-        )
+        problem = "holds both ' and \"; InsightConnect's validator cannot read it."
+        raise ExportError([f"{where}: description: {problem}"])
     return ascii_only(line, where)
 
 
@@ -135,93 +120,85 @@ def _kinds(prop: Mapping[str, Any]) -> List[str]:
     return [t for t in types_of(prop) if t != "null"]
 
 
-class SpecBuilder:
-    """JSON Schema properties -> spec fields; object properties collected as custom types."""
+def spec_fields(
+    schema: Mapping[str, Any], where: str, types: Dict, secrets: Sequence[str] = ()
+) -> Dict:
+    """JSON Schema properties -> spec fields; object properties collected into ``types``."""
+    names = schema.get("properties", {})
+    return {name: spec_field(schema, name, f"{where}.{name}", types, secrets) for name in names}
 
-    def __init__(self) -> None:
-        self.types: Dict[str, Dict[str, Any]] = {}
 
-    def section(self, schema: Mapping[str, Any], where: str, secrets=()) -> dict:
-        required = set(schema.get("required", []))
-        parent = (schema.get("examples") or [{}])[0]
-        return {
-            name: self.field(name, prop, name in required, name in secrets, parent, where)
-            for name, prop in schema.get("properties", {}).items()
-        }
-
-    def field(self, name, prop, required, secret, parent, where) -> Dict[str, Any]:
-        here = f"{where}.{name}"
-        kinds = _kinds(prop)
-        item = _kinds(prop.get("items", {}))
-        if secret:
-            spec_type = "credential_secret_key"
-        elif kinds == ["object"] and prop.get("properties"):
-            spec_type = self.custom_type(name, prop, here)
-        elif kinds == ["array"] and item:
-            spec_type = "[]" + (SPEC_TYPES.get(item[0], "object") if len(item) == 1 else "object")
-        else:
-            spec_type = SPEC_TYPES.get(kinds[0], "object") if len(kinds) == 1 else "object"
-        field: Dict[str, Any] = {
-            "title": ascii_only(title_case(prop.get("title", name)), here),
-            "description": sentence(prop.get("description", prop.get("title", name)), here),
-            "type": spec_type,
-            # The spec has no null: a field that may be null (or has no type) is not required,
-            # and the bridge leaves it out when it is null.
-            "required": bool(required) and "type" in prop and "null" not in prop["type"],
-        }
-        if prop.get("default") is not None:
-            field["default"] = prop["default"]
-        if "enum" in prop:
-            values = [v for v in prop["enum"] if v is not None]
-            if not field["required"] and "" not in values:
-                values.append("")  # an optional enum left empty in the UI (absent for our core)
-            field["enum"] = values
-        field["example"] = self.example(field, prop, parent.get(name))
-        return field
-
-    def custom_type(self, name: str, prop: Mapping[str, Any], where: str) -> str:
+def spec_field(schema: Mapping, name: str, here: str, types: Dict, secrets: Sequence[str]) -> Dict:
+    prop = schema["properties"][name]
+    kinds = _kinds(prop)
+    item = _kinds(prop.get("items", {}))
+    if name in secrets:
+        spec_type = "credential_secret_key"
+    elif kinds == ["object"] and prop.get("properties"):  # a custom type, named after it
         if name in RESERVED:
-            raise ExportError([f"{where}: an object cannot be a spec type named {name!r}."])
-        fields = self.section(prop, where)
-        if self.types.setdefault(name, fields) != fields:
-            raise ExportError([f"{where}: two different objects named {name!r} (spec types)."])
-        return name
+            raise ExportError([f"{here}: an object cannot be a spec type named {name!r}."])
+        spec_type, fields = name, spec_fields(prop, here, types)
+        if types.setdefault(name, fields) != fields:
+            raise ExportError([f"{here}: two different objects named {name!r} (spec types)."])
+    elif kinds == ["array"] and item:
+        spec_type = "[]" + (SPEC_TYPES.get(item[0], "object") if len(item) == 1 else "object")
+    else:
+        spec_type = SPEC_TYPES.get(kinds[0], "object") if len(kinds) == 1 else "object"
+    result: Dict[str, Any] = {
+        "title": ascii_only(title_case(prop.get("title", name)), here),
+        "description": sentence(prop.get("description", prop.get("title", name)), here),
+        "type": spec_type,
+        # The spec has no null: a field that may be null (or has no type) is not required,
+        # and the bridge leaves it out when it is null.
+        "required": name in schema.get("required", []) and "null" not in prop.get("type", "null"),
+    }
+    if prop.get("default") is not None:
+        result["default"] = prop["default"]
+    if "enum" in prop:
+        values = [v for v in prop["enum"] if v is not None]
+        if not result["required"] and "" not in values:
+            values.append("")  # an optional enum left empty in the UI (absent for our core)
+        result["enum"] = values
+    parent = (schema.get("examples") or [{}])[0]
+    result["example"] = spec_example(result, prop, parent.get(name), types)
+    return result
 
-    def example(self, field: Dict[str, Any], prop: Mapping[str, Any], parent: Any) -> Any:
-        kind = field["type"]
-        if kind == "credential_secret_key":
-            return dict(SECRET_EXAMPLE)
-        if kind in self.types:  # the required fields' examples: a minimal valid object
-            return {k: f["example"] for k, f in self.types[kind].items() if f["required"]}
-        for candidate in ((prop.get("examples") or [None])[0], parent, prop.get("default")):
-            if candidate is not None:
-                return candidate
-        if field.get("enum"):
-            return field["enum"][0]
-        if kind in ("integer", "float"):
-            return prop.get("minimum", 0)
-        return {"string": "", "boolean": False}.get(kind, [] if kind[:2] == "[]" else {})
+
+def spec_example(field: Dict[str, Any], prop: Mapping[str, Any], parent: Any, types: Dict) -> Any:
+    kind = field["type"]
+    if kind == "credential_secret_key":
+        return dict(SECRET_EXAMPLE)
+    if kind in types:  # the required fields' examples: a minimal valid object
+        return {k: f["example"] for k, f in types[kind].items() if f["required"]}
+    for candidate in ((prop.get("examples") or [None])[0], parent, prop.get("default")):
+        if candidate is not None:
+            return candidate
+    if field.get("enum"):
+        return field["enum"][0]
+    if kind in ("integer", "float"):
+        return prop.get("minimum", 0)
+    return {"string": "", "boolean": False}.get(kind, [] if kind[:2] == "[]" else {})
 
 
 def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
     if not re.fullmatch(r"[a-z0-9_]+", plugin.id):
         raise ExportError([f"{MANIFEST}: id: {plugin.id!r}; InsightConnect names are [a-z0-9_]."])
-    builder = SpecBuilder()
+    types: Dict[str, Dict[str, Any]] = {}
     credentials = [*plugin.asset.secrets, *settings.get("credentials", [])]
     unknown = sorted(set(credentials) - set(plugin.asset.schema.get("properties", {})))
     if unknown:
         raise ExportError(
             [f"{MANIFEST}: platforms.insightconnect.credentials: no asset field {unknown}."]
         )
-    connection = builder.section(plugin.asset.schema, "asset", credentials)
+    connection = spec_fields(plugin.asset.schema, "asset", types, credentials)
     actions = {}
     for action in plugin.actions.values():
         where = f"actions.{action.id}"
         actions[action.id] = {
             "title": ascii_only(title_case(action.title), where),
             "description": sentence(action.description, where),
-            "input": builder.section(action.input_schema, f"{where}.input"),
-            "output": builder.section(action.output_schema, f"{where}.output"),
+            "input": spec_fields(action.input_schema, f"{where}.input", types),
+            "output": spec_fields(action.output_schema, f"{where}.output", types),
         }
     history = changelog(plugin)
     links = list(settings.get("links") or [f"[{plugin.title}]({settings['vendor_url']})"])
@@ -262,7 +239,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
         ],
         "links": links,
         "references": list(settings.get("references") or links),
-        "types": builder.types,
+        "types": types,
         "connection": connection,
         "actions": actions,
     }
@@ -319,12 +296,8 @@ def schema_of(section: Mapping[str, Any], types: Mapping[str, Any]) -> Dict[str,
     if not section:
         return {}
     definitions: Dict[str, Any] = {}
-    properties, required = _schema_properties(section, types, definitions)
-    schema = {
-        "type": "object",
-        "title": "Variables",
-        "properties": dict(sorted(properties.items())),
-    }
+    found, required = _schema_properties(section, types, definitions)
+    schema = {"type": "object", "title": "Variables", "properties": dict(sorted(found.items()))}
     if required:
         schema["required"] = required
     schema["definitions"] = definitions
@@ -355,8 +328,7 @@ def checksum(files: Mapping[str, bytes], package: str) -> bytes:
     return json.dumps(value, indent="\t").encode("utf-8")
 
 
-INPUT_COLUMNS = ["type", "default", "required", "description", "enum", "example", "placeholder"]
-INPUT_COLUMNS += ["tooltip"]
+INPUT_COLUMNS = "type default required description enum example placeholder tooltip".split()
 OUTPUT_COLUMNS = ["type", "required", "description", "example"]
 TYPE_COLUMNS = ["type", "default", "required", "description", "example"]
 
@@ -387,6 +359,9 @@ def _bullets(items: List[str]) -> str:
     return "".join(f"* {item}\n" for item in items)
 
 
+LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "references")
+
+
 def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
     """help.md in the layout the validators check, from the spec and the release notes."""
     actions = "".join(
@@ -408,18 +383,14 @@ def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
     return fill(
         "help.md.tmpl",
         description=the_spec["description"],
-        key_features=_bullets(the_spec["key_features"]),
         requirements=_bullets(the_spec["requirements"] or ["None"]),
-        supported_versions=_bullets(the_spec["supported_versions"]),
         connection=_documented(the_spec["connection"], INPUT_COLUMNS, "input"),
         actions=actions,
         types=types,
-        troubleshooting=_bullets(the_spec["troubleshooting"]),
         sdk=the_spec["sdk"]["version"],
         plg=f"{the_spec['vendor']}_{the_spec['name']}_{the_spec['version']}.plg",
         version_history=_bullets(versions),
-        links=_bullets(the_spec["links"]),
-        references=_bullets(the_spec["references"]),
+        **{key: _bullets(the_spec[key]) for key in LISTS},
     )
 
 

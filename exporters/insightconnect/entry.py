@@ -70,8 +70,6 @@ def _problem(schema, error):
 
 
 def check_connection(schema, params):
-    if not schema:
-        return
     errors = sorted(Draft7Validator(schema).iter_errors(params), key=lambda e: list(e.path))
     if errors:
         problems = sorted({_problem(schema, error) for error in errors})
@@ -109,15 +107,12 @@ def without_empty_enums(value, schema):
 
 
 def run_action(action_id, asset, params):
-    action = PLUGIN.actions[action_id]
-    inputs = without_empty_enums(dict(params or {}), action.input_schema)
+    inputs = without_empty_enums(dict(params or {}), PLUGIN.actions[action_id].input_schema)
     try:
         envelope = runner.run_action(PLUGIN, action_id, asset, inputs)
     except RunError as exc:
-        partial = "" if exc.envelope is None else json.dumps(exc.envelope)
-        raise PluginException(
-            cause=str(exc), assistance=ASSISTANCE[exc.kind], data=partial
-        ) from None
+        data = "" if exc.envelope is None else json.dumps(exc.envelope)
+        raise PluginException(cause=str(exc), assistance=ASSISTANCE[exc.kind], data=data) from None
     except Exception as exc:  # no traceback of ours reaches the platform, and no secret
         raise PluginException(
             cause="Internal error in the plugin.", assistance=type(exc).__name__

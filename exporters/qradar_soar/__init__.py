@@ -108,8 +108,7 @@ class Input(NamedTuple):
 
 
 def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
-    """The action's inputs flattened (exporters.flat), each a function field
-    ``<id>_<snake_case name>``; names must not collide."""
+    """The action's inputs flattened (exporters.flat) as function fields ``<id>_<snake_name>``."""
     found = []
     for field in input_fields(plugin.actions[action_id].input_schema):
         snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field.name).lower()
@@ -193,32 +192,35 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
     return export
 
 
-def function_py(plugin: Plugin, action_id: str) -> bytes:
-    action = plugin.actions[action_id]
-    name = function_name(plugin, action_id)
+def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
+    """The $names of function.py.tmpl and README-function.md.tmpl."""
+    action, function = plugin.actions[action_id], function_name(plugin, action_id)
     rows = ""
     for item in inputs_of(plugin, action_id):
         group = "None" if item.field.group is None else py_string(item.field.group)
         rows += f"    {py_string(item.soar)}: ({group}, {py_string(item.field.name)}),\n"
-    return fill(
-        "function.py.tmpl",
-        name=name,
-        title=action.title,
-        plugin_title=plugin.title,
-        version=plugin.version,
-        package=package_name(plugin),
-        package_literal=py_string(package_name(plugin)),
-        name_literal=py_string(name),
-        action_literal=py_string(action_id),
-        fields=rows,
-        start_literal=py_string(f"Starting {action.title}"),
-        done_literal=py_string(f"Finished {action.title}"),
-    ).encode("utf-8")
+    return {
+        "title": plugin.title,
+        "version": plugin.version,
+        "package": package_name(plugin),
+        "package_literal": py_string(package_name(plugin)),
+        "function": function,
+        "function_literal": py_string(function),
+        "action_literal": py_string(action_id),
+        "action_title": action.title,
+        "action_description": " ".join(action.description.split()),
+        "fields": rows,
+        "start_literal": py_string(f"Starting {action.title}"),
+        "done_literal": py_string(f"Finished {action.title}"),
+    }
+
+
+def function_py(plugin: Plugin, action_id: str) -> bytes:
+    return fill("function.py.tmpl", **action_values(plugin, action_id)).encode("utf-8")
 
 
 def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
-    """The [package] section: each asset field, its description as a comment; secrets as
-    App Host secrets ($NAME), optional fields without a default commented out."""
+    """The [package] section: secrets as App Host $SECRETS, optional ones without default as #."""
     secrets = secret_names(plugin, settings)
     required = set(plugin.asset.schema.get("required", []))
     lines = [f"[{package_name(plugin)}]"]
@@ -236,31 +238,42 @@ def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def setup_py(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
+def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
+    """The $names of the plugin-wide templates."""
+    package, runtime = package_name(plugin), settings["runtime"]
+    pins = requirements(plugin, settings)
     description = " ".join(plugin.description.split())
     long_description = (
         f"{description} The function runs the plugin's own runner: every HTTP response comes back "
         "as its envelope (status_code, reason, json_body, response_headers)."
     )
-    return fill(
-        "setup.py.tmpl",
-        title=plugin.title,
-        version=plugin.version,
-        package=package_name(plugin),
-        package_literal=py_string(package_name(plugin)),
-        display=py_string(plugin.title),
-        version_literal=py_string(plugin.version),
-        license=py_string(plugin.license),
-        author=py_string(plugin.publisher),
-        email=py_string(settings["author_email"]),
-        url=py_string(plugin.homepage),
-        description=py_string(description),
-        long_description=py_string(long_description),
-        requires=py_literal(
-            [settings["runtime"].replace("==", ">="), *requirements(plugin, settings)]
-        ),
-        python=py_string(settings["python"]),
-    ).encode("utf-8")
+    plain = {
+        "title": plugin.title,
+        "version": plugin.version,
+        "license": plugin.license,
+        "author": plugin.publisher,
+        "email": settings["author_email"],
+        "url": plugin.homepage,
+        "description": description,
+        "long_description": long_description,
+        "python": settings["python"],
+        "package": package,
+    }
+    return {
+        **plain,
+        **{f"{key}_literal": py_string(value) for key, value in plain.items()},
+        "runtime": runtime,
+        "manifest": MANIFEST,
+        "package_repr": py_literal(package),
+        "functions_repr": py_literal([function_name(plugin, a) for a in plugin.actions]),
+        "requires_literal": py_literal([runtime.replace("==", ">="), *pins]),
+        "requirements": ", ".join(f"`{r}`" for r in [runtime, *pins]),
+        "section": f'"""{app_config(plugin, settings)}"""',
+    }
+
+
+def setup_py(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
+    return fill("setup.py.tmpl", **plugin_values(plugin, settings)).encode("utf-8")
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
@@ -281,7 +294,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         for name, secret in secrets.items()
     )
     functions = ""
-    for action_id, action in plugin.actions.items():
+    for action_id in plugin.actions:
         inputs = ""
         for item in inputs_of(plugin, action_id):
             example = json.dumps((item.field.schema.get("examples") or [""])[0]).strip('"')
@@ -290,33 +303,15 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
             inputs += (
                 f"| `{item.soar}` | `{item.input_type}` | {need} | `{example}` | {tooltip} |\n"
             )
-        functions += fill(
-            "README-function.md.tmpl",
-            title=action.title,
-            description=" ".join(action.description.split()),
-            name=function_name(plugin, action_id),
-            inputs=inputs,
-            results=json.dumps(payload_example(plugin, action_id), indent=2)[:1500],
-        )
-    return fill(
-        "README.md.tmpl",
-        title=plugin.title,
-        toc="".join(
-            f"- [Function - {a.title}](#function---{a.title.lower().replace(' ', '-')})\n"
-            for a in plugin.actions.values()
-        ),
-        version=plugin.version,
-        description=" ".join(plugin.description.split()),
-        runtime=settings["runtime"],
-        python=settings["python"],
-        requirements=", ".join(
-            f"`{r}`" for r in [settings["runtime"], *requirements(plugin, settings)]
-        ),
-        package=package_name(plugin),
-        config=config,
-        functions=functions,
-        publisher=plugin.publisher,
-    ).encode("utf-8")
+        results = json.dumps(payload_example(plugin, action_id), indent=2)[:1500]
+        values = {**action_values(plugin, action_id), "inputs": inputs, "results": results}
+        functions += fill("README-function.md.tmpl", **values)
+    toc = "".join(
+        f"- [Function - {a.title}](#function---{a.title.lower().replace(' ', '-')})\n"
+        for a in plugin.actions.values()
+    )
+    values = {**plugin_values(plugin, settings), "config": config, "functions": functions}
+    return fill("README.md.tmpl", toc=toc, **values).encode("utf-8")
 
 
 def payload_example(plugin: Plugin, action_id: str) -> Dict[str, Any]:
@@ -327,11 +322,10 @@ def payload_example(plugin: Plugin, action_id: str) -> Dict[str, Any]:
 
 def payload_schema(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     """The payload's schema, our output schema as its content (its $defs hoisted)."""
-    output = dict(plugin.actions[action_id].output_schema)
-    defs = dict(output.pop("$defs", {}))
-    for key in ("$schema", "$id", "examples"):
-        output.pop(key, None)
-    return {**load_json("output_json_schema.json.tmpl"), "$defs": {**defs, "envelope": output}}
+    output = plugin.actions[action_id].output_schema
+    envelope = {k: v for k, v in output.items() if k not in ("$schema", "$id", "examples", "$defs")}
+    defs = {**output.get("$defs", {}), "envelope": envelope}
+    return {**load_json("output_json_schema.json.tmpl"), "$defs": defs}
 
 
 def _png_rows(data: bytes) -> List[bytearray]:
@@ -386,17 +380,9 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     package = package_name(plugin)
     top = f"{package}/{package}"
-    functions = [function_name(plugin, action_id) for action_id in plugin.actions]
-    marker = fill(
-        "QRADAR-SOAR-EXPORT.md.tmpl",
-        title=plugin.title,
-        version=plugin.version,
-        manifest=MANIFEST,
-        package=package,
-    )
-    section = f'"""{app_config(plugin, settings)}"""'
+    values = plugin_values(plugin, settings)
     files = {
-        MARKER: marker.encode("utf-8"),
+        MARKER: fill("QRADAR-SOAR-EXPORT.md.tmpl", **values).encode("utf-8"),
         "export.res": dump_json(export_res(plugin)),
         f"{package}/setup.py": setup_py(plugin, settings),
         f"{package}/README.md": readme(plugin, settings),
@@ -405,14 +391,13 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{package}/icons/company_logo.png": icon(plugin, 100, 100),
         **{f"{top}/{name}": data for name, data in license_files(plugin).items()},
         f"{top}/bridge.py": (HERE / "entry.py").read_bytes(),
-        f"{top}/util/config.py": fill("config.py.tmpl", package=package, section=section).encode(),
-        f"{top}/util/customize.py": fill(
-            "customize.py.tmpl", package=py_literal(package), functions=py_literal(functions)
-        ).encode("utf-8"),
+        f"{top}/util/config.py": fill("config.py.tmpl", **values).encode("utf-8"),
+        f"{top}/util/customize.py": fill("customize.py.tmpl", **values).encode("utf-8"),
         f"{top}/plugin/__init__.py": b'"""The plugin core (put on sys.path by bridge.py)."""\n',
         f"{top}/plugin/plugin_data.py": plugin_data_module(plugin, "qradar_soar"),
     }
-    for action_id, name in zip(plugin.actions, functions):
+    for action_id in plugin.actions:
+        name = function_name(plugin, action_id)
         files[f"{top}/components/funct_{name}.py"] = function_py(plugin, action_id)
         samples = f"{package}/payload_samples/{name}"
         files[f"{samples}/output_json_example.json"] = dump_json(payload_example(plugin, action_id))

@@ -1,13 +1,10 @@
-"""IBM QRadar SOAR function runtime (exported as ``<package>/bridge.py``): one function call in,
-one results payload out, through this plugin's own runner.
+"""IBM QRadar SOAR function runtime (exported as ``<package>/bridge.py``): the generated function
+hands ``run`` the app.config section and its inputs; the plugin's own runner does the rest.
 
-``run`` takes the app.config section (App Host secrets such as ``$API_TOKEN`` already resolved)
-and the function inputs, sorts them into the asset and the nested inputs with the generated
-``FIELDS`` table, and runs ``framework.runner.run_action``. An HTTP response is the payload's
-content, unchanged (success False for a non-2xx status, SentinelOne's error detail the reason);
-invalid values and transport failures fail the function with our one sentence, except that a
-cursor walk cut short returns what it read. Every sentence is scrubbed of the asset's secrets:
-SOAR substitutes ``$NAME`` in inputs too, so an input could carry the token into a message.
+An HTTP response is the payload's content, unchanged (success False for a non-2xx status, the
+console's error detail the reason); invalid values and transport failures fail the function with
+our one sentence, except that a cursor walk cut short returns what it read. Every sentence is
+scrubbed of the asset's secrets: SOAR substitutes ``$NAME`` in inputs too.
 """
 
 from __future__ import annotations
