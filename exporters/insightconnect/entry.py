@@ -1,30 +1,11 @@
 """InsightConnect's plugin runtime -> this plugin's own runtime (exported as util/bridge.py).
 
-The generated Connection and Action classes call these functions; the work is done by the plugin
-core beside this module in ``util/`` (framework/, connectors/, actions/ and plugin_data.py:
-plugin.yaml and its schemas as Python; ``framework.runner.run_action`` and
-``run_asset_test``: coercion, validation, the connector's TLS, proxy, retry and size rules,
-cursor paging; its messages are secret-free at their source). What is InsightConnect's own:
-
-* the runtime's own check of the connection against its schema is ours (``check_connection``,
-  called by the Connection class): the vendor's check quotes the whole connection, token and
-  proxy password included, in its error, and so in the response and the log. Ours names the
-  fields and what was expected, never a value;
-* the connection arrives typed by the spec, ``api_token`` as ``{"secretKey": ...}``; unset
-  optional fields may arrive as "" or null: they are left out, as absent;
-* an optional enum left empty ("", which the spec accepts) is absent for the core;
-* 401, 403, 404, 429 and 5xx raise the preset ``PluginException`` (its cause and assistance),
-  the envelope as JSON text in ``data``; every other response is the action's output, with the
-  keys the spec cannot hold as null (``json_body`` of a non-JSON body, a missing reason) left
-  out;
-* invalid inputs or connection, and failures without a response, raise ``PluginException``
-  with the core's one sentence as the cause (nothing is sent for invalid values); a cursor walk
-  cut short carries the events read so far in ``data``;
-* the connection test returns ``{"success": true}`` or raises ``ConnectionTestException``
-  (a preset for 401/403/404/429/5xx), the core's diagnosis as JSON text in ``data``.
-
-No message, log line or output carries a secret: the core's messages never hold one, and what
-comes back from the console is data.
+The generated Connection and Action classes call these functions; the plugin's core beside this
+module (framework/, connectors/, actions/, plugin_data.py) does the work. What is InsightConnect's
+own: the connection check (the runtime's quotes every value, secrets included, in its error);
+secrets arriving as {"secretKey": ...}; empty optional fields and enums left out; 401, 403, 404,
+429 and 5xx raised as the runtime's presets, the envelope as JSON in ``data``; the core's
+one-sentence messages as the cause of every other failure. No message carries a secret.
 """
 
 import json
@@ -36,8 +17,7 @@ from jsonschema import Draft7Validator
 
 from . import plugin_data
 
-# The core's packages (framework, connectors, actions) sit beside this module and import each
-# other absolutely: this folder goes on sys.path, wherever the package was installed.
+# The core's packages import each other absolutely: this folder goes on sys.path.
 HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
@@ -63,7 +43,6 @@ ASSISTANCE["interrupted"] = "The action was interrupted: run it again."
 
 
 def preset_for(status):
-    """The preset of an HTTP status InsightConnect treats as a failure, else None."""
     if status in STATUS_PRESETS:
         return STATUS_PRESETS[status]
     return Preset.SERVER_ERROR if isinstance(status, int) and 500 <= status <= 599 else None
@@ -74,7 +53,7 @@ def _where(error):
 
 
 def _problem(schema, error):
-    """One schema error of the connection, named by field and expectation, without its value."""
+    """One schema error of the connection: the field and what it expects, never its value."""
     if error.validator == "required":
         prefix = _where(error) + "." if error.path else ""
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
@@ -91,10 +70,6 @@ def _problem(schema, error):
 
 
 def check_connection(schema, params):
-    """The connection against the connection schema (what the runtime checks), failing with the
-    fields and what they expected: no value of the connection is in the message."""
-    if not schema:
-        return
     errors = sorted(Draft7Validator(schema).iter_errors(params), key=lambda e: list(e.path))
     if errors:
         problems = sorted({_problem(schema, error) for error in errors})
@@ -117,7 +92,7 @@ def asset_from_connection(params):
 
 
 def without_empty_enums(value, schema):
-    """``value`` with every optional enum field that is "" (and the enum has no "") left out."""
+    """``value`` without its optional enum fields that are "" (absent for the core)."""
     if not isinstance(value, dict) or not isinstance(schema, dict):
         return value
     properties = schema.get("properties", {})
@@ -132,18 +107,12 @@ def without_empty_enums(value, schema):
 
 
 def run_action(action_id, asset, params):
-    """One action run by the core; an InsightConnect failure for what the platform calls one."""
-    action = PLUGIN.actions[action_id]
-    inputs = without_empty_enums(dict(params or {}), action.input_schema)
+    inputs = without_empty_enums(dict(params or {}), PLUGIN.actions[action_id].input_schema)
     try:
         envelope = runner.run_action(PLUGIN, action_id, asset, inputs)
     except RunError as exc:
-        partial = exc.envelope
-        raise PluginException(
-            cause=str(exc),
-            assistance=ASSISTANCE[exc.kind],
-            data=json.dumps(partial) if partial is not None else "",
-        ) from None
+        data = "" if exc.envelope is None else json.dumps(exc.envelope)
+        raise PluginException(cause=str(exc), assistance=ASSISTANCE[exc.kind], data=data) from None
     except Exception as exc:  # no traceback of ours reaches the platform, and no secret
         raise PluginException(
             cause="Internal error in the plugin.", assistance=type(exc).__name__
@@ -155,7 +124,6 @@ def run_action(action_id, asset, params):
 
 
 def test_connection(asset):
-    """The core's connection test; success, or a ConnectionTestException with its diagnosis."""
     try:
         result = runner.run_asset_test(PLUGIN, asset)
     except RunError as exc:

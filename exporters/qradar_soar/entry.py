@@ -1,24 +1,10 @@
-"""IBM QRadar SOAR function runtime (exported as ``<package>/bridge.py``): one function call in,
-one results payload out, through this plugin's own runner.
+"""IBM QRadar SOAR function runtime (exported as ``<package>/bridge.py``): the generated function
+hands ``run`` the app.config section and its inputs; the plugin's own runner does the rest.
 
-The generated ``components/funct_<function>.py`` hands ``run`` the app.config section of the app
-(``self.app_configs``: the asset fields as text, App Host secrets such as ``$API_TOKEN`` already
-resolved by resilient-circuits) and the function inputs (SOAR field names, values typed by
-SOAR: text, number, boolean, select label, or None when left empty). ``run`` sorts them back
-into the asset and the nested inputs with the table the exporter generated (``FIELDS``: SOAR
-field -> (input group or None, input name)), lets ``framework.runner.run_action`` coerce and
-validate them, and maps the outcome:
-
-* an HTTP response: the envelope, unchanged, as the payload's content; success is False for a
-  non-2xx status, with SentinelOne's error detail as the reason;
-* no HTTP response (``OUTCOMES``, by ``RunError.kind``): invalid inputs or asset (nothing was
-  sent), a transport failure or an interruption fail the function (IntegrationError) with our
-  one-sentence message; a cursor walk cut short returns what it read instead, success False,
-  the sentence as the reason.
-
-No value is logged. Every sentence is scrubbed of the asset's secret values first: SOAR
-substitutes ``$NAME`` in function inputs with App Host secrets before the function sees them,
-so an input of ``$API_TOKEN`` would otherwise reach a validation message as the token.
+An HTTP response is the payload's content, unchanged (success False for a non-2xx status, the
+console's error detail the reason); invalid values and transport failures fail the function with
+our one sentence, except that a cursor walk cut short returns what it read. Every sentence is
+scrubbed of the asset's secrets: SOAR substitutes ``$NAME`` in inputs too.
 """
 
 from __future__ import annotations
@@ -30,13 +16,9 @@ from urllib.parse import urlsplit
 
 PLUGIN_DIR = str(Path(__file__).resolve().parent / "plugin")  # framework/, connectors/, ...
 
-# RunError.kind -> fail the function, or return the partial envelope when there is one.
-OUTCOMES = {"inputs": "fail", "asset": "fail", "transport": "partial", "interrupted": "partial"}
-
 
 class Outcome(NamedTuple):
-    """``error`` set: raise IntegrationError(error); else yield FunctionResult(content,
-    success=success, reason=reason)."""
+    """``error`` set: raise IntegrationError(error); else FunctionResult(content, ...)."""
 
     content: Optional[Dict[str, Any]]
     success: bool
@@ -45,7 +27,6 @@ class Outcome(NamedTuple):
 
 
 def load_plugin() -> Any:
-    """The plugin model from the shipped plugin_data (the manifest and schemas as data)."""
     if PLUGIN_DIR not in sys.path:
         sys.path.insert(0, PLUGIN_DIR)  # the plugin's packages import each other absolutely
     import plugin_data
@@ -60,13 +41,8 @@ def _unset(value: Any) -> bool:
 
 
 def asset_from(plugin: Any, app_configs: Mapping[str, Any]) -> Dict[str, Any]:
-    """The asset fields of the app.config section; empty values are not set."""
-    names = plugin.asset.schema.get("properties", {})
-    return {
-        name: app_configs[name]
-        for name in names
-        if name in app_configs and not _unset(app_configs[name])
-    }
+    names = [name for name in plugin.asset.schema.get("properties", {}) if name in app_configs]
+    return {name: app_configs[name] for name in names if not _unset(app_configs[name])}
 
 
 def inputs_from(
@@ -126,7 +102,7 @@ def run(
     app_configs: Mapping[str, Any],
     fn_inputs: Mapping[str, Any],
 ) -> Outcome:
-    """The outcome of one function call (see the module docstring); never raises."""
+    """The outcome of one function call; never raises."""
     try:
         plugin = load_plugin()
     except Exception as exc:  # framework.manifest.ManifestError, or a broken package
@@ -143,7 +119,7 @@ def run(
         envelope = run_action(plugin, action_id, asset, inputs)
     except RunError as exc:
         sentence = scrub(str(exc), secrets)
-        if OUTCOMES[exc.kind] == "partial" and exc.envelope is not None:
+        if exc.kind in (RunError.TRANSPORT, RunError.INTERRUPTED) and exc.envelope is not None:
             return Outcome(exc.envelope, False, sentence, None)
         return Outcome(None, False, None, sentence)
     except Exception as exc:  # no traceback, and no value, reaches the playbook
