@@ -202,6 +202,13 @@ def cell(value: Any) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def camel(text: str, prefix: str = "A") -> str:
+    """``text`` as one CamelCase identifier-like word (``prefix`` when it would not start with a
+    letter)."""
+    name = "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", text))
+    return name if name[:1].isalpha() else prefix + name
+
+
 def row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
