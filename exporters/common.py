@@ -39,7 +39,6 @@ FILE_MODE, DIR_MODE = 0o644, 0o755
 # Written by write_tree() at the top of every export folder (not into the archive): the plugin
 # id and the platform. Only a folder holding it is ever replaced.
 STAMP = ".runtime-export.json"
-STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}  # a SETTINGS list
 
 
 class ExportError(Exception):
@@ -66,6 +65,22 @@ def pinned(description: str) -> Dict[str, Any]:
     """The SETTINGS schema of a vendor runtime pinned exactly, ``name==version``."""
     pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$"
     return {"description": description, "type": "string", "pattern": pattern}
+
+
+def settings(required: Sequence[str], **properties: Any) -> Dict[str, Any]:
+    """A SETTINGS schema: an object of these properties and no others."""
+    schema = {"type": "object", "required": list(required), "additionalProperties": False}
+    return {**schema, "properties": properties}
+
+
+def string(description: str = "", **rules: Any) -> Dict[str, Any]:
+    return {**({"description": description} if description else {}), "type": "string", **rules}
+
+
+def strings(description: str = "", item: Optional[Dict[str, Any]] = None, **rules: Any) -> Dict:
+    """An array of strings (by default non-empty ones)."""
+    described = {"description": description} if description else {}
+    return {**described, "type": "array", "items": item or string(minLength=1), **rules}
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:

@@ -13,19 +13,7 @@ from pathlib import Path
 from string import Template
 from typing import Any, Dict, List, Mapping
 
-from exporters.common import (
-    STRINGS,
-    ExportError,
-    camel,
-    dump_json,
-    license_files,
-    pinned,
-    plugin_core,
-    render,
-    requirements_without,
-    table,
-    text_file,
-)
+from exporters import common
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "TheHive Cortex"
@@ -35,53 +23,44 @@ HERE = Path(__file__).resolve().parent
 ITEM_TYPES = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-SETTINGS = {
-    "type": "object",
-    "required": ["runtime", "python", "dataTypeList", "observable"],
-    "additionalProperties": False,
-    "properties": {
-        "runtime": pinned("The analyzer library the program runs on, pinned (name==version)."),
-        "python": {"description": "Python versions, e.g. '>=3.9'.", "type": "string"},
-        "provides": {
-            **STRINGS,
-            "description": "Projects the analyzer's image provides: left out of requirements.txt.",
-        },
-        "dataTypeList": {
-            "description": "The observable types the analyzer accepts (Cortex's data types).",
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"},
-        },
-        "observable": {
-            "description": "The input the observable's data fills: a name or group.name.",
-            "type": "string",
-            "pattern": "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$",
-        },
-        "secret_phrases": {
-            "description": "cortexutils masks config values whose names hold one of these.",
-            "type": "array",
-            "items": {"type": "string", "pattern": "^[a-z0-9_]+$"},
-        },
-        "namespace": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
-        "predicate": {"type": "string", "pattern": "^[A-Za-z0-9_ -]+$"},
-        "count_by": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "columns": {
-            "type": "array",
-            "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        },
-    },
-}
+SETTINGS = common.settings(
+    ["runtime", "python", "dataTypeList", "observable"],
+    runtime=common.pinned("The analyzer library the program runs on, pinned (name==version)."),
+    python=common.string("Python versions, e.g. '>=3.9'."),
+    provides=common.strings(
+        "Projects the analyzer's image provides: left out of requirements.txt."
+    ),
+    dataTypeList=common.strings(
+        "The observable types the analyzer accepts (Cortex's data types).",
+        common.string(pattern="^[a-z][a-z0-9_-]*$"),
+        minItems=1,
+    ),
+    observable=common.string(
+        "The input the observable's data fills: a name or group.name.",
+        pattern="^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$",
+    ),
+    secret_phrases=common.strings(
+        "cortexutils masks config values whose names hold one of these.",
+        common.string(pattern="^[a-z0-9_]+$"),
+    ),
+    namespace=common.string(pattern="^[A-Za-z0-9_-]+$"),
+    predicate=common.string(pattern="^[A-Za-z0-9_ -]+$"),
+    count_by=common.string(pattern=NAME.pattern),
+    columns=common.strings("", common.string(pattern=NAME.pattern)),
+)
 
 
 def names(plugin: Plugin, action_id: str) -> Dict[str, str]:
-    base = camel(plugin.title)
-    name = f"{base}_{camel(plugin.actions[action_id].title)}"
+    base = common.camel(plugin.title)
+    name = f"{base}_{common.camel(plugin.actions[action_id].title)}"
     return {"base": base, "name": name, "id": f"{name}_{plugin.version}".replace(".", "_")}
 
 
 def program(plugin: Plugin) -> str:
     if not NAME.match(plugin.id):
-        raise ExportError([f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."])
+        raise common.ExportError(
+            [f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."]
+        )
     return f"{plugin.id}_analyzer.py"
 
 
@@ -98,7 +77,7 @@ def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
     for name, field in schema.get("properties", {}).items():
         kinds = {ITEM_TYPES.get(t) for t in types_of(field)}
         if len(kinds) != 1 or None in kinds:
-            raise ExportError(
+            raise common.ExportError(
                 [f"{plugin.asset.schema_path}: {name}: no Cortex item type for {types_of(field)}."]
             )
         title, text = field.get("title", name), field.get("description", "")
@@ -141,7 +120,9 @@ def columns(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> List[Li
     event = schema.get("$defs", {}).get("event", {}).get("properties", {})
     unknown = [c for c in settings.get("columns", []) if c not in event]
     if unknown:
-        raise ExportError([f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."])
+        raise common.ExportError(
+            [f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."]
+        )
     return [[name, str(event[name].get("title", name))] for name in settings.get("columns", [])]
 
 
@@ -166,7 +147,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         items.append(
             [name, i["type"], "yes" if i["required"] else "no", json.dumps(i.get("defaultValue"))]
         )
-    return render(
+    return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,
         settings=settings,
@@ -176,37 +157,39 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
             for action_id, action in plugin.actions.items()
         ),
         data_types=", ".join(f"`{t}`" for t in settings["dataTypeList"]),
-        items=table(["item", "type", "required", "default"], items),
+        items=common.table(["item", "type", "required", "default"], items),
         phrases=", ".join(f"`{p}`" for p in settings.get("secret_phrases", [])),
         count_by=settings.get("count_by", "eventType"),
-        base=camel(plugin.title),
+        base=common.camel(plugin.title),
         predicate=settings.get("predicate", "Events"),
         program=program(plugin),
     )
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
-    folder = f"analyzers/{camel(plugin.title)}"
+    folder = f"analyzers/{common.camel(plugin.title)}"
     files = {
-        MARKER: render(HERE / "CORTEX-EXPORT.md.tmpl", plugin=plugin, manifest=MANIFEST),
+        MARKER: common.render(HERE / "CORTEX-EXPORT.md.tmpl", plugin=plugin, manifest=MANIFEST),
         f"{folder}/{program(plugin)}": (HERE / "entry.py").read_bytes(),
-        f"{folder}/requirements.txt": text_file(
+        f"{folder}/requirements.txt": common.text_file(
             f"# {settings['runtime']}, then this plugin's pins.",
             settings["runtime"],
-            *requirements_without(plugin, settings.get("provides", [])),
+            *common.requirements_without(plugin, settings.get("provides", [])),
         ),
         f"{folder}/README.md": readme(plugin, settings),
-        **{f"{folder}/{name}": data for name, data in license_files(plugin).items()},
+        **{f"{folder}/{name}": data for name, data in common.license_files(plugin).items()},
     }
     flavours = [names(plugin, action_id)["name"] for action_id in plugin.actions]
     if len(set(flavours)) != len(flavours):
-        raise ExportError([f"{MANIFEST}: actions: two action titles give one flavour name."])
+        raise common.ExportError([f"{MANIFEST}: actions: two action titles give one flavour name."])
     for action_id in plugin.actions:
         known = names(plugin, action_id)
-        files[f"{folder}/{known['name']}.json"] = dump_json(definition(plugin, settings, action_id))
+        files[f"{folder}/{known['name']}.json"] = common.dump_json(
+            definition(plugin, settings, action_id)
+        )
         templates = f"thehive-templates/{known['id']}"
         files[f"{templates}/long.html"] = long_html(plugin, settings, action_id)
         files[f"{templates}/short.html"] = (HERE / "short.html.tmpl").read_bytes()
-    for path, data in plugin_core(plugin).items():
+    for path, data in common.plugin_core(plugin).items():
         files[f"{folder}/{path}"] = data
     return files

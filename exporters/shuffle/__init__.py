@@ -17,25 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-from exporters import flat
-from exporters.common import (
-    STRINGS,
-    ExportError,
-    camel,
-    cell,
-    dump_yaml,
-    largest_icon,
-    license_files,
-    pinned,
-    plugin_core,
-    py_literal,
-    read_file,
-    release_notes,
-    render,
-    requirements_without,
-    table,
-    text_file,
-)
+from exporters import common, flat
 from exporters.flat import Field, asset_fields, clashes, input_fields, types_of
 from exporters.shuffle.entry import FILE_ADVICE, takes_sentinel
 from framework.manifest import MANIFEST, Plugin
@@ -54,40 +36,26 @@ RESERVED = set(
 # A sentence ends at a period followed by a space (or the end), but not in "e.g." or "i.e.".
 SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.(?:\s|$)")
 
-SETTINGS = {
-    "type": "object",
-    "required": ["runtime", "python", "provides", "base_image", "not_set"],
-    "additionalProperties": False,
-    "properties": {
-        "runtime": pinned("The SDK the app runs on, pinned (name==version)."),
-        "python": {
-            "description": "The Python versions of the SDK's base image, e.g. '>=3.11'.",
-            "type": "string",
-            "minLength": 1,
-        },
-        "provides": {
-            **STRINGS,
-            "description": "Projects the SDK pins itself: left out of requirements.txt.",
-        },
-        "base_image": {
-            "description": "The Dockerfile's base image: Shuffle's app SDK image.",
-            "type": "string",
-            "pattern": "^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$",
-        },
-        "not_set": {
-            "description": "What an optional authentication field without a default is "
-            "prefilled with; the app treats it (any case) as not set.",
-            "type": "string",
-            "pattern": "^[A-Za-z][A-Za-z ()_-]*$",
-        },
-        "masked": {
-            **STRINGS,
-            "description": "Asset fields shown as password inputs besides the asset's secrets.",
-        },
-        "tags": STRINGS,
-        "categories": STRINGS,
-    },
-}
+SETTINGS = common.settings(
+    ["runtime", "python", "provides", "base_image", "not_set"],
+    runtime=common.pinned("The SDK the app runs on, pinned (name==version)."),
+    python=common.string(
+        "The Python versions of the SDK's base image, e.g. '>=3.11'.", minLength=1
+    ),
+    provides=common.strings("Projects the SDK pins itself: left out of requirements.txt."),
+    base_image=common.string(
+        "The Dockerfile's base image: Shuffle's app SDK image.",
+        pattern="^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$",
+    ),
+    not_set=common.string(
+        "What an optional authentication field without a default is prefilled with; the app "
+        "treats it (any case) as not set.",
+        pattern="^[A-Za-z][A-Za-z ()_-]*$",
+    ),
+    masked=common.strings("Asset fields shown as password inputs besides the asset's secrets."),
+    tags=common.strings(),
+    categories=common.strings(),
+)
 
 
 def text(value: Any) -> str:
@@ -180,7 +148,7 @@ def check_names(plugin: Plugin) -> None:
                     "the app's method (not an identifier, a Python keyword, or reserved)."
                 )
     if problems:
-        raise ExportError(problems)
+        raise common.ExportError(problems)
 
 
 def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -199,7 +167,7 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         for action_id, action in plugin.actions.items()
     ]
     contact = {"name": plugin.publisher, "url": plugin.homepage}
-    icon = base64.b64encode(read_file(plugin, largest_icon(plugin))).decode("ascii")
+    icon = base64.b64encode(common.read_file(plugin, common.largest_icon(plugin))).decode("ascii")
     return {
         "app_version": plugin.version,
         "name": plugin.title,
@@ -227,7 +195,7 @@ def method(plugin: Plugin, action_id: str) -> str:
         "        # The action's parameters are api.yaml's, in its order.\n"
         "        values = dict(locals())\n"
         '        del values["self"]\n'
-        f"        return run(HERE, {py_literal(action_id)}, values)\n"
+        f"        return run(HERE, {common.py_literal(action_id)}, values)\n"
     )
 
 
@@ -237,10 +205,15 @@ def option_labels(item: Dict[str, Any]) -> str:
 
 def parameter_table(column: str, items: List[Dict[str, Any]], third: Callable) -> str:
     rows = [
-        [f"`{i['name']}`", "yes" if i["required"] else "no", cell(third(i)), cell(i["description"])]
+        [
+            f"`{i['name']}`",
+            "yes" if i["required"] else "no",
+            common.cell(third(i)),
+            common.cell(i["description"]),
+        ]
         for i in items
     ]
-    return table(["parameter", "required", column, "description"], rows)
+    return common.table(["parameter", "required", column, "description"], rows)
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder: str) -> bytes:
@@ -249,10 +222,10 @@ def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder
     actions = ""
     for action in api["actions"]:
         options = parameter_table("options", action["parameters"], option_labels)
-        actions += f"\n## Action `{action['name']}`\n\n{cell(action['description'])}\n\n"
+        actions += f"\n## Action `{action['name']}`\n\n{common.cell(action['description'])}\n\n"
         actions += "Every value is a string; an empty one is not set.\n\n"
         actions += options + "\n"
-    return render(
+    return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,
         settings=settings,
@@ -261,7 +234,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder
         image=f"frikky/shuffle:{plugin.id.lower()}_{plugin.version}",
         auth=parameter_table("prefilled", auth, lambda item: item.get("value", "")),
         actions=actions,
-        notes=release_notes(plugin).rstrip(),
+        notes=common.release_notes(plugin).rstrip(),
     )
 
 
@@ -269,35 +242,37 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     check_names(plugin)
     folder = f"{plugin.id}/{plugin.version}"
     api = api_yaml(plugin, settings)
-    app = render(
+    app = common.render(
         HERE / "app.py.tmpl",
-        cls=camel(plugin.title, "App"),
-        version_literal=py_literal(plugin.version),
-        title_literal=py_literal(plugin.title),
+        cls=common.camel(plugin.title, "App"),
+        version_literal=common.py_literal(plugin.version),
+        title_literal=common.py_literal(plugin.title),
         methods="\n".join(method(plugin, action_id) for action_id in plugin.actions),
     )
     # shuffle-sdk is not pinned: the base image holds it (a pin would reinstall its requests).
-    requirements = text_file(
+    requirements = common.text_file(
         f"# {settings['base_image']} provides {settings['runtime']} and "
         f"{', '.join(settings['provides'])};",
         "# these are this plugin's own pins.",
-        *requirements_without(plugin, [*settings["provides"], "shuffle-sdk"]),
+        *common.requirements_without(plugin, [*settings["provides"], "shuffle-sdk"]),
     )
     files = {
-        MARKER: render(
+        MARKER: common.render(
             HERE / "SHUFFLE-EXPORT.md.tmpl", plugin=plugin, manifest=MANIFEST, folder=folder
         ),
         f"{plugin.id}/README.md": readme(plugin, settings, api, folder),
-        f"{folder}/api.yaml": dump_yaml(api),
+        f"{folder}/api.yaml": common.dump_yaml(api),
         # Shuffle's own app Dockerfile (its backend's GetBaseDockerfile), CMD without DEBUG logs.
-        f"{folder}/Dockerfile": render(HERE / "Dockerfile.tmpl", base_image=settings["base_image"]),
+        f"{folder}/Dockerfile": common.render(
+            HERE / "Dockerfile.tmpl", base_image=settings["base_image"]
+        ),
         f"{folder}/requirements.txt": requirements,
         f"{folder}/src/app.py": app,
     }
-    for name, data in license_files(plugin).items():
+    for name, data in common.license_files(plugin).items():
         files[f"{folder}/{name}"] = data
     for name, source in SHIPPED.items():
         files[f"{folder}/src/{name}"] = source.read_bytes()
-    for path, data in plugin_core(plugin).items():
+    for path, data in common.plugin_core(plugin).items():
         files[f"{folder}/src/{path}"] = data
     return files

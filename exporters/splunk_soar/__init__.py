@@ -11,23 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-from exporters import flat
-from exporters.common import (
-    STRINGS,
-    ExportError,
-    cell,
-    license_files,
-    pinned,
-    plugin_code,
-    plugin_data_module,
-    py_string,
-    read_file,
-    release_notes,
-    render,
-    requirements_without,
-    table,
-    text_file,
-)
+from exporters import common, flat
 from exporters.splunk_soar import mapping
 from framework.manifest import MANIFEST, Plugin
 
@@ -51,49 +35,38 @@ ENVIRONMENTS = [
     ("darwin", "arm64"),
 ]
 
-SETTINGS = {
-    "type": "object",
-    "required": ["appid", "runtime", "python", "app_type", "action_type", "sensitive", "unneeded"],
-    "additionalProperties": False,
-    "properties": {
-        "appid": {
-            "description": "The app's id on the platform: a UUID made once and kept, so a new "
-            "version upgrades the installed app instead of adding a second one.",
-            "type": "string",
-            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-        },
-        "runtime": pinned("The SDK the app is built and run with, pinned (name==version)."),
-        "python": {
-            "description": "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
-            "type": "string",
-            "pattern": ">=\\s*[0-9]+\\.[0-9]+",
-        },
-        "app_type": {"description": "The manifest's app type.", "type": "string", "minLength": 1},
-        "action_type": {
-            "description": "The manifest's type of every action (investigate, generic, ...).",
-            "type": "string",
-            "minLength": 1,
-        },
-        "sensitive": {
-            **STRINGS,
-            "description": "Asset fields stored encrypted besides asset.secrets (a proxy URL "
-            "may carry credentials).",
-        },
-        "unneeded": {
-            **STRINGS,
-            "description": "Projects of requirements.txt the app does not need (PyYAML: the "
-            "manifest travels as Python data).",
-        },
-    },
-}
+SETTINGS = common.settings(
+    ["appid", "runtime", "python", "app_type", "action_type", "sensitive", "unneeded"],
+    appid=common.string(
+        "The app's id on the platform: a UUID made once and kept, so a new version upgrades the "
+        "installed app instead of adding a second one.",
+        pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    ),
+    runtime=common.pinned("The SDK the app is built and run with, pinned (name==version)."),
+    python=common.string(
+        "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
+        pattern=">=\\s*[0-9]+\\.[0-9]+",
+    ),
+    app_type=common.string("The manifest's app type.", minLength=1),
+    action_type=common.string(
+        "The manifest's type of every action (investigate, ...).", minLength=1
+    ),
+    sensitive=common.strings(
+        "Asset fields stored encrypted besides asset.secrets (a proxy URL may carry credentials)."
+    ),
+    unneeded=common.strings(
+        "Projects of requirements.txt the app does not need (PyYAML: the manifest travels as "
+        "Python data)."
+    ),
+)
 
 
 def dependencies(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
-    return [settings["runtime"], *requirements_without(plugin, settings["unneeded"])]
+    return [settings["runtime"], *common.requirements_without(plugin, settings["unneeded"])]
 
 
 def toml_list(values: List[str]) -> str:
-    return "[\n" + "".join(f"    {py_string(value)},\n" for value in values) + "]"
+    return "[\n" + "".join(f"    {common.py_string(value)},\n" for value in values) + "]"
 
 
 def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
@@ -112,14 +85,14 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         "publisher": plugin.publisher,
         "index": INDEX,
     }
-    return render(
+    return common.render(
         HERE / "pyproject.toml.tmpl",
         manifest=MANIFEST,
         dependencies=toml_list(dependencies(plugin, settings)),
         dev=toml_list([TEST_PIN]),
         environments=toml_list(markers),
         required=toml_list(markers[:1]),
-        **{key: py_string(value) for key, value in strings.items()},  # TOML basic strings
+        **{key: common.py_string(value) for key, value in strings.items()},  # TOML basic strings
     )
 
 
@@ -131,16 +104,16 @@ def field_table(fields: List[flat.Field], sensitive: List[str]) -> str:
     for field in fields:
         soar = mapping.soar_field(field)
         kind = "password" if field.name in sensitive else SOAR_TYPES[soar["kind"]]
-        default = "" if soar["default"] is None else cell(soar["default"])
+        default = "" if soar["default"] is None else common.cell(soar["default"])
         required = "yes" if soar["required"] else ""
-        rows.append([f"`{field.name}`", kind, required, default, cell(soar["description"])])
-    return table(["name", "type", "required", "default", "description"], rows)
+        rows.append([f"`{field.name}`", kind, required, default, common.cell(soar["description"])])
+    return common.table(["name", "type", "required", "default", "description"], rows)
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     sensitive = [*plugin.asset.secrets, *settings["sensitive"]]
     actions = [
-        render(
+        common.render(
             HERE / "README-action.md.tmpl",
             action=action,
             title=action.title.lower(),
@@ -148,7 +121,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         ).decode("utf-8")
         for action in plugin.actions.values()
     ]
-    return render(
+    return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,
         settings=settings,
@@ -171,12 +144,12 @@ def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
         except mapping.MappingError as exc:
             problems.append(f"{action.input_schema_path}: {exc}")
     if problems:
-        raise ExportError(problems)
+        raise common.ExportError(problems)
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     check_mapping(plugin, settings)
-    logo = read_file(plugin, plugin.icon)
+    logo = common.read_file(plugin, plugin.icon)
     files = {
         MARKER: pyproject(plugin, settings),
         "logo.svg": logo,
@@ -185,14 +158,14 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "README.md": readme(plugin, settings),
         ".gitignore": (HERE / "gitignore.tmpl").read_bytes(),
         "tests/test_app.py": (HERE / "test_app.py.tmpl").read_bytes(),
-        f"release_notes/{plugin.version}.md": text_file(
-            f"**v{plugin.version}**\n", release_notes(plugin).rstrip()
+        f"release_notes/{plugin.version}.md": common.text_file(
+            f"**v{plugin.version}**\n", common.release_notes(plugin).rstrip()
         ),
         "release_notes/unreleased.md": b"**Unreleased**\n",
-        **license_files(plugin),
+        **common.license_files(plugin),
         "src/__init__.py": b"",
-        "src/plugin_data.py": plugin_data_module(plugin, "splunk_soar"),
+        "src/plugin_data.py": common.plugin_data_module(plugin, "splunk_soar"),
     }
     files.update({path: source.read_bytes() for path, source in SHIPPED.items()})
-    files.update({f"src/{path}": data for path, data in plugin_code(plugin).items()})
+    files.update({f"src/{path}": data for path, data in common.plugin_code(plugin).items()})
     return files

@@ -14,25 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
-from exporters.common import (
-    STRINGS,
-    ExportError,
-    cell,
-    dump_json,
-    dump_yaml,
-    largest_icon,
-    license_files,
-    pinned,
-    plugin_code,
-    plugin_data,
-    read_file,
-    release_notes,
-    render,
-    requirements_without,
-    row,
-    table,
-    text_file,
-)
+from exporters import common
 from exporters.swimlane.schema import turbine_schema
 from framework.manifest import Plugin
 
@@ -44,39 +26,27 @@ DATA = "plugin_data.json"  # in CORE; the override reads it by this name
 # Names the entry script's recursive globs look for besides <action>.py.
 GLOBBED = {"runner_override.py"}
 
-SETTINGS = {
-    "type": "object",
-    "required": ["runtime", "python", "provides", "auth", "security"],
-    "additionalProperties": False,
-    "properties": {
-        "runtime": pinned("The vendor runtime the connector runs on, pinned (name==version)."),
-        "python": {
-            "description": "The Python versions that runtime supports, e.g. '>=3.10'.",
-            "type": "string",
-            "minLength": 1,
-        },
-        "provides": {
-            **STRINGS,
-            "description": "Projects the runtime installs itself: left out of requirements.txt.",
-        },
-        "auth": {
-            "description": "The asset/1 name: the runner's authentication method (apikey, ...).",
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9_]*$",
-        },
-        "security": {
-            "description": "The asset's meta.security, e.g. a header rendered from asset fields.",
-            "type": "object",
-            "required": ["type", "name", "in"],
-            "properties": {
-                "type": {"const": "apiKey"},
-                "name": {"type": "string", "minLength": 1},
-                "in": {"enum": ["header", "query", "cookie"]},
-                "format": {"type": "string"},
-            },
+SETTINGS = common.settings(
+    ["runtime", "python", "provides", "auth", "security"],
+    runtime=common.pinned("The vendor runtime the connector runs on, pinned (name==version)."),
+    python=common.string("The Python versions that runtime supports, e.g. '>=3.10'.", minLength=1),
+    provides=common.strings("Projects the runtime installs itself: left out of requirements.txt."),
+    auth=common.string(
+        "The asset/1 name: the runner's authentication method (apikey, ...).",
+        pattern="^[a-z][a-z0-9_]*$",
+    ),
+    security={
+        "description": "The asset's meta.security, e.g. a header rendered from asset fields.",
+        "type": "object",
+        "required": ["type", "name", "in"],
+        "properties": {
+            "type": {"const": "apiKey"},
+            "name": common.string(minLength=1),
+            "in": {"enum": ["header", "query", "cookie"]},
+            "format": common.string(),
         },
     },
-}
+)
 
 
 def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
@@ -126,9 +96,9 @@ def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
 def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
     """The plugin's code and data under CORE, a module the entry script's glob would match
     renamed ``<name>_action.py`` and its class reference following it."""
-    data = plugin_data(plugin)
+    data = common.plugin_data(plugin)
     targets = {f"{action_id}.py" for action_id in plugin.actions} | GLOBBED
-    code = plugin_code(plugin)
+    code = common.plugin_code(plugin)
     renamed: Dict[str, str] = {}
     for spec in data["manifest"]["actions"].values():
         module, _, cls = spec["class"].partition(":")
@@ -141,16 +111,16 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
     for path, body in code.items():
         shipped = renamed.get(path, path)
         if shipped.rsplit("/", 1)[-1] in targets or (shipped != path and shipped in code):
-            raise ExportError([f"{path}: its file name would hide the action's override."])
+            raise common.ExportError([f"{path}: its file name would hide the action's override."])
         files[f"{CORE}/{shipped}"] = body
-    files[f"{CORE}/{DATA}"] = dump_json(data)
+    files[f"{CORE}/{DATA}"] = common.dump_json(data)
     return files
 
 
 def field_table(schema: Mapping[str, Any], prefix: str = "") -> List[str]:
     """One row per property as Turbine sees it; an inputs group as its own ``group.name`` rows
     (under its own header line, as published)."""
-    rows = [table(["field", "type", "required", "default", "description"], [])]
+    rows = [common.table(["field", "type", "required", "default", "description"], [])]
     required = set(schema.get("required") or [])
     for name, sub in (schema.get("properties") or {}).items():
         inner = sub.get("properties") if sub.get("type") == "object" else None
@@ -160,10 +130,12 @@ def field_table(schema: Mapping[str, Any], prefix: str = "") -> List[str]:
         kind = sub.get("type", "any")
         if kind == "array":
             kind = f"array of {sub.get('items', {}).get('type', 'any')}"
-        default = cell(sub["default"]) if "default" in sub else ""
-        text = cell(sub.get("description", sub.get("title", "")))
+        default = common.cell(sub["default"]) if "default" in sub else ""
+        text = common.cell(sub.get("description", sub.get("title", "")))
         rows.append(
-            row([f"`{prefix}{name}`", kind, "yes" if name in required else "", default, text])
+            common.row(
+                [f"`{prefix}{name}`", kind, "yes" if name in required else "", default, text]
+            )
         )
     return rows
 
@@ -179,9 +151,11 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     )
     header = settings["security"]
     files = {
-        "README.md": render(HERE / "README.md.tmpl", plugin=plugin, settings=settings),
-        "docs/overview.md": render(HERE / "overview.md.tmpl", plugin=plugin, actions=actions),
-        "docs/configuration.md": render(
+        "README.md": common.render(HERE / "README.md.tmpl", plugin=plugin, settings=settings),
+        "docs/overview.md": common.render(
+            HERE / "overview.md.tmpl", plugin=plugin, actions=actions
+        ),
+        "docs/configuration.md": common.render(
             HERE / "configuration.md.tmpl",
             plugin=plugin,
             settings=settings,
@@ -189,12 +163,12 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             header_format=header.get("format", ""),
             fields=fields(plugin.asset.schema),
         ),
-        "docs/release_notes.md": text_file(
-            f"# Release notes\n\n## {plugin.version}\n\n{release_notes(plugin).rstrip()}"
+        "docs/release_notes.md": common.text_file(
+            f"# Release notes\n\n## {plugin.version}\n\n{common.release_notes(plugin).rstrip()}"
         ),
     }
     for action in plugin.actions.values():
-        files[f"docs/actions/{action.id}.md"] = render(
+        files[f"docs/actions/{action.id}.md"] = common.render(
             HERE / "action.md.tmpl",
             action=action,
             inputs=fields(action.input_schema),
@@ -206,20 +180,22 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     override = (HERE / "entry.py").read_bytes()
     files = {
-        MARKER: dump_yaml(connector_yaml(plugin)),
-        f"connector/config/assets/{settings['auth']}.yaml": dump_yaml(asset_yaml(plugin, settings)),
-        "image/logo.png": read_file(plugin, largest_icon(plugin)),
-        "requirements.txt": text_file(
+        MARKER: common.dump_yaml(connector_yaml(plugin)),
+        f"connector/config/assets/{settings['auth']}.yaml": common.dump_yaml(
+            asset_yaml(plugin, settings)
+        ),
+        "image/logo.png": common.read_file(plugin, common.largest_icon(plugin)),
+        "requirements.txt": common.text_file(
             f"# Installed beside {settings['runtime']} (Python {settings['python']}), which "
             f"provides {', '.join(settings['provides'])}.",
-            *requirements_without(plugin, settings["provides"]),
+            *common.requirements_without(plugin, settings["provides"]),
         ),
         **shipped_code(plugin),
-        **license_files(plugin),
+        **common.license_files(plugin),
         **docs(plugin, settings),
     }
     for action_id in plugin.actions:
-        files[f"connector/config/actions/{action_id}.yaml"] = dump_yaml(
+        files[f"connector/config/actions/{action_id}.yaml"] = common.dump_yaml(
             action_yaml(plugin, action_id)
         )
         files[f"connector/src/{action_id}.py"] = override
