@@ -1,25 +1,7 @@
-"""What every platform export shares: one reading of the manifest, reproducible files.
-
-A platform is one folder ``exporters/<platform>/``, found by name: adding a platform adds that
-folder and nothing else. Its ``__init__.py`` is the builder, which defines
-
-* ``TITLE``: the platform's name for messages, e.g. ``"Swimlane Turbine"``;
-* ``MARKER``: a file every export of it holds at its top (an existing output folder is replaced
-  only when it holds ``STAMP``, which only ``write_tree`` writes, so ``--output`` never wipes an
-  unrelated folder);
-* ``SETTINGS`` (optional): a JSON Schema for its entry under ``platforms:`` in plugin.yaml;
-* ``build(plugin, settings) -> Dict[str, bytes]``: the export tree as {posix path: bytes}, from
-  the plugin model, its ``platforms.<platform>`` settings (a plain dict) and the helpers below.
-
-Its ``entry.py`` is the module shipped into the package, where the platform calls into the
-plugin: it runs the action through ``framework.runner`` and maps how the run ended onto the
-platform's convention. ``exporters/flat.py`` (shipped too, as ``flat.py``) flattens inputs for
-the platforms whose parameters are flat.
-
-``export(platform)`` checks the plugin (``runtime validate``: an invalid plugin exports nothing),
-builds the tree, writes it to ``dist/platforms/<platform>/`` (or ``--output``) with fixed modes and
-mtimes, and writes the import archive ``<platform>-<id>-<version>.zip`` beside that folder. Two
-exports of the same sources give identical bytes.
+"""What every platform export shares. A platform is a folder ``exporters/<platform>/`` whose
+``__init__.py`` defines TITLE, MARKER (a file at the top of every export of it), an optional
+SETTINGS (JSON Schema of plugin.yaml ``platforms.<platform>``) and ``build(plugin, settings)
+-> {posix path: bytes}``; its ``entry.py`` is shipped into the package and runs our actions.
 """
 
 from __future__ import annotations
@@ -31,7 +13,6 @@ import json
 import os
 import pkgutil
 import re
-import shlex
 import shutil
 import sys
 import time
@@ -75,40 +56,31 @@ class Export(NamedTuple):
     files: int
 
 
-# --- finding platforms --------------------------------------------------------------------------
-
-
 def platforms() -> List[str]:
-    """The names of every platform folder of this package, sorted."""
     folder = Path(__file__).resolve().parent
     return sorted(info.name for info in pkgutil.iter_modules([str(folder)]) if info.ispkg)
-
-
-def platform_module(name: str) -> ModuleType:
-    """The builder ``exporters.<name>``; an unknown name fails with the list of known platforms."""
-    known = platforms()
-    if name not in known:
-        raise ExportError(
-            [f"platform: {name!r} is not a known platform; known: {', '.join(known)}."]
-        )
-    return importlib.import_module(f"{__package__}.{name}")
-
-
-# --- reading the plugin -------------------------------------------------------------------------
-
-
-def read_plugin(root: Path = PLUGIN_ROOT) -> Plugin:
-    """The plugin model, only when ``runtime validate`` finds nothing wrong with it."""
-    problems = lint_plugin(str(root))
-    if problems:
-        raise ExportError(["the plugin does not validate (runtime validate):", *problems])
-    return load_plugin(root)
 
 
 def pinned(description: str) -> Dict[str, Any]:
     """The SETTINGS schema of a vendor runtime pinned exactly, ``name==version``."""
     pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$"
     return {"description": description, "type": "string", "pattern": pattern}
+
+
+def settings(required: Sequence[str], **properties: Any) -> Dict[str, Any]:
+    """A SETTINGS schema: an object of these properties and no others."""
+    schema = {"type": "object", "required": list(required), "additionalProperties": False}
+    return {**schema, "properties": properties}
+
+
+def string(description: str = "", **rules: Any) -> Dict[str, Any]:
+    return {**({"description": description} if description else {}), "type": "string", **rules}
+
+
+def strings(description: str = "", item: Optional[Dict[str, Any]] = None, **rules: Any) -> Dict:
+    """An array of strings (by default non-empty ones)."""
+    described = {"description": description} if description else {}
+    return {**described, "type": "array", "items": item or string(minLength=1), **rules}
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:
@@ -141,10 +113,8 @@ def largest_icon(plugin: Plugin) -> str:
 
 
 def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
-    """The plugin's code: framework/ and the top-level packages of every ``module:Class``
-    plugin.yaml names (connectors/, actions/), by path relative to the plugin root. Taken as
-    the bundle takes them (``runtime.package.read_entries``): in a git checkout only the files
-    git tracks, only ``.py`` files, and a file that looks like a filled-in asset is refused."""
+    """framework/ and the packages of every ``module:Class`` plugin.yaml names, taken as the
+    bundle takes them (``runtime.package.read_entries``: tracked ``.py`` files only)."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
     packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
     try:
@@ -154,8 +124,7 @@ def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
 
 
 def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
-    """What ``load_plugin()`` and ``run_action()`` need at run time, nothing else: plugin.yaml,
-    the schemas it references (and its meta-schema) and ``plugin_code()``."""
+    """What ``load_plugin()`` and ``run_action()`` need: plugin.yaml, its schemas, the code."""
     files = {MANIFEST: read_file(plugin, MANIFEST), **plugin_code(plugin)}
     for relative in [META_SCHEMA, *plugin.schema_paths]:
         files[relative] = read_file(plugin, relative)
@@ -163,9 +132,8 @@ def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
 
 
 def plugin_data(plugin: Plugin) -> Dict[str, Any]:
-    """``{"manifest": ..., "documents": {path: JSON}}``: plugin.yaml and the documents it
-    references as data, for ``framework.manifest.plugin_from_data`` where files cannot travel.
-    A manifest JSON cannot hold exactly (a YAML date, a non-string key) is refused."""
+    """``{"manifest": ..., "documents": {path: JSON}}`` for ``plugin_from_data`` where files
+    cannot travel; a manifest JSON cannot hold exactly (a YAML date, ...) is refused."""
     manifest, documents = read_documents(plugin.root)
     try:
         exact = json.loads(json.dumps(manifest)) == manifest
@@ -177,10 +145,9 @@ def plugin_data(plugin: Plugin) -> Dict[str, Any]:
 
 
 def plugin_data_module(plugin: Plugin, platform: str) -> bytes:
-    """``plugin_data`` as a Python module: ``MANIFEST`` and ``DOCUMENTS`` as exact literals. The
-    app gets the model with ``framework.manifest.plugin_from_data(MANIFEST, DOCUMENTS, root)``."""
+    """``plugin_data`` as a Python module of exact literals, ``MANIFEST`` and ``DOCUMENTS``."""
     data = plugin_data(plugin)
-    lines = [
+    return text_file(
         f'"""Generated from {MANIFEST} and the schemas it names by python -m runtime export '
         f'{platform}: do not edit."""',
         "",
@@ -189,12 +156,10 @@ def plugin_data_module(plugin: Plugin, platform: str) -> bytes:
         "DOCUMENTS = {",
         *(f"    {path!r}: {document!r}," for path, document in data["documents"].items()),
         "}",
-    ]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    )
 
 
 def license_files(plugin: Plugin) -> Dict[str, bytes]:
-    """LICENSE and NOTICE, as every export carries them."""
     return {name: read_file(plugin, name) for name in ("LICENSE", "NOTICE")}
 
 
@@ -209,8 +174,7 @@ def release_notes(plugin: Plugin) -> str:
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
-    """The pins of the plugin's requirements.txt, less the projects the platform provides
-    (compared as PEP 503 names); comments and blank lines dropped."""
+    """The lines of requirements.txt less the projects ``provided`` (as PEP 503 names)."""
     skip = {normalize(name) for name in provided}
     kept = []
     for raw in read_file(plugin, "requirements.txt").decode("utf-8").splitlines():
@@ -221,12 +185,8 @@ def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
     return kept
 
 
-# --- stable dumps and archives ------------------------------------------------------------------
-
-
 def dump_yaml(value: Any) -> bytes:
-    """YAML, block style, keys in the order given (the manifest's and schemas' own order), the
-    pure-Python dumper (same bytes with or without libyaml), no line folding."""
+    """Block style, keys in the order given, the pure-Python dumper, no line folding."""
     text = yaml.dump(
         value,
         Dumper=yaml.SafeDumper,
@@ -242,7 +202,38 @@ def dump_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-# --- quoting: every value written into generated code goes through one of these ---------------
+def text_file(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def render(template: Path, **values: Any) -> bytes:
+    """A ``*.tmpl`` file beside a builder filled by ``str.format`` (``{{`` is a brace)."""
+    return template.read_text(encoding="utf-8").format(**values).encode("utf-8")
+
+
+def cell(value: Any) -> str:
+    """A value as one Markdown table cell: non-strings as JSON, whitespace as single spaces."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def camel(text: str, prefix: str = "A") -> str:
+    """``text`` as one CamelCase identifier-like word (``prefix`` when it would not start with a
+    letter)."""
+    name = "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", text))
+    return name if name[:1].isalpha() else prefix + name
+
+
+def row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table of ready-made cells, the one shape of every export README."""
+    return "\n".join([row(head), "|" + "---|" * len(head), *(row(cells) for cells in rows)])
+
+
+# Quoting: every value written into generated code goes through one of these.
 
 
 def py_literal(value: Any) -> str:
@@ -250,19 +241,14 @@ def py_literal(value: Any) -> str:
     return repr(json.loads(json.dumps(value)))
 
 
-def yaml_scalar(value: Any) -> str:
-    """A one-line YAML scalar (JSON is YAML: quotes, escapes and line breaks are kept as data)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def shell_word(value: str) -> str:
-    """One word for a POSIX shell (a Makefile recipe, a script)."""
-    return shlex.quote(value)
+def py_string(value: str) -> str:
+    """A double-quoted literal (JSON's escapes are Python's and TOML's basic strings'): what a
+    vendor's generator writes for an ordinary value."""
+    return json.dumps(str(value))
 
 
 def dockerfile_value(value: str) -> str:
-    """A Dockerfile LABEL/ARG value: one line, double-quoted (a line break would start a new
-    instruction, so it is refused)."""
+    """A Dockerfile LABEL/ARG value: one line, double-quoted."""
     if "\n" in value or "\r" in value:
         raise ExportError([f"a Dockerfile value cannot hold a line break: {value[:40]!r}"])
     return json.dumps(value)
@@ -271,11 +257,9 @@ def dockerfile_value(value: str) -> str:
 def write_tree(
     folder: Path, files: Mapping[str, bytes], stamp: Mapping[str, str], keep: Sequence[Path] = ()
 ) -> None:
-    """``files`` under ``folder``, replacing an earlier export there: one holding ``STAMP`` with
-    this ``stamp`` (a file only this function writes, kept out of the archive). Any other
-    non-empty folder is refused, and so are the current directory, the folders in ``keep`` (the
-    plugin root) and a parent of any of them. Written beside it first, then swapped in; modes
-    0644/0755 and one mtime for every entry."""
+    """``files`` under ``folder``, replacing only an earlier export (``STAMP`` naming ``stamp``);
+    never the current directory, ``keep`` or a parent of one. Staged beside it, then swapped in,
+    with fixed modes and one mtime."""
     folder = folder.resolve()
     for kept in (Path.cwd(), *keep):
         kept = kept.resolve()
@@ -326,13 +310,19 @@ def _holds(path: Path, data: bytes) -> bool:
         return False
 
 
-# --- the command --------------------------------------------------------------------------------
-
-
 def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -> Export:
-    """Validate, build and write the export of platform ``name``; see the module docstring."""
-    module = platform_module(name)
-    plugin = read_plugin(root)
+    """Validate the plugin (an invalid one exports nothing), build, write the folder (default
+    ``dist/platforms/<name>/``) and the archive ``<name>-<id>-<version>.zip`` beside it."""
+    known = platforms()
+    if name not in known:
+        raise ExportError(
+            [f"platform: {name!r} is not a known platform; known: {', '.join(known)}."]
+        )
+    module = importlib.import_module(f"{__package__}.{name}")
+    problems = lint_plugin(str(root))
+    if problems:
+        raise ExportError(["the plugin does not validate (runtime validate):", *problems])
+    plugin = load_plugin(root)
     files = module.build(plugin, settings_of(plugin, name, module))
     if module.MARKER not in files:
         raise ExportError([f"exporters/{name}/: build() wrote no {module.MARKER}."])
@@ -350,13 +340,13 @@ def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -
 
 
 def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
-    """``python -m runtime export PLATFORM [--output DIR] [--root ROOT]``: the folder and the
-    archive on stdout, a summary on stderr; exit 1 (nothing written) when it cannot be made."""
+    """``python -m runtime export PLATFORM [--output DIR] [--root ROOT]``: exit 0 written, 1
+    cannot be made (nothing written), 2 an unknown platform."""
     root = Path(args.root).resolve() if getattr(args, "root", None) else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else None
     started = time.monotonic()
     known = platforms()
-    if args.platform not in known:  # a wrong name is a bad option: exit 2, with a suggestion
+    if args.platform not in known:
         close = difflib.get_close_matches(args.platform, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         print(
@@ -371,7 +361,7 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return 1
-    title = platform_module(result.platform).TITLE
+    title = importlib.import_module(f"{__package__}.{result.platform}").TITLE
     print(result.folder)
     print(result.archive)
     print(
@@ -380,10 +370,3 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def py_string(value: str) -> str:
-    """A double-quoted Python string literal of ``value`` (JSON's escapes are Python's): the
-    same text as ``"..."`` for a value without quotes, backslashes or control characters, so
-    generated files stay byte for byte what a vendor's generator writes for ordinary values."""
-    return json.dumps(str(value))

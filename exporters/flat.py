@@ -1,16 +1,8 @@
-"""Our schemas as flat parameters and back, for the platforms whose parameters are flat (Splunk
-SOAR, Shuffle). Shipped beside their entry points as ``flat.py``: plain data, imports nothing of
-this project, no platform code.
-
-The one rule:
-
-* the asset's properties are fields, in schema order, required as the asset schema says;
-* an action's inputs are flattened in schema order: each property of an object-valued input
-  (``path_parameters``, ``parameters``) is one field named after that property, required when
-  the input is required and the property is required within it; every other input
-  (``follow_cursor``) is one field under its own name;
-* two fields with one name clash (``clashes``): the platform's export refuses them;
-* flat values go back into their inputs by name (``nest``); None is not set.
+"""Our schemas as flat parameters and back (Splunk SOAR, Shuffle; shipped beside their entry
+points as ``flat.py``, importing nothing of this project). The asset's properties are fields in
+schema order. An action's object-valued inputs (``parameters``) give one field per property,
+required when both are; every other input is one field. Two fields of one name clash (the
+platform's export refuses them); ``nest`` puts flat values back into their inputs, None unset.
 """
 
 from __future__ import annotations
@@ -19,8 +11,7 @@ from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tup
 
 
 class Field(NamedTuple):
-    """One flat parameter: its name, the input that holds it (None: a top-level input or an
-    asset field), its schema and whether it must be given."""
+    """One flat parameter; ``group`` is the input that holds it (None: top level or asset)."""
 
     name: str
     group: Optional[str]
@@ -43,7 +34,6 @@ def asset_fields(asset_schema: Mapping[str, Any]) -> List[Field]:
 
 
 def input_fields(input_schema: Mapping[str, Any]) -> List[Field]:
-    """The action's inputs, flattened (see the module docstring)."""
     required = set(input_schema.get("required", []))
     fields: List[Field] = []
     for key, schema in input_schema.get("properties", {}).items():
@@ -67,9 +57,8 @@ def clashes(fields: Iterable[Field]) -> List[Tuple[Field, Field]]:
 
 
 def nest(fields: Iterable[Field], values: Mapping[str, Any]) -> Dict[str, Any]:
-    """The action's inputs from flat values by name, in the values' order: each into its
-    input; a name that is no field stays a top-level input (validation names it); None is
-    left out."""
+    """The action's inputs from flat values by name; a name that is no field stays a top-level
+    input (validation names it)."""
     groups = {field.name: field.group for field in fields}
     inputs: Dict[str, Any] = {}
     for name, value in values.items():

@@ -1,35 +1,10 @@
 #!/usr/bin/env python3
-"""The Cortex analyzer program (exported as ``analyzers/<Name>/<id>_analyzer.py``): one job in,
-one report or one error out, through this plugin's own runner. The plugin core (plugin.yaml,
-schemas/, framework/, connectors/, actions/) is beside this file.
-
-cortexutils reads the job: ``<job_dir>/input/input.json`` when Cortex passes the job folder as
-the first argument (the answer then goes to ``<job_dir>/output/output.json``), else stdin (the
-answer then goes to stdout). The job is ``{"data", "dataType", "tlp", "pap", "parameters",
-"config"}``:
-
-* the asset: the configuration items of the analyzer's JSON (the asset's fields) from
-  ``config``; when ``http_proxy`` is not set, Cortex's own proxy (``config.proxy.https``, then
-  ``.http``) is used, since our connector ignores the environment cortexutils sets;
-* the inputs: the observable's data is ``platforms.cortex.observable`` (the threat id); job
-  parameters give the rest by name (the query parameters, ``follow_cursor``...), and a
-  ``threat_id`` parameter wins over the observable;
-* the action: ``config.action``, which the flavour's JSON sets.
-
-How a run ends (``OUTCOMES`` for the runs that return no envelope):
-
-* an HTTP answer 2xx: ``report()`` with the envelope, unchanged, under ``envelope``, plus
-  ``events`` and ``event_types`` (counts by ``platforms.cortex.count_by``) for the templates; the
-  summary is one taxonomy (info, <Name>, ``platforms.cortex.predicate``, the event count);
-* any other HTTP answer: ``error()``, the status, the console's detail and the envelope;
-* no HTTP answer (invalid job or configuration: nothing was sent; a transport failure): ``error()``
-  with our sentences, and the envelope of the events read so far when a cursor walk broke off.
-
-Secrets: cortexutils echoes the job with an error, masking only config values whose names hold
-one of its secret phrases; this program passes ``platforms.cortex.secret_phrases`` plus the
-asset's secret fields, and then scrubs every secret value (the token, proxy URLs and their
-passwords) from anything it writes, wherever it sits in the job or the answer. Answers are
-written as ASCII JSON, whatever the locale.
+"""The Cortex analyzer program (exported as ``analyzers/<Name>/<id>_analyzer.py``, the plugin
+core beside it): one cortexutils job in (the asset from ``config``, Cortex's own proxy when
+``http_proxy`` is unset; the observable's data at ``platforms.cortex.observable``, job parameters
+by name; the action from ``config.action``), one answer out. A 2xx answer is ``report()`` (the
+envelope unchanged, event counts, one taxonomy); anything else is ``error()``. Every secret
+value (secret-named config, the token, proxy passwords) is scrubbed from anything written.
 """
 
 from __future__ import annotations
@@ -103,31 +78,20 @@ class Scrubber:
             value = value.replace(secret, REMOVED)
         return value
 
-    def holds_secret(self, value: Any) -> bool:
-        text = json.dumps(value, ensure_ascii=False)
-        return any(
-            s in text or json.dumps(s, ensure_ascii=False)[1:-1] in text for s in self.values
-        )
-
     def clean(self, value: Any, masked: bool = False) -> Any:
         """``value`` with every secret value replaced, and (``masked``) the values of keys named
-        like a secret; untouched (the same object) when it holds no secret."""
-        if not masked and not self.holds_secret(value):
-            return value
-        return self._clean(value, masked)
-
-    def _clean(self, value: Any, masked: bool) -> Any:
+        like a secret."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
             return {
                 key: REMOVED
                 if masked and self.secret_name(key) and item is not None
-                else self._clean(item, masked)
+                else self.clean(item, masked)
                 for key, item in value.items()
             }
         if isinstance(value, list):
-            return [self._clean(item, masked) for item in value]
+            return [self.clean(item, masked) for item in value]
         return value
 
 

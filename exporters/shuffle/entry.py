@@ -1,25 +1,9 @@
-"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``, flat.py beside it): one action,
-flat values in, one JSON result out, through this plugin's own runner.
-
-shuffle-sdk calls the generated ``src/app.py`` method with every api.yaml parameter as a keyword
-argument: the authentication parameters (our asset fields) first, then the action's parameters,
-all flat and all strings ("" when unset; a value that looks like JSON arrives parsed). ``run``
-sorts them back into the asset and the nested inputs using the plugin's own schemas
-(flat.py: the same flattening the exporter wrote api.yaml with), lets
-``framework.runner.run_action`` coerce and validate them, and returns a JSON string:
-
-* any HTTP response (2xx, 401, 429...): the envelope, unchanged;
-* no HTTP response (invalid asset or inputs: nothing was sent; a transport failure):
-  ``{"success": false, "reason": <our sentence>, "cause": <code>}``, Shuffle's own shape for an
-  app-level failure, with ``"envelope"`` (the events read so far) when a cursor walk broke off.
-
-Our sentences name Shuffle's own parameters: the core says ``path_parameters.threat_id`` (the
-nested input of our CLI) and advises quoting it in YAML and JSON; a Shuffle parameter is flat
-(``threat_id``) and always a string, so ``flat_message`` names the flat parameter and drops that
-advice.
-
-It never raises: shuffle-sdk would bury our sentence under its own generic reason. Nothing here
-prints or logs a value.
+"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``, flat.py beside it). ``run``
+sorts the flat string values shuffle-sdk passes into the asset and the nested inputs (flat.py),
+runs the action and returns JSON: the envelope for any HTTP response, else ``{"success": false,
+"reason", "cause"}`` (Shuffle's shape for an app-level failure) plus ``"envelope"`` when a cursor
+walk broke off. Sentences name Shuffle's flat parameters. It never raises (shuffle-sdk would
+bury our sentence) and never prints or logs a value.
 """
 
 from __future__ import annotations

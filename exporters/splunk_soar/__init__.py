@@ -1,51 +1,18 @@
-"""Splunk SOAR: an app project for the official ``splunk-soar-sdk`` (its CLI runs and packages it).
-
-The tree (the layout ``soarapps init`` makes)::
-
-    pyproject.toml                  [project] from plugin.yaml, [tool.soar.app], [tool.uv]
-    uv.lock                         exporters/splunk_soar/uv.lock (see below)
-    README.md, LICENSE, NOTICE      packed into the app by ``soarapps package build``
-    .gitignore, tests/test_app.py   as ``soarapps init`` sets a project up (one test that runs)
-    logo.svg, logo_dark.svg         plugin.yaml ``icon`` (the same SVG for both themes)
-    release_notes/<version>.md      this version's CHANGELOG.md section (+ unreleased.md)
-    src/__init__.py                 the project folder is imported as a package by soarapps
-    src/app.py                      the App (source: exporters/splunk_soar/entry.py)
-    src/soar_mapping.py             schemas -> SOAR fields (exporters/splunk_soar/mapping.py)
-    src/flat.py                     inputs <-> flat params (exporters/flat.py)
-    src/plugin_data.py              plugin.yaml and the schemas it names, as Python data
-    src/framework/, src/connectors/, src/actions/    the plugin's code (.py files only)
-
-SOAR's packager ships only ``.py`` files, so the manifest and schemas reach the app as the
-generated ``plugin_data.py`` (read by ``framework.manifest.plugin_from_data``), never as a copy.
-``manifest.json`` is not part of the export: ``soarapps manifests create`` makes it from the
-code, and needs a ``uv.lock`` beside pyproject.toml. The export cannot run ``uv lock`` (that
-needs the package index), so the lock is a file of this repository, ``exporters/splunk_soar/
-uv.lock``, made by ``uv lock`` on an export and shipped as it is; ``make platforms`` checks
-that it is current (``uv lock --check``) before it builds the app tarball from it.
-
-What only Splunk SOAR needs (the stable app id, the SDK pin, app and action types, which asset
-fields besides the secrets are stored encrypted) is plugin.yaml's ``platforms.splunk_soar``
-(schema: SETTINGS below).
+"""Splunk SOAR: an app project (the layout ``soarapps init`` makes) for the official
+``splunk-soar-sdk``, whose CLI runs and packages it; what only SOAR needs is plugin.yaml
+``platforms.splunk_soar``. SOAR's packager ships only ``.py`` files, so the manifest and schemas
+travel as the generated ``src/plugin_data.py``. ``soarapps manifests create`` needs a ``uv.lock``
+the export cannot make (no package index): ``uv.lock`` beside this file is ``uv lock`` of an
+export, shipped as it is; ``make platforms`` checks it is current.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, List
 
-from exporters import flat
-from exporters.common import (
-    ExportError,
-    license_files,
-    pinned,
-    plugin_code,
-    plugin_data_module,
-    read_file,
-    requirements_without,
-)
-from exporters.common import release_notes as changelog_notes
-from exporters.splunk_soar import mapping, readme
+from exporters import common, flat
+from exporters.splunk_soar import mapping
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "Splunk SOAR"
@@ -68,60 +35,38 @@ ENVIRONMENTS = [
     ("darwin", "arm64"),
 ]
 
-SETTINGS = {
-    "type": "object",
-    "required": [
-        "appid",
-        "runtime",
-        "python",
-        "app_type",
-        "action_type",
-        "sensitive",
-        "unneeded",
-    ],
-    "additionalProperties": False,
-    "properties": {
-        "appid": {
-            "description": "The app's id on the platform: a UUID made once and kept, so a new "
-            "version upgrades the installed app instead of adding a second one.",
-            "type": "string",
-            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-        },
-        "runtime": pinned("The SDK the app is built and run with, pinned (name==version)."),
-        "python": {
-            "description": "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
-            "type": "string",
-            "pattern": ">=\\s*[0-9]+\\.[0-9]+",
-        },
-        "app_type": {"description": "The manifest's app type.", "type": "string", "minLength": 1},
-        "action_type": {
-            "description": "The manifest's type of every action (investigate, generic, ...).",
-            "type": "string",
-            "minLength": 1,
-        },
-        "sensitive": {
-            "description": "Asset fields stored encrypted besides asset.secrets (a proxy URL "
-            "may carry credentials).",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-        },
-        "unneeded": {
-            "description": "Projects of requirements.txt the app does not need (PyYAML: the "
-            "manifest travels as Python data).",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-        },
-    },
-}
+SETTINGS = common.settings(
+    ["appid", "runtime", "python", "app_type", "action_type", "sensitive", "unneeded"],
+    appid=common.string(
+        "The app's id on the platform: a UUID made once and kept, so a new version upgrades the "
+        "installed app instead of adding a second one.",
+        pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    ),
+    runtime=common.pinned("The SDK the app is built and run with, pinned (name==version)."),
+    python=common.string(
+        "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
+        pattern=">=\\s*[0-9]+\\.[0-9]+",
+    ),
+    app_type=common.string("The manifest's app type.", minLength=1),
+    action_type=common.string(
+        "The manifest's type of every action (investigate, ...).", minLength=1
+    ),
+    sensitive=common.strings(
+        "Asset fields stored encrypted besides asset.secrets (a proxy URL may carry credentials)."
+    ),
+    unneeded=common.strings(
+        "Projects of requirements.txt the app does not need (PyYAML: the manifest travels as "
+        "Python data)."
+    ),
+)
 
 
 def dependencies(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
-    """The app's dependencies: the SDK pin and our pinned requirements less the unneeded."""
-    return [settings["runtime"], *requirements_without(plugin, settings["unneeded"])]
+    return [settings["runtime"], *common.requirements_without(plugin, settings["unneeded"])]
 
 
 def toml_list(values: List[str]) -> str:
-    return "[\n" + "".join(f"    {json.dumps(value)},\n" for value in values) + "]"
+    return "[\n" + "".join(f"    {common.py_string(value)},\n" for value in values) + "]"
 
 
 def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
@@ -131,64 +76,62 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         f"python_version == '{version}'"
         for system, machine in ENVIRONMENTS
     ]
-    # JSON strings are TOML basic strings (same quoting and escapes).
-    text = f"""# Generated from {MANIFEST} by python -m runtime export splunk_soar: do not edit.
-[project]
-name = {json.dumps(plugin.id)}
-version = {json.dumps(plugin.version)}
-description = {json.dumps(plugin.description)}
-license = {json.dumps(plugin.license)}
-requires-python = {json.dumps(settings["python"])}
-authors = [{{ name = {json.dumps(plugin.publisher)} }}]
-dependencies = {toml_list(dependencies(plugin, settings))}
-
-[tool.soar.app]
-main_module = "src.app:app"
-
-[dependency-groups]
-dev = {toml_list([TEST_PIN])}
-
-[[tool.uv.index]]
-url = {json.dumps(INDEX)}
-
-[tool.uv]
-environments = {toml_list(markers)}
-required-environments = {toml_list(markers[:1])}
-"""
-    return text.encode("utf-8")
-
-
-def release_notes(plugin: Plugin) -> Dict[str, bytes]:
-    """This version's CHANGELOG.md section, and the empty unreleased.md ``soarapps init`` makes."""
-    notes = f"**v{plugin.version}**\n\n{changelog_notes(plugin)}"
-    return {
-        f"release_notes/{plugin.version}.md": notes.encode("utf-8"),
-        "release_notes/unreleased.md": b"**Unreleased**\n",
+    strings = {
+        "name": plugin.id,
+        "version": plugin.version,
+        "description": plugin.description,
+        "license": plugin.license,
+        "python": settings["python"],
+        "publisher": plugin.publisher,
+        "index": INDEX,
     }
+    return common.render(
+        HERE / "pyproject.toml.tmpl",
+        manifest=MANIFEST,
+        dependencies=toml_list(dependencies(plugin, settings)),
+        dev=toml_list([TEST_PIN]),
+        environments=toml_list(markers),
+        required=toml_list(markers[:1]),
+        **{key: common.py_string(value) for key, value in strings.items()},  # TOML basic strings
+    )
 
 
-GITIGNORE = b"""# What a build or a local run leaves in the project (as soarapps init ignores them)
-__pycache__/
-*.py[cod]
-.venv/
-manifest.json
-test_asset.json
-*.tgz
-"""
-
-APP_TEST = b'''"""The app imports, and registers every action of the plugin (run: uv run pytest)."""
-
-from src.app import PLUGIN, app
+SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
 
 
-def test_every_action_is_registered():
-    registered = set(app.actions_manager.get_actions())
-    assert registered == {*PLUGIN.actions, "test_connectivity"}
-'''
+def field_table(fields: List[flat.Field], sensitive: List[str]) -> str:
+    rows = []
+    for field in fields:
+        soar = mapping.soar_field(field)
+        kind = "password" if field.name in sensitive else SOAR_TYPES[soar["kind"]]
+        default = "" if soar["default"] is None else common.cell(soar["default"])
+        required = "yes" if soar["required"] else ""
+        rows.append([f"`{field.name}`", kind, required, default, common.cell(soar["description"])])
+    return common.table(["name", "type", "required", "default", "description"], rows)
+
+
+def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
+    sensitive = [*plugin.asset.secrets, *settings["sensitive"]]
+    actions = [
+        common.render(
+            HERE / "README-action.md.tmpl",
+            action=action,
+            title=action.title.lower(),
+            params=field_table(mapping.params(action.input_schema), []),
+        ).decode("utf-8")
+        for action in plugin.actions.values()
+    ]
+    return common.render(
+        HERE / "README.md.tmpl",
+        plugin=plugin,
+        settings=settings,
+        asset=field_table(flat.asset_fields(plugin.asset.schema), sensitive),
+        actions="".join(actions),
+    )
 
 
 def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
-    """What splunk-soar-sdk would refuse at import, as one sentence each, before writing."""
+    """What splunk-soar-sdk would refuse at import, one sentence each."""
     problems = []
     try:
         sensitive = [*plugin.asset.secrets, *settings["sensitive"]]
@@ -201,25 +144,28 @@ def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
         except mapping.MappingError as exc:
             problems.append(f"{action.input_schema_path}: {exc}")
     if problems:
-        raise ExportError(problems)
+        raise common.ExportError(problems)
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     check_mapping(plugin, settings)
-    logo = read_file(plugin, plugin.icon)
+    logo = common.read_file(plugin, plugin.icon)
     files = {
         MARKER: pyproject(plugin, settings),
         "logo.svg": logo,
         "logo_dark.svg": logo,
         "uv.lock": LOCK.read_bytes(),
-        "README.md": readme.text(plugin, settings).encode("utf-8"),
-        ".gitignore": GITIGNORE,
-        "tests/test_app.py": APP_TEST,
-        **release_notes(plugin),
-        **license_files(plugin),
+        "README.md": readme(plugin, settings),
+        ".gitignore": (HERE / "gitignore.tmpl").read_bytes(),
+        "tests/test_app.py": (HERE / "test_app.py.tmpl").read_bytes(),
+        f"release_notes/{plugin.version}.md": common.text_file(
+            f"**v{plugin.version}**\n", common.release_notes(plugin).rstrip()
+        ),
+        "release_notes/unreleased.md": b"**Unreleased**\n",
+        **common.license_files(plugin),
         "src/__init__.py": b"",
-        "src/plugin_data.py": plugin_data_module(plugin, "splunk_soar"),
+        "src/plugin_data.py": common.plugin_data_module(plugin, "splunk_soar"),
     }
     files.update({path: source.read_bytes() for path, source in SHIPPED.items()})
-    files.update({f"src/{path}": data for path, data in plugin_code(plugin).items()})
+    files.update({f"src/{path}": data for path, data in common.plugin_code(plugin).items()})
     return files

@@ -1,15 +1,8 @@
-"""How the plugin's schemas map onto Splunk SOAR's fields (shipped as ``src/soar_mapping.py``).
-
-Plain data in, plain data out, no splunk-soar-sdk import: the export (exporters/splunk_soar/)
-checks the mapping with it, ``make test`` tests it on every Python we support, and the app
-(``src/app.py``) builds the SDK's classes from what it returns. The flattening itself is
-``flat.py``'s, shared with the other platforms whose parameters are flat.
-
-* A SOAR field has one type: a multi-typed property (``["integer", "null"]``) collapses to the
-  first of string, array, integer, number, boolean it allows (untyped: string); an array travels
-  as a comma-separated string (our input coercion splits it) and is marked ``allow_list``.
-* SOAR shows a field's ``description`` as its label and has no title: ``"Title: description"``.
-* Action params are the inputs flattened by ``flat.py``; two params with one name are refused.
+"""How the plugin's schemas map onto Splunk SOAR's fields (shipped as ``src/soar_mapping.py``):
+plain data, no splunk-soar-sdk import. A SOAR field has one type: the first of string, array,
+integer, number, boolean a property allows (untyped: string), an array travelling as a
+comma-separated string (``allow_list``); SOAR shows only a description: ``"Title: description"``.
+Params are the inputs flattened by ``flat.py``; two params with one name are refused.
 """
 
 from __future__ import annotations

@@ -1,29 +1,10 @@
-"""Swimlane Turbine: a connector tree run by Swimlane's ``connector-def-runner``.
+"""Swimlane Turbine: a connector tree (Turbine's connector template layout) run by Swimlane's
+``connector-def-runner``; what only Turbine needs is plugin.yaml ``platforms.swimlane``.
 
-The tree (paths as Turbine's connector templates lay them out)::
-
-    connector.yaml                              the connector's metadata (from plugin.yaml)
-    connector/config/assets/<auth>.yaml         schema: asset/1, the asset schema + meta.security
-    connector/config/actions/<action>.yaml      schema: action/1, input/output schemas + meta
-    connector/src/<action>.py                   RunnerOverride: the action through our runtime
-    connector/src/plugin_core/                  the plugin the override runs (see below)
-    docs/                                       overview, configuration, one page per action,
-                                                release notes (from CHANGELOG.md)
-    image/logo.png                              the largest PNG of plugin.yaml icons
-    requirements.txt                            our pins less what the vendor runtime provides
-    README.md, LICENSE, NOTICE
-
-The definitions' schemas keep to what the runner's README shows (schema.py). Turbine's entry
-script finds an action's override by a recursive glob for ``<action>.py`` and silently falls
-back to the declarative Runner when more than one file matches. The plugin's code travels as
-ordinary files under ``connector/src/plugin_core/`` (the override puts that folder on sys.path),
-and an action module whose file name the glob would match (our ``actions/get_threat_events.py``)
-is shipped as ``<name>_action.py``, the manifest's class reference adjusted in the shipped
-``plugin_data.json`` (plugin.yaml and its schemas, for ``framework.manifest.plugin_from_data``).
-
-Every value comes from plugin.yaml and schemas/; what only Turbine needs (the asset's auth type,
-its ``meta.security``, the vendor runtime and the projects it provides) is plugin.yaml's
-``platforms.swimlane`` (schema: SETTINGS below).
+Turbine's entry script finds an action's override by a recursive glob for ``<action>.py`` and
+silently falls back to the declarative Runner when more than one file matches: the plugin's code
+travels under ``connector/src/plugin_core/`` with any module the glob would match renamed
+``<name>_action.py`` (its class reference adjusted in the shipped ``plugin_data.json``).
 """
 
 from __future__ import annotations
@@ -31,71 +12,41 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Mapping
 
-from exporters.common import (
-    ExportError,
-    dump_json,
-    dump_yaml,
-    largest_icon,
-    license_files,
-    pinned,
-    plugin_code,
-    plugin_data,
-    read_file,
-    requirements_without,
-)
-from exporters.swimlane import docs
+from exporters import common
 from exporters.swimlane.schema import turbine_schema
 from framework.manifest import Plugin
 
 TITLE = "Swimlane Turbine"
 MARKER = "connector.yaml"
+HERE = Path(__file__).resolve().parent
 CORE = "connector/src/plugin_core"  # on sys.path in the override
 DATA = "plugin_data.json"  # in CORE; the override reads it by this name
 # Names the entry script's recursive globs look for besides <action>.py.
 GLOBBED = {"runner_override.py"}
-ENTRY = Path(__file__).with_name("entry.py")  # shipped as connector/src/<action>.py
 
-SETTINGS = {
-    "type": "object",
-    "required": ["runtime", "python", "provides", "auth", "security"],
-    "additionalProperties": False,
-    "properties": {
-        "runtime": pinned("The vendor runtime the connector runs on, pinned (name==version)."),
-        "python": {
-            "description": "The Python versions that runtime supports, e.g. '>=3.10'.",
-            "type": "string",
-            "minLength": 1,
-        },
-        "provides": {
-            "description": "Projects the runtime installs itself: left out of requirements.txt.",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-        },
-        "auth": {
-            "description": "The asset/1 name: the runner's authentication method (apikey, ...).",
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9_]*$",
-        },
-        "security": {
-            "description": "The asset's meta.security, e.g. a header rendered from asset fields.",
-            "type": "object",
-            "required": ["type", "name", "in"],
-            "properties": {
-                "type": {"const": "apiKey"},
-                "name": {"type": "string", "minLength": 1},
-                "in": {"enum": ["header", "query", "cookie"]},
-                "format": {"type": "string"},
-            },
+SETTINGS = common.settings(
+    ["runtime", "python", "provides", "auth", "security"],
+    runtime=common.pinned("The vendor runtime the connector runs on, pinned (name==version)."),
+    python=common.string("The Python versions that runtime supports, e.g. '>=3.10'.", minLength=1),
+    provides=common.strings("Projects the runtime installs itself: left out of requirements.txt."),
+    auth=common.string(
+        "The asset/1 name: the runner's authentication method (apikey, ...).",
+        pattern="^[a-z][a-z0-9_]*$",
+    ),
+    security={
+        "description": "The asset's meta.security, e.g. a header rendered from asset fields.",
+        "type": "object",
+        "required": ["type", "name", "in"],
+        "properties": {
+            "type": {"const": "apiKey"},
+            "name": common.string(minLength=1),
+            "in": {"enum": ["header", "query", "cookie"]},
+            "format": common.string(),
         },
     },
-}
-
-
-def mustache(path: str) -> str:
-    """``/a/{name}/b`` as Turbine's mustache endpoint template ``/a/{{name}}/b``."""
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r"{{\1}}", path)
+)
 
 
 def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
@@ -113,8 +64,7 @@ def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
 
 
 def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
-    """The asset schema as the asset/1 inputs; plugin.yaml's secrets are ``format: password``
-    (Turbine masks those fields) whatever their schema says."""
+    """The asset/1 inputs; plugin.yaml's secrets are ``format: password`` (Turbine masks them)."""
     schema = json.loads(json.dumps(plugin.asset.schema))
     for name in plugin.asset.secrets:
         schema["properties"][name]["format"] = "password"
@@ -130,6 +80,8 @@ def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
 
 def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     action = plugin.actions[action_id]
+    # /a/{name} as Turbine's mustache endpoint template /a/{{name}}
+    endpoint = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r"{{\1}}", action.path)
     return {
         "schema": "action/1",
         "name": action.id,
@@ -137,27 +89,16 @@ def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
         "description": action.description,
         "inputs": turbine_schema(action.input_schema),
         "output": turbine_schema(action.output_schema),
-        "meta": {"endpoint": mustache(action.path), "method": action.method},
+        "meta": {"endpoint": endpoint, "method": action.method},
     }
 
 
-def requirements(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    provided = ", ".join(settings["provides"])
-    lines = [
-        f"# Installed beside {settings['runtime']} (Python {settings['python']}), which "
-        f"provides {provided}.",
-        *requirements_without(plugin, settings["provides"]),
-    ]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
 def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
-    """The plugin's code and data under CORE: a module the entry script's glob would match
-    (``<action>.py``, ``runner_override.py``) is renamed ``<name>_action.py`` and plugin.yaml's
-    class reference follows it, so exactly one file per action matches: the override."""
-    data = plugin_data(plugin)
+    """The plugin's code and data under CORE, a module the entry script's glob would match
+    renamed ``<name>_action.py`` and its class reference following it."""
+    data = common.plugin_data(plugin)
     targets = {f"{action_id}.py" for action_id in plugin.actions} | GLOBBED
-    code = plugin_code(plugin)
+    code = common.plugin_code(plugin)
     renamed: Dict[str, str] = {}
     for spec in data["manifest"]["actions"].values():
         module, _, cls = spec["class"].partition(":")
@@ -170,25 +111,91 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
     for path, body in code.items():
         shipped = renamed.get(path, path)
         if shipped.rsplit("/", 1)[-1] in targets or (shipped != path and shipped in code):
-            raise ExportError([f"{path}: its file name would hide the action's override."])
+            raise common.ExportError([f"{path}: its file name would hide the action's override."])
         files[f"{CORE}/{shipped}"] = body
-    files[f"{CORE}/{DATA}"] = dump_json(data)
+    files[f"{CORE}/{DATA}"] = common.dump_json(data)
+    return files
+
+
+def field_table(schema: Mapping[str, Any], prefix: str = "") -> List[str]:
+    """One row per property as Turbine sees it; an inputs group as its own ``group.name`` rows
+    (under its own header line, as published)."""
+    rows = [common.table(["field", "type", "required", "default", "description"], [])]
+    required = set(schema.get("required") or [])
+    for name, sub in (schema.get("properties") or {}).items():
+        inner = sub.get("properties") if sub.get("type") == "object" else None
+        if inner and prefix == "" and name in ("path_parameters", "parameters"):
+            rows += field_table(sub, f"{name}.")
+            continue
+        kind = sub.get("type", "any")
+        if kind == "array":
+            kind = f"array of {sub.get('items', {}).get('type', 'any')}"
+        default = common.cell(sub["default"]) if "default" in sub else ""
+        text = common.cell(sub.get("description", sub.get("title", "")))
+        rows.append(
+            common.row(
+                [f"`{prefix}{name}`", kind, "yes" if name in required else "", default, text]
+            )
+        )
+    return rows
+
+
+def fields(schema: Mapping[str, Any]) -> str:
+    return "\n".join(field_table(turbine_schema(schema)))
+
+
+def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
+    """README.md and docs/: overview, configuration, one page per action, release notes."""
+    actions = "\n".join(
+        f"- [{a.title}](actions/{a.id}.md): {a.description}" for a in plugin.actions.values()
+    )
+    header = settings["security"]
+    files = {
+        "README.md": common.render(HERE / "README.md.tmpl", plugin=plugin, settings=settings),
+        "docs/overview.md": common.render(
+            HERE / "overview.md.tmpl", plugin=plugin, actions=actions
+        ),
+        "docs/configuration.md": common.render(
+            HERE / "configuration.md.tmpl",
+            plugin=plugin,
+            settings=settings,
+            header=header,
+            header_format=header.get("format", ""),
+            fields=fields(plugin.asset.schema),
+        ),
+        "docs/release_notes.md": common.text_file(
+            f"# Release notes\n\n## {plugin.version}\n\n{common.release_notes(plugin).rstrip()}"
+        ),
+    }
+    for action in plugin.actions.values():
+        files[f"docs/actions/{action.id}.md"] = common.render(
+            HERE / "action.md.tmpl",
+            action=action,
+            inputs=fields(action.input_schema),
+            output=fields(action.output_schema),
+        )
     return files
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
-    override = ENTRY.read_bytes()
+    override = (HERE / "entry.py").read_bytes()
     files = {
-        MARKER: dump_yaml(connector_yaml(plugin)),
-        f"connector/config/assets/{settings['auth']}.yaml": dump_yaml(asset_yaml(plugin, settings)),
-        "image/logo.png": read_file(plugin, largest_icon(plugin)),
-        "requirements.txt": requirements(plugin, settings),
+        MARKER: common.dump_yaml(connector_yaml(plugin)),
+        f"connector/config/assets/{settings['auth']}.yaml": common.dump_yaml(
+            asset_yaml(plugin, settings)
+        ),
+        "image/logo.png": common.read_file(plugin, common.largest_icon(plugin)),
+        "requirements.txt": common.text_file(
+            f"# Installed beside {settings['runtime']} (Python {settings['python']}), which "
+            f"provides {', '.join(settings['provides'])}.",
+            *common.requirements_without(plugin, settings["provides"]),
+        ),
         **shipped_code(plugin),
-        **license_files(plugin),
-        **docs.pages(plugin, settings),
+        **common.license_files(plugin),
+        **docs(plugin, settings),
     }
     for action_id in plugin.actions:
-        files[f"connector/config/actions/{action_id}.yaml"] = dump_yaml(
+        files[f"connector/config/actions/{action_id}.yaml"] = common.dump_yaml(
             action_yaml(plugin, action_id)
         )
         files[f"connector/src/{action_id}.py"] = override

@@ -1,24 +1,11 @@
 """Swimlane Turbine custom code for one action of this plugin (exported as ``<action>.py``).
 
-Turbine's entry script imports ``connector/src/<action>.py`` and calls
-``RunnerOverride(asset, asset_schema, http_proxy).run(inputs, action_schema)``; the returned
-value becomes the task's output (``::set-output``). This override does not make the call itself:
-it runs the action through the plugin's own runtime (``framework.runner.run_action``: input
-coercion and validation, the connector's TLS, proxy, retry and size rules, cursor paging), from
-the folder ``plugin_core/`` beside this file: its packages are ordinary Python files imported
-from there, and its ``plugin_data.json`` (plugin.yaml and its schemas) builds the plugin model.
-Nothing is unpacked or written.
-
-Turbine's conventions, followed here as Swimlane's declarative Runner follows them:
-
-* an HTTP status >= 400 fails the action (``::set-error <envelope>`` on stderr, exit 1);
-* any other failure is ``::set-error {"name": ..., "message": ...}`` and exit 1, nothing sent
-  when the asset or the inputs are invalid; a cursor walk cut short adds the events read so far
-  as ``"output"``;
-* the entry script moves only a fixed list of fields into ``asset`` (url, verify_ssl,
-  http_proxy, ...): every other field of the plugin's asset (``api_token`` among them) arrives
-  among ``inputs`` and is taken back from there; ``http_proxy`` is the one the entry script
-  chose (its environment variable wins over the asset's). Fields Turbine sends as null are unset.
+Turbine's entry script calls ``RunnerOverride(asset, asset_schema, http_proxy).run(inputs,
+action_schema)``; the value returned is the task's output. It runs the action through the
+plugin's own runtime from ``plugin_core/`` beside this file, and fails as Swimlane's declarative
+Runner does: ``::set-error <JSON>`` on stderr, exit 1, for an HTTP status >= 400 (the envelope)
+and for a run without one (``{"name", "message"}``). The entry script moves only some fields
+into ``asset``: the plugin's other asset fields are taken back from ``inputs``.
 """
 
 from __future__ import annotations

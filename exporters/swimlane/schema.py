@@ -1,18 +1,8 @@
-"""Our JSON Schemas in the shape Swimlane's runner documents (shipped nowhere: used by the export).
-
-``connector-def-runner``'s README and its examples show a small vocabulary and nothing else: one
-``type`` per property, ``title``, ``description``, ``default``, ``format``, ``properties``,
-``required``, ``additionalProperties``, ``items``, ``examples``. Turbine publishes no validator,
-so the definitions keep to that vocabulary:
-
-* a type union becomes one type: ``null`` dropped; of several others, ``string`` when allowed
-  (a value that is a number in one event and a string in another reads as text), else the first;
-* ``$ref`` to ``#/$defs/...`` is inlined; the ``then``/``else`` branches of ``allOf``
-  conditionals are merged into the properties they describe (the output's ``json_body`` is a
-  page of events or an error body: it lists both);
-* ``enum`` becomes a sentence in the description (``One of: asc, desc.``); every other keyword
-  (``$schema``, ``$id``, ``x-...``, ``pattern``, ``minimum``, ...) is left out. Our override
-  still validates every input against the full schema before anything is sent.
+"""Our JSON Schemas in the small vocabulary connector-def-runner's README shows (Turbine publishes
+no validator): one ``type`` per property (``null`` dropped; ``string`` when a union allows it, else
+the first), ``$ref`` inlined, ``allOf`` conditionals' then/else merged into the properties, an
+``enum`` as a sentence of the description; every other keyword left out (our override still
+validates against the full schema).
 """
 
 from __future__ import annotations
@@ -70,7 +60,6 @@ def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[st
 
 
 def turbine_schema(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:
-    """``schema`` in the runner's documented vocabulary (see the module docstring)."""
     root = schema if root is None else root
     schema = _resolve(schema, root)
     out: Dict[str, Any] = {key: schema[key] for key in KEPT if key in schema}

@@ -190,7 +190,7 @@ def shuffle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
 def cortex(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vendor]:
     """The Cortex export; ``tree`` is the export's top (analyzers/, thehive-templates/) and the
     venv is ``pip install`` of the analyzer's requirements.txt (cortexutils at its pin first)."""
-    from exporters.cortex import camel
+    from exporters.common import camel
     from framework.manifest import load_plugin
 
     tree = export("cortex", tmp_path_factory.mktemp("export") / "cortex")

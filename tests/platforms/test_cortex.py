@@ -18,7 +18,8 @@ from typing import Any, Dict, List, NamedTuple, Optional
 import pytest
 
 import simulator
-from exporters.cortex import camel, names, program
+from exporters.common import camel
+from exporters.cortex import names, program
 from framework.manifest import load_plugin
 from tests.platforms.conftest import Vendor
 from tests.platforms.venvs import settings
