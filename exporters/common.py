@@ -1,7 +1,8 @@
 """What every platform export shares. A platform is a folder ``exporters/<platform>/`` whose
-``__init__.py`` defines TITLE, MARKER (a file at the top of every export of it), an optional
-SETTINGS (JSON Schema of plugin.yaml ``platforms.<platform>``) and ``build(plugin, settings)
--> {posix path: bytes}``; its ``entry.py`` is shipped into the package and runs our actions.
+``__init__.py`` defines TITLE, MARKER (a file at the top of every export of it) and
+``build(plugin, settings) -> {posix path: bytes}``; ``settings.schema.json`` beside it (optional)
+is the JSON Schema of plugin.yaml ``platforms.<platform>``; its ``entry.py`` is shipped into the
+package and runs our actions.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -49,45 +50,17 @@ class ExportError(Exception):
         super().__init__("\n".join(self.lines))
 
 
-class Export(NamedTuple):
-    platform: str
-    folder: Path
-    archive: Path
-    files: int
-
-
 def platforms() -> List[str]:
     folder = Path(__file__).resolve().parent
     return sorted(info.name for info in pkgutil.iter_modules([str(folder)]) if info.ispkg)
 
 
-def pinned(description: str) -> Dict[str, Any]:
-    """The SETTINGS schema of a vendor runtime pinned exactly, ``name==version``."""
-    pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*==[^\\s]+$"
-    return {"description": description, "type": "string", "pattern": pattern}
-
-
-def settings(required: Sequence[str], **properties: Any) -> Dict[str, Any]:
-    """A SETTINGS schema: an object of these properties and no others."""
-    schema = {"type": "object", "required": list(required), "additionalProperties": False}
-    return {**schema, "properties": properties}
-
-
-def string(description: str = "", **rules: Any) -> Dict[str, Any]:
-    return {**({"description": description} if description else {}), "type": "string", **rules}
-
-
-def strings(description: str = "", item: Optional[Dict[str, Any]] = None, **rules: Any) -> Dict:
-    """An array of strings (by default non-empty ones)."""
-    described = {"description": description} if description else {}
-    return {**described, "type": "array", "items": item or string(minLength=1), **rules}
-
-
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:
-    """plugin.yaml ``platforms.<name>`` as a plain dict, checked against the module's SETTINGS."""
+    """plugin.yaml ``platforms.<name>`` as a plain dict, checked against settings.schema.json."""
     settings = json.loads(json.dumps(dict(plugin.platforms.get(name) or {})))
-    schema = getattr(module, "SETTINGS", None)
-    if schema:
+    path = Path(module.__file__).with_name("settings.schema.json")
+    if path.is_file():
+        schema = json.loads(path.read_bytes())
         errors = sorted(validator_for(schema).iter_errors(settings), key=lambda e: list(e.path))
         if errors:
             raise ExportError(
@@ -310,14 +283,12 @@ def _holds(path: Path, data: bytes) -> bool:
         return False
 
 
-def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -> Export:
+def export(
+    name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None
+) -> Tuple[Path, Path, int]:
     """Validate the plugin (an invalid one exports nothing), build, write the folder (default
-    ``dist/platforms/<name>/``) and the archive ``<name>-<id>-<version>.zip`` beside it."""
-    known = platforms()
-    if name not in known:
-        raise ExportError(
-            [f"platform: {name!r} is not a known platform; known: {', '.join(known)}."]
-        )
+    ``dist/platforms/<name>/``) and the archive ``<name>-<id>-<version>.zip`` beside it: (the
+    folder, the archive, how many files)."""
     module = importlib.import_module(f"{__package__}.{name}")
     problems = lint_plugin(str(root))
     if problems:
@@ -336,7 +307,7 @@ def export(name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None) -
     os.replace(partial, archive)
     stamp = epoch()
     os.utime(archive, (stamp, stamp))
-    return Export(platform=name, folder=folder, archive=archive, files=len(files))
+    return folder, archive, len(files)
 
 
 def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
@@ -356,16 +327,16 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
         )
         return 2
     try:
-        result = export(args.platform, root, output)
+        folder, archive, count = export(args.platform, root, output)
     except ExportError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return 1
-    title = importlib.import_module(f"{__package__}.{result.platform}").TITLE
-    print(result.folder)
-    print(result.archive)
+    title = importlib.import_module(f"{__package__}.{args.platform}").TITLE
+    print(folder)
+    print(archive)
     print(
-        f"{title}: {result.files} files in {result.folder}, archive {result.archive.name} "
+        f"{title}: {count} files in {folder}, archive {archive.name} "
         f"({time.monotonic() - started:.1f} s).",
         file=sys.stderr,
     )

@@ -23,32 +23,6 @@ HERE = Path(__file__).resolve().parent
 ITEM_TYPES = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-SETTINGS = common.settings(
-    ["runtime", "python", "dataTypeList", "observable"],
-    runtime=common.pinned("The analyzer library the program runs on, pinned (name==version)."),
-    python=common.string("Python versions, e.g. '>=3.9'."),
-    provides=common.strings(
-        "Projects the analyzer's image provides: left out of requirements.txt."
-    ),
-    dataTypeList=common.strings(
-        "The observable types the analyzer accepts (Cortex's data types).",
-        common.string(pattern="^[a-z][a-z0-9_-]*$"),
-        minItems=1,
-    ),
-    observable=common.string(
-        "The input the observable's data fills: a name or group.name.",
-        pattern="^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$",
-    ),
-    secret_phrases=common.strings(
-        "cortexutils masks config values whose names hold one of these.",
-        common.string(pattern="^[a-z0-9_]+$"),
-    ),
-    namespace=common.string(pattern="^[A-Za-z0-9_-]+$"),
-    predicate=common.string(pattern="^[A-Za-z0-9_ -]+$"),
-    count_by=common.string(pattern=NAME.pattern),
-    columns=common.strings("", common.string(pattern=NAME.pattern)),
-)
-
 
 def names(plugin: Plugin, action_id: str) -> Dict[str, str]:
     base = common.camel(plugin.title)

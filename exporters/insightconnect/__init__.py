@@ -42,37 +42,6 @@ SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "w
 # suite runs that rule, so a new one shows up there.
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
-TEXT = {"type": "string", "minLength": 1, "pattern": "^[ -~]+$"}  # one line of printable ASCII
-TEXT_LIST = {"type": "array", "minItems": 1, "items": TEXT}
-TEXTS = {"$ref": "#/$defs/texts"}
-HTTPS = {"type": "string", "pattern": "^https://"}
-
-SETTINGS = {
-    "type": "object",
-    "required": "runtime python support vendor_url license_url supported_versions tags".split(),
-    "additionalProperties": False,
-    "properties": {
-        # the plugin runtime (and SDK image tag), pinned; the Python of its image
-        "runtime": {
-            "type": "string",
-            "pattern": "^insightconnect-plugin-runtime==[0-9]+\\.[0-9]+\\.[0-9]+$",
-        },
-        "python": {"type": "string"},
-        "support": {"enum": ["community", "rapid7", "vendor"]},
-        "vendor_url": HTTPS,
-        "license_url": HTTPS,  # the license's text on the web (resources.license_url)
-        "cloud_ready": {"type": "boolean"},  # may it run on Rapid7's cloud orchestrator
-        # connection fields stored as credentials besides asset.secrets (a proxy URL's password)
-        "credentials": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "supported_versions": TEXTS,
-        "tags": {**TEXTS, "minItems": 2},
-        **dict.fromkeys(
-            "use_cases keywords key_features requirements troubleshooting links references".split(),
-            TEXTS,
-        ),
-    },
-    "$defs": {"texts": TEXT_LIST},
-}
 
 
 def fill(template: str, **values: str) -> str:

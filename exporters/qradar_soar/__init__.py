@@ -22,7 +22,6 @@ from exporters.common import (
     dump_json,
     largest_icon,
     license_files,
-    pinned,
     plugin_code,
     plugin_data_module,
     py_literal,
@@ -37,28 +36,6 @@ TITLE = "IBM QRadar SOAR"
 MARKER = "QRADAR-SOAR-EXPORT.md"
 HERE = Path(__file__).resolve().parent
 
-NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
-SETTINGS = {
-    "type": "object",
-    "required": ["runtime", "sdk", "tests", "python", "provides", "author_email"],
-    "additionalProperties": False,
-    "properties": {
-        "runtime": pinned("resilient-circuits, which runs the app in App Host"),
-        "sdk": pinned("resilient-sdk: codegen, validate, package"),
-        "tests": pinned("pytest-resilient-circuits: the function tests"),
-        "python": {"type": "string", "minLength": 1},
-        # projects resilient-circuits pins itself (left out of install_requires)
-        "provides": NAMES,
-        # our requirements the app does not use (the manifest travels as data)
-        "unneeded": NAMES,
-        "author_email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
-        "secrets": {
-            "description": "asset field -> the App Host secret its app.config value names",
-            "type": "object",
-            "additionalProperties": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"},
-        },
-    },
-}
 
 # Function input types (SOAR's input_type) for our schema types; arrays are comma-separated text.
 INPUT_TYPES = {"boolean": "boolean", "integer": "number", "number": "number"}

@@ -36,27 +36,6 @@ RESERVED = set(
 # A sentence ends at a period followed by a space (or the end), but not in "e.g." or "i.e.".
 SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.(?:\s|$)")
 
-SETTINGS = common.settings(
-    ["runtime", "python", "provides", "base_image", "not_set"],
-    runtime=common.pinned("The SDK the app runs on, pinned (name==version)."),
-    python=common.string(
-        "The Python versions of the SDK's base image, e.g. '>=3.11'.", minLength=1
-    ),
-    provides=common.strings("Projects the SDK pins itself: left out of requirements.txt."),
-    base_image=common.string(
-        "The Dockerfile's base image: Shuffle's app SDK image.",
-        pattern="^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?$",
-    ),
-    not_set=common.string(
-        "What an optional authentication field without a default is prefilled with; the app "
-        "treats it (any case) as not set.",
-        pattern="^[A-Za-z][A-Za-z ()_-]*$",
-    ),
-    masked=common.strings("Asset fields shown as password inputs besides the asset's secrets."),
-    tags=common.strings(),
-    categories=common.strings(),
-)
-
 
 def text(value: Any) -> str:
     """A schema value as the string Shuffle passes (lists comma-separated, as we accept them)."""

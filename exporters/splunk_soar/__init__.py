@@ -35,31 +35,6 @@ ENVIRONMENTS = [
     ("darwin", "arm64"),
 ]
 
-SETTINGS = common.settings(
-    ["appid", "runtime", "python", "app_type", "action_type", "sensitive", "unneeded"],
-    appid=common.string(
-        "The app's id on the platform: a UUID made once and kept, so a new version upgrades the "
-        "installed app instead of adding a second one.",
-        pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
-    ),
-    runtime=common.pinned("The SDK the app is built and run with, pinned (name==version)."),
-    python=common.string(
-        "The app's requires-python, e.g. '>=3.13,<3.14' (the SDK's Python).",
-        pattern=">=\\s*[0-9]+\\.[0-9]+",
-    ),
-    app_type=common.string("The manifest's app type.", minLength=1),
-    action_type=common.string(
-        "The manifest's type of every action (investigate, ...).", minLength=1
-    ),
-    sensitive=common.strings(
-        "Asset fields stored encrypted besides asset.secrets (a proxy URL may carry credentials)."
-    ),
-    unneeded=common.strings(
-        "Projects of requirements.txt the app does not need (PyYAML: the manifest travels as "
-        "Python data)."
-    ),
-)
-
 
 def dependencies(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
     return [settings["runtime"], *common.requirements_without(plugin, settings["unneeded"])]

@@ -26,28 +26,6 @@ DATA = "plugin_data.json"  # in CORE; the override reads it by this name
 # Names the entry script's recursive globs look for besides <action>.py.
 GLOBBED = {"runner_override.py"}
 
-SETTINGS = common.settings(
-    ["runtime", "python", "provides", "auth", "security"],
-    runtime=common.pinned("The vendor runtime the connector runs on, pinned (name==version)."),
-    python=common.string("The Python versions that runtime supports, e.g. '>=3.10'.", minLength=1),
-    provides=common.strings("Projects the runtime installs itself: left out of requirements.txt."),
-    auth=common.string(
-        "The asset/1 name: the runner's authentication method (apikey, ...).",
-        pattern="^[a-z][a-z0-9_]*$",
-    ),
-    security={
-        "description": "The asset's meta.security, e.g. a header rendered from asset fields.",
-        "type": "object",
-        "required": ["type", "name", "in"],
-        "properties": {
-            "type": {"const": "apiKey"},
-            "name": common.string(minLength=1),
-            "in": {"enum": ["header", "query", "cookie"]},
-            "format": common.string(),
-        },
-    },
-)
-
 
 def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
     return {
