@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from string import Template
 from types import ModuleType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -182,6 +183,11 @@ def text_file(*lines: str) -> bytes:
 def render(template: Path, **values: Any) -> bytes:
     """A ``*.tmpl`` file beside a builder filled by ``str.format`` (``{{`` is a brace)."""
     return template.read_text(encoding="utf-8").format(**values).encode("utf-8")
+
+
+def fill(template: Path, **values: Any) -> str:
+    """A ``*.tmpl`` beside a builder filled by ``string.Template``: for bodies full of braces."""
+    return Template(template.read_text(encoding="utf-8")).substitute(values)
 
 
 def cell(value: Any) -> str:

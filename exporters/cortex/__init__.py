@@ -10,7 +10,6 @@ import html
 import json
 import re
 from pathlib import Path
-from string import Template
 from typing import Any, Dict, List, Mapping
 
 from exporters import common
@@ -105,7 +104,8 @@ def long_html(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> bytes
     evaluate ``{{...}}`` there); string.Template, as the braces are Angular's."""
     esc = html.escape
     cols = columns(plugin, settings, action_id)
-    text = Template((HERE / "long.html.tmpl").read_text(encoding="utf-8")).substitute(
+    text = common.fill(
+        HERE / "long.html.tmpl",
         title=esc(f"{plugin.title}: {plugin.actions[action_id].title}"),
         count_by=esc(str(settings.get("count_by", "eventType"))),
         heads="".join(f"<th ng-non-bindable>{esc(head)}</th>" for _, head in cols),

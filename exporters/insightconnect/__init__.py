@@ -11,13 +11,13 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from string import Template
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from exporters.common import (
     ExportError,
     dockerfile_value,
     dump_yaml,
+    fill,
     largest_icon,
     license_files,
     plugin_code,
@@ -42,11 +42,6 @@ SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "w
 # suite runs that rule, so a new one shows up there.
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
-
-
-def fill(template: str, **values: str) -> str:
-    """A ``*.tmpl`` of this folder with its ``$names`` filled (code values quoted by the caller)."""
-    return Template((HERE / template).read_text(encoding="utf-8")).substitute(values)
 
 
 def camel(name: str) -> str:
@@ -252,7 +247,7 @@ def _type(kind: str, types: Mapping[str, Any], definitions: Dict[str, Any]) -> D
     if kind in PRIMITIVES:
         return {"type": PRIMITIVES[kind]}
     if kind == "credential_secret_key":
-        definitions.setdefault(kind, json.loads(fill("credential_secret_key.json.tmpl")))
+        definitions.setdefault(kind, json.loads(fill(HERE / "credential_secret_key.json.tmpl")))
     elif kind not in definitions:
         definition = definitions[kind] = {"type": "object", "title": kind, "properties": {}}
         definition["properties"], required = _schema_properties(types[kind], types, definitions)
@@ -350,7 +345,7 @@ def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
         for item, (_, notes) in zip(the_spec["version_history"], history)
     ]
     return fill(
-        "help.md.tmpl",
+        HERE / "help.md.tmpl",
         description=the_spec["description"],
         requirements=_bullets(the_spec["requirements"] or ["None"]),
         connection=_documented(the_spec["connection"], INPUT_COLUMNS, "input"),
@@ -384,21 +379,21 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     }
     imports = "".join(f"from .{a}.action import {camel(a)}\n" for a in the_spec["actions"])
     text: Dict[str, str] = {
-        f"bin/{pkg}": fill("bin.tmpl", **values),
-        "setup.py": fill("setup.py.tmpl", **values),
+        f"bin/{pkg}": fill(HERE / "bin.tmpl", **values),
+        "setup.py": fill(HERE / "setup.py.tmpl", **values),
         # insight-plugin's Dockerfile; its PYTHONPATH line is the vendor's way of running every
         # plugin from /workspace (the platform suite runs what pip installs, without it).
-        "Dockerfile": fill("Dockerfile.tmpl", **values),
+        "Dockerfile": fill(HERE / "Dockerfile.tmpl", **values),
         # insight-plugin's own: it reads name, vendor and version from the spec when it runs.
         "Makefile": (HERE / "Makefile.vendor").read_text(encoding="utf-8"),
-        ".dockerignore": fill("dockerignore.tmpl"),
-        "requirements.txt": fill("requirements.txt.tmpl"),
+        ".dockerignore": fill(HERE / "dockerignore.tmpl"),
+        "requirements.txt": fill(HERE / "requirements.txt.tmpl"),
         "help.md": help_md(the_spec, changelog(plugin)),
         f"{pkg}/__init__.py": GENERATED,
         f"{pkg}/actions/__init__.py": f"{GENERATED}\n{imports}\n",
         f"{pkg}/connection/__init__.py": f"{GENERATED}from .connection import Connection\n",
-        f"{pkg}/connection/connection.py": fill("connection.py.tmpl"),
-        f"{pkg}/connection/schema.py": fill("connection-schema.py.tmpl", **values),
+        f"{pkg}/connection/connection.py": fill(HERE / "connection.py.tmpl"),
+        f"{pkg}/connection/schema.py": fill(HERE / "connection-schema.py.tmpl", **values),
         f"{pkg}/triggers/__init__.py": f"{GENERATED}\n",
         f"{pkg}/tasks/__init__.py": f"{GENERATED}\n",
         f"{pkg}/util/__init__.py": GENERATED,
@@ -418,9 +413,9 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             **{f"{part}_schema": _schema(action[part], types) for part in ("input", "output")},
         }
         text[f"{folder}/__init__.py"] = f"{GENERATED}from .action import {name}\n"
-        text[f"{folder}/action.py"] = fill("action.py.tmpl", **names)
-        text[f"{folder}/schema.py"] = fill("schema.py.tmpl", **names)
-        text[f"unit_test/test_{action_id}.py"] = fill("unit_test.py.tmpl", **names)
+        text[f"{folder}/action.py"] = fill(HERE / "action.py.tmpl", **names)
+        text[f"{folder}/schema.py"] = fill(HERE / "schema.py.tmpl", **names)
+        text[f"unit_test/test_{action_id}.py"] = fill(HERE / "unit_test.py.tmpl", **names)
     files = {path: content.encode("utf-8") for path, content in text.items()}
     files[MARKER] = dump_yaml(the_spec)
     ascii_only(files[MARKER].decode("utf-8"), MARKER)

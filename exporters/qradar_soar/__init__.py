@@ -14,12 +14,12 @@ import struct
 import uuid
 import zlib
 from pathlib import Path
-from string import Template
 from typing import Any, Dict, List, NamedTuple
 
 from exporters.common import (
     ExportError,
     dump_json,
+    fill,
     largest_icon,
     license_files,
     plugin_code,
@@ -39,16 +39,6 @@ HERE = Path(__file__).resolve().parent
 
 # Function input types (SOAR's input_type) for our schema types; arrays are comma-separated text.
 INPUT_TYPES = {"boolean": "boolean", "integer": "number", "number": "number"}
-
-
-def fill(template: str, **values: str) -> str:
-    """A ``*.tmpl`` of this folder with its ``$names`` filled (code values quoted by the caller)."""
-    return Template((HERE / template).read_text(encoding="utf-8")).substitute(values)
-
-
-def load_json(template: str) -> Any:
-    """A JSON skeleton of this folder: a generated file's fixed values, in its key order."""
-    return json.loads((HERE / template).read_text(encoding="utf-8"))
 
 
 def package_name(plugin: Plugin) -> str:
@@ -104,7 +94,7 @@ def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
 
 def export_res(plugin: Plugin) -> Dict[str, Any]:
     """The export data codegen reads: an org export (export.res.tmpl) holding only our objects."""
-    export = load_json("export.res.tmpl")
+    export = json.loads((HERE / "export.res.tmpl").read_bytes())
     (field_t,), (function_t,) = export["fields"], export["functions"]
     value_t, view_t = field_t["values"][0], function_t["view_items"][0]
     destination = package_name(plugin)
@@ -193,7 +183,7 @@ def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
 
 
 def function_py(plugin: Plugin, action_id: str) -> bytes:
-    return fill("function.py.tmpl", **action_values(plugin, action_id)).encode("utf-8")
+    return fill(HERE / "function.py.tmpl", **action_values(plugin, action_id)).encode("utf-8")
 
 
 def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
@@ -250,7 +240,7 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
 
 
 def setup_py(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    return fill("setup.py.tmpl", **plugin_values(plugin, settings)).encode("utf-8")
+    return fill(HERE / "setup.py.tmpl", **plugin_values(plugin, settings)).encode("utf-8")
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
@@ -282,19 +272,22 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
             )
         results = json.dumps(payload_example(plugin, action_id), indent=2)[:1500]
         values = {**action_values(plugin, action_id), "inputs": inputs, "results": results}
-        functions += fill("README-function.md.tmpl", **values)
+        functions += fill(HERE / "README-function.md.tmpl", **values)
     toc = "".join(
         f"- [Function - {a.title}](#function---{a.title.lower().replace(' ', '-')})\n"
         for a in plugin.actions.values()
     )
     values = {**plugin_values(plugin, settings), "config": config, "functions": functions}
-    return fill("README.md.tmpl", toc=toc, **values).encode("utf-8")
+    return fill(HERE / "README.md.tmpl", toc=toc, **values).encode("utf-8")
 
 
 def payload_example(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     """The results payload resilient-circuits builds (version 2.0) around the output example."""
     examples = plugin.actions[action_id].output_schema.get("examples") or [{}]
-    return {**load_json("output_json_example.json.tmpl"), "content": examples[0]}
+    return {
+        **json.loads((HERE / "output_json_example.json.tmpl").read_bytes()),
+        "content": examples[0],
+    }
 
 
 def payload_schema(plugin: Plugin, action_id: str) -> Dict[str, Any]:
@@ -302,7 +295,7 @@ def payload_schema(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     output = plugin.actions[action_id].output_schema
     envelope = {k: v for k, v in output.items() if k not in ("$schema", "$id", "examples", "$defs")}
     defs = {**output.get("$defs", {}), "envelope": envelope}
-    return {**load_json("output_json_schema.json.tmpl"), "$defs": defs}
+    return {**json.loads((HERE / "output_json_schema.json.tmpl").read_bytes()), "$defs": defs}
 
 
 def _png_rows(data: bytes) -> List[bytearray]:
@@ -359,7 +352,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     top = f"{package}/{package}"
     values = plugin_values(plugin, settings)
     files = {
-        MARKER: fill("QRADAR-SOAR-EXPORT.md.tmpl", **values).encode("utf-8"),
+        MARKER: fill(HERE / "QRADAR-SOAR-EXPORT.md.tmpl", **values).encode("utf-8"),
         "export.res": dump_json(export_res(plugin)),
         f"{package}/setup.py": setup_py(plugin, settings),
         f"{package}/README.md": readme(plugin, settings),
@@ -368,8 +361,8 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{package}/icons/company_logo.png": icon(plugin, 100, 100),
         **{f"{top}/{name}": data for name, data in license_files(plugin).items()},
         f"{top}/bridge.py": (HERE / "entry.py").read_bytes(),
-        f"{top}/util/config.py": fill("config.py.tmpl", **values).encode("utf-8"),
-        f"{top}/util/customize.py": fill("customize.py.tmpl", **values).encode("utf-8"),
+        f"{top}/util/config.py": fill(HERE / "config.py.tmpl", **values).encode("utf-8"),
+        f"{top}/util/customize.py": fill(HERE / "customize.py.tmpl", **values).encode("utf-8"),
         f"{top}/plugin/__init__.py": b'"""The plugin core (put on sys.path by bridge.py)."""\n',
         f"{top}/plugin/plugin_data.py": plugin_data_module(plugin, "qradar_soar"),
     }
