@@ -1,8 +1,7 @@
-"""What every platform export shares. A platform is a folder ``exporters/<platform>/`` whose
-``__init__.py`` defines TITLE, MARKER (a file at the top of every export of it) and
-``build(plugin, settings) -> {posix path: bytes}``; ``settings.schema.json`` beside it (optional)
-is the JSON Schema of plugin.yaml ``platforms.<platform>``; its ``entry.py`` is shipped into the
-package and runs our actions.
+"""What every platform export shares. A platform is ``exporters/<platform>/``: its
+``__init__.py`` defines TITLE, MARKER (a file atop every export) and ``build(plugin, settings)
+-> {posix path: bytes}``; ``settings.schema.json`` (optional) checks plugin.yaml
+``platforms.<platform>``; ``entry.py`` ships in the package and runs our actions.
 """
 
 from __future__ import annotations

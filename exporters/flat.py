@@ -1,8 +1,6 @@
-"""Our schemas as flat parameters and back (Splunk SOAR, Shuffle; shipped beside their entry
-points as ``flat.py``, importing nothing of this project). The asset's properties are fields in
-schema order. An action's object-valued inputs (``parameters``) give one field per property,
-required when both are; every other input is one field. Two fields of one name clash (the
-platform's export refuses them); ``nest`` puts flat values back into their inputs, None unset.
+"""Our schemas as flat parameters and back (shipped as ``flat.py`` beside the Splunk SOAR and
+Shuffle entry points; imports nothing of ours). An object-valued input gives one field per
+property (required when both are); two fields of one name clash; ``nest`` undoes it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""TheHive Cortex: an analyzer (one JSON definition per action + a cortexutils program beside
-the plugin core, as TheHive-Project's Cortex-Analyzers lay them out) and TheHive's report
-templates; what only Cortex needs is plugin.yaml ``platforms.cortex``. <Name> is the plugin's
-title and <Flavor> the action's title, each as one CamelCase word.
+"""TheHive Cortex: an analyzer (a JSON definition per action, a cortexutils program beside
+the plugin core) and TheHive's report templates. <Name> is the plugin's title and <Flavor> the
+action's title, each as one CamelCase word.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
-"""The Cortex analyzer program (exported as ``analyzers/<Name>/<id>_analyzer.py``, the plugin
-core beside it): one cortexutils job in (the asset from ``config``, Cortex's own proxy when
-``http_proxy`` is unset; the observable's data at ``platforms.cortex.observable``, job parameters
-by name; the action from ``config.action``), one answer out. A 2xx answer is ``report()`` (the
-envelope unchanged, event counts, one taxonomy); anything else is ``error()``. Every secret
-value (secret-named config, the token, proxy passwords) is scrubbed from anything written.
+"""The Cortex analyzer program (``analyzers/<Name>/<id>_analyzer.py``, the plugin core beside
+it): one cortexutils job in, one answer out: ``report()`` for a 2xx answer, else ``error()``.
+Every secret value is scrubbed from anything written.
 """
 
 from __future__ import annotations

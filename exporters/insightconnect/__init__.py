@@ -1,8 +1,6 @@
-"""Rapid7 InsightConnect: a plugin directory in the layout ``insight-plugin create`` makes.
-
-plugin.spec.yaml comes from plugin.yaml and its schemas, its texts in the Rapid7 validators' rules;
-the files insight-plugin generates from a spec are then byte for byte its own. Our code (and
-entry.py as bridge.py) sits in ``icon_<id>/util/``, where setup.py's find_packages() installs it.
+"""Rapid7 InsightConnect: a plugin directory as ``insight-plugin create`` makes it, from a
+plugin.spec.yaml written in the Rapid7 validators' rules; our code (and entry.py as bridge.py)
+sits in ``icon_<id>/util/``, where setup.py's find_packages() installs it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
-"""InsightConnect's plugin runtime -> this plugin's own runtime (exported as util/bridge.py).
-
-The generated Connection and Action classes call these functions; the plugin's core beside this
-module (framework/, connectors/, actions/, plugin_data.py) does the work. What is InsightConnect's
-own: the connection check (the runtime's quotes every value, secrets included, in its error);
-secrets arriving as {"secretKey": ...}; empty optional fields and enums left out; 401, 403, 404,
-429 and 5xx raised as the runtime's presets, the envelope as JSON in ``data``; the core's
-one-sentence messages as the cause of every other failure. No message carries a secret.
+"""InsightConnect's plugin runtime -> this plugin's own runtime (exported as util/bridge.py):
+the generated Connection and Action classes call these functions. No message carries a secret.
 """
 
 import json

@@ -1,9 +1,6 @@
-"""IBM QRadar SOAR: an App Host app for ``resilient-sdk`` and ``resilient-circuits``.
-
-``export.res`` (one function per action, its inputs as fields, the message destination) and
-``fn_<id>/``: what IBM's codegen leaves to the app's author, ``bridge.py`` (entry.py) and the
-plugin's code in ``plugin/``. ``resilient-sdk codegen --reload`` adds its boilerplate offline and
-never overwrites a file that exists. Every name derives from plugin.yaml's id.
+"""IBM QRadar SOAR: ``export.res`` (a function per action, its inputs as fields) and the
+``fn_<id>/`` app: what IBM's codegen leaves to the author, ``bridge.py`` (entry.py) and the
+plugin in ``plugin/``; ``resilient-sdk codegen --reload`` adds the rest and overwrites nothing.
 """
 
 from __future__ import annotations

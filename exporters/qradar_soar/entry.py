@@ -1,10 +1,6 @@
 """IBM QRadar SOAR function runtime (exported as ``<package>/bridge.py``): the generated function
-hands ``run`` the app.config section and its inputs; the plugin's own runner does the rest.
-
-An HTTP response is the payload's content, unchanged (success False for a non-2xx status, the
-console's error detail the reason); invalid values and transport failures fail the function with
-our one sentence, except that a cursor walk cut short returns what it read. Every sentence is
-scrubbed of the asset's secrets: SOAR substitutes ``$NAME`` in inputs too.
+hands ``run`` the app.config section and its inputs; the plugin's own runner does the rest. Every
+sentence is scrubbed of the asset's secrets (SOAR substitutes ``$NAME`` in inputs too).
 """
 
 from __future__ import annotations

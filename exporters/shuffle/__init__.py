@@ -1,12 +1,7 @@
-"""Shuffle: a Python app folder ``<id>/<version>/`` (WALKOFF ``api.yaml``, Dockerfile,
-``src/app.py`` and the plugin core) run by ``shuffle-sdk``, as Shuffle's hotload and "Download
-from URL" find apps; what only Shuffle needs is plugin.yaml ``platforms.shuffle``.
-
-Every parameter is a string (our coercion does the typing). Enums and booleans of an action
-become ``options``, the default first since Shuffle's editor preselects ``options[0]``, else
-``Not set||`` for an optional one. Authentication parameters cannot have options and the dialog
-refuses empty fields: optional ones are prefilled with their default, or the not-set sentinel
-(``platforms.shuffle.not_set``); an example holding ``***`` makes one a password input.
+"""Shuffle: an app folder ``<id>/<version>/`` (WALKOFF ``api.yaml``, Dockerfile, ``src/app.py``
+and the plugin core) run by ``shuffle-sdk``. Every parameter is a string; enums and booleans of
+an action become ``options``, the preselected one first. The authentication dialog has no
+options and refuses empty fields: optional ones are prefilled (default, else the not-set value).
 """
 
 from __future__ import annotations

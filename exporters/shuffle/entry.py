@@ -1,9 +1,6 @@
-"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``, flat.py beside it). ``run``
-sorts the flat string values shuffle-sdk passes into the asset and the nested inputs (flat.py),
-runs the action and returns JSON: the envelope for any HTTP response, else ``{"success": false,
-"reason", "cause"}`` (Shuffle's shape for an app-level failure) plus ``"envelope"`` when a cursor
-walk broke off. Sentences name Shuffle's flat parameters. It never raises (shuffle-sdk would
-bury our sentence) and never prints or logs a value.
+"""Shuffle app runtime (exported as ``src/shuffle_adapter.py``, flat.py beside it): ``run`` returns
+JSON, the envelope for any HTTP response, else ``{"success": false, "reason", "cause"}``. It never
+raises (shuffle-sdk would bury our sentence) and never prints or logs a value.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Splunk SOAR: an app project (the layout ``soarapps init`` makes) for the official
-``splunk-soar-sdk``, whose CLI runs and packages it; what only SOAR needs is plugin.yaml
-``platforms.splunk_soar``. SOAR's packager ships only ``.py`` files, so the manifest and schemas
-travel as the generated ``src/plugin_data.py``. ``soarapps manifests create`` needs a ``uv.lock``
-the export cannot make (no package index): ``uv.lock`` beside this file is ``uv lock`` of an
-export, shipped as it is; ``make platforms`` checks it is current.
+"""Splunk SOAR: an app project (as ``soarapps init`` lays it out) for ``splunk-soar-sdk``.
+Its packager ships only ``.py`` files, so the manifest and schemas travel as ``src/plugin_data.py``;
+``uv.lock`` beside this file is ``uv lock`` of an export (``make platforms`` checks it is current).
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""How the plugin's schemas map onto Splunk SOAR's fields (shipped as ``src/soar_mapping.py``):
-plain data, no splunk-soar-sdk import. A SOAR field has one type: the first of string, array,
-integer, number, boolean a property allows (untyped: string), an array travelling as a
-comma-separated string (``allow_list``); SOAR shows only a description: ``"Title: description"``.
-Params are the inputs flattened by ``flat.py``; two params with one name are refused.
+"""How the plugin's schemas map onto Splunk SOAR's fields (shipped as ``src/soar_mapping.py``;
+no splunk-soar-sdk import). A SOAR field has one type and shows only a description.
 """
 
 from __future__ import annotations

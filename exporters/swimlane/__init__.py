@@ -1,10 +1,6 @@
-"""Swimlane Turbine: a connector tree (Turbine's connector template layout) run by Swimlane's
-``connector-def-runner``; what only Turbine needs is plugin.yaml ``platforms.swimlane``.
-
-Turbine's entry script finds an action's override by a recursive glob for ``<action>.py`` and
-silently falls back to the declarative Runner when more than one file matches: the plugin's code
-travels under ``connector/src/plugin_core/`` with any module the glob would match renamed
-``<name>_action.py`` (its class reference adjusted in the shipped ``plugin_data.json``).
+"""Swimlane Turbine: a connector tree run by Swimlane's ``connector-def-runner``. Its entry
+script globs for ``<action>.py`` and falls back silently when several match: plugin code the glob
+would match ships as ``<name>_action.py`` (its class reference adjusted in ``plugin_data.json``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""Swimlane Turbine custom code for one action of this plugin (exported as ``<action>.py``).
-
-Turbine's entry script calls ``RunnerOverride(asset, asset_schema, http_proxy).run(inputs,
-action_schema)``; the value returned is the task's output. It runs the action through the
-plugin's own runtime from ``plugin_core/`` beside this file, and fails as Swimlane's declarative
-Runner does: ``::set-error <JSON>`` on stderr, exit 1, for an HTTP status >= 400 (the envelope)
-and for a run without one (``{"name", "message"}``). The entry script moves only some fields
-into ``asset``: the plugin's other asset fields are taken back from ``inputs``.
+"""Swimlane Turbine custom code for one action (exported as ``<action>.py``): the entry script
+calls ``RunnerOverride(asset, asset_schema, http_proxy).run(inputs, action_schema)``. It fails as
+the declarative Runner does: ``::set-error <JSON>`` on stderr, exit 1.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Our JSON Schemas in the small vocabulary connector-def-runner's README shows (Turbine publishes
-no validator): one ``type`` per property (``null`` dropped; ``string`` when a union allows it, else
-the first), ``$ref`` inlined, ``allOf`` conditionals' then/else merged into the properties, an
-``enum`` as a sentence of the description; every other keyword left out (our override still
-validates against the full schema).
+"""Our JSON Schemas in the small vocabulary connector-def-runner's README shows: one ``type``
+per property, ``$ref`` inlined, ``allOf`` then/else merged, an ``enum`` in the description.
 """
 
 from __future__ import annotations
