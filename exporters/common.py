@@ -86,8 +86,7 @@ def largest_icon(plugin: Plugin) -> str:
 
 
 def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
-    """framework/ and the packages of every ``module:Class`` plugin.yaml names, taken as the
-    bundle takes them (``runtime.package.read_entries``: tracked ``.py`` files only)."""
+    """framework/ and every package plugin.yaml names (tracked ``.py`` files, as the bundle)."""
     refs = [plugin.asset.connector, *(action.class_ref for action in plugin.actions.values())]
     packages = {"framework", *(ref.split(".", 1)[0].split(":", 1)[0] for ref in refs)}
     try:
@@ -105,8 +104,7 @@ def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
 
 
 def plugin_data(plugin: Plugin) -> Dict[str, Any]:
-    """``{"manifest": ..., "documents": {path: JSON}}`` for ``plugin_from_data`` where files
-    cannot travel; a manifest JSON cannot hold exactly (a YAML date, ...) is refused."""
+    """The manifest and schemas for ``plugin_from_data``; JSON must hold it exactly."""
     manifest, documents = read_documents(plugin.root)
     try:
         exact = json.loads(json.dumps(manifest)) == manifest
@@ -196,8 +194,7 @@ def cell(value: Any) -> str:
 
 
 def camel(text: str, prefix: str = "A") -> str:
-    """``text`` as one CamelCase identifier-like word (``prefix`` when it would not start with a
-    letter)."""
+    """``text`` as one CamelCase word (``prefix`` first when it would not start with a letter)."""
     name = "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", text))
     return name if name[:1].isalpha() else prefix + name
 
@@ -220,8 +217,7 @@ def py_literal(value: Any) -> str:
 
 
 def py_string(value: str) -> str:
-    """A double-quoted literal (JSON's escapes are Python's and TOML's basic strings'): what a
-    vendor's generator writes for an ordinary value."""
+    """A double-quoted literal: JSON's escapes are Python's and TOML's basic strings'."""
     return json.dumps(str(value))
 
 
@@ -235,9 +231,7 @@ def dockerfile_value(value: str) -> str:
 def write_tree(
     folder: Path, files: Mapping[str, bytes], stamp: Mapping[str, str], keep: Sequence[Path] = ()
 ) -> None:
-    """``files`` under ``folder``, replacing only an earlier export (``STAMP`` naming ``stamp``);
-    never the current directory, ``keep`` or a parent of one. Staged beside it, then swapped in,
-    with fixed modes and one mtime."""
+    """``files`` under ``folder``, staged then swapped in; only an earlier export is replaced."""
     folder = folder.resolve()
     for kept in (Path.cwd(), *keep):
         kept = kept.resolve()
@@ -291,9 +285,7 @@ def _holds(path: Path, data: bytes) -> bool:
 def export(
     name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None
 ) -> Tuple[Path, Path, int]:
-    """Validate the plugin (an invalid one exports nothing), build, write the folder (default
-    ``dist/platforms/<name>/``) and the archive ``<name>-<id>-<version>.zip`` beside it: (the
-    folder, the archive, how many files)."""
+    """Validate, build, write the folder and the zip beside it: (folder, archive, file count)."""
     module = importlib.import_module(f"{__package__}.{name}")
     problems = lint_plugin(str(root))
     if problems:
@@ -316,8 +308,7 @@ def export(
 
 
 def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
-    """``python -m runtime export PLATFORM [--output DIR] [--root ROOT]``: exit 0 written, 1
-    cannot be made (nothing written), 2 an unknown platform."""
+    """``export PLATFORM``: exit 0 written, 1 cannot be made, 2 an unknown platform."""
     root = Path(args.root).resolve() if getattr(args, "root", None) else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else None
     started = time.monotonic()

@@ -55,8 +55,7 @@ def clashes(fields: Iterable[Field]) -> List[Tuple[Field, Field]]:
 
 
 def nest(fields: Iterable[Field], values: Mapping[str, Any]) -> Dict[str, Any]:
-    """The action's inputs from flat values by name; a name that is no field stays a top-level
-    input (validation names it)."""
+    """The action's inputs from flat values; a name that is no field stays top-level."""
     groups = {field.name: field.group for field in fields}
     inputs: Dict[str, Any] = {}
     for name, value in values.items():

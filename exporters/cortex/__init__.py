@@ -86,8 +86,7 @@ def definition(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> Dict
 
 
 def columns(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> List[List[str]]:
-    """[name, header] of the events table: ``platforms.cortex.columns`` titled by the output
-    schema (an event property it does not know is refused)."""
+    """[name, header] of the events table (a column the event schema lacks is refused)."""
     schema = plugin.actions[action_id].output_schema
     event = schema.get("$defs", {}).get("event", {}).get("properties", {})
     unknown = [c for c in settings.get("columns", []) if c not in event]
@@ -99,8 +98,7 @@ def columns(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> List[Li
 
 
 def long_html(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> bytes:
-    """Manifest text HTML-escaped, in ``ng-non-bindable`` elements (TheHive's AngularJS does not
-    evaluate ``{{...}}`` there); string.Template, as the braces are Angular's."""
+    """Text HTML-escaped in ``ng-non-bindable`` elements: AngularJS does not evaluate it there."""
     esc = html.escape
     cols = columns(plugin, settings, action_id)
     text = common.fill(

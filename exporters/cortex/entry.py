@@ -76,8 +76,7 @@ class Scrubber:
         return value
 
     def clean(self, value: Any, masked: bool = False) -> Any:
-        """``value`` with every secret value replaced, and (``masked``) the values of keys named
-        like a secret."""
+        """``value`` without secret values (``masked``: nor values of secret-named keys)."""
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
@@ -145,8 +144,7 @@ class PluginAnalyzer(Analyzer):
         return Scrubber(getattr(self, "_input", {}), getattr(self, "phrases", DEFAULT_PHRASES))
 
     def error(self, message: str, ensure_ascii: bool = True) -> NoReturn:
-        """cortexutils' error (the job echoed, its secret-named config masked, exit 1), after our
-        rule: every secret value out of the job and the message."""
+        """cortexutils' error (job echoed, exit 1), every secret value out of it."""
         scrubber = self.scrubber()
         if isinstance(self._input, Mapping):
             self._input = scrubber.clean(self._input, masked=True)
@@ -188,9 +186,7 @@ class PluginAnalyzer(Analyzer):
         return asset
 
     def inputs(self, action_id: str) -> Dict[str, Any]:
-        """The observable at ``platforms.cortex.observable``, then the job parameters by name:
-        an input (``parameters``, ``follow_cursor``) or a field of one (``limit``, ``threat_id``);
-        any other name is kept at the top, where validation names it."""
+        """The observable, then the job parameters by name: an input or a field of one."""
         schema = self.plugin.actions[action_id].input_schema.get("properties", {})
         groups = {
             leaf: key for key, sub in schema.items() for leaf in sub.get("properties", {}) or {}

@@ -323,8 +323,7 @@ def _png_rows(data: bytes) -> List[bytearray]:
 
 
 def icon(plugin: Plugin, width: int, height: int) -> bytes:
-    """The largest icon scaled (nearest pixel) to a height x height square, centred on a
-    transparent width x height PNG: App Host's app_logo (200x72) and company_logo (100x100)."""
+    """The largest icon scaled into a transparent width x height PNG (App Host's logos)."""
     rows = _png_rows(read_file(plugin, largest_icon(plugin)))
     size, left = len(rows), (width - height) // 2
     out = b""

@@ -49,8 +49,7 @@ def first_sentence(text: str) -> str:
 
 
 def parameter(field: Field, *notes: str, example: str = "") -> Dict[str, Any]:
-    """A parameter described in one sentence (the schema's first, else its title; its advice
-    for YAML and JSON files left out), short notes after a semicolon."""
+    """A parameter in one sentence (without YAML/JSON advice), notes after a semicolon."""
     schema = field.schema
     line = FILE_ADVICE.sub(
         "", first_sentence(schema.get("description") or schema.get("title") or "")

@@ -30,8 +30,7 @@ CAUSES = {
 
 
 def takes_sentinel(field: Field) -> bool:
-    """An optional asset field that may be null and has no default: Shuffle's authentication
-    dialog refuses an empty field, so api.yaml prefills it with the not-set sentinel."""
+    """Optional, nullable, no default: prefilled with the not-set sentinel (no empty fields)."""
     schema = field.schema
     return not field.required and "null" in types_of(schema) and schema.get("default") is None
 
@@ -41,9 +40,7 @@ def _unset(value: Any) -> bool:
 
 
 def split(plugin: Any, action_id: str, values: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict]:
-    """Flat Shuffle values -> (asset, inputs). "" and None mean not set; so does the sentinel
-    (plugin.yaml ``platforms.shuffle.not_set``, any case) in a field that takes it. Names that
-    are neither asset fields nor inputs are kept as top-level inputs (validation names them)."""
+    """Flat values -> (asset, inputs); "", None and the not-set sentinel mean not set."""
     not_set = str((plugin.platforms.get(PLATFORM) or {}).get("not_set", "")).strip().lower()
     fields = asset_fields(plugin.asset.schema)
     sentinel = {field.name for field in fields if takes_sentinel(field)} if not_set else set()
@@ -69,8 +66,7 @@ FILE_ADVICE = re.compile(r" \([^()]*\b(?:YAML|JSON)\b[^()]*\)")
 
 
 def flat_message(text: str, fields: Any) -> str:
-    """A core sentence about inputs in Shuffle's terms: ``path_parameters.threat_id`` becomes the
-    parameter ``threat_id``; advice about quoting in YAML and JSON files is left out."""
+    """An input sentence naming Shuffle's flat parameter, without YAML/JSON advice."""
     for field in fields:
         if field.group:
             text = re.sub(
@@ -82,8 +78,7 @@ def flat_message(text: str, fields: Any) -> str:
 
 
 def dump(value: Any) -> str:
-    """JSON text, non-ASCII kept as is. A string holding a lone surrogate (valid JSON:
-    "\\udc80") has no UTF-8 form: then the whole document uses \\u escapes, keeping every value."""
+    """JSON text, non-ASCII kept unless a lone surrogate needs \\u escapes throughout."""
     from framework.exact import dumps  # every number as SentinelOne sent it
 
     text = dumps(value, ensure_ascii=False)

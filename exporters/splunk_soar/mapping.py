@@ -56,8 +56,7 @@ def python_name(name: str) -> Tuple[str, Optional[str]]:
 
 
 def sensitive_fields(fields: List[Field], names: Iterable[str]) -> List[str]:
-    """``names`` (the secrets and, e.g., a proxy URL that may carry credentials): asset fields
-    SOAR stores encrypted, each a string field of the asset."""
+    """``names``, asset fields SOAR stores encrypted: each must be a string asset field."""
     names = list(names)
     for field in fields:
         if field.name in names and kind_of(field.schema) != "string":
@@ -81,10 +80,7 @@ def params(input_schema: Mapping[str, Any]) -> List[Field]:
 
 
 def output_tree(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:
-    """The datapaths an output schema describes: ``{"object": {name: tree}}``, ``{"list":
-    tree}`` or a kind (string, integer, number, boolean); None for an object with free keys
-    (no datapath: its data is still in the result). Properties declared in the ``then``/``else``
-    branches of ``allOf`` conditionals count too: their datapaths are merged."""
+    """Datapaths: ``{"object": {...}}``, ``{"list": tree}``, a kind or None (free keys)."""
     root = schema if root is None else root
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
@@ -160,8 +156,7 @@ def summary_of(envelope: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def outcome(envelope: Mapping[str, Any]) -> Tuple[bool, str, Dict[str, Any]]:
-    """(succeeded, message, summary) of an action's envelope: a 2xx succeeds with ``HTTP 200:
-    2 events``; any other status fails with SentinelOne's error detail, ``HTTP 401: ...``."""
+    """(succeeded, message, summary): ``HTTP 200: 2 events`` or SentinelOne's error detail."""
     status = envelope.get("status_code")
     summary = summary_of(envelope)
     if isinstance(status, int) and 200 <= status < 300:
@@ -183,8 +178,7 @@ ADVICE = {"(quote it in YAML and JSON)": "(a string param: digits only, as Senti
 
 
 def soar_message(text: str, fields: Iterable[Field]) -> str:
-    """Our input error sentences in Splunk SOAR's terms: a param is named as the platform shows
-    it (``threat_id``, not ``path_parameters.threat_id``), with SOAR's advice, not the CLI's."""
+    """Our input error sentences naming params as SOAR shows them, with SOAR's advice."""
     for field in fields:
         if field.group:
             text = re.sub(

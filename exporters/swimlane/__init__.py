@@ -68,8 +68,7 @@ def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
 
 
 def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
-    """The plugin's code and data under CORE, a module the entry script's glob would match
-    renamed ``<name>_action.py`` and its class reference following it."""
+    """The plugin's code under CORE, modules the glob would match renamed ``<name>_action.py``."""
     data = common.plugin_data(plugin)
     targets = {f"{action_id}.py" for action_id in plugin.actions} | GLOBBED
     code = common.plugin_code(plugin)
@@ -92,8 +91,7 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
 
 
 def field_table(schema: Mapping[str, Any], prefix: str = "") -> List[str]:
-    """One row per property as Turbine sees it; an inputs group as its own ``group.name`` rows
-    (under its own header line, as published)."""
+    """One row per property as Turbine sees it; an inputs group as ``group.name`` rows."""
     rows = [common.table(["field", "type", "required", "default", "description"], [])]
     required = set(schema.get("required") or [])
     for name, sub in (schema.get("properties") or {}).items():
