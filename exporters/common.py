@@ -37,8 +37,7 @@ from runtime.lint import lint_plugin
 from runtime.package import PackageError, normalize, read_entries
 
 FILE_MODE, DIR_MODE = 0o644, 0o755
-# Written by write_tree() at the top of every export folder (not into the archive): the plugin
-# id and the platform. Only a folder holding it is ever replaced.
+# Atop every export folder (not in the archive): only a folder holding it is ever replaced.
 STAMP = ".runtime-export.json"
 
 

@@ -36,8 +36,7 @@ SPEC_TYPES = {"string": "string", "integer": "integer", "number": "float", "bool
 # Words a title keeps in lower case except first (TitleValidator's articles and conjunctions).
 SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the"}
 SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "when", "while"}
-# Words the validators want in capitals (AcronymValidator) that our texts use; the conformance
-# suite runs that rule, so a new one shows up there.
+# Words the validators want in capitals (AcronymValidator) that our texts use.
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
 
@@ -110,8 +109,7 @@ def spec_field(schema: Mapping, name: str, here: str, types: Dict, secrets: Sequ
         "title": ascii_only(title_case(prop.get("title", name)), here),
         "description": sentence(prop.get("description", prop.get("title", name)), here),
         "type": spec_type,
-        # The spec has no null: a field that may be null (or has no type) is not required,
-        # and the bridge leaves it out when it is null.
+        # The spec has no null: a nullable field is not required (the bridge drops a null).
         "required": name in schema.get("required", []) and "null" not in prop.get("type", "null"),
     }
     if prop.get("default") is not None:
@@ -193,8 +191,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
         "key_features": list(settings.get("key_features") or [sentence(plugin.description, "")]),
         "requirements": list(settings.get("requirements") or []),
         "troubleshooting": list(settings.get("troubleshooting") or []),
-        # The first version's line is "1.0.0 - Initial plugin", exactly, as the validators want
-        # (help.md's Version History adds its notes).
+        # The first version's line is exactly "1.0.0 - Initial plugin", as the validators want.
         "version_history": [
             f"{version} - " + ("Initial plugin" if i == len(history) - 1 else notes)
             for i, (version, notes) in enumerate(history)
@@ -379,8 +376,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     text: Dict[str, str] = {
         f"bin/{pkg}": fill(HERE / "bin.tmpl", **values),
         "setup.py": fill(HERE / "setup.py.tmpl", **values),
-        # insight-plugin's Dockerfile; its PYTHONPATH line is the vendor's way of running every
-        # plugin from /workspace (the platform suite runs what pip installs, without it).
+        # insight-plugin's Dockerfile (its PYTHONPATH line runs plugins from /workspace).
         "Dockerfile": fill(HERE / "Dockerfile.tmpl", **values),
         # insight-plugin's own: it reads name, vendor and version from the spec when it runs.
         "Makefile": (HERE / "Makefile.vendor").read_text(encoding="utf-8"),

@@ -156,20 +156,14 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def method(plugin: Plugin, action_id: str) -> str:
-    action = plugin.actions[action_id]
-    names = [field.name for field in asset_fields(plugin.asset.schema)]
-    names += [field.name for field in input_fields(action.input_schema)]
-    arguments = "".join(f'        {name}="",\n' for name in names)
-    return (
-        f"    def {action_id}(\n"
-        "        self,\n"
-        f"{arguments}"
-        "    ):\n"
-        "        # The action's parameters are api.yaml's, in its order.\n"
-        "        values = dict(locals())\n"
-        '        del values["self"]\n'
-        f"        return run(HERE, {common.py_literal(action_id)}, values)\n"
-    )
+    inputs = input_fields(plugin.actions[action_id].input_schema)
+    fields = asset_fields(plugin.asset.schema) + inputs
+    return common.render(
+        HERE / "method.py.tmpl",
+        action_id=action_id,
+        arguments="".join(f'        {field.name}="",\n' for field in fields),
+        action_literal=common.py_literal(action_id),
+    ).decode("utf-8")
 
 
 def option_labels(item: Dict[str, Any]) -> str:

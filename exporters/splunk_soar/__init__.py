@@ -20,8 +20,7 @@ SHIPPED = {  # exported as: source
     "src/soar_mapping.py": HERE / "mapping.py",
     "src/flat.py": Path(flat.__file__),
 }
-# The platforms uv.lock is resolved for (as `soarapps init` writes them): without them the lock
-# carries Windows-only wheels that `soarapps manifests create` cannot place.
+# uv.lock's platforms (as `soarapps init` writes them): else it holds wheels SOAR cannot place.
 LOCK = HERE / "uv.lock"  # `uv lock` of an export: see the module docstring
 INDEX = "https://pypi.org/simple"  # the lock's one source, as `soarapps init --uv-index` sets it
 TEST_PIN = "pytest==9.0.3"  # the dev group: what tests/test_app.py runs with
