@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from framework.exact import dumps
 
@@ -29,14 +29,14 @@ class CliError(Exception):
 
 
 def stdout_closed() -> bool:
-    """Python leaves ``sys.stdout`` None when fd 1 was closed at start (``>&-``): nothing can be
-    written, and fd 1 may be a file or socket opened later, which is never written to."""
+    """Python leaves ``sys.stdout`` None when fd 1 was closed at start (``>&-``); fd 1 may then
+    be a file or socket opened later, which is never written to."""
     return sys.stdout is None
 
 
 def blocking(stream: Any) -> Any:
-    """``stream``, its file descriptor made blocking: a reader may have made the pipe
-    non-blocking, and then a write would fail instead of waiting for it."""
+    """``stream`` with its descriptor made blocking (a reader may have made the pipe
+    non-blocking: a write would then fail instead of waiting)."""
     try:
         os.set_blocking(stream.fileno(), True)
     except (OSError, ValueError):  # not a file descriptor (a stream captured in this process)
@@ -47,9 +47,9 @@ def blocking(stream: Any) -> Any:
 def write_stdout(
     data: bytes, what: str = "the envelope", part_of: Optional[Tuple[int, Optional[int]]] = None
 ) -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not.
-    ``part_of``: ``data`` is a piece of a larger output, (bytes of it written before this
-    piece, its whole size or None when not known), so that the sentence counts the output."""
+    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not;
+    ``part_of``: (bytes of the whole output written before ``data``, its size or None), for
+    that sentence."""
     done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
@@ -63,34 +63,41 @@ def write_stdout(
         while written < len(data):
             written += raw.write(view[written:]) or 0
     except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        if exc.errno in REASONS:
+            reason = REASONS[exc.errno]
+        of = f" of {total:,}" if total is not None else ""
         raise CliError(
             EXIT_OUTPUT,
-            [
-                f"output error: writing {what} to stdout failed after {done + written:,}"
-                + (f" of {total:,}" if total is not None else "")
-                + f" bytes ({_reason(exc)}); the output is incomplete."
-            ],
-        ) from None
+            [f"output error: writing {what} to stdout failed after {done + written:,}{of} bytes "
+             f"({reason}); the output is incomplete."],
+        ) from None  # fmt: skip
 
 
-def _reason(exc: OSError) -> str:
-    if isinstance(exc, BrokenPipeError):
-        return "the program reading it closed the pipe"
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the device"
-    if exc.errno == errno.EBADF:
-        return "stdout is closed"
-    return (exc.strerror or type(exc).__name__).lower()
+REASONS = {
+    errno.EPIPE: "the program reading it closed the pipe",
+    errno.ENOSPC: "no space left on the device",
+    errno.EBADF: "stdout is closed",
+}
+
+
+def utf8(text_of: Any) -> bytes:
+    """``text_of(ascii=False)`` as UTF-8; a string holding a lone surrogate (valid JSON such as
+    "\\udc80") has no UTF-8 form: then ``text_of(ascii=True)`` (\\u escapes, same data)."""
+    try:
+        return text_of(False).encode("utf-8")
+    except UnicodeEncodeError:
+        return text_of(True).encode("ascii")
 
 
 def encode_json(value: Any, pretty: bool) -> bytes:
-    """JSON text as UTF-8. A string holding a lone surrogate (valid JSON: "\\udc80") has no
-    UTF-8 form: then the whole document is written with \\u escapes, which keeps every value."""
     indent = 2 if pretty else None
-    try:
-        return dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        return dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
+    return utf8(lambda ascii: dumps(value, indent=indent, ensure_ascii=ascii)) + b"\n"
+
+
+def as_dict(value: Any) -> Dict[str, Any]:
+    """``value`` if it is a dict (a JSON object), else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def run_failed(exc: Any, kept: str) -> CliError:
