@@ -49,7 +49,8 @@ def write_stdout(
 ) -> None:
     """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not;
     ``part_of``: (bytes of the whole output written before ``data``, its size or None), for
-    that sentence."""
+    that sentence. A reader that closed the pipe (``| head``) ends the run quietly: CliError
+    with exit 0 and no line."""
     done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
@@ -62,6 +63,12 @@ def write_stdout(
         view = memoryview(data)
         while written < len(data):
             written += raw.write(view[written:]) or 0
+    except BrokenPipeError:
+        # fd 1 onto /dev/null: the interpreter's last flush of sys.stdout cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise CliError(EXIT_OK, []) from None
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
         if exc.errno in REASONS:
@@ -74,11 +81,7 @@ def write_stdout(
         ) from None  # fmt: skip
 
 
-REASONS = {
-    errno.EPIPE: "the program reading it closed the pipe",
-    errno.ENOSPC: "no space left on the device",
-    errno.EBADF: "stdout is closed",
-}
+REASONS = {errno.ENOSPC: "no space left on the device", errno.EBADF: "stdout is closed"}
 
 
 def utf8(text_of: Any) -> bytes:
