@@ -1,6 +1,6 @@
 """What every command writes: exit codes, the one-sentence CliError, stdout (all of it or exit 5)
-and the terminal lines about an answer. The command line (runtime.cli) and the commands it hands
-over to (runtime.streaming, runtime.package) import this module; it imports none of them."""
+and the terminal lines about an answer. runtime.cli and the commands it hands over to import
+this module; it imports none of them."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ EXITS = {
     "transport": EXIT_TRANSPORT,
     "interrupted": EXIT_INTERRUPTED,
 }
+REASONS = {errno.ENOSPC: "no space left on the device", errno.EBADF: "stdout is closed"}
 
 
 class CliError(Exception):
@@ -47,10 +48,9 @@ def blocking(stream: Any) -> Any:
 def write_stdout(
     data: bytes, what: str = "the envelope", part_of: Optional[Tuple[int, Optional[int]]] = None
 ) -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not;
-    ``part_of``: (bytes of the whole output written before ``data``, its size or None), for
-    that sentence. A reader that closed the pipe (``| head``) ends the run quietly: CliError
-    with exit 0 and no line."""
+    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) saying why not; ``part_of``: (bytes
+    of the whole output written before ``data``, its size or None), for that sentence. A reader
+    that closed the pipe (``| head``) ends the run quietly: CliError(EXIT_OK) with no line."""
     done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
@@ -60,9 +60,8 @@ def write_stdout(
         stream = blocking(sys.stdout.buffer)
         stream.flush()
         raw = getattr(stream, "raw", stream)  # unbuffered: each write says how much got out
-        view = memoryview(data)
         while written < len(data):
-            written += raw.write(view[written:]) or 0
+            written += raw.write(memoryview(data)[written:]) or 0
     except BrokenPipeError:
         # fd 1 onto /dev/null: the interpreter's last flush of sys.stdout cannot fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -70,18 +69,13 @@ def write_stdout(
         os.close(devnull)
         raise CliError(EXIT_OK, []) from None
     except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
-        if exc.errno in REASONS:
-            reason = REASONS[exc.errno]
+        reason = REASONS.get(exc.errno or 0, (exc.strerror or type(exc).__name__).lower())
         of = f" of {total:,}" if total is not None else ""
         raise CliError(
             EXIT_OUTPUT,
             [f"output error: writing {what} to stdout failed after {done + written:,}{of} bytes "
              f"({reason}); the output is incomplete."],
         ) from None  # fmt: skip
-
-
-REASONS = {errno.ENOSPC: "no space left on the device", errno.EBADF: "stdout is closed"}
 
 
 def utf8(text_of: Any) -> bytes:
@@ -104,15 +98,14 @@ def as_dict(value: Any) -> Dict[str, Any]:
 
 
 def run_failed(exc: Any, kept: str) -> CliError:
-    """The CLI's words for a RunError: its exit code and lines; ``kept`` says where the events
-    read before it are (for a follow cut short), or is empty."""
+    """The CLI's words for a RunError; ``kept`` says where the events read before it are (a
+    follow cut short), or is empty."""
     code = EXITS[exc.kind]
     if exc.kind == "transport":
         return CliError(code, [f"transport error: {exc} {kept}".rstrip()])
     if exc.kind == "interrupted":
-        if not kept:
-            return CliError(code, ["interrupted: nothing was printed."])
-        return CliError(code, [f"interrupted: {kept[0].lower()}{kept[1:]}"])
+        kept = f"{kept[0].lower()}{kept[1:]}" if kept else "nothing was printed."
+        return CliError(code, [f"interrupted: {kept}"])
     return CliError(code, exc.lines)
 
 
@@ -151,31 +144,24 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     status = envelope.get("status_code")
     if not isinstance(status, int) or 200 <= status < 300:
         return None
-    body = envelope.get("json_body")
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    title = plain(first.get("title") if isinstance(first, dict) else None, 80)
-    title = title or plain(envelope.get("reason"), 80)
+    errors = as_dict(envelope.get("json_body")).get("errors")
+    first = as_dict(errors[0] if isinstance(errors, list) and errors else None)
+    title = plain(first.get("title"), 80) or plain(envelope.get("reason"), 80)
     meaning = STATUS_MEANING.get(status, "")
     retry_after = plain(header(envelope, "Retry-After"), 40)
-    if retry_after:
-        meaning += f" (Retry-After {retry_after})"
+    meaning += f" (Retry-After {retry_after})" if retry_after else ""
     rqid = plain(header(envelope, "X-RQID"), 80)
-    line = f"HTTP {status}" + (f" {title}" if title else "")
-    line += f": {meaning}" if meaning else ""
+    line = f"HTTP {status}" + (f" {title}" if title else "") + (f": {meaning}" if meaning else "")
     return line + (f" (X-RQID {rqid})" if rqid else "")
 
 
 def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
     """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
     defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
-    body = envelope.get("json_body")
-    body = body if isinstance(body, dict) else {}
+    body = as_dict(envelope.get("json_body"))
     if count is None:
-        data = body.get("data")
-        count = len(data) if isinstance(data, list) else 0
-    pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
-    cursor = pagination.get("nextCursor")
+        count = len(body["data"]) if isinstance(body.get("data"), list) else 0
+    cursor = as_dict(body.get("pagination")).get("nextCursor")
     status = envelope.get("status_code")
     text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
     if not cursor:

@@ -17,23 +17,11 @@ import signal
 import stat
 import tempfile
 import uuid
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from framework.exact import dumps
-from runtime.output import (
-    EXIT_BROKEN,
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_OUTPUT,
-    CliError,
-    answer_line,
-    as_dict,
-    follow_summary,
-    header,
-    run_failed,
-    utf8,
-    write_stdout,
-)
+from runtime import output
+from runtime.output import CliError, as_dict, header, utf8
 
 EVENT_FORMATS = ("ndjson", "csv", "markdown")
 DEFAULT_COLUMNS = (
@@ -57,23 +45,20 @@ def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
 
 def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
     from framework.coerce import coerce
-    from framework.errors import InputError
-    from framework.runner import find_action
 
-    try:
-        spec = find_action(plugin, name)
-    except InputError:
+    spec = plugin.actions.get(name)
+    if spec is None or not isinstance(inputs, dict):
         return {}
-    return as_dict(coerce(dict(inputs), spec.input_schema) if isinstance(inputs, dict) else None)
+    return as_dict(coerce(dict(inputs), spec.input_schema))
 
 
 def _invalid(line: str) -> CliError:
-    return CliError(EXIT_INPUT, [f"invalid option: {line}"])
+    return CliError(output.EXIT_INPUT, [f"invalid option: {line}"])
 
 
 def _output_error(exc: OSError, path: str) -> CliError:
     reason = (exc.strerror or type(exc).__name__).lower()
-    return CliError(EXIT_OUTPUT, [f"output error: cannot write {path} ({reason})."])
+    return CliError(output.EXIT_OUTPUT, [f"output error: cannot write {path} ({reason})."])
 
 
 def run(
@@ -85,27 +70,32 @@ def run(
 
     writer = _resume(args, inputs) if args.resume else _plan(args, plugin, inputs)
     if writer is None:  # --resume of an export that already finished
-        return EXIT_OK
+        return output.EXIT_OK
     if args.validate_output:
         spec = find_action(plugin, args.action)
         writer.check = lambda envelope: check_output(spec, envelope)
     try:
         try:
             envelope = run_action(
-                plugin, args.action, asset, writer.inputs,
-                progress=progress, on_connect=on_connect, pages=writer,
-            )  # fmt: skip
+                plugin,
+                args.action,
+                asset,
+                writer.inputs,
+                progress=progress,
+                on_connect=on_connect,
+                pages=writer,
+            )
         finally:
             if progress is not None:
                 progress.clear()
     except RunError as exc:
-        raise run_failed(exc, writer.stopped(exc)) from None
+        raise output.run_failed(exc, writer.stopped(exc)) from None
     writer.finish(envelope)
     if writer.problem is None:
         writer.problem = writer.check(envelope)  # the head (or the one page, not following)
     if writer.problem:
-        raise CliError(EXIT_BROKEN, str(writer.problem).splitlines())
-    return EXIT_OK
+        raise CliError(output.EXIT_BROKEN, str(writer.problem).splitlines())
+    return output.EXIT_OK
 
 
 def _plan(args: Any, plugin: Any, inputs: Any) -> Writer:
@@ -131,19 +121,19 @@ def _plan(args: Any, plugin: Any, inputs: Any) -> Writer:
         options["rows"] = DEFAULT_ROWS if args.rows is None else args.rows
         if not 0 <= options["rows"] <= MAX_ROWS:
             raise _invalid(f"--rows: got {args.rows}; expected an integer from 0 to {MAX_ROWS}.")
-    if args.output and args.output != "-":
-        folder = os.path.dirname(os.path.abspath(args.output))
-        if os.path.isdir(args.output):
-            raise _invalid(f"--output: {args.output} is a folder; expected a file name.")
+    path = args.output
+    if path and path != "-":
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise _invalid(f"--output: {path} is a folder; expected a file name.")
         if not os.path.isdir(folder):
             raise _invalid(f"--output: the folder {folder} does not exist.")
-        if not os.path.exists(args.output) and not os.access(folder, os.W_OK):
+        if not os.path.exists(path) and not os.access(folder, os.W_OK):
             raise _invalid(f"--output: the folder {folder} is not writable.")
     if fmt == "envelope":
-        writer: Writer = EnvelopeWriter(inputs, args, args.output, options)
+        writer: Writer = EnvelopeWriter(inputs, args, path, options)
     else:
-        coerced = _coerced(plugin, args.action, inputs) or inputs
-        writer = WRITERS[fmt](coerced, args, args.output, options)
+        writer = WRITERS[fmt](_coerced(plugin, args.action, inputs) or inputs, args, path, options)
     writer.open(args.force)
     return writer
 
@@ -215,7 +205,7 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
                 "max_events, the new total to read."
             )
         meta["inputs"] = {**as_dict(meta.get("inputs")), **inputs}
-    output = path[: -len(SIDECAR)]
+    file = path[: -len(SIDECAR)]
     most, events = as_dict(meta.get("inputs")).get("max_events"), meta.get("events", 0)
     if (
         meta.get("finished")
@@ -223,24 +213,14 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
         or (isinstance(most, int) and events >= most)
     ):
         args.stderr.say(
-            f"nothing to resume: {path} records a finished export ({events:,} events in {output})."
+            f"nothing to resume: {path} records a finished export ({events:,} events in {file})."
         )
         return None
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
-    writer = WRITERS[meta["format"]](as_dict(meta.get("inputs")), args, output, options)
+    writer = WRITERS[meta["format"]](as_dict(meta.get("inputs")), args, file, options)
     writer.resume_from(meta)
     writer.open(False)
     return writer
-
-
-@contextlib.contextmanager
-def _sigint_held() -> Iterator[None]:
-    """Ctrl-C waits until the page in hand is written whole (then it interrupts)."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _foreign_file(path: str) -> bool:
@@ -265,9 +245,10 @@ class Writer:
     keeps_file = False  # writes a file (and a sidecar) even when no page arrived
     what = "the envelope"
 
-    def __init__(self, inputs: Any, args: Any, output: Optional[str], options: Any) -> None:
-        self.inputs, self.args, self.output, self.options = inputs, args, output, options
+    def __init__(self, inputs: Any, args: Any, path: Optional[str], options: Any) -> None:
+        self.inputs, self.args, self.path, self.options = inputs, args, path, options
         self.say = args.stderr.say
+        self.where = path or "the envelope on stdout"  # for sentences
         self.events = self.pages = self.bytes = 0  # bytes: written, or the file's whole pages
         self.size: Optional[int] = None  # of the whole output on stdout, when known
         self.total: Optional[int] = None
@@ -280,10 +261,9 @@ class Writer:
 
     def open(self, force: bool, resume: bool = False) -> None:
         """Open (and lock) the output before anything is sent."""
-        path = self.output
-        if path in (None, "-"):
+        path = self.path
+        if path is None or path == "-":
             return
-        assert path is not None
         if not resume and not force and _foreign_file(path):
             raise _invalid(
                 f"--output: {path} exists and is not an earlier export of this command; "
@@ -309,9 +289,9 @@ class Writer:
             self.cut(self.bytes if resume else 0)
 
     def write(self, data: bytes) -> None:
-        """All of ``data``, or exit 5 (a file is cut back to where this write began)."""
+        """All of ``data``, or exit 5 (a file cut back to where this write began)."""
         if self.handle is None:
-            write_stdout(data, self.what, part_of=(self.bytes, self.size))
+            output.write_stdout(data, self.what, part_of=(self.bytes, self.size))
         else:
             view = memoryview(data)
             try:
@@ -319,7 +299,7 @@ class Writer:
                     view = view[self.handle.write(view) or 0 :]
             except OSError as exc:
                 self.cut(self.bytes)  # no line cut in half
-                raise _output_error(exc, str(self.output)) from None
+                raise _output_error(exc, str(self.path)) from None
         self.bytes += len(data)
 
     def cut(self, size: int) -> None:
@@ -335,12 +315,13 @@ class Writer:
             self.handle.close()  # the lock goes with it
             self.handle = None
             if discard and self.created:
-                os.unlink(str(self.output))
+                os.unlink(str(self.path))
 
     def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None:
         if self.problem is None:
             self.problem = self.check(envelope)
-        with _sigint_held():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C waits for it
+        try:
             self.write_page(items)
             body = envelope["json_body"]
             pagination = as_dict(body.get("pagination"))
@@ -350,21 +331,14 @@ class Writer:
             self.cursor = pagination.get("nextCursor")
             self.last = {**envelope, "json_body": {**body, "data": []}}
             self.commit()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def write_page(self, items: List[Any]) -> None:
         """Not following: the one page arrives in finish()."""
 
     def commit(self) -> None:
         """After a page: make what was written durable (the sidecar)."""
-
-    def partial(self, title: str, detail: str) -> Dict[str, Any]:
-        """The envelope of a run that stopped after the last page: resume at its cursor."""
-        last = self.last or {"status_code": None, "reason": None, "response_headers": {}}
-        body = dict(as_dict(last.get("json_body")))
-        pagination = {**as_dict(body.get("pagination")), "nextCursor": self.cursor}
-        body["data"], body["pagination"] = [], {**pagination, "totalItems": self.total}
-        body["errors"] = [{"code": None, "title": title, "detail": detail}]
-        return {**last, "json_body": body}
 
     def stopped(self, exc: Any) -> str:
         """After a RunError: what was read written (else the output discarded); the sentence
@@ -382,15 +356,24 @@ class Writer:
             self.close(discard=True)
         return ""
 
+    def partial(self, title: str, detail: str) -> Dict[str, Any]:
+        """The envelope of a run that stopped after the last page: resume at its cursor."""
+        last = self.last or {"status_code": None, "reason": None, "response_headers": {}}
+        body = dict(as_dict(last.get("json_body")))
+        pagination = {**as_dict(body.get("pagination")), "nextCursor": self.cursor}
+        body["data"], body["pagination"] = [], {**pagination, "totalItems": self.total}
+        body["errors"] = [{"code": None, "title": title, "detail": detail}]
+        return {**last, "json_body": body}
+
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         raise NotImplementedError
 
     def kept_sentence(self, when: str) -> str:
-        where = self.output or "the envelope on stdout"
-        return (
-            f"The {self.events:,} events read {when} are in {where}; resume with its "
-            "json_body.pagination.nextCursor."
-        )
+        where = f"{self.where}; resume with {self.hint()}"
+        return f"The {self.events:,} events read {when} are in {where}."
+
+    def hint(self) -> str:
+        return "its json_body.pagination.nextCursor"
 
 
 class FieldList(Writer):
@@ -412,8 +395,9 @@ class EnvelopeWriter(Writer):
         super().__init__(*args)
         self.indent = 2 if self.args.pretty else None
         self.terminal = not self.args.quiet and self.args.stderr.isatty()
-        folder = os.path.dirname(os.path.abspath(self.output)) if self.output else None
-        folder = folder if self.output != "-" else None
+        folder = (
+            os.path.dirname(os.path.abspath(self.path)) if self.path not in (None, "-") else None
+        )
         self.spool_name = f"the temporary spool file in {folder or tempfile.gettempdir()}"
         try:
             self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
@@ -458,11 +442,11 @@ class EnvelopeWriter(Writer):
             self.spool.close()
             self.close()
         if self.terminal:  # as the in-memory path: a non-2xx answer, the follow's summary
-            line = answer_line(envelope)
+            line = output.answer_line(envelope)
             if line:
                 self.say(line)
             if self.pages:
-                self.say(follow_summary(envelope, self.pages, self.events))
+                self.say(output.follow_summary(envelope, self.pages, self.events))
 
 
 class EventFile(Writer):
@@ -475,9 +459,9 @@ class EventFile(Writer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.path = "standard output" if self.output == "-" else str(self.output)
-        self.sidecar: Optional[str] = f"{self.output}{SIDECAR}"
-        self.columns = self.options.get("columns") or DEFAULT_COLUMNS
+        self.sidecar: Optional[str] = f"{self.path}{SIDECAR}"
+        self.where = "standard output" if self.path == "-" else str(self.path)
+        self.columns: Sequence[str] = self.options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = self.inputs  # as the export began (a resume keeps them)
         self.csv = self.options["format"] == "csv"
         self.record_end = b"\r\n" if self.csv else b"\n"  # resume cuts only where one ends
@@ -498,8 +482,7 @@ class EventFile(Writer):
 
     def write_page(self, items: List[Any]) -> None:
         if items and self.csv:
-            cells = [[_cell(as_dict(e).get(name)) for name in self.columns] for e in items]
-            self.write(self.rows(cells))
+            self.write(self.rows([[_cell(as_dict(e).get(c)) for c in self.columns] for e in items]))
         elif items:  # one event a line, as the compact envelope writes it
             self.write(
                 utf8(lambda ascii: "\n".join([dumps(e, ensure_ascii=ascii) for e in items]) + "\n")
@@ -511,7 +494,7 @@ class EventFile(Writer):
     def meta(self, envelope: Dict[str, Any], cursor: Any, finished: bool) -> Dict[str, Any]:
         meta: Dict[str, Any] = {
             "version": 1,
-            "output": os.path.basename(self.path),
+            "output": os.path.basename(self.where),
             **self.options,
             "inputs": self.export_inputs,
             "finished": finished,
@@ -548,22 +531,19 @@ class EventFile(Writer):
     def resume_from(self, meta: Dict[str, Any]) -> None:
         """Continue the export ``meta`` describes: FILE cut back to the size it records (which
         must end a record), following on from its cursor."""
-        try:
-            size = os.path.getsize(self.path)
-        except OSError:
-            size = -1
         recorded = meta.get("bytes")
+        size = os.path.getsize(self.where) if os.path.isfile(self.where) else -1
         if not isinstance(recorded, int) or size < recorded:
             raise _invalid(
-                f"--resume: {self.path} is missing or shorter than {self.sidecar} records "
+                f"--resume: {self.where} is missing or shorter than {self.sidecar} records "
                 f"({recorded} bytes); start the export again."
             )
-        with open(self.path, "rb") as handle:
+        with open(self.where, "rb") as handle:
             handle.seek(max(recorded - len(self.record_end), 0))
             if recorded and handle.read(len(self.record_end)) != self.record_end:
                 raise _invalid(
                     f"--resume: {self.sidecar} records {recorded} bytes, which is not where a "
-                    f"record of {self.path} ends; start the export again."
+                    f"record of {self.where} ends; start the export again."
                 )
         self.resumed, self.bytes, self.total = True, recorded, meta.get("totalItems")
         self.events, self.pages = meta.get("events", 0), meta.get("pages", 0)
@@ -601,7 +581,7 @@ class EventFile(Writer):
         """The line on stderr: what was written, the status, and how to resume."""
         status, rqid = envelope.get("status_code"), header(envelope, "X-RQID")
         s, pages = "" if self.events == 1 else "s", "" if self.pages == 1 else "s"
-        wrote = f"{self.events:,} event{s} ({self.pages:,} page{pages}) in {self.path}"
+        wrote = f"{self.events:,} event{s} ({self.pages:,} page{pages}) in {self.where}"
         total = f"totalItems {self.total:,}" if isinstance(self.total, int) else "totalItems null"
         answer = f"HTTP {status} {envelope.get('reason')}" if status is not None else "no answer"
         answer += f", X-RQID {rqid}" if rqid else ""
@@ -609,31 +589,18 @@ class EventFile(Writer):
             details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
             return f"wrote {wrote}; {answer}; {total}; {details}."
         if self.more:
-            return (
-                f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.resume_hint()}."
-            )
+            return f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}."
         return (
             f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
-            f"resume with {self.resume_hint()}."
+            f"resume with {self.hint()}."
         )
 
-    def resume_hint(self, short: bool = False) -> str:
-        """The command that resumes from the sidecar (the note: ``--resume SIDECAR``), or (no
-        sidecar) the cursor to pass."""
+    def hint(self) -> str:
+        """The command that resumes from the sidecar, as typed; or (none) the cursor to pass."""
         if self.sidecar is None:
             return f"parameters.cursor {self.cursor}"
-        if short:
-            return f"--resume {os.path.basename(self.sidecar)}"
-        prog, action, asset = (
-            self.args.prog,
-            shlex.quote(self.args.action),
-            shlex.quote(self.args.asset),
-        )
-        return f"{prog} run {action} --asset {asset} --resume {shlex.quote(self.sidecar)}"
-
-    def kept_sentence(self, when: str) -> str:
-        where = f"{self.path}; resume with {self.resume_hint()}"
-        return f"The {self.events:,} events read {when} are in {where}."
+        words = [self.args.action, "--asset", self.args.asset, "--resume", self.sidecar]
+        return f"{self.args.prog} run {shlex.join(words)}"
 
 
 def _cell(value: Any) -> str:
@@ -688,18 +655,18 @@ class MarkdownNote(EventFile):
     def render(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> str:
         state, rqid = self.counts, header(envelope, "X-RQID")
         threat = as_dict(self.export_inputs.get("path_parameters")).get("threat_id", "?")
-        resume = f"resume with {self.resume_hint(short=True)}"
+        hint = f"--resume {os.path.basename(self.sidecar)}" if self.sidecar else self.hint()
         if finished:
             how = "complete"
         elif self.more:
-            how = f"more remain; {resume}"
+            how = f"more remain; resume with {hint}"
         elif stopped == "interrupted":
-            how = f"interrupted; {resume}"
+            how = f"interrupted; resume with {hint}"
         elif stopped is not None:
-            how = f"stopped by a transport failure; {resume}"
+            how = f"stopped by a transport failure; resume with {hint}"
         else:
             answer = f"HTTP {envelope.get('status_code')} {envelope.get('reason')}"
-            how = f"stopped at page {self.pages + 1}, {answer}; {resume}"
+            how = f"stopped at page {self.pages + 1}, {answer}; resume with {hint}"
         of = f" of {self.total:,}" if isinstance(self.total, int) else ""
         lines = [
             f"# SentinelOne threat {md(_cell(threat))}: {self.events:,} events",
@@ -710,20 +677,30 @@ class MarkdownNote(EventFile):
         ]
         if rqid:
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
-        lines += ["", "## Agents", "", "| agentName | agentId | agentOs | agentIp | events |"]
-        lines.append("|---|---|---|---|---:|")
-        for agent_id, entry in top(state["agents"], TOP_AGENTS):
-            cells = [entry["agentName"], agent_id, entry["agentOs"], entry["agentIp"]]
-            lines.append(table_row([*map(_cell, cells)]) + f" {entry['events']:,} |")
-        lines += ["", "## Events by type", "", "| eventType | events |", "|---|---:|"]
-        lines += [table_row([name]) + f" {count:,} |" for name, count in top(state["types"], KEPT)]
-        processes = top(state["processes"], TOP_PROCESSES)
-        lines += ["", f"## Top processes ({len(processes)})", "", "| processName | events |"]
-        lines += ["|---|---:|", *(table_row([name]) + f" {count:,} |" for name, count in processes)]
+        agents = [
+            [*map(_cell, [e["agentName"], name, e["agentOs"], e["agentIp"]]), f"{e['events']:,}"]
+            for name, e in top(state["agents"], TOP_AGENTS)
+        ]
+        lines += table("Agents", ["agentName", "agentId", "agentOs", "agentIp", "events"], agents)
+        types = [[name, f"{count:,}"] for name, count in top(state["types"], KEPT)]
+        lines += table("Events by type", ["eventType", "events"], types)
+        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], TOP_PROCESSES)]
+        lines += table(f"Top processes ({len(processes)})", ["processName", "events"], processes)
         if state["rows"]:  # (--rows 0: no table, and no heading over nothing)
-            lines += ["", f"## First {len(state['rows'])} events", "", table_row(self.columns)]
-            lines += ["|" + "---|" * len(self.columns), *map(table_row, state["rows"])]
+            title = f"First {len(state['rows'])} events"
+            lines += table(title, self.columns, state["rows"], counted=False)
         return "\n".join(lines) + "\n"
+
+
+def table(title: str, names: Sequence[str], rows: List[Any], counted: bool = True) -> List[str]:
+    """A section of the note: its heading and table (the last column, a count, right-aligned
+    when ``counted``); every cell escaped."""
+    rule = "|" + "---|" * (len(names) - counted) + ("---:|" if counted else "")
+    return ["", f"## {title}", "", table_row(names), rule, *map(table_row, rows)]
+
+
+def table_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(md(cell) for cell in cells) + " |"
 
 
 def tally(counts: Dict[str, int], name: str) -> None:
@@ -762,10 +739,6 @@ MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n"
 def md(text: str) -> str:
     """Text for a markdown line or table cell: what could format, link or break it escaped."""
     return text.translate(MARKDOWN_SPECIAL)
-
-
-def table_row(cells: Any) -> str:
-    return "| " + " | ".join(md(cell) for cell in cells) + " |"
 
 
 WRITERS = {"ndjson": EventFile, "csv": EventFile, "markdown": MarkdownNote}
