@@ -36,8 +36,7 @@ SIDECAR = ".meta.json"
 
 
 def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
-    """Whether ``runtime run`` streams: an output option was given, or the inputs follow
-    cursors (the only runs whose output grows with the number of pages)."""
+    """An output option was given, or the inputs follow cursors (output grows with pages)."""
     if args.output or args.format or args.resume or args.columns or args.rows is not None:
         return True
     return _coerced(plugin, args.action, inputs).get("follow_cursor") is True
@@ -341,8 +340,7 @@ class Writer:
         """After a page: make what was written durable (the sidecar)."""
 
     def stopped(self, exc: Any) -> str:
-        """After a RunError: what was read written (else the output discarded); the sentence
-        saying where it is, or ""."""
+        """After a RunError: what was read kept (or the output discarded); where it is, or ""."""
         if exc.kind == "interrupted" and (self.pages or self.keeps_file):
             detail = f"interrupted (Ctrl-C) after {self.events:,} events; nothing was lost."
             self.finish(self.partial("Interrupted", detail), stopped="interrupted")
@@ -450,8 +448,7 @@ class EnvelopeWriter(Writer):
 
 
 class EventFile(Writer):
-    """ndjson or csv, and the sidecar FILE.meta.json (a regular file only), both committed
-    after every page; ``bytes`` is the file's size after its last whole page."""
+    """ndjson or csv, and its sidecar FILE.meta.json (a regular file only), committed per page."""
 
     unlimited = True  # events are not kept: only the user's own max_events applies
     keeps_file = True
@@ -529,8 +526,7 @@ class EventFile(Writer):
             raise _output_error(exc, self.sidecar) from None
 
     def resume_from(self, meta: Dict[str, Any]) -> None:
-        """Continue the export ``meta`` describes: FILE cut back to the size it records (which
-        must end a record), following on from its cursor."""
+        """Continue the export of this sidecar: FILE cut back to its whole records, then on."""
         recorded = meta.get("bytes")
         size = os.path.getsize(self.where) if os.path.isfile(self.where) else -1
         if not isinstance(recorded, int) or size < recorded:
@@ -604,8 +600,7 @@ class EventFile(Writer):
 
 
 def _cell(value: Any) -> str:
-    """An event field as text: strings as they are, null empty, the rest as JSON (numbers as
-    they were sent)."""
+    """An event field as text: strings as they are, null empty, the rest as JSON."""
     return value if isinstance(value, str) else "" if value is None else dumps(value)
 
 
@@ -693,8 +688,7 @@ class MarkdownNote(EventFile):
 
 
 def table(title: str, names: Sequence[str], rows: List[Any], counted: bool = True) -> List[str]:
-    """A section of the note: its heading and table (the last column, a count, right-aligned
-    when ``counted``); every cell escaped."""
+    """A section of the note: its heading and table, the count in the last column."""
     rule = "|" + "---|" * (len(names) - counted) + ("---:|" if counted else "")
     return ["", f"## {title}", "", table_row(names), rule, *map(table_row, rows)]
 
@@ -710,8 +704,7 @@ def tally(counts: Dict[str, int], name: str) -> None:
 
 
 def top(counts: Dict[str, Any], n: int) -> List[Any]:
-    """The n largest entries (a count, or an agent's entry with its "events"), then OTHERS
-    holding the rest: the names past n added to the events already counted there."""
+    """The n largest entries (counts, or agents' "events"), then OTHERS holding the rest."""
 
     def count(value: Any) -> int:
         return value["events"] if isinstance(value, dict) else value
