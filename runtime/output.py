@@ -1,13 +1,13 @@
 """What every command writes: exit codes, the one-sentence CliError, stdout (all of it or exit 5)
-and the terminal lines about an answer. The command line (runtime.cli) and the commands it hands
-over to (runtime.streaming, runtime.package) import this module; it imports none of them."""
+and the terminal lines about an answer. runtime.cli and the commands it hands over to import
+this module; it imports none of them."""
 
 from __future__ import annotations
 
 import errno
 import os
 import sys
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from framework.exact import dumps
 
@@ -19,6 +19,7 @@ EXITS = {
     "transport": EXIT_TRANSPORT,
     "interrupted": EXIT_INTERRUPTED,
 }
+REASONS = {errno.ENOSPC: "no space left on the device", errno.EBADF: "stdout is closed"}
 
 
 class CliError(Exception):
@@ -29,14 +30,14 @@ class CliError(Exception):
 
 
 def stdout_closed() -> bool:
-    """Python leaves ``sys.stdout`` None when fd 1 was closed at start (``>&-``): nothing can be
-    written, and fd 1 may be a file or socket opened later, which is never written to."""
+    """Python leaves ``sys.stdout`` None when fd 1 was closed at start (``>&-``); fd 1 may then
+    be a file or socket opened later, which is never written to."""
     return sys.stdout is None
 
 
 def blocking(stream: Any) -> Any:
-    """``stream``, its file descriptor made blocking: a reader may have made the pipe
-    non-blocking, and then a write would fail instead of waiting for it."""
+    """``stream`` with its descriptor made blocking (a reader may have made the pipe
+    non-blocking: a write would then fail instead of waiting)."""
     try:
         os.set_blocking(stream.fileno(), True)
     except (OSError, ValueError):  # not a file descriptor (a stream captured in this process)
@@ -47,9 +48,9 @@ def blocking(stream: Any) -> Any:
 def write_stdout(
     data: bytes, what: str = "the envelope", part_of: Optional[Tuple[int, Optional[int]]] = None
 ) -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) with one sentence saying why not.
-    ``part_of``: ``data`` is a piece of a larger output, (bytes of it written before this
-    piece, its whole size or None when not known), so that the sentence counts the output."""
+    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) saying why not; ``part_of``: (bytes
+    of the whole output written before ``data``, its size or None), for that sentence. A reader
+    that closed the pipe (``| head``) ends the run quietly: CliError(EXIT_OK) with no line."""
     done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
@@ -59,50 +60,52 @@ def write_stdout(
         stream = blocking(sys.stdout.buffer)
         stream.flush()
         raw = getattr(stream, "raw", stream)  # unbuffered: each write says how much got out
-        view = memoryview(data)
         while written < len(data):
-            written += raw.write(view[written:]) or 0
+            written += raw.write(memoryview(data)[written:]) or 0
+    except BrokenPipeError:
+        # fd 1 onto /dev/null: the interpreter's last flush of sys.stdout cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise CliError(EXIT_OK, []) from None
     except OSError as exc:
+        reason = REASONS.get(exc.errno or 0, (exc.strerror or type(exc).__name__).lower())
+        of = f" of {total:,}" if total is not None else ""
         raise CliError(
             EXIT_OUTPUT,
-            [
-                f"output error: writing {what} to stdout failed after {done + written:,}"
-                + (f" of {total:,}" if total is not None else "")
-                + f" bytes ({_reason(exc)}); the output is incomplete."
-            ],
-        ) from None
+            [f"output error: writing {what} to stdout failed after {done + written:,}{of} bytes "
+             f"({reason}); the output is incomplete."],
+        ) from None  # fmt: skip
 
 
-def _reason(exc: OSError) -> str:
-    if isinstance(exc, BrokenPipeError):
-        return "the program reading it closed the pipe"
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the device"
-    if exc.errno == errno.EBADF:
-        return "stdout is closed"
-    return (exc.strerror or type(exc).__name__).lower()
+def utf8(text_of: Any) -> bytes:
+    """``text_of(ascii=False)`` as UTF-8; a string holding a lone surrogate (valid JSON such as
+    "\\udc80") has no UTF-8 form: then ``text_of(ascii=True)`` (\\u escapes, same data)."""
+    try:
+        return text_of(False).encode("utf-8")
+    except UnicodeEncodeError:
+        return text_of(True).encode("ascii")
 
 
 def encode_json(value: Any, pretty: bool) -> bytes:
-    """JSON text as UTF-8. A string holding a lone surrogate (valid JSON: "\\udc80") has no
-    UTF-8 form: then the whole document is written with \\u escapes, which keeps every value."""
     indent = 2 if pretty else None
-    try:
-        return dumps(value, indent=indent, ensure_ascii=False).encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        return dumps(value, indent=indent, ensure_ascii=True).encode("ascii") + b"\n"
+    return utf8(lambda ascii: dumps(value, indent=indent, ensure_ascii=ascii)) + b"\n"
+
+
+def as_dict(value: Any) -> Dict[str, Any]:
+    """``value`` if it is a dict (a JSON object), else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def run_failed(exc: Any, kept: str) -> CliError:
-    """The CLI's words for a RunError: its exit code and lines; ``kept`` says where the events
-    read before it are (for a follow cut short), or is empty."""
+    """The CLI's words for a RunError; ``kept`` says where the events read before it are (a
+    follow cut short), or is empty."""
     code = EXITS[exc.kind]
     if exc.kind == "transport":
         return CliError(code, [f"transport error: {exc} {kept}".rstrip()])
     if exc.kind == "interrupted":
-        if not kept:
-            return CliError(code, ["interrupted: nothing was printed."])
-        return CliError(code, [f"interrupted: {kept[0].lower()}{kept[1:]}"])
+        kept = f"{kept[0].lower()}{kept[1:]}" if kept else "nothing was printed."
+        return CliError(code, [f"interrupted: {kept}"])
     return CliError(code, exc.lines)
 
 
@@ -141,31 +144,24 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     status = envelope.get("status_code")
     if not isinstance(status, int) or 200 <= status < 300:
         return None
-    body = envelope.get("json_body")
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors else None
-    title = plain(first.get("title") if isinstance(first, dict) else None, 80)
-    title = title or plain(envelope.get("reason"), 80)
+    errors = as_dict(envelope.get("json_body")).get("errors")
+    first = as_dict(errors[0] if isinstance(errors, list) and errors else None)
+    title = plain(first.get("title"), 80) or plain(envelope.get("reason"), 80)
     meaning = STATUS_MEANING.get(status, "")
     retry_after = plain(header(envelope, "Retry-After"), 40)
-    if retry_after:
-        meaning += f" (Retry-After {retry_after})"
+    meaning += f" (Retry-After {retry_after})" if retry_after else ""
     rqid = plain(header(envelope, "X-RQID"), 80)
-    line = f"HTTP {status}" + (f" {title}" if title else "")
-    line += f": {meaning}" if meaning else ""
+    line = f"HTTP {status}" + (f" {title}" if title else "") + (f": {meaning}" if meaning else "")
     return line + (f" (X-RQID {rqid})" if rqid else "")
 
 
 def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
     """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
     defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
-    body = envelope.get("json_body")
-    body = body if isinstance(body, dict) else {}
+    body = as_dict(envelope.get("json_body"))
     if count is None:
-        data = body.get("data")
-        count = len(data) if isinstance(data, list) else 0
-    pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
-    cursor = pagination.get("nextCursor")
+        count = len(body["data"]) if isinstance(body.get("data"), list) else 0
+    cursor = as_dict(body.get("pagination")).get("nextCursor")
     status = envelope.get("status_code")
     text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
     if not cursor:
