@@ -1,9 +1,8 @@
-"""The HTTP connector base: one configured requests.Session (retries: retry.py), the envelope.
+"""The HTTP connector base: one requests.Session configured once (retries: retry.py).
 
-Status codes are data: every HTTP response that arrives becomes the envelope
-``status_code / reason / json_body / response_headers`` (plus ``response_text`` when the body is
-not JSON), 4xx and 5xx included. Only failures that are not HTTP responses raise, as a
-``TransportError`` whose message is one sentence naming the host and what to do, never a secret.
+Status codes are data: every HTTP response that arrives becomes the envelope (body.py), 4xx and
+5xx included. Only failures that are not HTTP responses raise, as a ``TransportError`` whose
+message is one sentence naming the host and what to do, never a secret.
 """
 
 from __future__ import annotations
@@ -14,46 +13,33 @@ import logging
 import re
 import ssl
 import zlib
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
 
 from framework.body import build_envelope
-from framework.errors import (
-    Cause,
-    ConnectionLost,
-    Secret,
-    TransportError,
-    causes_of,
-    host_of,
-    os_detail,
-)
+from framework.errors import Cause, ConnectionLost, Secret, TransportError, causes_of, host_of
 from framework.exchange import Exchange, MalformedHead, WatchedAdapter
-from framework.retry import RETRY_WAIT_BUDGET, OnWait, RunRetry, WaitBudget
+from framework.retry import RETRY_WAIT_BUDGET, RunRetry
 
 log = logging.getLogger(__name__)
 
 
-class RetryIsNotAWarning(logging.Filter):
-    """urllib3 logs each retry after a lost connection as a WARNING; here a retry is routine
-    (the progress line shows the wait) and a failure is one sentence: it is DEBUG."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Retrying ("):
-            return True
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+def _retry_is_debug(record: logging.LogRecord) -> bool:
+    # urllib3 logs each retry after a lost connection as a WARNING; here a retry is routine (the
+    # progress line shows the wait) and a failure is one sentence: it is DEBUG.
+    if not str(record.msg).startswith("Retrying ("):
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
-logging.getLogger("urllib3.connectionpool").addFilter(RetryIsNotAWarning())
+logging.getLogger("urllib3.connectionpool").addFilter(_retry_is_debug)
 
 # "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
 PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
-
-Query = Sequence[Tuple[str, str]]
-
 # OpenSSL verify codes (X509_V_ERR_*) that a CA bundle cannot fix.
 TLS_EXPIRED_CODES = {9, 10}  # certificate not yet valid, has expired
 TLS_HOSTNAME_CODES = {62, 64}  # host name mismatch, IP address mismatch
@@ -73,17 +59,15 @@ class BudgetSpent(TransportError):
 
 
 class HttpConnector:
-    """One requests.Session configured once: TLS, proxy, headers, timeout and retries.
-
-    A connector serves one run: its ``wait_budget`` (a ``WaitBudget``) is shared by every
-    request it sends, all retries of all pages of a follow included."""
+    """One requests.Session configured once: TLS, proxy, headers, timeout and retries. It serves
+    one run: ``wait_left`` (seconds of retry waits) is shared by every request it sends."""
 
     def __init__(
         self,
         base_url: str,
         *,
-        auth: Optional[requests.auth.AuthBase],
-        user_agent: str,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
         verify: Union[bool, str],
         proxy: Optional[str],
         timeout: float,
@@ -95,28 +79,35 @@ class HttpConnector:
     ) -> None:
         self.base_url = base_url
         self.timeout = float(timeout)
-        self.wait_budget = WaitBudget(wait_budget)
+        self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
         self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
-        self.on_wait: Optional[OnWait] = None
+        self.on_wait: Optional[Any] = None
         # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max); retry_after_max.
         self.retry = RunRetry.for_run(self, max_retries, **retry_tuning)
-        session = requests.Session()
+        self.session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
         # credentials (a .netrc entry would silently replace the API token).
-        session.trust_env = False
-        session.auth = auth
-        session.verify = verify
-        session.headers.update(
-            {"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": user_agent}
-        )
+        self.session.trust_env = False
+        self.session.verify = verify
+        self.session.headers.update({"Accept": "application/json", "Accept-Encoding": "gzip"})
+        self.session.headers.update(headers)
+        found = set(secrets)
         if proxy:
-            session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
+            self.session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
+            parts = urlsplit(proxy)  # its credentials as parsed, quoted and unquoted
+            found.update(
+                x
+                for item in (parts.username, parts.password)
+                if item
+                for x in (item, unquote(item))
+            )
+        # What this connector sends that must never be shown, longest first.
+        self.secrets: Tuple[str, ...] = tuple(sorted(found, key=len, reverse=True))
         self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py
-        session.mount("https://", self.adapter)
-        session.mount("http://", self.adapter)
-        self.session = session
+        self.session.mount("https://", self.adapter)
+        self.session.mount("http://", self.adapter)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -127,37 +118,17 @@ class HttpConnector:
         return host_of(self.base_url)
 
     @property
-    def proxy_host(self) -> Optional[str]:
-        proxy = self.session.proxies.get("https")
-        return host_of(proxy) if proxy else None
-
-    @property
     def facts(self) -> Dict[str, Any]:
-        """What the cause table's sentences are filled with (made when a failure is worded)."""
+        """What the cause table's sentences are filled with."""
+        proxy = self.session.proxies.get("https")
         return {
             "host": self.host,
             "hostname": urlsplit(self.base_url).hostname or "?",
-            "proxy": self.proxy_host or "?",
+            "proxy": host_of(proxy) if proxy else "?",
             "timeout": f"{self.timeout:g}",
             "limit_mb": f"{self.max_response_bytes / (1024 * 1024):g}",
             "example": f" (e.g. {self.url_example})" if self.url_example else "",
         }
-
-    @property
-    def secrets(self) -> Tuple[str, ...]:
-        """What this connector sends that must never be shown: its auth's secrets as sent
-        (``auth.secrets``) and the proxy credentials as parsed (quoted and unquoted)."""
-        found = set(getattr(self.session.auth, "secrets", ()))
-        proxy = self.session.proxies.get("https")
-        if proxy:
-            parts = urlsplit(proxy)
-            found.update(
-                x
-                for item in (parts.username, parts.password)
-                if item
-                for x in (item, unquote(item))
-            )
-        return tuple(sorted(found, key=len, reverse=True))
 
     def close(self) -> None:
         self.session.close()
@@ -173,17 +144,15 @@ class HttpConnector:
         kind = ConnectionLost if cause in RETRYABLE else TransportError
         return kind.of(cause, **self.facts, detail=f" ({detail})" if detail else "")
 
-    # -- one request, with retries ---------------------------------------------------------
     def request(
         self,
         method: str,
         path: str,
-        params: Optional[Query] = None,
+        params: Optional[Sequence[Tuple[str, str]]] = None,
         byte_budget: Optional[ByteBudget] = None,
     ) -> dict:
         """Send one request (retrying 429/502/503/504 and lost connections) and return its
-        envelope. Waits between retries are drawn from the connector's ``wait_budget`` (the
-        whole run). With ``byte_budget``, a body larger than what is left of it raises
+        envelope. With ``byte_budget``, a body larger than what is left of it raises
         ``BudgetSpent``, and the body returned is charged to it."""
         url = self.base_url + path
         # Commas stay literal: arrays travel as one comma-joined value (a,b).
@@ -228,16 +197,21 @@ class HttpConnector:
             if exchange.expired:  # the deadline cut the socket: whatever broke, it was that
                 raise self.error(Cause.TIMEOUT) from None
             if isinstance(exc, MalformedHead):
-                raise self.error(Cause.PROTOCOL, exc.detail) from None
+                raise self.error(Cause.PROTOCOL, str(exc)) from None
             raise self._transport_error(exc) from None
 
     def _read_body(
         self, response: requests.Response, exchange: Exchange, byte_budget: Optional[ByteBudget]
     ) -> bytes:
-        """Read the whole decoded body within the deadline and the size caps, in bounded steps."""
+        """The whole decoded body, read within the deadline and the size caps in bounded steps."""
         limit, spent = self.max_response_bytes, None
         if byte_budget is not None and byte_budget.left < limit:
-            limit, spent = max(byte_budget.left, 0), self._budget_spent()
+            limit = max(byte_budget.left, 0)
+            spent = BudgetSpent(
+                f"The responses from {self.host} reached max_response_mb "
+                f"({self.facts['limit_mb']} MB) for this run; resume from the cursor returned.",
+                Cause.TOO_LARGE,
+            )
         if response.headers.get("Content-Encoding", "").strip().lower() in ("gzip", "x-gzip"):
             # urllib3's gzip decoder ends a stream cut short as if complete, and shows no end
             # flag; the stdlib's GzipFile raises EOFError (and reads multi-member streams).
@@ -254,24 +228,19 @@ class HttpConnector:
         except (EOFError, urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
             if exchange.expired or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
                 raise self.error(Cause.TIMEOUT) from None
-            lost = Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
-            raise self.error(lost) from None
+            raise self.error(
+                Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
+            ) from None
         if exchange.expired:  # the deadline cut the socket: what arrived may be partial
             raise self.error(Cause.TIMEOUT)
         return b"".join(chunks)
 
-    def _budget_spent(self) -> BudgetSpent:
-        return BudgetSpent(
-            f"The responses from {self.host} reached max_response_mb "
-            f"({self.facts['limit_mb']} MB) for this run; resume from the cursor returned.",
-            Cause.TOO_LARGE,
-        )
-
-    # -- failures that are not HTTP responses ------------------------------------------------
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
-        """Classify a requests failure once, into a Cause and its sentence."""
-        detail = os_detail(exc)
+        """Classify a requests failure that is not an HTTP response, into a Cause."""
         causes = list(causes_of(exc))
+        detail = next(
+            (c.strerror.lower() for c in causes if isinstance(c, OSError) and c.strerror), ""
+        )
         if isinstance(exc, requests.exceptions.ProxyError):
             if any(PROXY_407.search(str(c)) for c in causes):
                 return self.error(Cause.PROXY_AUTH)

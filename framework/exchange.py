@@ -1,14 +1,8 @@
 """One deadline per HTTP attempt, and a strict response head.
 
-requests' ``timeout`` bounds each socket operation, so a peer that sends one byte a second
-never trips it: not while answering a proxy CONNECT, nor while sending the response head, a
-chunk-size line or the body. Each attempt here starts a timer instead: at the deadline it shuts
-down the socket in use, the blocked read returns at once, and the connector reports the timeout.
-
-The timer finds that socket through the pools' connection class (urllib3's ``ConnectionCls``
-extension point), which attaches itself to the current attempt before it connects or sends.
-Its response class skips 1xx informational responses (``103 Early Hints``; http.client skips
-only ``100``) and refuses a malformed head with a sentence (``MalformedHead``).
+requests' ``timeout`` bounds each socket operation, so a peer that sends one byte a second never
+trips it. Each attempt starts a timer instead: at the deadline it shuts down the socket in use
+(found through urllib3's ``ConnectionCls`` extension point) and the blocked read returns at once.
 """
 
 from __future__ import annotations
@@ -28,12 +22,8 @@ _current = threading.local()
 
 
 class MalformedHead(ValueError):
-    """The response head is not valid HTTP/1.x; ``detail`` says how, for people. A ValueError:
-    urllib3 would wrap an HTTPException as a lost connection and retry it."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    """The response head is not valid HTTP/1.x (how, for people). A ValueError: urllib3 would
+    wrap an HTTPException as a lost connection and retry it."""
 
 
 class Attempt:
@@ -86,8 +76,7 @@ class Attempt:
 
 
 class Exchange:
-    """The attempts of one request on this thread (a context manager); ``restart()`` begins the
-    next attempt, with a deadline of its own."""
+    """The attempts of one request on this thread; ``restart()`` begins the next attempt."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -95,7 +84,7 @@ class Exchange:
 
     @property
     def expired(self) -> bool:
-        return self.attempt is not None and self.attempt.expired
+        return self.attempt.expired
 
     def restart(self) -> None:
         if self.attempt is not None:
@@ -108,13 +97,11 @@ class Exchange:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.attempt is not None:
-            self.attempt.end()
+        self.attempt.end()
         _current.exchange = None
 
 
 def current() -> Optional[Exchange]:
-    """The exchange under way on this thread, if any."""
     return getattr(_current, "exchange", None)
 
 
@@ -134,7 +121,7 @@ NOT_HTTP = {  # what http.client raises for a malformed head, in people's words
 
 
 class StrictResponse(http.client.HTTPResponse):
-    """http.client's response, skipping 1xx heads and refusing malformed ones."""
+    """Skips 1xx heads (http.client skips only 100) and refuses malformed ones."""
 
     def _read_status(self) -> Any:
         status = super()._read_status()
@@ -152,9 +139,9 @@ class StrictResponse(http.client.HTTPResponse):
             for kind, detail in NOT_HTTP.items():
                 if isinstance(exc, kind):
                     raise MalformedHead(detail) from None
-            if "headers" in str(exc):  # "got more than 100 headers"
-                raise MalformedHead("more than 100 header lines") from None
-            raise
+            if "headers" not in str(exc):  # "got more than 100 headers"
+                raise
+            raise MalformedHead("more than 100 header lines") from None
         defects = [d for d in self.msg.defects if not isinstance(d, IGNORED_DEFECTS)]
         if defects or self.msg.get_payload():
             raise MalformedHead("a header line without a colon, or a stray line break")

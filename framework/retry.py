@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -15,43 +15,22 @@ from framework import exchange
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
 RETRY_WAIT_BUDGET = 120.0  # most time one run may spend waiting between retries, all requests
-BACKOFF_BASE = 0.5  # first backoff ceiling; doubles per retry (full jitter)
-BACKOFF_CAP = 8.0
-DRAIN_CHUNK = 64 * 1024
-
-OnWait = Callable[[float, Optional[int]], None]
-
-
-class WaitBudget:
-    """Seconds of retry waits a run may still spend: one per connector, shared by every
-    request it sends (each page of a follow, each retry)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.left = seconds
-
-    def allows(self, delay: float) -> bool:
-        return delay <= self.left
-
-    def spend(self, delay: float) -> None:
-        self.left -= delay
 
 
 class RunRetry(Retry):
     """urllib3's Retry for one run's requests (GET only; 429/502/503/504 and lost connections).
 
     Retry keeps no state across requests, so it cannot hold a wait budget for a whole run: each
-    wait is checked against ``run.wait_budget`` and announced to ``run.on_wait`` here."""
+    wait is checked against ``run.wait_left`` (the connector's) and announced to ``run.on_wait``."""
 
     RETRY_AFTER_STATUS_CODES = RETRY_STATUSES  # not urllib3's 413 with a Retry-After too
-    run: Any = None  # the connector: its ``wait_budget`` and ``on_wait``
+    run: Any = None
     delay = 0.0  # the wait before the attempt this Retry allows
-    # The longest Retry-After waited for. Ours, not urllib3's retry_after_max: the platforms'
-    # own urllib3 may predate it (Shuffle's SDK pins 2.3.0).
+    # Ours, not urllib3's retry_after_max: the platforms' urllib3 may predate it (Shuffle: 2.3.0).
     retry_after_cap = RETRY_AFTER_CAP
 
     @classmethod
     def for_run(cls, run: Any, max_retries: int, **tuning: Any) -> RunRetry:
-        defaults = {"backoff_factor": BACKOFF_BASE, "backoff_max": BACKOFF_CAP}
         cap = tuning.pop("retry_after_max", RETRY_AFTER_CAP)
         retry = cls(
             total=max_retries,
@@ -61,8 +40,7 @@ class RunRetry(Retry):
             allowed_methods=frozenset({"GET"}),
             status_forcelist=RETRY_STATUSES,
             raise_on_status=False,  # retries run out: the last response is returned as it is
-            respect_retry_after_header=True,
-            **{**defaults, **tuning},
+            **{"backoff_factor": 0.5, "backoff_max": 8.0, **tuning},
         )
         retry.run, retry.retry_after_cap = run, cap
         return retry
@@ -100,16 +78,16 @@ class RunRetry(Retry):
         except InvalidHeader:  # neither seconds nor an HTTP date
             asked = None
         retry.delay = asked if asked else retry.get_backoff_time()
-        if not self.run.wait_budget.allows(retry.delay):
+        if retry.delay > self.run.wait_left:
             raise MaxRetryError(_pool, url, error)  # the run's budget is spent
         if response is not None:  # urllib3 drains the answer retried in one unbounded read()
             with contextlib.suppress(HTTPError, OSError):
-                while response.read(DRAIN_CHUNK, decode_content=False):
+                while response.read(64 * 1024, decode_content=False):
                     pass
         return retry
 
     def sleep(self, response: Any = None) -> None:
-        self.run.wait_budget.spend(self.delay)
+        self.run.wait_left -= self.delay
         if self.run.on_wait is not None:
             self.run.on_wait(self.delay, response.status if response is not None else None)
         time.sleep(self.delay)
