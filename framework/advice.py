@@ -11,53 +11,32 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, Sequence
 
 from framework.messages import _field, _suggest, show
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Advice:
-    """What a schema's annotations say about an instance."""
-
-    problems: Dict[str, str] = field(default_factory=dict)  # field -> sentence: refused
-    warnings: List[str] = field(default_factory=list)  # accepted, logged each time it is used
-
-
-def advise(schema: Mapping[str, Any], instance: Any) -> Advice:
-    """The problems and warnings the schema's annotations find (nothing is logged here)."""
-    advice = Advice()
-    _advise(schema, instance, [], advice)
-    return advice
-
-
-def log_warnings(advice: Advice) -> None:
-    for sentence in advice.warnings:
-        log.warning("%s", sentence)
-
-
-def _advise(schema: Any, value: Any, path: List[Any], advice: Advice) -> None:
+def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
+    """The problems the annotations find (field -> sentence); their warnings are logged."""
+    found: Dict[str, str] = {}
     if not isinstance(schema, dict):
-        return
-    found = advice.problems
+        return found
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():
             sub = properties.get(key) if isinstance(key, str) else None
             if not isinstance(sub, dict):
                 continue
-            _advise(sub, item, [*path, key], advice)
+            found.update(advise(sub, item, [*path, key]))
             sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
             if (
                 isinstance(sibling, str)
                 and item not in (None, sub.get("default"))
                 and value.get(sibling) is not True
             ):
-                field = _field([*path, key])
-                advice.warnings.append(f"{field} is ignored unless {sibling} is true.")
+                log.warning("%s", f"{_field([*path, key])} is ignored unless {sibling} is true.")
         placeholders = [
             key
             for key, sub in properties.items()
@@ -69,27 +48,23 @@ def _advise(schema: Any, value: Any, path: List[Any], advice: Advice) -> None:
         if placeholders:
             names = " and ".join(_field([*path, key]) for key in placeholders)
             verb = "holds" if len(placeholders) == 1 else "hold"
-            found[_field([*path, placeholders[0]])] = (
-                f"{names} still {verb} the template's placeholder; fill in {names}."
-            )
-            for key in placeholders[1:]:
-                found[_field([*path, key])] = found[_field([*path, placeholders[0]])]
+            sentence = f"{names} still {verb} the template's placeholder; fill in {names}."
+            found.update((_field([*path, key]), sentence) for key in placeholders)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
-            _advise(schema["items"], item, [*path, index], advice)
+            found.update(advise(schema["items"], item, [*path, index]))
     elif isinstance(value, str):
+        field = _field(path)
         lowered = value.lower()
         for prefix in schema.get("x-wrong-prefixes") or ():
             if lowered.startswith(prefix.lower()) and len(value) > len(prefix):
-                field = _field(path)
                 found[field] = (
                     f"{field} starts with {json.dumps(prefix)}; give the value alone, "
                     "without that prefix."
                 )
-                return
+                return found
         known = schema.get("x-known")
         if isinstance(known, list) and value and value not in known:
-            field = _field(path)
             close = _suggest(value, known)
             listed = ", ".join(map(str, known))
             if close is not None:
@@ -98,6 +73,8 @@ def _advise(schema: Any, value: Any, path: List[Any], advice: Advice) -> None:
                     f"(did you mean {close}?)."
                 )
             else:
-                advice.warnings.append(
-                    f"{field}: {show(value)} is not a known value ({listed}); it is sent as given."
+                log.warning(
+                    "%s",
+                    f"{field}: {show(value)} is not a known value ({listed}); it is sent as given.",
                 )
+    return found

@@ -1,10 +1,6 @@
-"""Why a value is invalid, in words: one sentence per problem naming the field, the value
-and what was expected. Secret values are never shown.
-
-The words come from the schema. Besides the standard keywords, ``x-expected`` says what a field
-accepts ("a URL starting with https://"); it is required beside every ``pattern`` (a regex is
-not a message). The other ``x-`` annotations are read by framework.advice.
-"""
+"""Why a value is invalid, in words: one sentence per problem naming the field, the value and
+what was expected; secret values are never shown. The words come from the schema; its
+``x-expected`` says what a field accepts, and is required beside every ``pattern``."""
 
 from __future__ import annotations
 
@@ -14,63 +10,47 @@ import math
 import re
 from typing import Any, Iterable, List, Mapping, Optional
 
-from framework.coerce import MAX_DEPTH, too_deep
+from framework.coerce import _types
 from framework.errors import InputError
 
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 SHOW_LIMIT = 60
 CLOSE_ENOUGH = 0.8  # difflib ratio from which a value is taken for a typo of a known one
-
-
-def _types(schema: Mapping[str, Any]) -> List[str]:
-    declared = schema.get("type", [])
-    return [declared] if isinstance(declared, str) else list(declared)
+KINDS = {  # bool before int: a bool is an int too
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "list",
+    dict: "object",
+}
 
 
 def show(value: Any, secret: bool = False) -> str:
     """A short, safe rendering of a value for an error message."""
     if secret:
         return "a hidden value"
+    kind = _kind(value)
     try:
-        if isinstance(value, (dict, list)):
-            text = json.dumps(value, ensure_ascii=True, default=str)
-        elif isinstance(value, str):
-            text = json.dumps(value, ensure_ascii=True)
-        elif isinstance(value, bool) or value is None:
-            text = json.dumps(value)
-        elif isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             text = repr(value)
+        elif isinstance(value, tuple(KINDS)):
+            text = json.dumps(value, ensure_ascii=True, default=str)
         else:
-            text = json.dumps(value) if isinstance(value, (int, float)) else repr(value)
+            text = repr(value)
     except (ValueError, TypeError, RecursionError):
-        text = f"a {_kind(value)}"
+        text = f"a {kind}"
     text = URL_CREDENTIALS.sub("***@", text)
     if len(text) > SHOW_LIMIT:
         text = text[: SHOW_LIMIT - 3] + "..."
-    kind = _kind(value)
     return f"{text} ({kind})" if kind not in ("string", "null") else text
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _a(kind: str) -> str:
-    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+    return next(
+        (name for cls, name in KINDS.items() if isinstance(value, cls)), type(value).__name__
+    )
 
 
 def _name(key: Any) -> str:
@@ -187,7 +167,8 @@ def describe(
             )
         return sentences
     if keyword == "type" and not path and "object" in _types(schema):
-        got = "null" if instance is None else _a(_kind(instance))  # the shape, never the value
+        kind = _kind(instance)  # the shape, never the value
+        got = "null" if instance is None else ("an " if kind[0] in "aeiou" else "a ") + kind
         return [f"the {what} must be a mapping of field names to values; got {got}."]
     if keyword == "type" and instance is None:
         return [f"{field}: got null; expected {expected(schema, coercion)}."]
@@ -231,11 +212,3 @@ def explain(
                 problems.append(sentence)
     problems.extend(sentence for sentence in advice.values() if sentence not in problems)
     return InputError(what, problems) if problems else None
-
-
-def nesting_error(instance: Any, what: str) -> Optional[InputError]:
-    if too_deep(instance):
-        return InputError(
-            what, [f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."]
-        )
-    return None
