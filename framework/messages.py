@@ -1,18 +1,26 @@
 """Why a value is invalid, in words: one sentence per problem naming the field, the value and
 what was expected; secret values are never shown. The words come from the schema; its
-``x-expected`` says what a field accepts, and is required beside every ``pattern``."""
+``x-expected`` says what a field accepts, and is required beside every ``pattern``.
+
+The other ``x-`` annotations (which jsonschema ignores) are read by ``advise``:
+``x-known`` (the values known today for an open-ended string: a close one is refused with a
+suggestion, a far one accepted with a warning), ``x-placeholders`` (a template's "not filled in
+yet"), ``x-wrong-prefixes`` (a pasted header, not the value) and ``x-used-with`` (the boolean
+sibling without which this field is ignored: a warning)."""
 
 from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 import re
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from framework.coerce import _types
 from framework.errors import InputError
 
+log = logging.getLogger("framework.advice")  # the name its warnings were always logged under
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 SHOW_LIMIT = 60
 CLOSE_ENOUGH = 0.8  # difflib ratio from which a value is taken for a typo of a known one
@@ -212,3 +220,65 @@ def explain(
                 problems.append(sentence)
     problems.extend(sentence for sentence in advice.values() if sentence not in problems)
     return InputError(what, problems) if problems else None
+
+
+def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
+    """The problems the annotations find (field -> sentence); their warnings are logged."""
+    found: Dict[str, str] = {}
+    if not isinstance(schema, dict):
+        return found
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            sub = properties.get(key) if isinstance(key, str) else None
+            if not isinstance(sub, dict):
+                continue
+            found.update(advise(sub, item, [*path, key]))
+            sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
+            if (
+                isinstance(sibling, str)
+                and item not in (None, sub.get("default"))
+                and value.get(sibling) is not True
+            ):
+                log.warning("%s", f"{_field([*path, key])} is ignored unless {sibling} is true.")
+        placeholders = [
+            key
+            for key, sub in properties.items()
+            if isinstance(sub, dict)
+            and sub.get("x-placeholders")
+            and key in value
+            and value[key] in sub["x-placeholders"]
+        ]
+        if placeholders:
+            names = " and ".join(_field([*path, key]) for key in placeholders)
+            verb = "holds" if len(placeholders) == 1 else "hold"
+            sentence = f"{names} still {verb} the template's placeholder; fill in {names}."
+            found.update((_field([*path, key]), sentence) for key in placeholders)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found.update(advise(schema["items"], item, [*path, index]))
+    elif isinstance(value, str):
+        field = _field(path)
+        lowered = value.lower()
+        for prefix in schema.get("x-wrong-prefixes") or ():
+            if lowered.startswith(prefix.lower()) and len(value) > len(prefix):
+                found[field] = (
+                    f"{field} starts with {json.dumps(prefix)}; give the value alone, "
+                    "without that prefix."
+                )
+                return found
+        known = schema.get("x-known")
+        if isinstance(known, list) and value and value not in known:
+            close = _suggest(value, known)
+            listed = ", ".join(map(str, known))
+            if close is not None:
+                found[field] = (
+                    f"{field}: got {show(value)}; expected one of the known values {listed} "
+                    f"(did you mean {close}?)."
+                )
+            else:
+                log.warning(
+                    "%s",
+                    f"{field}: {show(value)} is not a known value ({listed}); it is sent as given.",
+                )
+    return found

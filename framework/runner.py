@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional
 
 from framework.action import PageSink, ProgressHook
-from framework.advice import advise
 from framework.coerce import MAX_DEPTH, apply_defaults, coerce, too_deep
 from framework.errors import InputError, RunError
 from framework.manifest import ActionSpec, Plugin
-from framework.messages import explain
+from framework.messages import advise, explain
 
 
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:
