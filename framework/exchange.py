@@ -26,16 +26,24 @@ class MalformedHead(ValueError):
     wrap an HTTPException as a lost connection and retry it."""
 
 
-class Attempt:
-    """The deadline of one attempt: a timer that, when due, shuts the sockets it was shown."""
+class Exchange:
+    """The attempts of one request on this thread (``restart()`` begins the next), each with a
+    deadline: a timer that, when due, shuts the sockets the attempt was shown."""
 
     def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
         self.expired = False
-        self._done = False
+        self._attempt = 0  # a timer acts only for the attempt it was started for
         self._conn: Any = None
         self._sockets: list = []  # the response keeps its socket after the connection drops it
         self._lock = threading.Lock()
-        self._timer = threading.Timer(timeout, self._expire)
+        self._timer: Optional[threading.Timer] = None
+
+    def restart(self) -> None:
+        with self._lock:
+            self._end()
+            self.expired, self._conn, self._sockets = False, None, []
+            self._timer = threading.Timer(self.timeout, self._expire, (self._attempt,))
         self._timer.daemon = True
         # A process-directed signal goes to any thread that does not block it: delivered to the
         # timer, Ctrl-C would not wake the main thread blocked on a slow read. It inherits this.
@@ -46,6 +54,11 @@ class Attempt:
         finally:
             if mask:
                 mask(signal.SIG_SETMASK, previous)
+
+    def _end(self) -> None:
+        self._attempt += 1  # an attempt that ended keeps its connection: never cut it
+        if self._timer is not None:
+            self._timer.cancel()
 
     def attach(self, conn: Any) -> None:
         with self._lock:
@@ -63,33 +76,11 @@ class Attempt:
             except (OSError, TypeError):  # already closed, or None
                 pass
 
-    def _expire(self) -> None:
+    def _expire(self, attempt: int) -> None:
         with self._lock:
-            if not self._done:  # an attempt that ended keeps its connection: never cut it
+            if attempt == self._attempt:
                 self.expired = True
                 self._cut()
-
-    def end(self) -> None:
-        with self._lock:
-            self._done = True
-        self._timer.cancel()
-
-
-class Exchange:
-    """The attempts of one request on this thread; ``restart()`` begins the next attempt."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.attempt: Optional[Attempt] = None
-
-    @property
-    def expired(self) -> bool:
-        return self.attempt.expired
-
-    def restart(self) -> None:
-        if self.attempt is not None:
-            self.attempt.end()
-        self.attempt = Attempt(self.timeout)
 
     def __enter__(self) -> Exchange:
         _current.exchange = self
@@ -97,7 +88,8 @@ class Exchange:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.attempt.end()
+        with self._lock:
+            self._end()
         _current.exchange = None
 
 
@@ -107,8 +99,8 @@ def current() -> Optional[Exchange]:
 
 def _attach(conn: Any) -> None:
     exchange = current()
-    if exchange is not None and exchange.attempt is not None:
-        exchange.attempt.attach(conn)
+    if exchange is not None:
+        exchange.attach(conn)
 
 
 IGNORED_DEFECTS = (StartBoundaryNotFoundDefect, MultipartInvariantViolationDefect)

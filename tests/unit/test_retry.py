@@ -1,4 +1,4 @@
-"""framework.retry: urllib3's Retry as the connector configures it, and its full-jitter backoff.
+"""RunRetry: urllib3's Retry as the connector configures it, and its full-jitter backoff.
 
 The run's wait budget across requests is tested end to end (test_hostile_server.py:
 test_the_retry_budget_covers_every_page_of_a_run; test_connector.py, test_reliability.py)."""
@@ -10,7 +10,7 @@ import random
 import pytest
 from urllib3.util.retry import RequestHistory
 
-from framework.retry import RunRetry
+from framework.connector import RunRetry
 
 
 def test_only_get_and_the_documented_statuses_are_retried_never_a_redirect() -> None:
