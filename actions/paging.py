@@ -6,31 +6,23 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from framework.action import Action, encode_query
-from framework.connector import BudgetSpent, ByteBudget
+from framework.connector import BudgetSpent
 from framework.errors import RunError, TransportError
 
 
 def follow_cursor(
     action: Action, path: str, parameters: Mapping[str, Any], *, max_items: int, page_size: int
 ) -> Dict[str, Any]:
-    """Read page after page until the cursor is null, ``max_items`` items are in, or the bodies
-    read reach ``max_response_mb`` (what one run may hold); return the last page's envelope
-    with every item in ``data`` and ``pagination.nextCursor`` = where to resume (null: all
-    read). The last page asks only for the items still missing, so that cursor is exact.
-
-    A page that answers non-2xx (after retries) or is not a page, and a cursor that is not a
-    string or repeats one already followed, end it: that envelope, the items so far and an
-    ``errors`` entry (a failed page keeps SentinelOne's own). A transport failure or Ctrl-C
-    after a page raises a RunError carrying the partial envelope; before any, the error itself.
-    With a page sink (``action.pages``) each page's items go to it, ``sink(envelope, items)``,
-    instead of ``data``, and no byte budget applies: nothing accumulates in memory."""
+    """Pages until the cursor is null, ``max_items`` are in or the bodies reach max_response_mb:
+    the last page's envelope with every item and the exact cursor to resume from. A failed page,
+    a bad or repeated cursor ends it with an ``errors`` entry; a transport failure or Ctrl-C
+    after a page, a RunError with the partial envelope. A page sink gets each page instead."""
     params = dict(parameters)
     cursor = params.get("cursor")
     items: List[Any] = []
     sink = action.pages
     fetched, pages, total = 0, 0, None
     seen = {cursor} if isinstance(cursor, str) else set()
-    budget = None if sink is not None else ByteBudget(action.connector.max_response_bytes)
     # (items kept, cursor, total, envelope) of the last page that arrived whole: one assignment,
     # so a Ctrl-C anywhere finds it consistent.
     kept: Optional[Tuple[int, Any, Any, Dict[str, Any]]] = None
@@ -42,7 +34,7 @@ def follow_cursor(
                 page["cursor"] = cursor
             try:
                 envelope = action.connector.request(
-                    action.method, path, params=encode_query(page), byte_budget=budget
+                    action.method, path, params=encode_query(page), hold=sink is None
                 )
             except BudgetSpent:
                 if kept is None:

@@ -1,9 +1,6 @@
 """The HTTP connector base: one requests.Session configured once, retried by urllib3's Retry.
-
-Status codes are data: every HTTP response that arrives becomes the envelope (body.py), 4xx and
-5xx included. Only failures that are not HTTP responses raise, as a ``TransportError`` whose
-message is one sentence naming the host and what to do, never a secret.
-"""
+Status codes are data: every response that arrives is the envelope (body.py); only failures
+that are not HTTP responses raise a ``TransportError`` (one sentence, never a secret)."""
 
 from __future__ import annotations
 
@@ -135,15 +132,8 @@ class RunRetry(Retry):
             under_way.restart()  # the next attempt gets a whole timeout of its own
 
 
-class ByteBudget:
-    """Bytes of response bodies a run may still hold in memory (shared by its requests)."""
-
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-
-
 class BudgetSpent(TransportError):
-    """The response would not fit in what is left of the run's ByteBudget (nothing kept)."""
+    """The response would not fit in what is left of the run's ``held_left`` (nothing kept)."""
 
 
 class HttpConnector:
@@ -169,6 +159,7 @@ class HttpConnector:
         self.timeout = float(timeout)
         self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
+        self.held_left = self.max_response_bytes  # bytes of bodies the run may still hold
         self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
         self.on_wait: Optional[Any] = None
@@ -237,11 +228,11 @@ class HttpConnector:
         method: str,
         path: str,
         params: Optional[Sequence[Tuple[str, str]]] = None,
-        byte_budget: Optional[ByteBudget] = None,
+        hold: bool = False,
     ) -> dict:
         """Send one request (retrying 429/502/503/504 and lost connections) and return its
-        envelope. With ``byte_budget``, a body larger than what is left of it raises
-        ``BudgetSpent``, and the body returned is charged to it."""
+        envelope. With ``hold``, a body larger than ``held_left`` raises ``BudgetSpent``, and
+        the body returned is charged to it."""
         url = self.base_url + path
         # Commas stay literal: arrays travel as one comma-joined value (a,b).
         query = urlencode(params, quote_via=quote, safe=",") if params else None
@@ -250,7 +241,7 @@ class HttpConnector:
             while True:
                 response = self._send(method, url, query, exchange)
                 try:
-                    body = self._read_body(response, exchange, byte_budget)
+                    body = self._read_body(response, exchange, hold)
                     break
                 except ConnectionLost as lost:
                     # urllib3 retries until the head arrives; the body is read after, so a
@@ -265,8 +256,8 @@ class HttpConnector:
                 finally:
                     response.close()
         log.debug("%s %s -> %s (%d bytes)", method, path, response.status_code, len(body))
-        if byte_budget is not None:
-            byte_budget.left -= len(body)
+        if hold:
+            self.held_left -= len(body)
         return build_envelope(response, body)
 
     def _send(
@@ -288,13 +279,11 @@ class HttpConnector:
                 raise self.error(Cause.PROTOCOL, str(exc)) from None
             raise self._transport_error(exc) from None
 
-    def _read_body(
-        self, response: requests.Response, exchange: Exchange, byte_budget: Optional[ByteBudget]
-    ) -> bytes:
+    def _read_body(self, response: requests.Response, exchange: Exchange, hold: bool) -> bytes:
         """The whole decoded body, read within the deadline and the size caps in bounded steps."""
         limit, spent = self.max_response_bytes, None
-        if byte_budget is not None and byte_budget.left < limit:
-            limit = max(byte_budget.left, 0)
+        if hold and self.held_left < limit:
+            limit = max(self.held_left, 0)
             spent = BudgetSpent(
                 f"The responses from {self.host} reached max_response_mb "
                 f"({self.facts['limit_mb']} MB) for this run; resume from the cursor returned.",

@@ -10,11 +10,9 @@ from urllib.parse import urlsplit
 
 
 class RunError(Exception):
-    """The one way a run (or a connection test) ends without an envelope to return.
-
-    ``kind``: INPUTS or ASSET (invalid values: nothing was sent), TRANSPORT (no usable HTTP
-    response; ``cause`` says what happened) or INTERRUPTED (Ctrl-C); ``lines``: one sentence per
-    problem. A follow cut short carries the partial ``envelope`` and its event count ``fetched``."""
+    """How a run ends without an envelope: ``kind`` INPUTS or ASSET (nothing sent), TRANSPORT
+    (``cause`` says what happened) or INTERRUPTED; ``lines``, one sentence per problem. A follow
+    cut short carries the partial ``envelope`` and its event count ``fetched``."""
 
     INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
 

@@ -1,9 +1,6 @@
-"""One deadline per HTTP attempt, and a strict response head.
-
-requests' ``timeout`` bounds each socket operation, so a peer that sends one byte a second never
-trips it. Each attempt starts a timer instead: at the deadline it shuts down the socket in use
-(found through urllib3's ``ConnectionCls`` extension point) and the blocked read returns at once.
-"""
+"""One deadline per HTTP attempt, and a strict response head. requests' ``timeout`` bounds each
+socket operation, so a peer sending one byte a second never trips it: a timer shuts down the
+socket in use (found through urllib3's ``ConnectionCls``) and the blocked read returns at once."""
 
 from __future__ import annotations
 

@@ -2,11 +2,9 @@
 what was expected; secret values are never shown. The words come from the schema; its
 ``x-expected`` says what a field accepts, and is required beside every ``pattern``.
 
-The other ``x-`` annotations (which jsonschema ignores) are read by ``advise``:
-``x-known`` (the values known today for an open-ended string: a close one is refused with a
-suggestion, a far one accepted with a warning), ``x-placeholders`` (a template's "not filled in
-yet"), ``x-wrong-prefixes`` (a pasted header, not the value) and ``x-used-with`` (the boolean
-sibling without which this field is ignored: a warning)."""
+``advise`` reads the other ``x-`` annotations (jsonschema ignores them): ``x-known`` (a value
+close to a known one is refused with a suggestion, a far one warned of), ``x-placeholders``,
+``x-wrong-prefixes`` (a pasted header) and ``x-used-with`` (ignored without this sibling)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """Run an action as the platform does: validate asset and inputs, build the connector, call.
-
-A run returns the envelope of the HTTP response that arrived, whatever its status, or raises a
-``RunError`` saying how it ended otherwise: every caller maps that one type to its convention.
-"""
+A run returns the envelope of the response that arrived, whatever its status, or a RunError."""
 
 from __future__ import annotations
 
@@ -84,11 +81,8 @@ def run_action(
     on_connect: Optional[Callable[[Any], None]] = None,
     pages: Optional[PageSink] = None,
 ) -> dict:
-    """Validate everything, then make the call: the envelope, or a RunError.
-
-    ``progress`` is called after each page when the action follows cursors; ``on_connect``
-    with the connector before anything is sent (e.g. to learn its ``secrets``); ``pages``, if
-    given, takes each page's items instead of the envelope (see PageSink)."""
+    """Validate everything, then make the call: the envelope, or a RunError. ``on_connect`` gets
+    the connector before anything is sent (to learn its ``secrets``); ``pages``: see PageSink."""
     try:
         action = find_action(plugin, name)
         errors: List[InputError] = []
