@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import os
 import re
 import ssl
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Sequence
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-import requests
-
-from connectors.diagnosis import ConnectionTest
+from framework.body import header_value
 from framework.connector import HttpConnector
-from framework.errors import AssetError, Secret, TransportError
+from framework.errors import AssetError, Cause, Secret, TransportError
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
@@ -40,54 +39,22 @@ NO_PERMISSION = (
 )
 
 
-class ApiTokenAuth(requests.auth.AuthBase):
-    """Adds ``Authorization: ApiToken <token>`` to each request; its repr hides the token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return (self._token,)  # as sent
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        # Secret: the prepared request's headers show '***' in their repr, not the token.
-        request.headers["Authorization"] = Secret(f"ApiToken {self._token}")
-        return request
-
-    def __repr__(self) -> str:
-        return "ApiTokenAuth(<redacted>)"
-
-
-Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-
-
-def _ip(host: str) -> Optional[Address]:
-    """``host`` as an IP address, or None (a name, or something else that is not an address)."""
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine."""
     try:
-        return ipaddress.ip_address(host)
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return None
-
-
-def is_loopback(host: str, address: Optional[Address] = None) -> bool:
-    """Whether ``host`` (with ``address``, its IP address if already parsed) is this machine."""
-    if host.rstrip(".").lower() == "localhost":
-        return True
-    if address is None:
-        address = _ip(host)
-    return address is not None and address.is_loopback
+        return host.rstrip(".").lower() == "localhost"
 
 
 def _shown(host: Optional[str]) -> str:
-    """A host as people write it in a URL: ``[::1]`` for an IPv6 address."""
+    """A host as written in a URL: ``[::1]`` for an IPv6 address."""
     host = host or "?"
     return f"[{host}]" if ":" in host else host
 
 
 def _split(value: str, field: str) -> SplitResult:
-    """``value`` split into URL parts, or an AssetError naming ``field`` (never the value: a
-    URL may carry credentials)."""
+    """URL parts, or an AssetError naming ``field`` (never the value: it may hold credentials)."""
     text = value.strip()
     if SPACE_OR_CONTROL.search(text):
         raise AssetError(
@@ -110,13 +77,12 @@ def _split(value: str, field: str) -> SplitResult:
     return parts
 
 
-def _check_host(host: str, field: str) -> Optional[Address]:
-    """A host name requests can connect to: an IP address (returned), or dot-separated labels
-    of 1 to 63 letters, digits, hyphens or underscores (international names in their IDNA
-    form; None is returned)."""
-    address = _ip(host)
-    if address is not None:
-        return address
+def _check_host(host: str, field: str) -> None:
+    """An IP address, or dot-separated labels of 1 to 63 letters, digits, hyphens or underscores
+    (international names in their IDNA form)."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return
     try:
         name = host.encode("idna").decode("ascii")
     except UnicodeError:
@@ -127,15 +93,12 @@ def _check_host(host: str, field: str) -> Optional[Address]:
             f"{field}: the host name {host[:80]!r} is not valid; expected dot-separated labels "
             "of 1 to 63 letters, digits or hyphens, e.g. usea1-acme.sentinelone.net."
         )
-    return None
 
 
 def normalize_url(url: str) -> str:
-    """The console's base URL: https (or loopback http), host and port only.
-
-    SentinelOne consoles have no path prefix: the only path tolerated is a pasted ``/web/api``
-    or ``/web/api/vX.Y`` suffix (and a trailing slash), which is dropped. Anything else (a
-    prefix, dot segments, percent-escapes) could move requests off ``/web/api/v2.1/...``."""
+    """The console's base URL: https (or loopback http), host and port only. Consoles have no
+    path: a pasted ``/web/api[/vX.Y]`` suffix is dropped; any other path (a prefix, dot
+    segments, percent-escapes) could move requests off ``/web/api/v2.1/...``."""
     parts = _split(url, "url")
     scheme, host = parts.scheme.lower(), parts.hostname
     if scheme not in ("https", "http") or not host:
@@ -146,8 +109,8 @@ def normalize_url(url: str) -> str:
         raise AssetError("url: must not contain credentials; put the API token in api_token.")
     if parts.query or parts.fragment or "?" in url or "#" in url:
         raise AssetError(f"url: must not contain a query or fragment; got host {_shown(host)}.")
-    address = _check_host(host, "url")
-    if scheme == "http" and not is_loopback(host, address):
+    _check_host(host, "url")
+    if scheme == "http" and not is_loopback(host):
         raise AssetError(
             f"url: plain http:// is refused for {_shown(host)}; use https:// (http is "
             "allowed only for a loopback host such as the local simulator)."
@@ -172,15 +135,13 @@ def check_proxy(proxy: str) -> str:
 
 
 def check_ca_bundle(path: str) -> str:
-    """``path`` if it is a readable PEM certificate bundle that OpenSSL loads; else an
-    AssetError saying which of missing, unreadable, empty or not PEM it is."""
+    """``path`` if it is a PEM certificate bundle OpenSSL loads; else an AssetError saying which
+    of missing, unreadable, empty or not PEM it is."""
     if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
         raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_CA_BUNDLE + 1)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.") from None
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
         raise AssetError(f"ca_bundle: cannot read the file {path} ({reason}).") from None
@@ -225,10 +186,12 @@ class SentinelOneConnector(HttpConnector):
         proxy = asset.get("http_proxy")
         timeout = _finite(asset, "timeout", "seconds", 600)
         max_mb = _finite(asset, "max_response_mb", "megabytes", 1024)
+        token = asset["api_token"]
         super().__init__(
             normalize_url(asset["url"]),
-            auth=ApiTokenAuth(asset["api_token"]),
-            user_agent=user_agent,
+            # Secret: the prepared request's headers show '***' in their repr, not the token.
+            headers={"User-Agent": user_agent, "Authorization": Secret(f"ApiToken {token}")},
+            secrets=(token,),
             verify=verify,
             proxy=check_proxy(proxy) if proxy else None,
             timeout=timeout,
@@ -239,18 +202,54 @@ class SentinelOneConnector(HttpConnector):
         )
 
     def test_connection(self) -> Dict[str, Any]:
-        """The asset's connection test (plugin.yaml ``asset.test``): one cheap threats read.
-
-        Returns ``{"ok", "status_code", "cause", "diagnosis", "request_id"}``: success, or
-        exactly one diagnosed cause (``status_code`` null when no HTTP response arrived)."""
-        test = ConnectionTest(
-            facts=self.facts,
-            token_invalid=EXPIRED_OR_INVALID,
-            permission=NO_PERMISSION,
-            secrets=self.secrets,
-        )
+        """The asset's connection test (plugin.yaml ``asset.test``): one cheap threats read,
+        then success or exactly one diagnosed cause (``status_code`` null: no HTTP response)."""
         try:
             envelope = self.request("GET", TEST_PATH, params=TEST_QUERY)
         except TransportError as exc:
-            return test.from_transport_error(exc)
-        return test.from_envelope(envelope)
+            return _result(False, exc.cause.value, str(exc))
+        status, body = envelope["status_code"], envelope["json_body"]
+        # A server may echo the token in what the diagnosis quotes (reason, X-RQID): masked.
+        reason = _masked(envelope["reason"] or "", self.secrets)
+        rqid = _masked(header_value(envelope["response_headers"], "X-RQID"), self.secrets)
+        if 200 <= status < 300 and isinstance(body, dict) and isinstance(body.get("data"), list):
+            sentence = (
+                f"Connected: {self.host} accepted the API token and it can read threats "
+                f"(HTTP {status})."
+            )
+            return _result(True, "ok", sentence, status, rqid)
+        if status == 401:
+            return _result(False, "token_invalid", EXPIRED_OR_INVALID, status, rqid)
+        if status == 403:
+            return _result(False, "permission", NO_PERMISSION, status, rqid)
+        if status == 407:  # a plain-http target through the proxy: the 407 arrives as a response
+            sentence = str(self.error(Cause.PROXY_AUTH))
+            return _result(False, Cause.PROXY_AUTH.value, sentence, status, rqid)
+        what = "a body that is not the API's JSON" if 200 <= status < 300 else "an error"
+        where = f", X-RQID {rqid}" if rqid else ""
+        sentence = (
+            f"Unexpected response: {self.host} answered HTTP {status} {reason}{where} with "
+            f"{what}; check that the URL is the console's base URL, and quote the X-RQID to "
+            "support if it persists."
+        )
+        return _result(False, "unexpected", sentence, status, rqid)
+
+
+def _masked(text: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(text, str):
+        for secret in secrets:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _result(
+    ok: bool, cause: str, diagnosis: str, status: Optional[int] = None, rqid: Any = None
+) -> Dict[str, Any]:
+    request_id = rqid if isinstance(rqid, str) else None
+    return {
+        "ok": ok,
+        "status_code": status,
+        "cause": cause,
+        "diagnosis": diagnosis,
+        "request_id": request_id,
+    }

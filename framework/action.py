@@ -1,5 +1,4 @@
-"""What every action shares: a connector, the manifest's method and path, safe request building
-(path placeholders that cannot escape, query encoding)."""
+"""The action base: a connector, the manifest's method and path, and safe request building."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from framework.errors import InputError
 PATH_VALUE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-
 # Called after each page while following cursors: (items fetched, totalItems or None, pages).
 # A hook with a ``waiting(seconds, status)`` method also hears of each retry wait.
 ProgressHook = Callable[[int, Optional[int], int], None]
@@ -20,9 +18,7 @@ ProgressHook = Callable[[int, Optional[int], int], None]
 
 class PageSink(Protocol):
     """Takes each page while following cursors, ``sink(page_envelope, items)``, instead of the
-    action keeping the items in memory (output streamed to a file as pages arrive).
-    ``unlimited``: True when no default item limit should apply (only the user's own), since
-    memory no longer grows with the number of items."""
+    action keeping the items; ``unlimited``: no default item limit applies (only the user's)."""
 
     unlimited: bool
 
@@ -46,7 +42,7 @@ def encode_query(parameters: Mapping[str, Any]) -> List[Tuple[str, str]]:
 
 
 class Action:
-    """Base class: subclasses implement ``run(inputs) -> envelope`` with one connector call."""
+    """Base class: subclasses implement ``run(inputs) -> envelope``."""
 
     def __init__(
         self,
@@ -73,10 +69,10 @@ class Action:
             name = match.group(1)
             value = values.get(name)
             if not isinstance(value, str) or not PATH_VALUE.fullmatch(value):
-                problem = (
-                    f"path_parameters.{name}: got {value!r}; expected letters, digits, - or _ only."
+                expected = "letters, digits, - or _ only"
+                raise InputError(
+                    "inputs", [f"path_parameters.{name}: got {value!r}; expected {expected}."]
                 )
-                raise InputError("inputs", [problem])
             return value
 
         return PLACEHOLDER.sub(substitute, self.path)

@@ -15,8 +15,7 @@ RESPONSE_TEXT_LIMIT = 64 * 1024  # bytes of a non-JSON body kept in response_tex
 
 
 class NotStandardJSON(ValueError):
-    """NaN, Infinity or -Infinity: JavaScript, not JSON (RFC 8259); Python would print them
-    back as invalid JSON."""
+    """NaN, Infinity or -Infinity: not JSON (RFC 8259); Python would print them back as such."""
 
 
 def _refuse_constant(name: str) -> Any:
@@ -40,8 +39,7 @@ def _float(text: str) -> Any:
 
 
 def _parse_body(body: bytes) -> Tuple[bool, Any]:
-    """(True, value) for a JSON body Python can hold and print back as JSON; else (False, None):
-    the body then reaches the user as ``response_text``."""
+    """(True, value) for a JSON body Python can hold and print back as JSON; else (False, None)."""
     if not body.strip():
         return False, None
     try:  # decoded as json.loads decodes bytes: UTF-8, -16 or -32, told by the first bytes
@@ -77,13 +75,9 @@ def build_envelope(response: requests.Response, body: bytes) -> dict:
 
 
 def response_headers(response: requests.Response) -> Dict[str, Any]:
-    """The headers as sent, in their order: a header sent once is its string; a header sent more
-    than once (two X-RQID, several Set-Cookie) is the list of its values, never folded into one
-    string. requests joins them with ", " (``response.headers``), so they are read from urllib3's
-    response, which keeps each value."""
-    raw = getattr(getattr(response, "raw", None), "headers", None)
-    if not hasattr(raw, "getlist"):  # not from urllib3 (a response built in code)
-        return dict(response.headers)
+    """The headers as sent, in order: a header sent more than once (two X-RQID, Set-Cookie) is
+    the list of its values, read from urllib3's response (requests joins them with ", ")."""
+    raw = response.raw.headers
     headers: Dict[str, Any] = {}
     for name in raw:
         values = raw.getlist(name)
@@ -92,8 +86,8 @@ def response_headers(response: requests.Response) -> Dict[str, Any]:
 
 
 def header_value(headers: Any, name: str) -> Any:
-    """The value of header ``name`` (any case) in an envelope's ``response_headers``: the first
-    one when it was sent more than once; None when absent."""
+    """Header ``name`` (any case) of an envelope's ``response_headers``: the first if sent more
+    than once; None if absent."""
     if not isinstance(headers, Mapping):
         return None
     value = next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)
@@ -102,14 +96,13 @@ def header_value(headers: Any, name: str) -> Any:
     return value
 
 
-# Codecs Python knows that are not charsets of text: decoding a body with them fails or yields
-# something other than what was sent.
+# Codecs Python knows that are not charsets of text: decoding with them is not what was sent.
 NOT_CHARSETS = {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
 
 
 def response_text(body: bytes, content_type: str) -> str:
-    """The first RESPONSE_TEXT_LIMIT bytes of a non-JSON body as text, in its declared charset
-    when that is a real text charset, else UTF-8; undecodable bytes become U+FFFD."""
+    """The first RESPONSE_TEXT_LIMIT bytes of a body as text, in its declared charset if that is
+    a real text charset, else UTF-8; undecodable bytes become U+FFFD."""
     head = body[:RESPONSE_TEXT_LIMIT]
     charset = _charset(content_type)
     if charset != "utf-8":

@@ -1,11 +1,5 @@
-"""Templated values coerced to the types a schema declares.
-
-Playbooks pass templated values, often as strings: "100" for an integer, "true" for a boolean,
-"process,file" (or '["process","file"]') for an array. Those are converted by what the schema
-declares; text is trimmed, and where a field may be null, the texts a template renders for
-"nothing" mean null: "" always, "null" and "None" where no text could be meant (or where the
-schema marks the field ``x-template-null``). Anything else is left for validation to explain.
-"""
+"""Templated values ("100", "true", "process,file", '["process"]') coerced to the types a
+schema declares; anything else is left for validation to explain."""
 
 from __future__ import annotations
 
@@ -36,8 +30,11 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         }
     if isinstance(value, str):
         text = value.strip()
-        if "null" in types and text in NULL_TEXTS and _may_be_null_text(text, types, schema):
-            return None
+        # A templated "nothing" is null: "" always; "null" and "None" where no text could be
+        # meant, or where the schema says so (x-template-null: a cursor). A search stays text.
+        if "null" in types and text in NULL_TEXTS:
+            if not text or "string" not in types or schema.get("x-template-null"):
+                return None
         if "string" in types:
             return text
         if "integer" in types and INTEGER_TEXT.fullmatch(text):
@@ -66,13 +63,6 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-def _may_be_null_text(text: str, types: List[str], schema: Mapping[str, Any]) -> bool:
-    """Whether a templated "nothing" means null here: "" always; "null" and "None" where no
-    string could be meant (a number, a boolean, an enum, a list) or where the schema says
-    so (``x-template-null``: an opaque cursor, a path). A text search for "null" stays text."""
-    return not text or "string" not in types or bool(schema.get("x-template-null"))
-
-
 def apply_defaults(value: Dict[str, Any], schema: Mapping[str, Any]) -> Dict[str, Any]:
     """Fill absent (or null) top-level properties with their schema defaults."""
     filled = dict(value)
@@ -83,7 +73,7 @@ def apply_defaults(value: Dict[str, Any], schema: Mapping[str, Any]) -> Dict[str
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """True when lists/objects nest more than ``limit`` levels (checked without recursion)."""
+    """Whether lists/objects nest more than ``limit`` levels (checked without recursion)."""
     stack: List[Tuple[Any, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()

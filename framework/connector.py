@@ -1,59 +1,46 @@
-"""The HTTP connector base: one configured requests.Session (retries: retry.py), the envelope.
-
-Status codes are data: every HTTP response that arrives becomes the envelope
-``status_code / reason / json_body / response_headers`` (plus ``response_text`` when the body is
-not JSON), 4xx and 5xx included. Only failures that are not HTTP responses raise, as a
-``TransportError`` whose message is one sentence naming the host and what to do, never a secret.
-"""
+"""The HTTP connector base: one requests.Session configured once, retried by urllib3's Retry.
+Status codes are data: every response that arrives is the envelope (body.py); only failures
+that are not HTTP responses raise a ``TransportError`` (one sentence, never a secret)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import logging
+import random
 import re
 import ssl
+import time
 import zlib
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
+from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from framework.body import build_envelope
-from framework.errors import (
-    Cause,
-    ConnectionLost,
-    Secret,
-    TransportError,
-    causes_of,
-    host_of,
-    os_detail,
-)
-from framework.exchange import Exchange, MalformedHead, WatchedAdapter
-from framework.retry import RETRY_WAIT_BUDGET, OnWait, RunRetry, WaitBudget
+from framework.errors import Cause, ConnectionLost, Secret, TransportError, causes_of, host_of
+from framework.exchange import Exchange, MalformedHead, WatchedAdapter, current
 
 log = logging.getLogger(__name__)
 
 
-class RetryIsNotAWarning(logging.Filter):
-    """urllib3 logs each retry after a lost connection as a WARNING; here a retry is routine
-    (the progress line shows the wait) and a failure is one sentence: it is DEBUG."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Retrying ("):
-            return True
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+def _retry_is_debug(record: logging.LogRecord) -> bool:
+    # urllib3 logs each retry after a lost connection as a WARNING; here a retry is routine (the
+    # progress line shows the wait) and a failure is one sentence: it is DEBUG.
+    if not str(record.msg).startswith("Retrying ("):
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
-logging.getLogger("urllib3.connectionpool").addFilter(RetryIsNotAWarning())
+logging.getLogger("urllib3.connectionpool").addFilter(_retry_is_debug)
 
 # "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
 PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
-
-Query = Sequence[Tuple[str, str]]
-
 # OpenSSL verify codes (X509_V_ERR_*) that a CA bundle cannot fix.
 TLS_EXPIRED_CODES = {9, 10}  # certificate not yet valid, has expired
 TLS_HOSTNAME_CODES = {62, 64}  # host name mismatch, IP address mismatch
@@ -61,29 +48,104 @@ RETRYABLE = (Cause.RESET, Cause.BROKEN, Cause.CUT_SHORT)
 READ_CHUNK = 64 * 1024
 
 
-class ByteBudget:
-    """Bytes of response bodies a run may still hold in memory (shared by its requests)."""
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
+RETRY_WAIT_BUDGET = 120.0  # most time one run may spend waiting between retries, all requests
 
-    def __init__(self, limit: int) -> None:
-        self.left = limit
+
+class RunRetry(Retry):
+    """urllib3's Retry for one run's requests (GET only; 429/502/503/504 and lost connections).
+
+    Retry keeps no state across requests, so it cannot hold a wait budget for a whole run: each
+    wait is checked against ``run.wait_left`` (the connector's) and announced to ``run.on_wait``."""
+
+    RETRY_AFTER_STATUS_CODES = RETRY_STATUSES  # not urllib3's 413 with a Retry-After too
+    run: Any = None
+    delay = 0.0  # the wait before the attempt this Retry allows
+    # Ours, not urllib3's retry_after_max: the platforms' urllib3 may predate it (Shuffle: 2.3.0).
+    retry_after_cap = RETRY_AFTER_CAP
+
+    @classmethod
+    def for_run(cls, run: Any, max_retries: int, **tuning: Any) -> RunRetry:
+        cap = tuning.pop("retry_after_max", RETRY_AFTER_CAP)
+        retry = cls(
+            total=max_retries,
+            connect=0,  # refused, DNS: asking again does not help
+            other=0,  # TLS and proxy failures: neither
+            redirect=False,  # a 3xx is returned, never followed: the token stays on its host
+            allowed_methods=frozenset({"GET"}),
+            status_forcelist=RETRY_STATUSES,
+            raise_on_status=False,  # retries run out: the last response is returned as it is
+            **{"backoff_factor": 0.5, "backoff_max": 8.0, **tuning},
+        )
+        retry.run, retry.retry_after_cap = run, cap
+        return retry
+
+    def new(self, **kw: Any) -> RunRetry:
+        retry = super().new(**kw)
+        retry.run, retry.retry_after_cap = self.run, self.retry_after_cap
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), self.retry_after_cap)
+
+    def get_backoff_time(self) -> float:
+        # urllib3 retries the first time at once and adds jitter only from the second: runs
+        # sharing one token would retry in step. Full jitter under a doubling ceiling instead.
+        ceiling = self.backoff_factor * 2 ** max(len(self.history) - 1, 0)
+        return random.uniform(0, min(self.backoff_max, ceiling))
+
+    def increment(
+        self,
+        method: Optional[str] = None,
+        url: Optional[str] = None,
+        response: Any = None,
+        error: Optional[Exception] = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> RunRetry:
+        under_way = current()
+        if isinstance(error, ReadTimeoutError) or (under_way is not None and under_way.expired):
+            raise MaxRetryError(_pool, url, error)  # a timeout is not retried
+        # Raises MaxRetryError when retries run out (for a status: urllib3 returns the response).
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        try:
+            asked = retry.get_retry_after(response) if response is not None else None
+        except InvalidHeader:  # neither seconds nor an HTTP date
+            asked = None
+        retry.delay = asked if asked else retry.get_backoff_time()
+        if retry.delay > self.run.wait_left:
+            raise MaxRetryError(_pool, url, error)  # the run's budget is spent
+        if response is not None:  # urllib3 drains the answer retried in one unbounded read()
+            with contextlib.suppress(HTTPError, OSError):
+                while response.read(64 * 1024, decode_content=False):
+                    pass
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        self.run.wait_left -= self.delay
+        if self.run.on_wait is not None:
+            self.run.on_wait(self.delay, response.status if response is not None else None)
+        time.sleep(self.delay)
+        under_way = current()
+        if under_way is not None:
+            under_way.restart()  # the next attempt gets a whole timeout of its own
 
 
 class BudgetSpent(TransportError):
-    """The response would not fit in what is left of the run's ByteBudget (nothing kept)."""
+    """The response would not fit in what is left of the run's ``held_left`` (nothing kept)."""
 
 
 class HttpConnector:
-    """One requests.Session configured once: TLS, proxy, headers, timeout and retries.
-
-    A connector serves one run: its ``wait_budget`` (a ``WaitBudget``) is shared by every
-    request it sends, all retries of all pages of a follow included."""
+    """One requests.Session configured once: TLS, proxy, headers, timeout and retries. It serves
+    one run: ``wait_left`` (seconds of retry waits) is shared by every request it sends."""
 
     def __init__(
         self,
         base_url: str,
         *,
-        auth: Optional[requests.auth.AuthBase],
-        user_agent: str,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
         verify: Union[bool, str],
         proxy: Optional[str],
         timeout: float,
@@ -95,28 +157,36 @@ class HttpConnector:
     ) -> None:
         self.base_url = base_url
         self.timeout = float(timeout)
-        self.wait_budget = WaitBudget(wait_budget)
+        self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
+        self.held_left = self.max_response_bytes  # bytes of bodies the run may still hold
         self.url_example = url_example
         # Called with (seconds, status or None for a lost connection) before each retry wait.
-        self.on_wait: Optional[OnWait] = None
+        self.on_wait: Optional[Any] = None
         # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max); retry_after_max.
         self.retry = RunRetry.for_run(self, max_retries, **retry_tuning)
-        session = requests.Session()
+        self.session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
         # credentials (a .netrc entry would silently replace the API token).
-        session.trust_env = False
-        session.auth = auth
-        session.verify = verify
-        session.headers.update(
-            {"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": user_agent}
-        )
+        self.session.trust_env = False
+        self.session.verify = verify
+        self.session.headers.update({"Accept": "application/json", "Accept-Encoding": "gzip"})
+        self.session.headers.update(headers)
+        found = set(secrets)
         if proxy:
-            session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
+            self.session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
+            parts = urlsplit(proxy)  # its credentials as parsed, quoted and unquoted
+            found.update(
+                x
+                for item in (parts.username, parts.password)
+                if item
+                for x in (item, unquote(item))
+            )
+        # What this connector sends that must never be shown, longest first.
+        self.secrets: Tuple[str, ...] = tuple(sorted(found, key=len, reverse=True))
         self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py
-        session.mount("https://", self.adapter)
-        session.mount("http://", self.adapter)
-        self.session = session
+        self.session.mount("https://", self.adapter)
+        self.session.mount("http://", self.adapter)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -127,37 +197,17 @@ class HttpConnector:
         return host_of(self.base_url)
 
     @property
-    def proxy_host(self) -> Optional[str]:
-        proxy = self.session.proxies.get("https")
-        return host_of(proxy) if proxy else None
-
-    @property
     def facts(self) -> Dict[str, Any]:
-        """What the cause table's sentences are filled with (made when a failure is worded)."""
+        """What the cause table's sentences are filled with."""
+        proxy = self.session.proxies.get("https")
         return {
             "host": self.host,
             "hostname": urlsplit(self.base_url).hostname or "?",
-            "proxy": self.proxy_host or "?",
+            "proxy": host_of(proxy) if proxy else "?",
             "timeout": f"{self.timeout:g}",
             "limit_mb": f"{self.max_response_bytes / (1024 * 1024):g}",
             "example": f" (e.g. {self.url_example})" if self.url_example else "",
         }
-
-    @property
-    def secrets(self) -> Tuple[str, ...]:
-        """What this connector sends that must never be shown: its auth's secrets as sent
-        (``auth.secrets``) and the proxy credentials as parsed (quoted and unquoted)."""
-        found = set(getattr(self.session.auth, "secrets", ()))
-        proxy = self.session.proxies.get("https")
-        if proxy:
-            parts = urlsplit(proxy)
-            found.update(
-                x
-                for item in (parts.username, parts.password)
-                if item
-                for x in (item, unquote(item))
-            )
-        return tuple(sorted(found, key=len, reverse=True))
 
     def close(self) -> None:
         self.session.close()
@@ -173,18 +223,16 @@ class HttpConnector:
         kind = ConnectionLost if cause in RETRYABLE else TransportError
         return kind.of(cause, **self.facts, detail=f" ({detail})" if detail else "")
 
-    # -- one request, with retries ---------------------------------------------------------
     def request(
         self,
         method: str,
         path: str,
-        params: Optional[Query] = None,
-        byte_budget: Optional[ByteBudget] = None,
+        params: Optional[Sequence[Tuple[str, str]]] = None,
+        hold: bool = False,
     ) -> dict:
         """Send one request (retrying 429/502/503/504 and lost connections) and return its
-        envelope. Waits between retries are drawn from the connector's ``wait_budget`` (the
-        whole run). With ``byte_budget``, a body larger than what is left of it raises
-        ``BudgetSpent``, and the body returned is charged to it."""
+        envelope. With ``hold``, a body larger than ``held_left`` raises ``BudgetSpent``, and
+        the body returned is charged to it."""
         url = self.base_url + path
         # Commas stay literal: arrays travel as one comma-joined value (a,b).
         query = urlencode(params, quote_via=quote, safe=",") if params else None
@@ -193,7 +241,7 @@ class HttpConnector:
             while True:
                 response = self._send(method, url, query, exchange)
                 try:
-                    body = self._read_body(response, exchange, byte_budget)
+                    body = self._read_body(response, exchange, hold)
                     break
                 except ConnectionLost as lost:
                     # urllib3 retries until the head arrives; the body is read after, so a
@@ -208,8 +256,8 @@ class HttpConnector:
                 finally:
                     response.close()
         log.debug("%s %s -> %s (%d bytes)", method, path, response.status_code, len(body))
-        if byte_budget is not None:
-            byte_budget.left -= len(body)
+        if hold:
+            self.held_left -= len(body)
         return build_envelope(response, body)
 
     def _send(
@@ -228,16 +276,19 @@ class HttpConnector:
             if exchange.expired:  # the deadline cut the socket: whatever broke, it was that
                 raise self.error(Cause.TIMEOUT) from None
             if isinstance(exc, MalformedHead):
-                raise self.error(Cause.PROTOCOL, exc.detail) from None
+                raise self.error(Cause.PROTOCOL, str(exc)) from None
             raise self._transport_error(exc) from None
 
-    def _read_body(
-        self, response: requests.Response, exchange: Exchange, byte_budget: Optional[ByteBudget]
-    ) -> bytes:
-        """Read the whole decoded body within the deadline and the size caps, in bounded steps."""
+    def _read_body(self, response: requests.Response, exchange: Exchange, hold: bool) -> bytes:
+        """The whole decoded body, read within the deadline and the size caps in bounded steps."""
         limit, spent = self.max_response_bytes, None
-        if byte_budget is not None and byte_budget.left < limit:
-            limit, spent = max(byte_budget.left, 0), self._budget_spent()
+        if hold and self.held_left < limit:
+            limit = max(self.held_left, 0)
+            spent = BudgetSpent(
+                f"The responses from {self.host} reached max_response_mb "
+                f"({self.facts['limit_mb']} MB) for this run; resume from the cursor returned.",
+                Cause.TOO_LARGE,
+            )
         if response.headers.get("Content-Encoding", "").strip().lower() in ("gzip", "x-gzip"):
             # urllib3's gzip decoder ends a stream cut short as if complete, and shows no end
             # flag; the stdlib's GzipFile raises EOFError (and reads multi-member streams).
@@ -254,24 +305,19 @@ class HttpConnector:
         except (EOFError, urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
             if exchange.expired or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
                 raise self.error(Cause.TIMEOUT) from None
-            lost = Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
-            raise self.error(lost) from None
+            raise self.error(
+                Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
+            ) from None
         if exchange.expired:  # the deadline cut the socket: what arrived may be partial
             raise self.error(Cause.TIMEOUT)
         return b"".join(chunks)
 
-    def _budget_spent(self) -> BudgetSpent:
-        return BudgetSpent(
-            f"The responses from {self.host} reached max_response_mb "
-            f"({self.facts['limit_mb']} MB) for this run; resume from the cursor returned.",
-            Cause.TOO_LARGE,
-        )
-
-    # -- failures that are not HTTP responses ------------------------------------------------
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
-        """Classify a requests failure once, into a Cause and its sentence."""
-        detail = os_detail(exc)
+        """Classify a requests failure that is not an HTTP response, into a Cause."""
         causes = list(causes_of(exc))
+        detail = next(
+            (c.strerror.lower() for c in causes if isinstance(c, OSError) and c.strerror), ""
+        )
         if isinstance(exc, requests.exceptions.ProxyError):
             if any(PROXY_407.search(str(c)) for c in causes):
                 return self.error(Cause.PROXY_AUTH)

@@ -1,9 +1,6 @@
-"""How a run ends when it returns no envelope, and the sentences for failures that are not HTTP
-responses (how a requests/urllib3 exception is classified).
-
-Every error here carries sentences that are safe to show to a user: they name fields and hosts
-(``host:port``), never URLs with credentials, tokens or headers.
-"""
+"""How a run ends without an envelope (RunError and its kinds), and the one sentence for each
+failure that is not an HTTP response. Every sentence is safe to show: it names fields and hosts
+(``host:port``), never URLs with credentials, tokens or headers."""
 
 from __future__ import annotations
 
@@ -13,14 +10,9 @@ from urllib.parse import urlsplit
 
 
 class RunError(Exception):
-    """The one way a run (or a connection test) ends without an envelope to return.
-
-    ``kind`` says why, for the mapping each caller keeps (the CLI's exit codes, a platform's
-    failure convention): INPUTS or ASSET (invalid values: nothing was sent), TRANSPORT (no usable
-    HTTP response; ``cause`` names what happened) or INTERRUPTED (Ctrl-C). ``lines`` are the
-    sentences to show, one per problem. A follow cut short carries what was read before it:
-    ``envelope`` (the partial envelope, resume at its ``pagination.nextCursor``) and ``fetched``
-    (its event count)."""
+    """How a run ends without an envelope: ``kind`` INPUTS or ASSET (nothing sent), TRANSPORT
+    (``cause`` says what happened) or INTERRUPTED; ``lines``, one sentence per problem. A follow
+    cut short carries the partial ``envelope`` and its event count ``fetched``."""
 
     INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
 
@@ -45,8 +37,7 @@ class RunError(Exception):
 
 
 class InputError(RunError):
-    """Invalid inputs or asset (``what``): one sentence per problem, each line ``invalid
-    <what>: <problem>``; raised before anything is sent."""
+    """Invalid inputs or asset (``what``), each line ``invalid <what>: <problem>``; nothing sent."""
 
     def __init__(self, what: str, problems: Sequence[str]) -> None:
         self.what = what
@@ -73,8 +64,7 @@ class AssetError(InputError):
 
 
 class Cause(str, Enum):
-    """Why no usable HTTP response arrived. Each cause has one message and one hint (``CAUSES``),
-    used by a run's TransportError and by a connection test's diagnosis alike."""
+    """Why no usable HTTP response arrived: one message and one hint each (``CAUSES``)."""
 
     DNS = "dns"
     REFUSED = "refused"
@@ -168,25 +158,14 @@ FACT_DEFAULTS = {"host": "?", "hostname": "?", "proxy": "?", "timeout": "?", "li
 def describe(cause: Cause, **facts: Any) -> str:
     """The one sentence for ``cause``: its message and its hint, filled with ``facts``."""
     message, hint = CAUSES[cause]
-    values = {**FACT_DEFAULTS, "detail": "", "example": "", **facts}
-    return f"{message}; {hint}.".format_map(values)
+    return f"{message}; {hint}.".format_map({**FACT_DEFAULTS, "detail": "", "example": "", **facts})
 
 
 class TransportError(RunError):
-    """No usable HTTP response arrived (DNS, refused, TLS, proxy, timeout, reset, too large,
-    not HTTP): one sentence, and its ``cause`` for callers that diagnose."""
+    """No usable HTTP response arrived: one sentence, and its ``cause``."""
 
-    def __init__(
-        self,
-        message: str,
-        cause: Cause = Cause.TRANSPORT,
-        *,
-        envelope: Optional[Dict[str, Any]] = None,
-        fetched: int = 0,
-    ) -> None:
-        super().__init__(
-            RunError.TRANSPORT, [message], cause=cause, envelope=envelope, fetched=fetched
-        )
+    def __init__(self, message: str, cause: Cause = Cause.TRANSPORT) -> None:
+        super().__init__(RunError.TRANSPORT, [message], cause=cause)
 
     @classmethod
     def of(cls, cause: Cause, **facts: Any) -> TransportError:
@@ -196,16 +175,9 @@ class TransportError(RunError):
 class ConnectionLost(TransportError):
     """The connection was reset or closed before a whole response arrived (retryable)."""
 
-    def __init__(self, message: str, cause: Cause = Cause.RESET) -> None:
-        super().__init__(message, cause)
-
-    @classmethod
-    def of(cls, cause: Cause, **facts: Any) -> ConnectionLost:
-        return cls(describe(cause, **facts), cause)
-
 
 class Secret(str):
-    """A string whose repr never shows its value (proxy URLs with credentials)."""
+    """A string whose repr never shows its value (proxy URLs, the Authorization header)."""
 
     def __repr__(self) -> str:
         return "'***'"
@@ -235,10 +207,3 @@ def causes_of(exc: BaseException) -> Iterable[BaseException]:
             nested = getattr(item, attr, None)
             if isinstance(nested, BaseException):
                 todo.append(nested)
-
-
-def os_detail(exc: BaseException) -> str:
-    for item in causes_of(exc):
-        if isinstance(item, OSError) and item.strerror:
-            return item.strerror.lower()
-    return ""

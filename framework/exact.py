@@ -1,5 +1,5 @@
-"""JSON numbers as they were sent: the types a body's numbers are parsed into when Python's own
-would not print them back the same, and the JSON writer that writes them back exactly."""
+"""JSON numbers as they were sent: the types for numbers Python would not print back the same,
+and the JSON writer that writes them back exactly."""
 
 from __future__ import annotations
 
@@ -22,14 +22,12 @@ class ExactFloat(float):
 
 
 class NumberText(str):
-    """A JSON number Python has no number for (``1e999``; an integer of more digits than
-    ``int()`` takes, Python 3.11+): its text, a string to everything but our JSON writer,
-    which writes it back as the number it was."""
+    """A JSON number Python has no number for (``1e999``; an integer too long for ``int()``):
+    a string to everything but our JSON writer, which writes it back as a number."""
 
 
-# Set once a body held an ExactFloat or NumberText: from then on dumps() looks for them. Python's
-# json writes int and float subclasses by their value (int.__repr__, float.__repr__), never by a
-# text of their own, so exact numbers need a walk, which is skipped for the usual body.
+# Set once a body held an ExactFloat or NumberText: json writes float subclasses by their value,
+# so exact numbers need a walk, which is skipped for the usual body.
 EXACT: Dict[str, bool] = {"seen": False}
 COMPACT = {flag: json.JSONEncoder(ensure_ascii=flag).encode for flag in (False, True)}
 

@@ -1,15 +1,6 @@
-"""One deadline per HTTP attempt, and a strict response head.
-
-requests' ``timeout`` bounds each socket operation, so a peer that sends one byte a second
-never trips it: not while answering a proxy CONNECT, nor while sending the response head, a
-chunk-size line or the body. Each attempt here starts a timer instead: at the deadline it shuts
-down the socket in use, the blocked read returns at once, and the connector reports the timeout.
-
-The timer finds that socket through the pools' connection class (urllib3's ``ConnectionCls``
-extension point), which attaches itself to the current attempt before it connects or sends.
-Its response class skips 1xx informational responses (``103 Early Hints``; http.client skips
-only ``100``) and refuses a malformed head with a sentence (``MalformedHead``).
-"""
+"""One deadline per HTTP attempt, and a strict response head. requests' ``timeout`` bounds each
+socket operation, so a peer sending one byte a second never trips it: a timer shuts down the
+socket in use (found through urllib3's ``ConnectionCls``) and the blocked read returns at once."""
 
 from __future__ import annotations
 
@@ -28,24 +19,28 @@ _current = threading.local()
 
 
 class MalformedHead(ValueError):
-    """The response head is not valid HTTP/1.x; ``detail`` says how, for people. A ValueError:
-    urllib3 would wrap an HTTPException as a lost connection and retry it."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    """The response head is not valid HTTP/1.x (how, for people). A ValueError: urllib3 would
+    wrap an HTTPException as a lost connection and retry it."""
 
 
-class Attempt:
-    """The deadline of one attempt: a timer that, when due, shuts the sockets it was shown."""
+class Exchange:
+    """The attempts of one request on this thread (``restart()`` begins the next), each with a
+    deadline: a timer that, when due, shuts the sockets the attempt was shown."""
 
     def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
         self.expired = False
-        self._done = False
+        self._attempt = 0  # a timer acts only for the attempt it was started for
         self._conn: Any = None
         self._sockets: list = []  # the response keeps its socket after the connection drops it
         self._lock = threading.Lock()
-        self._timer = threading.Timer(timeout, self._expire)
+        self._timer: Optional[threading.Timer] = None
+
+    def restart(self) -> None:
+        with self._lock:
+            self._end()
+            self.expired, self._conn, self._sockets = False, None, []
+            self._timer = threading.Timer(self.timeout, self._expire, (self._attempt,))
         self._timer.daemon = True
         # A process-directed signal goes to any thread that does not block it: delivered to the
         # timer, Ctrl-C would not wake the main thread blocked on a slow read. It inherits this.
@@ -56,6 +51,11 @@ class Attempt:
         finally:
             if mask:
                 mask(signal.SIG_SETMASK, previous)
+
+    def _end(self) -> None:
+        self._attempt += 1  # an attempt that ended keeps its connection: never cut it
+        if self._timer is not None:
+            self._timer.cancel()
 
     def attach(self, conn: Any) -> None:
         with self._lock:
@@ -73,34 +73,11 @@ class Attempt:
             except (OSError, TypeError):  # already closed, or None
                 pass
 
-    def _expire(self) -> None:
+    def _expire(self, attempt: int) -> None:
         with self._lock:
-            if not self._done:  # an attempt that ended keeps its connection: never cut it
+            if attempt == self._attempt:
                 self.expired = True
                 self._cut()
-
-    def end(self) -> None:
-        with self._lock:
-            self._done = True
-        self._timer.cancel()
-
-
-class Exchange:
-    """The attempts of one request on this thread (a context manager); ``restart()`` begins the
-    next attempt, with a deadline of its own."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.attempt: Optional[Attempt] = None
-
-    @property
-    def expired(self) -> bool:
-        return self.attempt is not None and self.attempt.expired
-
-    def restart(self) -> None:
-        if self.attempt is not None:
-            self.attempt.end()
-        self.attempt = Attempt(self.timeout)
 
     def __enter__(self) -> Exchange:
         _current.exchange = self
@@ -108,20 +85,19 @@ class Exchange:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.attempt is not None:
-            self.attempt.end()
+        with self._lock:
+            self._end()
         _current.exchange = None
 
 
 def current() -> Optional[Exchange]:
-    """The exchange under way on this thread, if any."""
     return getattr(_current, "exchange", None)
 
 
 def _attach(conn: Any) -> None:
     exchange = current()
-    if exchange is not None and exchange.attempt is not None:
-        exchange.attempt.attach(conn)
+    if exchange is not None:
+        exchange.attach(conn)
 
 
 IGNORED_DEFECTS = (StartBoundaryNotFoundDefect, MultipartInvariantViolationDefect)
@@ -134,7 +110,7 @@ NOT_HTTP = {  # what http.client raises for a malformed head, in people's words
 
 
 class StrictResponse(http.client.HTTPResponse):
-    """http.client's response, skipping 1xx heads and refusing malformed ones."""
+    """Skips 1xx heads (http.client skips only 100) and refuses malformed ones."""
 
     def _read_status(self) -> Any:
         status = super()._read_status()
@@ -152,9 +128,9 @@ class StrictResponse(http.client.HTTPResponse):
             for kind, detail in NOT_HTTP.items():
                 if isinstance(exc, kind):
                     raise MalformedHead(detail) from None
-            if "headers" in str(exc):  # "got more than 100 headers"
-                raise MalformedHead("more than 100 header lines") from None
-            raise
+            if "headers" not in str(exc):  # "got more than 100 headers"
+                raise
+            raise MalformedHead("more than 100 header lines") from None
         defects = [d for d in self.msg.defects if not isinstance(d, IGNORED_DEFECTS)]
         if defects or self.msg.get_payload():
             raise MalformedHead("a header line without a colon, or a stray line break")

@@ -1,11 +1,7 @@
-"""plugin.yaml as one complete, frozen model: read it, validate it against its meta-schema,
-resolve the files it references, and build each schema's validator once.
-
-``load_plugin(root)`` reads ``plugin.yaml`` and every JSON file it names; ``plugin_from_data``
-builds the same model from documents already in memory (a platform package that ships the
-manifest as Python data). Neither edits ``sys.path`` or ``sys.modules``: classes are imported
-only when asked for, by ``import_class(root, "module:Class")``.
-"""
+"""plugin.yaml as one frozen model, validated against its meta-schema, with the files it
+references read and each schema's validator built once. ``load_plugin`` reads the files;
+``plugin_from_data`` takes them from memory (a package that ships the manifest as Python data).
+Classes are imported only when asked for (``import_class``), without editing ``sys.path``."""
 
 from __future__ import annotations
 
@@ -24,6 +20,7 @@ MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
 Documents = Mapping[str, Any]  # relative path -> parsed JSON document
+TEXTS = "id title version publisher homepage license vendor product description icon".split()
 
 
 class ManifestError(Exception):
@@ -53,8 +50,7 @@ def validator_for(schema: Mapping[str, Any]) -> Any:
 
 
 def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
-    """The object a ``module:Class`` reference names, its top-level package taken from
-    ``root`` when it is not imported yet. ``sys.path`` is left as it is."""
+    """What ``module:Class`` names, its top-level package taken from ``root`` if not imported."""
     module_name, _, attr = ref.partition(":")
     top = module_name.split(".")[0]
     if top not in sys.modules:
@@ -72,7 +68,7 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
 
 @dataclass(frozen=True)
 class AssetSpec:
-    """The asset (connection) the plugin's actions need: its schema, connector and secrets."""
+    """The asset (connection): its schema, connector and secrets."""
 
     id: str
     title: str
@@ -92,7 +88,7 @@ class AssetSpec:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One action: its HTTP method and path template, class, and input and output schemas."""
+    """One action: its HTTP method and path template, class, and schemas."""
 
     id: str
     title: str
@@ -144,11 +140,6 @@ class Plugin:
         for action in self.actions.values():
             paths += [action.input_schema_path, action.output_schema_path]
         return paths
-
-
-def _location(path: Any) -> str:
-    parts = [str(p) for p in path]
-    return ".".join(parts) if parts else "(top level)"
 
 
 def _parse_manifest(root: Path) -> Any:
@@ -208,7 +199,10 @@ def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dic
 
 def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
     errors = sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
-    problems = [f"{MANIFEST}: {_location(e.absolute_path)}: {e.message}" for e in errors]
+    problems = [
+        f"{MANIFEST}: {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+        for e in errors
+    ]
     if problems:
         raise ManifestError(problems)
 
@@ -237,12 +231,9 @@ def plugin_from_data(
         raise ManifestError(problems)
     asset = manifest["asset"]
     asset_spec = AssetSpec(
-        id=asset["id"],
-        title=asset["title"],
-        description=asset["description"],
+        **{key: asset[key] for key in ("id", "title", "description", "connector")},
         schema_path=asset["schema"],
         schema=documents[asset["schema"]],
-        connector=asset["connector"],
         secrets=tuple(asset["secrets"]),
         test=asset.get("test", ""),
         root=root,
@@ -251,10 +242,7 @@ def plugin_from_data(
     actions = {
         action_id: ActionSpec(
             id=action_id,
-            title=spec["title"],
-            description=spec["description"],
-            method=spec["method"],
-            path=spec["path"],
+            **{key: spec[key] for key in ("title", "description", "method", "path")},
             class_ref=spec["class"],
             input_schema_path=spec["input_schema"],
             input_schema=documents[spec["input_schema"]],
@@ -270,16 +258,7 @@ def plugin_from_data(
     platforms = manifest.get("platforms") or {}
     return Plugin(
         root=root,
-        id=manifest["id"],
-        title=manifest["title"],
-        version=manifest["version"],
-        publisher=manifest["publisher"],
-        homepage=manifest["homepage"],
-        license=manifest["license"],
-        vendor=manifest["vendor"],
-        product=manifest["product"],
-        description=manifest["description"],
-        icon=manifest["icon"],
+        **{key: manifest[key] for key in TEXTS},
         icons=MappingProxyType(dict(sorted(icons.items()))),
         asset=asset_spec,
         actions=MappingProxyType(actions),

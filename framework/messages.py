@@ -1,76 +1,62 @@
-"""Why a value is invalid, in words: one sentence per problem naming the field, the value
-and what was expected. Secret values are never shown.
+"""Why a value is invalid, in words: one sentence per problem naming the field, the value and
+what was expected; secret values are never shown. The words come from the schema; its
+``x-expected`` says what a field accepts, and is required beside every ``pattern``.
 
-The words come from the schema. Besides the standard keywords, ``x-expected`` says what a field
-accepts ("a URL starting with https://"); it is required beside every ``pattern`` (a regex is
-not a message). The other ``x-`` annotations are read by framework.advice.
-"""
+``advise`` reads the other ``x-`` annotations (jsonschema ignores them): ``x-known`` (a value
+close to a known one is refused with a suggestion, a far one warned of), ``x-placeholders``,
+``x-wrong-prefixes`` (a pasted header) and ``x-used-with`` (ignored without this sibling)."""
 
 from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 import re
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from framework.coerce import MAX_DEPTH, too_deep
+from framework.coerce import _types
 from framework.errors import InputError
 
+log = logging.getLogger("framework.advice")  # the name its warnings were always logged under
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 SHOW_LIMIT = 60
 CLOSE_ENOUGH = 0.8  # difflib ratio from which a value is taken for a typo of a known one
-
-
-def _types(schema: Mapping[str, Any]) -> List[str]:
-    declared = schema.get("type", [])
-    return [declared] if isinstance(declared, str) else list(declared)
+KINDS = {  # bool before int: a bool is an int too
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "list",
+    dict: "object",
+}
 
 
 def show(value: Any, secret: bool = False) -> str:
     """A short, safe rendering of a value for an error message."""
     if secret:
         return "a hidden value"
+    kind = _kind(value)
     try:
-        if isinstance(value, (dict, list)):
-            text = json.dumps(value, ensure_ascii=True, default=str)
-        elif isinstance(value, str):
-            text = json.dumps(value, ensure_ascii=True)
-        elif isinstance(value, bool) or value is None:
-            text = json.dumps(value)
-        elif isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             text = repr(value)
+        elif isinstance(value, tuple(KINDS)):
+            text = json.dumps(value, ensure_ascii=True, default=str)
         else:
-            text = json.dumps(value) if isinstance(value, (int, float)) else repr(value)
+            text = repr(value)
     except (ValueError, TypeError, RecursionError):
-        text = f"a {_kind(value)}"
+        text = f"a {kind}"
     text = URL_CREDENTIALS.sub("***@", text)
     if len(text) > SHOW_LIMIT:
         text = text[: SHOW_LIMIT - 3] + "..."
-    kind = _kind(value)
     return f"{text} ({kind})" if kind not in ("string", "null") else text
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _a(kind: str) -> str:
-    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+    return next(
+        (name for cls, name in KINDS.items() if isinstance(value, cls)), type(value).__name__
+    )
 
 
 def _name(key: Any) -> str:
@@ -187,7 +173,8 @@ def describe(
             )
         return sentences
     if keyword == "type" and not path and "object" in _types(schema):
-        got = "null" if instance is None else _a(_kind(instance))  # the shape, never the value
+        kind = _kind(instance)  # the shape, never the value
+        got = "null" if instance is None else ("an " if kind[0] in "aeiou" else "a ") + kind
         return [f"the {what} must be a mapping of field names to values; got {got}."]
     if keyword == "type" and instance is None:
         return [f"{field}: got null; expected {expected(schema, coercion)}."]
@@ -233,9 +220,63 @@ def explain(
     return InputError(what, problems) if problems else None
 
 
-def nesting_error(instance: Any, what: str) -> Optional[InputError]:
-    if too_deep(instance):
-        return InputError(
-            what, [f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."]
-        )
-    return None
+def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
+    """The problems the annotations find (field -> sentence); their warnings are logged."""
+    found: Dict[str, str] = {}
+    if not isinstance(schema, dict):
+        return found
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            sub = properties.get(key) if isinstance(key, str) else None
+            if not isinstance(sub, dict):
+                continue
+            found.update(advise(sub, item, [*path, key]))
+            sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
+            if (
+                isinstance(sibling, str)
+                and item not in (None, sub.get("default"))
+                and value.get(sibling) is not True
+            ):
+                log.warning("%s", f"{_field([*path, key])} is ignored unless {sibling} is true.")
+        placeholders = [
+            key
+            for key, sub in properties.items()
+            if isinstance(sub, dict)
+            and sub.get("x-placeholders")
+            and key in value
+            and value[key] in sub["x-placeholders"]
+        ]
+        if placeholders:
+            names = " and ".join(_field([*path, key]) for key in placeholders)
+            verb = "holds" if len(placeholders) == 1 else "hold"
+            sentence = f"{names} still {verb} the template's placeholder; fill in {names}."
+            found.update((_field([*path, key]), sentence) for key in placeholders)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found.update(advise(schema["items"], item, [*path, index]))
+    elif isinstance(value, str):
+        field = _field(path)
+        lowered = value.lower()
+        for prefix in schema.get("x-wrong-prefixes") or ():
+            if lowered.startswith(prefix.lower()) and len(value) > len(prefix):
+                found[field] = (
+                    f"{field} starts with {json.dumps(prefix)}; give the value alone, "
+                    "without that prefix."
+                )
+                return found
+        known = schema.get("x-known")
+        if isinstance(known, list) and value and value not in known:
+            close = _suggest(value, known)
+            listed = ", ".join(map(str, known))
+            if close is not None:
+                found[field] = (
+                    f"{field}: got {show(value)}; expected one of the known values {listed} "
+                    f"(did you mean {close}?)."
+                )
+            else:
+                log.warning(
+                    "%s",
+                    f"{field}: {show(value)} is not a known value ({listed}); it is sent as given.",
+                )
+    return found

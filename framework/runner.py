@@ -1,9 +1,5 @@
 """Run an action as the platform does: validate asset and inputs, build the connector, call.
-
-A run returns the envelope of the HTTP response that arrived, whatever its status, or raises a
-``RunError`` saying how it ended otherwise (invalid inputs or asset, no usable response,
-Ctrl-C): every caller maps that one type to its own convention.
-"""
+A run returns the envelope of the response that arrived, whatever its status, or a RunError."""
 
 from __future__ import annotations
 
@@ -11,11 +7,10 @@ from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional
 
 from framework.action import PageSink, ProgressHook
-from framework.advice import Advice, advise, log_warnings
-from framework.coerce import apply_defaults, coerce
+from framework.coerce import MAX_DEPTH, apply_defaults, coerce, too_deep
 from framework.errors import InputError, RunError
 from framework.manifest import ActionSpec, Plugin
-from framework.messages import explain, nesting_error
+from framework.messages import advise, explain
 
 
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:
@@ -41,22 +36,19 @@ def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
 
 
 def _require_shallow(value: Any, what: str) -> None:
-    error = nesting_error(value, what)  # before anything walks it recursively
-    if error:
-        raise error
+    if too_deep(value):  # before anything walks it recursively
+        problem = f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."
+        raise InputError(what, [problem])
 
 
 def _require_valid(
     validator: Any, schema: Mapping[str, Any], value: Any, what: str, secrets: Any = ()
-) -> Advice:
+) -> None:
     """jsonschema decides and ``explain`` says what is wrong; the schema's annotations add
     their advice (placeholders, typos) either way, and its warnings are logged."""
-    advice = advise(schema, value)
-    log_warnings(advice)
-    error = explain(validator, value, what, secrets, advice=advice.problems)
+    error = explain(validator, value, what, secrets, advice=advise(schema, value))
     if error:
         raise error
-    return advice
 
 
 def check_output(action: ActionSpec, envelope: Any) -> Optional[InputError]:
@@ -72,9 +64,12 @@ def find_action(plugin: Plugin, name: str) -> ActionSpec:
     return action
 
 
-def connect(plugin: Plugin, checked_asset: Mapping[str, Any]) -> Any:
+def _connect(plugin: Plugin, asset: Mapping[str, Any], on_connect: Optional[Callable]) -> Any:
     """The asset's connector, from an asset that prepare_asset() accepted."""
-    return plugin.asset.connector_class(checked_asset, user_agent=plugin.user_agent)
+    connector = plugin.asset.connector_class(asset, user_agent=plugin.user_agent)
+    if on_connect is not None:
+        on_connect(connector)  # before anything is sent
+    return connector
 
 
 def run_action(
@@ -86,11 +81,8 @@ def run_action(
     on_connect: Optional[Callable[[Any], None]] = None,
     pages: Optional[PageSink] = None,
 ) -> dict:
-    """Validate everything, then make the call: the envelope, or a RunError.
-
-    ``progress`` is called after each page when the action follows cursors; ``on_connect``
-    with the connector before anything is sent (e.g. to learn its ``secrets``); ``pages``, if
-    given, takes each page's items instead of the envelope (see PageSink)."""
+    """Validate everything, then make the call: the envelope, or a RunError. ``on_connect`` gets
+    the connector before anything is sent (to learn its ``secrets``); ``pages``: see PageSink."""
     try:
         action = find_action(plugin, name)
         errors: List[InputError] = []
@@ -105,9 +97,7 @@ def run_action(
             errors.append(exc)
         if errors:  # every problem of both at once; nothing was sent
             raise InputError.joined(errors)
-        with connect(plugin, checked_asset) as connector:
-            if on_connect is not None:
-                on_connect(connector)
+        with _connect(plugin, checked_asset, on_connect) as connector:
             instance = action.action_class(
                 connector, method=action.method, path=action.path, progress=progress, pages=pages
             )
@@ -119,14 +109,11 @@ def run_action(
 def run_asset_test(
     plugin: Plugin, asset: Any, on_connect: Optional[Callable[[Any], None]] = None
 ) -> Dict[str, Any]:
-    """The asset's connection test: validate the asset, then call the connector method that
-    plugin.yaml names in ``asset.test``. Returns its result ``{"ok", "status_code", "cause",
-    "diagnosis", ...}``; raises RunError for an invalid asset (nothing sent) or Ctrl-C."""
+    """The asset's connection test (the connector method plugin.yaml names in ``asset.test``):
+    ``{"ok", "status_code", "cause", "diagnosis", ...}``, or a RunError for an invalid asset
+    (nothing sent) or Ctrl-C."""
     try:
-        checked_asset = prepare_asset(plugin, asset)
-        with connect(plugin, checked_asset) as connector:
-            if on_connect is not None:
-                on_connect(connector)
+        with _connect(plugin, prepare_asset(plugin, asset), on_connect) as connector:
             return getattr(connector, plugin.asset.test)()
     except KeyboardInterrupt:
         raise RunError(RunError.INTERRUPTED, ["interrupted (Ctrl-C)"]) from None

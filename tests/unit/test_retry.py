@@ -1,4 +1,7 @@
-"""framework.retry: urllib3's Retry as the connector configures it, and its full-jitter backoff."""
+"""RunRetry: urllib3's Retry as the connector configures it, and its full-jitter backoff.
+
+The run's wait budget across requests is tested end to end (test_hostile_server.py:
+test_the_retry_budget_covers_every_page_of_a_run; test_connector.py, test_reliability.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import random
 import pytest
 from urllib3.util.retry import RequestHistory
 
-from framework.retry import RunRetry, WaitBudget
+from framework.connector import RunRetry
 
 
 def test_only_get_and_the_documented_statuses_are_retried_never_a_redirect() -> None:
@@ -33,10 +36,3 @@ def test_backoff_is_full_jitter_under_a_doubling_ceiling(retries: int) -> None:
     waits = [retry.get_backoff_time() for _ in range(200)]
     assert all(0 <= wait <= ceiling for wait in waits)
     assert max(waits) > ceiling / 2  # jitter spreads over the range, not a constant
-
-
-def test_the_wait_budget_is_spent_across_requests() -> None:
-    budget = WaitBudget(1.0)
-    assert budget.allows(0.6)
-    budget.spend(0.6)
-    assert budget.allows(0.4) and not budget.allows(0.5)

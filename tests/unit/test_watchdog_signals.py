@@ -21,8 +21,7 @@ def blocked_signals(thread: threading.Thread) -> int:
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
 def test_the_deadline_timer_blocks_sigint_and_sigterm_so_the_main_thread_gets_them() -> None:
     with Exchange(5.0) as exchange:
-        assert exchange.attempt is not None
-        thread = exchange.attempt._timer
+        thread = exchange._timer
         assert thread.is_alive()
         mask = blocked_signals(thread)
     for number in (signal.SIGINT, signal.SIGTERM):
