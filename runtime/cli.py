@@ -55,9 +55,7 @@ class Stderr(logging.Handler):
         self.write(line + "\n")
 
     def emit(self, record: logging.LogRecord) -> None:
-        """A warning reads like every other line (``warning: ...``); --debug lines name their
-        module."""
-        try:
+        try:  # a warning reads like every other line (warning: ...); --debug lines name a module
             if record.levelno >= logging.WARNING:
                 self.say(f"{record.levelname.lower()}: {record.getMessage()}")
             else:
@@ -141,14 +139,12 @@ class ProgressLine:
 
 
 def _learn(secrets: List[str]) -> Callable[[Any], None]:
-    """The runner's on_connect hook: the safety net learns what the connector really sends (the
-    token as sent, the proxy credentials as parsed) before anything is sent."""
+    """on_connect: the safety net learns the secrets the connector really sends, before it does."""
     return lambda connector: secrets.extend(getattr(connector, "secrets", ()))
 
 
 def read_file(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file, or stdin for '-' (runtime.documents), its failures
-    framed like every other: ``invalid asset: --asset: ...``, ``invalid inputs: --inputs: ...``."""
+    """A JSON or YAML document from a file or stdin ('-'); failures: ``invalid asset: ...``."""
     from runtime.documents import DocumentError, read_document_file
 
     try:
@@ -225,16 +221,14 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
 
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout,
-    always in one shape, and its diagnosis on stderr."""
+    """The connection test (``asset.test``): the result on stdout, always one shape; stderr: why."""
     from framework.errors import RunError
     from framework.manifest import load_plugin
     from framework.runner import run_asset_test
 
     _check_stdout()
 
-    def failed(code: int, cause: str, lines: List[str]) -> output.CliError:
-        """A failure before anything was sent, printed in the connector's result shape."""
+    def failed(code: int, cause: str, lines: List[str]) -> output.CliError:  # nothing was sent
         diagnosis = " ".join(line.split(": ", 1)[1] if ": " in line else line for line in lines)
         result = {"ok": False, "status_code": None, "cause": cause, "diagnosis": diagnosis}
         output.write_stdout(output.encode_json({**result, "request_id": None}, args.pretty))
@@ -282,7 +276,8 @@ EXIT_CODES = {
   1    the plugin is broken, an internal error, or --validate-output found a mismatch
   2    invalid inputs or asset, or an unreadable file; nothing was sent
   3    transport failure (no HTTP response); while following cursors, what was read is on stdout
-  5    the envelope could not be written to stdout (closed, full, broken pipe) or --output
+  5    the envelope could not be written to stdout (closed or full) or --output; a reader that
+       closed the pipe (| head) ends the run quietly with 0
   130  interrupted (Ctrl-C); while following cursors, what was read is on stdout (or in
        --output FILE and its FILE.meta.json: continue with --resume FILE.meta.json)""",
     "test-asset": """\
@@ -330,9 +325,8 @@ class VersionAction(argparse.Action):
 
 
 def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
-    # --debug, --quiet and --pretty are accepted before or after the subcommand: each parser
-    # declares them with SUPPRESS defaults, so a later parser never resets an earlier flag. A
-    # subcommand offers only those it uses.
+    # Output options may come before or after the subcommand: with SUPPRESS defaults, a later
+    # parser never resets an earlier flag. A subcommand offers only those it uses.
     def output_options(flags: Sequence[str]) -> argparse.ArgumentParser:
         options = argparse.ArgumentParser(add_help=False)
         group = options.add_argument_group("output options (accepted anywhere on the line)")
@@ -447,18 +441,15 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     return parser
 
 
-def _prog() -> str:
-    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return "python -m runtime" if name in ("", "__main__.py", "-c") else name
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     secrets: List[str] = []
     stderr = Stderr(secrets)
     debug = False
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    prog = "python -m runtime" if name in ("", "__main__.py", "-c") else name
     try:
-        args = build_parser(_prog()).parse_args(argv)
-        args.prog = _prog()  # for hints that must work as printed
+        args = build_parser(prog).parse_args(argv)
+        args.prog = prog  # for hints that must work as printed
         for flag, _ in COMMON_OPTIONS:  # absent anywhere on the line: off
             setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
