@@ -34,7 +34,8 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64")
 # The bundled folders, each with the file types it may ship (other folders: .py).
 ALLOWED = {
     "framework": (".py",), "connectors": (".py",), "actions": (".py",), "schemas": (".json",),
-    "icons": (".png", ".svg"), "runtime": (".py",), "examples": (".yaml",), "docs": (".md",),
+    "icons": (".png", ".svg"), "runtime": (".py", "commands.json"), "examples": (".yaml",),
+    "docs": (".md",),
 }  # fmt: skip
 BUNDLE_DIRS = tuple(ALLOWED)
 EXCLUDED = {"examples/asset.simulator.yaml"}  # belongs to the simulator, which stays out
