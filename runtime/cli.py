@@ -347,10 +347,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
         debug = args.debug
-        handler = args.handler
-        if isinstance(handler, str):  # "module:function", imported only when its command runs
-            module, _, name = handler.partition(":")
-            handler = getattr(importlib.import_module(module), name)
+        module, _, name = args.handler.partition(":")  # imported only when its command runs
+        handler = getattr(importlib.import_module(module), name)
         with _logging_to(stderr, debug):
             return handler(args, secrets)
     except output.CliError as exc:

@@ -87,14 +87,6 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
     return {normalize(name): version for name, version in found}
 
 
-def looks_filled_in(name: str, data: bytes) -> bool:
-    """A YAML or JSON file whose api_token holds a value rather than a placeholder."""
-    if not name.endswith((".yaml", ".yml", ".json")):
-        return False
-    values = TOKEN_LINE.findall(data.decode("utf-8", "replace"))
-    return any(not PLACEHOLDER.match(v.split(" #", 1)[0].strip().strip("\"'")) for v in values)
-
-
 def read_entries(
     root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
 ) -> Dict[str, bytes]:
@@ -124,16 +116,19 @@ def read_entries(
                 allowed = file.endswith(ALLOWED.get(folder, (".py",))) and name not in EXCLUDED
                 if allowed and not file.startswith(".") and (tracked is None or name in tracked):
                     entries[name] = (root / name).read_bytes()
-    filled = [name for name, data in entries.items() if looks_filled_in(name, data)]
-    if filled:
-        raise PackageError(
-            *(
-                f"{name}: looks like a filled-in asset (api_token is set); a bundle or export "
-                "must not ship a token: put the placeholder back, or keep the file outside the "
-                "plugin folder (e.g. asset.yaml, which git ignores)."
-                for name in filled
-            )
+    filled = [
+        f"{name}: looks like a filled-in asset (api_token is set); a bundle or export must not "
+        "ship a token: put the placeholder back, or keep the file outside the plugin folder (e.g. "
+        "asset.yaml, which git ignores)."
+        for name, data in entries.items()
+        if name.endswith((".yaml", ".yml", ".json"))
+        and any(
+            not PLACEHOLDER.match(value.split(" #", 1)[0].strip().strip("\"'"))
+            for value in TOKEN_LINE.findall(data.decode("utf-8", "replace"))
         )
+    ]
+    if filled:
+        raise PackageError(*filled)
     return entries
 
 
