@@ -133,8 +133,7 @@ def _key(key: Any) -> str:
 
 
 def _scan(text: str, path: str, deep: DocumentError) -> None:
-    """One pass over the parser's events, before anything is built: refuses aliases, nesting
-    deeper than MAX_DEPTH and a mapping key given twice."""
+    """Over the parser's events, before anything is built: no alias, deep nesting or key twice."""
     # per open collection: [a mapping's keys by line (None: a sequence), whether a key is next]
     stack: List[List[Any]] = []
     for event in yaml.parse(text, Loader=Loader):

@@ -174,8 +174,6 @@ def _check_icons(plugin: Plugin, problems: List[str]) -> None:
 
 
 def _check_identity(plugin: Plugin, problems: List[str]) -> None:
-    """The version agrees with pyproject.toml's, the secrets with the asset's password fields,
-    each action's path placeholders with its path_parameters."""
     path = plugin.root / "pyproject.toml"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     section = re.search(r"^\[project\][ \t]*$(.*?)(?=^\[|\Z)", text, re.M | re.S)

@@ -90,9 +90,8 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
 def read_entries(
     root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
 ) -> Dict[str, bytes]:
-    """The plugin's own files by name in the zip (or those of ``names`` and ``folders``, for a
-    platform export): in a git checkout only tracked ones, on the allow-list, no caches, dot or
-    editor files; refuses files that look like filled-in assets."""
+    """The plugin's own files by name in the zip (or only ``names`` and ``folders``): tracked,
+    allow-listed, no caches, dot or editor files; refuses files that look like filled-in assets."""
     entries: Dict[str, bytes] = {}
     for name in names:
         if not (root / name).is_file():
@@ -184,8 +183,7 @@ def download_wheels(
 
 
 def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -> Tuple[Path, str]:
-    """Check the plugin, then write ``<output>/<id>-<version>.zip``; returns it and a summary.
-    The wheels come from ``wheels_from`` (offline) or the index (then copied to output/wheels)."""
+    """Check the plugin, write ``<output>/<id>-<version>.zip``; returns it and a summary."""
     problems = lint_plugin(str(root))
     if problems:
         raise PackageError("the plugin does not validate:", *problems)
