@@ -193,28 +193,15 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
         envelope = run_action(
             plugin, args.action, asset, inputs, progress=progress, on_connect=_learn(secrets)
         )
-    except RunError as exc:
-        if progress is not None:
-            progress.clear()
-        kept = ""
-        if exc.envelope is not None:  # following cursors: what arrived before it
-            output.write_stdout(output.encode_json(exc.envelope, args.pretty))
-            when = "so far" if exc.kind == "interrupted" else "before it"
-            kept = (
-                f"The {exc.fetched:,} events read {when} are in the envelope on stdout; "
-                "resume with its json_body.pagination.nextCursor."
-            )
-        raise output.run_failed(exc, kept) from None
+    except RunError as exc:  # a follow (whose events are kept) is streaming's: nothing is kept here
+        raise output.run_failed(exc, "") from None
     finally:
         if progress is not None:
             progress.clear()
     output.write_stdout(output.encode_json(envelope, args.pretty))
-    if terminal:
-        line = output.answer_line(envelope)
-        if line:
-            args.stderr.say(line)
-        if progress is not None and progress.pages:
-            args.stderr.say(output.follow_summary(envelope, progress.pages))
+    line = output.answer_line(envelope) if terminal else None
+    if line:
+        args.stderr.say(line)
     if args.validate_output:
         problem = check_output(plugin.actions[args.action], envelope)
         if problem:
