@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import logging
 import os
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from runtime import output, streaming
@@ -55,9 +57,7 @@ class Stderr(logging.Handler):
         self.write(line + "\n")
 
     def emit(self, record: logging.LogRecord) -> None:
-        """A warning reads like every other line (``warning: ...``); --debug lines name their
-        module."""
-        try:
+        try:  # a warning reads like every other line (warning: ...); --debug lines name a module
             if record.levelno >= logging.WARNING:
                 self.say(f"{record.levelname.lower()}: {record.getMessage()}")
             else:
@@ -141,14 +141,12 @@ class ProgressLine:
 
 
 def _learn(secrets: List[str]) -> Callable[[Any], None]:
-    """The runner's on_connect hook: the safety net learns what the connector really sends (the
-    token as sent, the proxy credentials as parsed) before anything is sent."""
+    """on_connect: the safety net learns the secrets the connector really sends, before it does."""
     return lambda connector: secrets.extend(getattr(connector, "secrets", ()))
 
 
 def read_file(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file, or stdin for '-' (runtime.documents), its failures
-    framed like every other: ``invalid asset: --asset: ...``, ``invalid inputs: --inputs: ...``."""
+    """A JSON or YAML document from a file or stdin ('-'); failures: ``invalid asset: ...``."""
     from runtime.documents import DocumentError, read_document_file
 
     try:
@@ -195,28 +193,15 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
         envelope = run_action(
             plugin, args.action, asset, inputs, progress=progress, on_connect=_learn(secrets)
         )
-    except RunError as exc:
-        if progress is not None:
-            progress.clear()
-        kept = ""
-        if exc.envelope is not None:  # following cursors: what arrived before it
-            output.write_stdout(output.encode_json(exc.envelope, args.pretty))
-            when = "so far" if exc.kind == "interrupted" else "before it"
-            kept = (
-                f"The {exc.fetched:,} events read {when} are in the envelope on stdout; "
-                "resume with its json_body.pagination.nextCursor."
-            )
-        raise output.run_failed(exc, kept) from None
+    except RunError as exc:  # a follow (whose events are kept) is streaming's: nothing is kept here
+        raise output.run_failed(exc, "") from None
     finally:
         if progress is not None:
             progress.clear()
     output.write_stdout(output.encode_json(envelope, args.pretty))
-    if terminal:
-        line = output.answer_line(envelope)
-        if line:
-            args.stderr.say(line)
-        if progress is not None and progress.pages:
-            args.stderr.say(output.follow_summary(envelope, progress.pages))
+    line = output.answer_line(envelope) if terminal else None
+    if line:
+        args.stderr.say(line)
     if args.validate_output:
         problem = check_output(plugin.actions[args.action], envelope)
         if problem:
@@ -225,16 +210,14 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
 
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The asset's connection test (plugin.yaml ``asset.test``): the result as JSON on stdout,
-    always in one shape, and its diagnosis on stderr."""
+    """The connection test (``asset.test``): the result on stdout, always one shape; stderr: why."""
     from framework.errors import RunError
     from framework.manifest import load_plugin
     from framework.runner import run_asset_test
 
     _check_stdout()
 
-    def failed(code: int, cause: str, lines: List[str]) -> output.CliError:
-        """A failure before anything was sent, printed in the connector's result shape."""
+    def failed(code: int, cause: str, lines: List[str]) -> output.CliError:  # nothing was sent
         diagnosis = " ".join(line.split(": ", 1)[1] if ": " in line else line for line in lines)
         result = {"ok": False, "status_code": None, "cause": cause, "diagnosis": diagnosis}
         output.write_stdout(output.encode_json({**result, "request_id": None}, args.pretty))
@@ -271,49 +254,8 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
 # exporters/ beside runtime/: a checkout. The bundle leaves it out (platform packages are built
 # from the sources, where git says which files are the plugin's), and its CLI offers no export.
 EXPORTERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters")
-COMMON_OPTIONS = (
-    ("--debug", "log each request to stderr, secrets left out (default: off)"),
-    ("--quiet", "no progress line, no summary or HTTP status line on a terminal (default: off)"),
-    ("--pretty", "indent the JSON output (default: off)"),
-)
-EXIT_CODES = {
-    "run": """\
-  0    an HTTP response arrived, any status (4xx/5xx too); the envelope is on stdout
-  1    the plugin is broken, an internal error, or --validate-output found a mismatch
-  2    invalid inputs or asset, or an unreadable file; nothing was sent
-  3    transport failure (no HTTP response); while following cursors, what was read is on stdout
-  5    the envelope could not be written to stdout (closed, full, broken pipe) or --output
-  130  interrupted (Ctrl-C); while following cursors, what was read is on stdout (or in
-       --output FILE and its FILE.meta.json: continue with --resume FILE.meta.json)""",
-    "test-asset": """\
-  0    connected: the console accepted the token and it can read threats
-  1    the plugin is broken, or an internal error
-  2    invalid asset or unreadable file; nothing was sent
-  3    not reached (DNS, refused, TLS, proxy, timeout)
-  4    the console or proxy answered, but the test failed (401, 403, 407, other)
-  5    the result could not be written to stdout""",
-    "validate": """\
-  0    the plugin is valid
-  1    problems found (one line each on stderr)""",
-    "package": """\
-  0    built; the zip's path is on stdout, a summary on stderr
-  1    the bundle cannot be built (one line per reason on stderr)
-  2    a bad option value""",
-    "export": """\
-  0    written; the folder and the archive are on stdout, a summary on stderr
-  1    the platform's package cannot be made (nothing written)
-  2    an unknown platform name (with a suggestion)""",
-}
-EXAMPLES = {
-    "run": "{prog} run get_threat_events --asset examples/asset.simulator.yaml \\\n"
-    "      --inputs examples/inputs/first-page.yaml --pretty",
-    "test-asset": "{prog} test-asset --asset examples/asset.simulator.yaml",
-    "validate": "{prog} validate",
-    "package": "{prog} package --no-wheels --output /tmp/bundle",
-    "export": "{prog} export swimlane --output /tmp/swimlane",
-}
-ASSET_HELP = "asset file, JSON or YAML; - reads stdin (required)"
-ROOT_HELP = "plugin folder (default: this plugin)"
+# The commands: their help texts, arguments, examples and exit codes.
+SPEC = json.loads(Path(__file__).with_name("commands.json").read_text(encoding="utf-8"))
 
 
 class VersionAction(argparse.Action):
@@ -330,143 +272,70 @@ class VersionAction(argparse.Action):
 
 
 def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
-    # --debug, --quiet and --pretty are accepted before or after the subcommand: each parser
-    # declares them with SUPPRESS defaults, so a later parser never resets an earlier flag. A
-    # subcommand offers only those it uses.
+    # Output options may come before or after the subcommand: with SUPPRESS defaults, a later
+    # parser never resets an earlier flag. A subcommand offers only those it uses.
     def output_options(flags: Sequence[str]) -> argparse.ArgumentParser:
         options = argparse.ArgumentParser(add_help=False)
         group = options.add_argument_group("output options (accepted anywhere on the line)")
-        for flag, text in COMMON_OPTIONS:
+        for flag, text in SPEC["options"].items():
             if flag in flags:
                 group.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
         return options
 
-    every = [flag for flag, _ in COMMON_OPTIONS]
+    def example(name: str) -> str:
+        return f"example:\n  {SPEC['commands'][name]['example'].format(prog=prog)}\n\n"
+
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Local SOAR runtime for this plugin: run its actions, test an asset, "
-        "validate and package the plugin.",
-        parents=[output_options(every)],
+        description=SPEC["description"],
+        parents=[output_options(SPEC["options"])],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"example:\n  {EXAMPLES['run'].format(prog=prog)}\n\n"
-        f"'{prog} COMMAND --help' shows each command's options, defaults and exit codes.",
+        epilog=example("run")
+        + f"'{prog} COMMAND --help' shows each command's options, defaults and exit codes.",
     )
     parser.add_argument("--version", action=VersionAction, help="print the plugin's version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, text: str, flags: Sequence[str] = every) -> argparse.ArgumentParser:
-        epilog = f"example:\n  {EXAMPLES[name].format(prog=prog)}\n\nexit codes:\n"
-        return commands.add_parser(
+    for name, spec in SPEC["commands"].items():
+        if name == "export" and not os.path.isfile(os.path.join(EXPORTERS, "common.py")):
+            continue
+        command = commands.add_parser(
             name,
-            help=text,
-            description=text,
-            parents=[output_options(flags)],
+            help=spec["help"],
+            description=spec["help"],
+            parents=[output_options(spec["flags"])],
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            epilog=epilog + EXIT_CODES[name],
+            epilog=example(name) + "exit codes:\n" + "\n".join(spec["exit codes"]),
         )
-
-    run = command("run", "run an action and print its envelope as JSON on stdout")
-    run.add_argument("action", help="action id from plugin.yaml, e.g. get_threat_events")
-    run.add_argument("--asset", required=True, help=ASSET_HELP)
-    run.add_argument(
-        "--inputs", help="inputs file, JSON or YAML; - reads stdin (default: no inputs, {})"
-    )
-    run.add_argument(
-        "--validate-output",
-        action="store_true",
-        help="also check the envelope against the output schema; exit 1 if it does not match "
-        "(default: off)",
-    )
-    run.add_argument("--output", metavar="FILE", help="write the output to FILE instead of stdout")
-    run.add_argument(
-        "--format",
-        choices=("envelope", "ndjson", "csv", "markdown"),
-        help="envelope (default: the JSON envelope); with --output FILE: ndjson (one event a "
-        "line), csv (--columns), markdown (a case note); their status, headers and resume "
-        "cursor go to FILE.meta.json",
-    )
-    run.add_argument(
-        "--columns",
-        metavar="LIST",
-        help="csv and markdown: event fields, comma-separated (default: createdAt,eventType,"
-        "processName,pid,user,srcIp,dstIp,fileFullName)",
-    )
-    run.add_argument(
-        "--rows", type=int, metavar="N", help="markdown: the first N events as a table (20)"
-    )
-    run.add_argument(
-        "--force",
-        action="store_true",
-        help="with --output: replace an existing file that is not an earlier export (default: off)",
-    )
-    run.add_argument(
-        "--resume",
-        metavar="FILE.meta.json",
-        help="continue the export this sidecar describes, appending to its file",
-    )
-    run.set_defaults(handler=cmd_run)
-
-    text = "test the asset's connection: one cheap authenticated read, one diagnosis"
-    test = command("test-asset", text)
-    test.add_argument("--asset", required=True, help=ASSET_HELP)
-    test.set_defaults(handler=cmd_test_asset)
-
-    check = command("validate", "check plugin.yaml and everything it references", ["--quiet"])
-    check.add_argument("--root", help=ROOT_HELP)
-    check.set_defaults(handler="runtime.lint:cmd_validate")
-
-    text = "build the importable bundle dist/<id>-<version>.zip (wheels included)"
-    package = command("package", text, [])
-    package.add_argument("--root", help=ROOT_HELP)
-    package.add_argument("--output", help="folder for the zip (default: ROOT/dist)")
-    package.add_argument(
-        "--no-wheels",
-        action="store_true",
-        help="leave wheels/ out: no package index needed, but installing the bundle then "
-        "needs one (default: off)",
-    )
-    package.add_argument(
-        "--wheels-from",
-        metavar="DIR",
-        help="take the wheels from DIR (e.g. dist/wheels) instead of the package index "
-        "(default: the package index)",
-    )
-    package.set_defaults(handler="runtime.package:cmd_package")
-
-    if os.path.isfile(os.path.join(EXPORTERS, "common.py")):
-        export = command("export", "write a SOAR platform's package (exporters/)", [])
-        platforms = sorted(
-            name
-            for name in os.listdir(EXPORTERS)
-            if os.path.isfile(os.path.join(EXPORTERS, name, "__init__.py"))
-        )
-        export.add_argument("platform", help=f"one of: {', '.join(platforms)}")
-        export.add_argument("--output", help="folder (default: dist/platforms/PLATFORM)")
-        export.add_argument("--root", help=ROOT_HELP)
-        export.set_defaults(handler="exporters.common:cmd_export")
+        for flag, options in spec["arguments"].items():
+            if flag == "platform":  # export: one of the exporters/ packages
+                found = [
+                    entry
+                    for entry in os.listdir(EXPORTERS)
+                    if os.path.isfile(os.path.join(EXPORTERS, entry, "__init__.py"))
+                ]
+                options = {**options, "help": options["help"] + ", ".join(sorted(found))}
+            if "type" in options:  # "int", the one type JSON cannot hold
+                options = {**options, "type": int}
+            command.add_argument(flag, **options)
+        command.set_defaults(handler=spec["handler"])
     return parser
-
-
-def _prog() -> str:
-    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    return "python -m runtime" if name in ("", "__main__.py", "-c") else name
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     secrets: List[str] = []
     stderr = Stderr(secrets)
     debug = False
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    prog = "python -m runtime" if name in ("", "__main__.py", "-c") else name
     try:
-        args = build_parser(_prog()).parse_args(argv)
-        args.prog = _prog()  # for hints that must work as printed
-        for flag, _ in COMMON_OPTIONS:  # absent anywhere on the line: off
+        args = build_parser(prog).parse_args(argv)
+        args.prog = prog  # for hints that must work as printed
+        for flag in SPEC["options"]:  # absent anywhere on the line: off
             setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
         debug = args.debug
-        handler = args.handler
-        if isinstance(handler, str):  # "module:function", imported only when its command runs
-            module, _, name = handler.partition(":")
-            handler = getattr(importlib.import_module(module), name)
+        module, _, name = args.handler.partition(":")  # imported only when its command runs
+        handler = getattr(importlib.import_module(module), name)
         with _logging_to(stderr, debug):
             return handler(args, secrets)
     except output.CliError as exc:

@@ -64,29 +64,24 @@ def read_document_file(path: str) -> Any:
 def _read_file(path: str) -> bytes:
     try:  # O_NONBLOCK: a FIFO with no writer would otherwise block in open()
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise DocumentError(f"{path} is a directory; expected a JSON or YAML file.")
+            raise DocumentError(
+                f"{path} is not a regular file (a device or socket); expected a JSON or YAML "
+                "file, or - for stdin."
+            )
+        os.set_blocking(fd, True)  # a FIFO: wait for a writer that is there; none: end of file
+        with os.fdopen(fd, "rb") as file:
+            return file.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise DocumentError(f"the file {path} does not exist.") from None
     except PermissionError:
         raise DocumentError(f"cannot read {path} (permission denied).") from None
     except OSError as exc:
         raise DocumentError(f"cannot read {path} ({exc.strerror or type(exc).__name__}).") from None
-    mode = os.fstat(fd).st_mode
-    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise DocumentError(f"{path} is a directory; expected a JSON or YAML file.")
-        raise DocumentError(
-            f"{path} is not a regular file (a device or socket); expected a JSON or YAML file, "
-            "or - for stdin."
-        )
-    os.set_blocking(fd, True)  # a FIFO: wait for a writer that is there; none: end of file
-    with os.fdopen(fd, "rb") as file:
-        try:
-            return file.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise DocumentError(
-                f"cannot read {path} ({exc.strerror or type(exc).__name__})."
-            ) from None
 
 
 def parse(text: str, path: str = "the document") -> Any:
@@ -138,8 +133,7 @@ def _key(key: Any) -> str:
 
 
 def _scan(text: str, path: str, deep: DocumentError) -> None:
-    """One pass over the parser's events, before anything is built: refuses aliases, nesting
-    deeper than MAX_DEPTH and a mapping key given twice."""
+    """Over the parser's events, before anything is built: no alias, deep nesting or key twice."""
     # per open collection: [a mapping's keys by line (None: a sequence), whether a key is next]
     stack: List[List[Any]] = []
     for event in yaml.parse(text, Loader=Loader):

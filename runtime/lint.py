@@ -53,11 +53,6 @@ def _at(path: Iterable[Any]) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _check_schema(
     name: str, schema: Mapping[str, Any], problems: List[str], *, needs_example: bool = False
 ) -> None:
@@ -84,10 +79,12 @@ def _check_schema(
     for where, sub in _subschemas(schema):
         local = validator.evolve(schema=sub)  # keeps the root's resolver: $refs still work
         if "default" in sub:
+            short = json.dumps(sub["default"], ensure_ascii=False, default=str)
+            short = short if len(short) <= 60 else short[:57] + "..."
             for error in local.iter_errors(sub["default"]):
                 inner = f" at {_at(error.absolute_path)}" if error.absolute_path else ""
                 problems.append(
-                    f"{name}: {where.rstrip('/')}/default: {_short(sub['default'])} is invalid "
+                    f"{name}: {where.rstrip('/')}/default: {short} is invalid "
                     f"against its own schema{inner}: {error.message}."
                 )
         for index, example in enumerate(sub.get("examples") or []):
@@ -147,22 +144,6 @@ def _check_class(ref: str, base: type, root: Path, where: str, problems: List[st
     return cls
 
 
-def _check_classes(plugin: Plugin, problems: List[str]) -> None:
-    asset = plugin.asset
-    refs = [asset.connector, *(action.class_ref for action in plugin.actions.values())]
-    with _imports_from(plugin.root, refs):
-        where = "asset.connector"
-        connector = _check_class(asset.connector, HttpConnector, plugin.root, where, problems)
-        if asset.test and isinstance(connector, type):
-            if not callable(getattr(connector, asset.test, None)):
-                problems.append(
-                    f"{MANIFEST}: asset.test: {asset.connector} has no method {asset.test}."
-                )
-        for action in plugin.actions.values():
-            where = f"actions.{action.id}.class"
-            _check_class(action.class_ref, Action, plugin.root, where, problems)
-
-
 def png_size(path: Path) -> Optional[Tuple[int, int]]:
     """(width, height) from a PNG's IHDR chunk, or None when the file is not a PNG."""
     with open(path, "rb") as handle:
@@ -193,8 +174,6 @@ def _check_icons(plugin: Plugin, problems: List[str]) -> None:
 
 
 def _check_identity(plugin: Plugin, problems: List[str]) -> None:
-    """The version agrees with pyproject.toml's, the secrets with the asset's password fields,
-    each action's path placeholders with its path_parameters."""
     path = plugin.root / "pyproject.toml"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     section = re.search(r"^\[project\][ \t]*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
@@ -234,7 +213,19 @@ def lint_plugin(root: Optional[str] = None) -> List[str]:
     for action in plugin.actions.values():
         _check_schema(action.input_schema_path, action.input_schema, problems)
         _check_schema(action.output_schema_path, action.output_schema, problems, needs_example=True)
-    _check_classes(plugin, problems)
+    asset = plugin.asset
+    refs = [asset.connector, *(action.class_ref for action in plugin.actions.values())]
+    with _imports_from(plugin.root, refs):
+        where = "asset.connector"
+        connector = _check_class(asset.connector, HttpConnector, plugin.root, where, problems)
+        tested = asset.test and isinstance(connector, type)
+        if tested and not callable(getattr(connector, asset.test, None)):
+            problems.append(
+                f"{MANIFEST}: asset.test: {asset.connector} has no method {asset.test}."
+            )
+        for action in plugin.actions.values():
+            where = f"actions.{action.id}.class"
+            _check_class(action.class_ref, Action, plugin.root, where, problems)
     _check_icons(plugin, problems)
     _check_identity(plugin, problems)
     return problems

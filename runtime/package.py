@@ -34,7 +34,8 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux2014_aarch64")
 # The bundled folders, each with the file types it may ship (other folders: .py).
 ALLOWED = {
     "framework": (".py",), "connectors": (".py",), "actions": (".py",), "schemas": (".json",),
-    "icons": (".png", ".svg"), "runtime": (".py",), "examples": (".yaml",), "docs": (".md",),
+    "icons": (".png", ".svg"), "runtime": (".py", "commands.json"), "examples": (".yaml",),
+    "docs": (".md",),
 }  # fmt: skip
 BUNDLE_DIRS = tuple(ALLOWED)
 EXCLUDED = {"examples/asset.simulator.yaml"}  # belongs to the simulator, which stays out
@@ -86,20 +87,11 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
     return {normalize(name): version for name, version in found}
 
 
-def looks_filled_in(name: str, data: bytes) -> bool:
-    """A YAML or JSON file whose api_token holds a value rather than a placeholder."""
-    if not name.endswith((".yaml", ".yml", ".json")):
-        return False
-    values = TOKEN_LINE.findall(data.decode("utf-8", "replace"))
-    return any(not PLACEHOLDER.match(v.split(" #", 1)[0].strip().strip("\"'")) for v in values)
-
-
 def read_entries(
     root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
 ) -> Dict[str, bytes]:
-    """The plugin's own files by name in the zip (or those of ``names`` and ``folders``, for a
-    platform export): in a git checkout only tracked ones, on the allow-list, no caches, dot or
-    editor files; refuses files that look like filled-in assets."""
+    """The plugin's own files by name in the zip (or only ``names`` and ``folders``): tracked,
+    allow-listed, no caches, dot or editor files; refuses files that look like filled-in assets."""
     entries: Dict[str, bytes] = {}
     for name in names:
         if not (root / name).is_file():
@@ -123,16 +115,19 @@ def read_entries(
                 allowed = file.endswith(ALLOWED.get(folder, (".py",))) and name not in EXCLUDED
                 if allowed and not file.startswith(".") and (tracked is None or name in tracked):
                     entries[name] = (root / name).read_bytes()
-    filled = [name for name, data in entries.items() if looks_filled_in(name, data)]
-    if filled:
-        raise PackageError(
-            *(
-                f"{name}: looks like a filled-in asset (api_token is set); a bundle or export "
-                "must not ship a token: put the placeholder back, or keep the file outside the "
-                "plugin folder (e.g. asset.yaml, which git ignores)."
-                for name in filled
-            )
+    filled = [
+        f"{name}: looks like a filled-in asset (api_token is set); a bundle or export must not "
+        "ship a token: put the placeholder back, or keep the file outside the plugin folder (e.g. "
+        "asset.yaml, which git ignores)."
+        for name, data in entries.items()
+        if name.endswith((".yaml", ".yml", ".json"))
+        and any(
+            not PLACEHOLDER.match(value.split(" #", 1)[0].strip().strip("\"'"))
+            for value in TOKEN_LINE.findall(data.decode("utf-8", "replace"))
         )
+    ]
+    if filled:
+        raise PackageError(*filled)
     return entries
 
 
@@ -188,8 +183,7 @@ def download_wheels(
 
 
 def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -> Tuple[Path, str]:
-    """Check the plugin, then write ``<output>/<id>-<version>.zip``; returns it and a summary.
-    The wheels come from ``wheels_from`` (offline) or the index (then copied to output/wheels)."""
+    """Check the plugin, write ``<output>/<id>-<version>.zip``; returns it and a summary."""
     problems = lint_plugin(str(root))
     if problems:
         raise PackageError("the plugin does not validate:", *problems)
