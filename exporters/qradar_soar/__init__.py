@@ -53,11 +53,6 @@ def secret_names(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     return {name: chosen.get(name, name.upper()) for name in plugin.asset.secrets}
 
 
-def requirements(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
-    """Our requirements less those resilient-circuits provides and those the app does not use."""
-    return requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
-
-
 class Input(NamedTuple):
     """One function input: its SOAR field name, our flat field, SOAR's input type, its tooltip."""
 
@@ -175,10 +170,6 @@ def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
     }
 
 
-def function_py(plugin: Plugin, action_id: str) -> bytes:
-    return fill(HERE / "function.py.tmpl", **action_values(plugin, action_id)).encode("utf-8")
-
-
 def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
     """The [package] section: secrets as App Host $SECRETS, optional ones without default as #."""
     secrets = secret_names(plugin, settings)
@@ -201,7 +192,8 @@ def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
 def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     """The $names of the plugin-wide templates."""
     package, runtime = package_name(plugin), settings["runtime"]
-    pins = requirements(plugin, settings)
+    # Our requirements less those resilient-circuits provides and those the app does not use.
+    pins = requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
     description = " ".join(plugin.description.split())
     long_description = (
         f"{description} The function runs the plugin's own runner: every HTTP response comes back "
@@ -230,10 +222,6 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
         "requirements": ", ".join(f"`{r}`" for r in [runtime, *pins]),
         "section": f'"""{app_config(plugin, settings)}"""',
     }
-
-
-def setup_py(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    return fill(HERE / "setup.py.tmpl", **plugin_values(plugin, settings)).encode("utf-8")
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
@@ -298,7 +286,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     files = {
         MARKER: fill(HERE / "QRADAR-SOAR-EXPORT.md.tmpl", **values).encode("utf-8"),
         "export.res": dump_json(export_res(plugin)),
-        f"{package}/setup.py": setup_py(plugin, settings),
+        f"{package}/setup.py": fill(HERE / "setup.py.tmpl", **values).encode("utf-8"),
         f"{package}/README.md": readme(plugin, settings),
         f"{package}/apikey_permissions.txt": (HERE / "apikey_permissions.txt.tmpl").read_bytes(),
         # App Host's logos: the plugin icon centred in 200x72 and 100x100 (scripts/render_icons.sh)
@@ -313,7 +301,8 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     }
     for action_id in plugin.actions:
         name = function_name(plugin, action_id)
-        files[f"{top}/components/funct_{name}.py"] = function_py(plugin, action_id)
+        function = fill(HERE / "function.py.tmpl", **action_values(plugin, action_id))
+        files[f"{top}/components/funct_{name}.py"] = function.encode("utf-8")
         samples = f"{package}/payload_samples/{name}"
         files[f"{samples}/output_json_example.json"] = dump_json(payload_example(plugin, action_id))
         files[f"{samples}/output_json_schema.json"] = dump_json(payload_schema(plugin, action_id))
