@@ -23,6 +23,31 @@ def types_of(schema: Mapping[str, Any]) -> List[str]:
     return [declared] if isinstance(declared, str) else list(declared)
 
 
+def kinds_of(schema: Mapping[str, Any]) -> List[str]:
+    return [kind for kind in types_of(schema) if kind != "null"]
+
+
+def resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``schema`` with its ``#/$defs/`` reference (if any) inlined, its other keys kept."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = root["$defs"][ref[len("#/$defs/") :]]
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def branch_properties(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Dict[str, List]:
+    """{property: [subschemas]} from the schema and its allOf conditionals' then/else."""
+    found: Dict[str, List[Mapping[str, Any]]] = {}
+    parts = [schema]
+    for part in schema.get("allOf") or []:
+        parts += [part[k] for k in ("then", "else") if isinstance(part.get(k), Mapping)]
+    for part in parts:
+        for name, sub in (resolve(part, root).get("properties") or {}).items():
+            found.setdefault(name, []).append(resolve(sub, root))
+    return found
+
+
 def asset_fields(asset_schema: Mapping[str, Any]) -> List[Field]:
     required = set(asset_schema.get("required", []))
     return [

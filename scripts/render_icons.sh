@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Render icons/sentinelone.svg to the PNG sizes declared in plugin.yaml (icons: 48, 128, 256).
+# Render icons/sentinelone.svg to the PNG sizes declared in plugin.yaml (icons: 48, 128, 256)
+# and to QRadar SOAR's App Host logos (the icon centred in 200x72 and 100x100, transparent).
 # Needs rsvg-convert (Debian/Ubuntu: apt-get install librsvg2-bin; macOS: brew install librsvg).
 # The PNGs are committed: re-run this after editing the SVG, then `python -m runtime validate`.
 set -euo pipefail
@@ -12,4 +13,11 @@ for size in 48 128 256; do
     rsvg-convert --width "$size" --height "$size" --keep-aspect-ratio --format png \
         --output "icons/sentinelone-$size.png" icons/sentinelone.svg
     echo "icons/sentinelone-$size.png"
+done
+for logo in app_logo:200:72 company_logo:100:100; do
+    IFS=: read -r name width height <<<"$logo"
+    rsvg-convert --width "$height" --height "$height" --keep-aspect-ratio --format png \
+        --page-width "${width}px" --page-height "${height}px" --left "$(((width - height) / 2))px" \
+        --output "exporters/qradar_soar/$name.png" icons/sentinelone.svg
+    echo "exporters/qradar_soar/$name.png"
 done

@@ -9,7 +9,7 @@ import struct
 from pathlib import Path
 
 from exporters import qradar_soar
-from exporters.common import platforms, settings_of
+from exporters.common import fill, platforms, settings_of
 from framework.manifest import load_plugin
 from tests.support import run_cli, tree_files
 
@@ -93,7 +93,8 @@ def test_export_res_fields_come_from_the_schemas() -> None:
 
 def test_function_table_maps_back_to_our_inputs() -> None:
     plugin = load_plugin()
-    source = qradar_soar.function_py(plugin, "get_threat_events").decode("utf-8")
+    values = qradar_soar.action_values(plugin, "get_threat_events")
+    source = fill(qradar_soar.HERE / "function.py.tmpl", **values)
     tree = ast.parse(source)
     (table,) = [
         node.value
@@ -110,7 +111,7 @@ def test_values_are_quoted(tmp_path: Path) -> None:
     plugin = load_plugin()
     settings = settings_of(plugin, "qradar_soar", qradar_soar)
     settings["author_email"] = "a\"quoted\nname's@example.org"
-    source = qradar_soar.setup_py(plugin, settings).decode("utf-8")
+    source = fill(qradar_soar.HERE / "setup.py.tmpl", **qradar_soar.plugin_values(plugin, settings))
     ast.parse(source)
     assert json.dumps(settings["author_email"]) in source
 

@@ -9,9 +9,10 @@ import html
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List
 
 from exporters import common
+from exporters.flat import kinds_of
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "TheHive Cortex"
@@ -36,21 +37,16 @@ def program(plugin: Plugin) -> str:
     return f"{plugin.id}_analyzer.py"
 
 
-def types_of(schema: Mapping[str, Any]) -> List[str]:
-    declared = schema.get("type", [])
-    return [t for t in ([declared] if isinstance(declared, str) else declared) if t != "null"]
-
-
 def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
     """The asset's fields, in schema order, as Cortex configuration items."""
     schema = plugin.asset.schema
     required = set(schema.get("required", []))
     items = []
     for name, field in schema.get("properties", {}).items():
-        kinds = {ITEM_TYPES.get(t) for t in types_of(field)}
+        kinds = {ITEM_TYPES.get(t) for t in kinds_of(field)}
         if len(kinds) != 1 or None in kinds:
             raise common.ExportError(
-                [f"{plugin.asset.schema_path}: {name}: no Cortex item type for {types_of(field)}."]
+                [f"{plugin.asset.schema_path}: {name}: no Cortex item type for {kinds_of(field)}."]
             )
         title, text = field.get("title", name), field.get("description", "")
         item: Dict[str, Any] = {

@@ -63,8 +63,7 @@ class Scrubber:
             if isinstance(values, Mapping):
                 for name, value in values.items():
                     if self.secret_name(name):
-                        found += strings_under(value)
-                        found += [p for s in strings_under(value) for p in proxy_secrets(s)]
+                        found += [x for s in strings_under(value) for x in [s, *proxy_secrets(s)]]
         self.values = sorted({s for s in found if s}, key=len, reverse=True)
 
     def secret_name(self, name: Any) -> bool:
@@ -192,12 +191,12 @@ class PluginAnalyzer(Analyzer):
             leaf: key for key, sub in schema.items() for leaf in sub.get("properties", {}) or {}
         }
         inputs: Dict[str, Any] = {}
-        path = str(self.settings.get("observable", "")).split(".")
+        *group, leaf = str(self.settings.get("observable", "")).split(".")
         data = self.get_param("data")
-        if len(path) == 2 and data is not None:
-            inputs.setdefault(path[0], {})[path[1]] = data
-        elif len(path) == 1 and path[0] and data is not None:
-            inputs[path[0]] = data
+        if len(group) == 1 and data is not None:
+            inputs[group[0]] = {leaf: data}
+        elif not group and leaf and data is not None:
+            inputs[leaf] = data
         parameters = self.get_param("parameters", {}) or {}
         if not isinstance(parameters, Mapping):
             self.error("parameters: the job's parameters must be an object.")

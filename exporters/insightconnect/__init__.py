@@ -24,7 +24,7 @@ from exporters.common import (
     read_file,
     release_notes,
 )
-from exporters.flat import types_of
+from exporters.flat import kinds_of
 from framework.manifest import MANIFEST, Plugin
 
 TITLE = "Rapid7 InsightConnect"
@@ -77,10 +77,6 @@ def ascii_only(text: str, where: str) -> str:
     return text
 
 
-def _kinds(prop: Mapping[str, Any]) -> List[str]:
-    return [t for t in types_of(prop) if t != "null"]
-
-
 def spec_fields(
     schema: Mapping[str, Any], where: str, types: Dict, secrets: Sequence[str] = ()
 ) -> Dict:
@@ -91,8 +87,8 @@ def spec_fields(
 
 def spec_field(schema: Mapping, name: str, here: str, types: Dict, secrets: Sequence[str]) -> Dict:
     prop = schema["properties"][name]
-    kinds = _kinds(prop)
-    item = _kinds(prop.get("items", {}))
+    kinds = kinds_of(prop)
+    item = kinds_of(prop.get("items", {}))
     if name in secrets:
         spec_type = "credential_secret_key"
     elif kinds == ["object"] and prop.get("properties"):  # a custom type, named after it

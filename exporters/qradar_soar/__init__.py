@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import uuid
-import zlib
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple
 
@@ -17,13 +15,11 @@ from exporters.common import (
     ExportError,
     dump_json,
     fill,
-    largest_icon,
     license_files,
     plugin_code,
     plugin_data_module,
     py_literal,
     py_string,
-    read_file,
     requirements_without,
 )
 from exporters.flat import Field, input_fields, types_of
@@ -55,11 +51,6 @@ def stable_uuid(plugin: Plugin, what: str) -> str:
 def secret_names(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     chosen = dict(settings.get("secrets") or {})
     return {name: chosen.get(name, name.upper()) for name in plugin.asset.secrets}
-
-
-def requirements(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
-    """Our requirements less those resilient-circuits provides and those the app does not use."""
-    return requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
 
 
 class Input(NamedTuple):
@@ -179,10 +170,6 @@ def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
     }
 
 
-def function_py(plugin: Plugin, action_id: str) -> bytes:
-    return fill(HERE / "function.py.tmpl", **action_values(plugin, action_id)).encode("utf-8")
-
-
 def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
     """The [package] section: secrets as App Host $SECRETS, optional ones without default as #."""
     secrets = secret_names(plugin, settings)
@@ -205,7 +192,8 @@ def app_config(plugin: Plugin, settings: Dict[str, Any]) -> str:
 def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     """The $names of the plugin-wide templates."""
     package, runtime = package_name(plugin), settings["runtime"]
-    pins = requirements(plugin, settings)
+    # Our requirements less those resilient-circuits provides and those the app does not use.
+    pins = requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
     description = " ".join(plugin.description.split())
     long_description = (
         f"{description} The function runs the plugin's own runner: every HTTP response comes back "
@@ -234,10 +222,6 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
         "requirements": ", ".join(f"`{r}`" for r in [runtime, *pins]),
         "section": f'"""{app_config(plugin, settings)}"""',
     }
-
-
-def setup_py(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    return fill(HERE / "setup.py.tmpl", **plugin_values(plugin, settings)).encode("utf-8")
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
@@ -295,54 +279,6 @@ def payload_schema(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     return {**json.loads((HERE / "output_json_schema.json.tmpl").read_bytes()), "$defs": defs}
 
 
-def _png_rows(data: bytes) -> List[bytearray]:
-    """The unfiltered rows of an 8-bit RGBA, non-interlaced PNG (what plugin.yaml icons are)."""
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
-    if (depth, color, interlace) != (8, 6, 0):
-        raise ExportError([f"{MANIFEST}: icons: an 8-bit RGBA PNG is needed for QRadar SOAR."])
-    chunks, pos = b"", 8
-    while pos < len(data):
-        (size,) = struct.unpack(">I", data[pos : pos + 4])
-        if data[pos + 4 : pos + 8] == b"IDAT":
-            chunks += data[pos + 8 : pos + 8 + size]
-        pos += 12 + size
-    raw, stride = zlib.decompress(chunks), width * 4 + 1
-    rows, prior = [], bytearray(width * 4)
-    for y in range(height):
-        kind, line = raw[y * stride], bytearray(raw[y * stride + 1 : (y + 1) * stride])
-        for i in range(len(line)):
-            left, up = line[i - 4] if i >= 4 else 0, prior[i]
-            corner = prior[i - 4] if i >= 4 else 0
-            guess = left + up - corner
-            pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
-            paeth = left if pa <= pb and pa <= pc else up if pb <= pc else corner
-            line[i] = (line[i] + (0, left, up, (left + up) // 2, paeth)[kind]) & 255
-        rows.append(line)
-        prior = line
-    return rows
-
-
-def icon(plugin: Plugin, width: int, height: int) -> bytes:
-    """The largest icon scaled into a transparent width x height PNG (App Host's logos)."""
-    rows = _png_rows(read_file(plugin, largest_icon(plugin)))
-    size, left = len(rows), (width - height) // 2
-    out = b""
-    for y in range(height):
-        source, line = rows[y * size // height], bytearray(4 * width)
-        for x in range(height):
-            sx = 4 * (x * size // height)
-            line[4 * (left + x) : 4 * (left + x) + 4] = source[sx : sx + 4]
-        out += b"\x00" + bytes(line)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    chunks = [(b"IHDR", header), (b"IDAT", zlib.compress(out, 9)), (b"IEND", b"")]
-    return b"\x89PNG\r\n\x1a\n" + b"".join(_chunk(kind, body) for kind, body in chunks)
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     package = package_name(plugin)
     top = f"{package}/{package}"
@@ -350,11 +286,12 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     files = {
         MARKER: fill(HERE / "QRADAR-SOAR-EXPORT.md.tmpl", **values).encode("utf-8"),
         "export.res": dump_json(export_res(plugin)),
-        f"{package}/setup.py": setup_py(plugin, settings),
+        f"{package}/setup.py": fill(HERE / "setup.py.tmpl", **values).encode("utf-8"),
         f"{package}/README.md": readme(plugin, settings),
         f"{package}/apikey_permissions.txt": (HERE / "apikey_permissions.txt.tmpl").read_bytes(),
-        f"{package}/icons/app_logo.png": icon(plugin, 200, 72),
-        f"{package}/icons/company_logo.png": icon(plugin, 100, 100),
+        # App Host's logos: the plugin icon centred in 200x72 and 100x100 (scripts/render_icons.sh)
+        f"{package}/icons/app_logo.png": (HERE / "app_logo.png").read_bytes(),
+        f"{package}/icons/company_logo.png": (HERE / "company_logo.png").read_bytes(),
         **{f"{top}/{name}": data for name, data in license_files(plugin).items()},
         f"{top}/bridge.py": (HERE / "entry.py").read_bytes(),
         f"{top}/util/config.py": fill(HERE / "config.py.tmpl", **values).encode("utf-8"),
@@ -364,7 +301,8 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     }
     for action_id in plugin.actions:
         name = function_name(plugin, action_id)
-        files[f"{top}/components/funct_{name}.py"] = function_py(plugin, action_id)
+        function = fill(HERE / "function.py.tmpl", **action_values(plugin, action_id))
+        files[f"{top}/components/funct_{name}.py"] = function.encode("utf-8")
         samples = f"{package}/payload_samples/{name}"
         files[f"{samples}/output_json_example.json"] = dump_json(payload_example(plugin, action_id))
         files[f"{samples}/output_json_schema.json"] = dump_json(payload_schema(plugin, action_id))

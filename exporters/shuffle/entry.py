@@ -19,14 +19,9 @@ from framework.manifest import ManifestError, load_plugin
 from framework.runner import run_action
 
 PLATFORM = "shuffle"  # the plugin.yaml platforms entry that holds the not-set sentinel
-# The "cause" of a run that returned no envelope, by RunError.kind; a transport failure's own
-# cause (refused, timeout, tls, ...) comes first.
-CAUSES = {
-    "inputs": "invalid_input",
-    "asset": "invalid_asset",
-    "transport": "transport",
-    "interrupted": "interrupted",
-}
+# The "cause" of a run that returned no envelope: a transport failure's own cause (refused,
+# timeout, tls, ...), else the RunError.kind, these two renamed.
+CAUSES = {"inputs": "invalid_input", "asset": "invalid_asset"}
 
 
 def takes_sentinel(field: Field) -> bool:
@@ -109,7 +104,7 @@ def run(root: Path, action_id: str, values: Mapping[str, Any]) -> str:
         reason = str(exc)
         if exc.kind == "inputs":
             reason = flat_message(reason, input_fields(plugin.actions[action_id].input_schema))
-        return failure(reason, exc.cause or CAUSES[exc.kind], exc.envelope)
+        return failure(reason, exc.cause or CAUSES.get(exc.kind, exc.kind), exc.envelope)
     except Exception as exc:  # no traceback, and no value, reaches the workflow
         return failure(f"internal error in the plugin ({type(exc).__name__}).", "internal")
     return dump(envelope)

@@ -10,9 +10,9 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 try:  # in the app: flat.py sits beside this module
-    from flat import Field, clashes, input_fields, types_of
+    from flat import Field, branch_properties, clashes, input_fields, resolve, types_of
 except ModuleNotFoundError:  # in this repository
-    from exporters.flat import Field, clashes, input_fields, types_of
+    from exporters.flat import Field, branch_properties, clashes, input_fields, resolve, types_of
 
 TYPE_ORDER = ("string", "array", "integer", "number", "boolean")
 # What the summary of a result holds (name -> type): the datapaths action_result.summary.*.
@@ -82,13 +82,8 @@ def params(input_schema: Mapping[str, Any]) -> List[Field]:
 def output_tree(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:
     """Datapaths: ``{"object": {...}}``, ``{"list": tree}``, a kind or None (free keys)."""
     root = schema if root is None else root
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        schema = root["$defs"][ref[len("#/$defs/") :]]
-    properties: Dict[str, List[Mapping[str, Any]]] = {}
-    for branch in _branches(schema):
-        for name, sub in (branch.get("properties") or {}).items():
-            properties.setdefault(name, []).append(sub)
+    schema = resolve(schema, root)
+    properties = branch_properties(schema, root)
     if properties:
         tree = {name: _merged([output_tree(sub, root) for sub in _informative(subs)])
                 for name, subs in properties.items()}  # fmt: skip
@@ -100,14 +95,6 @@ def output_tree(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = N
     if "object" in types:
         return None
     return kind_of(schema)
-
-
-def _branches(schema: Mapping[str, Any]) -> List[Mapping[str, Any]]:
-    """The schema and the then/else branches of its allOf conditionals."""
-    parts = [schema]
-    for part in schema.get("allOf") or []:
-        parts += [part[key] for key in ("then", "else") if isinstance(part.get(key), Mapping)]
-    return parts
 
 
 def _informative(schemas: List[Mapping[str, Any]]) -> List[Mapping[str, Any]]:

@@ -6,35 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from exporters.flat import branch_properties, kinds_of, resolve
+
 KEPT = ("title", "description", "default", "format", "examples")
 
 
-def single_type(declared: Any) -> Optional[str]:
-    types = [declared] if isinstance(declared, str) else list(declared or [])
-    types = [name for name in types if name != "null"]
+def single_type(schema: Mapping[str, Any]) -> Optional[str]:
+    types = kinds_of(schema)
     if not types:
         return None
     return "string" if len(types) > 1 and "string" in types else types[0]
-
-
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        target = root["$defs"][ref[len("#/$defs/") :]]
-        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema
-
-
-def _branch_properties(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Dict[str, List]:
-    """{property: [subschemas]} from the schema and its allOf conditionals' then/else."""
-    found: Dict[str, List[Mapping[str, Any]]] = {}
-    parts = [schema]
-    for part in schema.get("allOf") or []:
-        parts += [part[k] for k in ("then", "else") if isinstance(part.get(k), Mapping)]
-    for part in parts:
-        for name, sub in (_resolve(part, root).get("properties") or {}).items():
-            found.setdefault(name, []).append(_resolve(sub, root))
-    return found
 
 
 def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[str, Any]:
@@ -45,7 +26,7 @@ def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[st
             if key == "properties":
                 merged.setdefault("properties", {})
                 for name, sub in value.items():
-                    merged["properties"].setdefault(name, []).append(_resolve(sub, root))
+                    merged["properties"].setdefault(name, []).append(resolve(sub, root))
             elif key == "required":
                 merged.setdefault("required", [])
                 merged["required"] += [n for n in value if n not in merged["required"]]
@@ -58,14 +39,14 @@ def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[st
 
 def turbine_schema(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:
     root = schema if root is None else root
-    schema = _resolve(schema, root)
+    schema = resolve(schema, root)
     out: Dict[str, Any] = {key: schema[key] for key in KEPT if key in schema}
     enum = [value for value in schema.get("enum") or [] if value is not None]
     if enum:
         listed = ", ".join(str(value) for value in enum)
         out["description"] = f"{out.get('description', '').rstrip()} One of: {listed}.".lstrip()
-    properties = _branch_properties(schema, root)
-    declared = single_type(schema.get("type"))
+    properties = branch_properties(schema, root)
+    declared = single_type(schema)
     if declared is None and properties:
         declared = "object"
     if declared is not None:
