@@ -74,7 +74,13 @@ def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]
 
 
 def read_file(plugin: Plugin, relative: str) -> bytes:
-    return (plugin.root / relative).read_bytes()
+    try:
+        return (plugin.root / relative).read_bytes()
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise ExportError(
+            [f"{relative}: cannot be read ({reason}); the export needs it."]
+        ) from None
 
 
 def largest_icon(plugin: Plugin) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Render icons/sentinelone.svg to the PNG sizes declared in plugin.yaml (icons: 48, 128, 256)
-# and to QRadar SOAR's App Host logos (the icon centred in 200x72 and 100x100, transparent).
+# and to QRadar SOAR's App Host logos (the icon centred in 200x72 and 100x100, transparent;
+# plugin.yaml platforms.qradar_soar.logos).
 # Needs rsvg-convert (Debian/Ubuntu: apt-get install librsvg2-bin; macOS: brew install librsvg).
 # The PNGs are committed: re-run this after editing the SVG, then `python -m runtime validate`.
 set -euo pipefail
@@ -14,10 +15,10 @@ for size in 48 128 256; do
         --output "icons/sentinelone-$size.png" icons/sentinelone.svg
     echo "icons/sentinelone-$size.png"
 done
-for logo in app_logo:200:72 company_logo:100:100; do
+for logo in app-logo:200:72 company-logo:100:100; do
     IFS=: read -r name width height <<<"$logo"
     rsvg-convert --width "$height" --height "$height" --keep-aspect-ratio --format png \
         --page-width "${width}px" --page-height "${height}px" --left "$(((width - height) / 2))px" \
-        --output "exporters/qradar_soar/$name.png" icons/sentinelone.svg
-    echo "exporters/qradar_soar/$name.png"
+        --output "icons/qradar-$name.png" icons/sentinelone.svg
+    echo "icons/qradar-$name.png"
 done

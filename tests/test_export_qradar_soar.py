@@ -11,7 +11,7 @@ from pathlib import Path
 from exporters import qradar_soar
 from exporters.common import fill, platforms, settings_of
 from framework.manifest import load_plugin
-from tests.support import run_cli, tree_files
+from tests.support import copy_plugin, edit_text, run_cli, tree_files
 
 PACKAGE = "fn_s1_threat_events"
 FUNCTION = "s1_threat_events_get_threat_events"
@@ -123,3 +123,14 @@ def test_config_names_the_app_host_secret_never_a_value() -> None:
     assert "\napi_token = $API_TOKEN\n" in section
     assert "\nverify_ssl = true\n" in section
     assert "\n#ca_bundle = " in section
+
+
+def test_the_logos_come_from_plugin_yaml_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    logo = "icons/qradar-app-logo.png"
+    assert exported(tmp_path / "a")[f"{PACKAGE}/icons/app_logo.png"] == (root / logo).read_bytes()
+    edit_text(root / "plugin.yaml", f"app: {logo}", "app: icons/gone.png")
+    result = run_cli("export", "qradar_soar", "--root", str(root), "--output", str(tmp_path / "b"))
+    assert result.code == 1, result.stderr  # the plugin is broken: exit 1, as for any export error
+    assert "icons/gone.png: cannot be read (no such file or directory)" in result.stderr
+    assert not (tmp_path / "b").exists()

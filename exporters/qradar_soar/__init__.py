@@ -20,6 +20,7 @@ from exporters.common import (
     plugin_data_module,
     py_literal,
     py_string,
+    read_file,
     requirements_without,
 )
 from exporters.flat import Field, input_fields, types_of
@@ -289,9 +290,8 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{package}/setup.py": fill(HERE / "setup.py.tmpl", **values).encode("utf-8"),
         f"{package}/README.md": readme(plugin, settings),
         f"{package}/apikey_permissions.txt": (HERE / "apikey_permissions.txt.tmpl").read_bytes(),
-        # App Host's logos: the plugin icon centred in 200x72 and 100x100 (scripts/render_icons.sh)
-        f"{package}/icons/app_logo.png": (HERE / "app_logo.png").read_bytes(),
-        f"{package}/icons/company_logo.png": (HERE / "company_logo.png").read_bytes(),
+        f"{package}/icons/app_logo.png": read_file(plugin, settings["logos"]["app"]),
+        f"{package}/icons/company_logo.png": read_file(plugin, settings["logos"]["company"]),
         **{f"{top}/{name}": data for name, data in license_files(plugin).items()},
         f"{top}/bridge.py": (HERE / "entry.py").read_bytes(),
         f"{top}/util/config.py": fill(HERE / "config.py.tmpl", **values).encode("utf-8"),
