@@ -178,6 +178,8 @@ def _finite(asset: Mapping[str, Any], field: str, unit: str, maximum: int) -> fl
 class SentinelOneConnector(HttpConnector):
     """Connector for one SentinelOne console, built from a validated asset (defaults applied)."""
 
+    url_example = EXAMPLE_URL
+
     def __init__(self, asset: Mapping[str, Any], *, user_agent: str, **tuning: Any) -> None:
         ca_bundle: Optional[str] = asset.get("ca_bundle")
         if ca_bundle:
@@ -197,7 +199,6 @@ class SentinelOneConnector(HttpConnector):
             timeout=timeout,
             max_retries=asset["max_retries"],
             max_response_bytes=int(max_mb * 1024 * 1024),
-            url_example=EXAMPLE_URL,
             **tuning,  # wait_budget, and urllib3 Retry settings such as backoff_factor
         )
 

@@ -1,6 +1,5 @@
-"""How a run ends without an envelope (RunError and its kinds), and the one sentence for each
-failure that is not an HTTP response. Every sentence is safe to show: it names fields and hosts
-(``host:port``), never URLs with credentials, tokens or headers."""
+"""How a run ends without an envelope, and the one sentence for each failure that is not an HTTP
+response: it names fields and ``host:port``, never credentials, tokens or headers."""
 
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ from urllib.parse import urlsplit
 
 
 class RunError(Exception):
-    """How a run ends without an envelope: ``kind`` INPUTS or ASSET (nothing sent), TRANSPORT
-    (``cause`` says what happened) or INTERRUPTED; ``lines``, one sentence per problem. A follow
-    cut short carries the partial ``envelope`` and its event count ``fetched``."""
+    """``kind`` INPUTS or ASSET (nothing sent), TRANSPORT (``cause`` says what happened) or
+    INTERRUPTED; ``lines``, one sentence per problem. A follow cut short carries the partial
+    ``envelope`` and its event count ``fetched``."""
 
     INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
 
@@ -32,28 +31,22 @@ class RunError(Exception):
         self.fetched = fetched
         super().__init__("\n".join(self.lines))
 
-    def __str__(self) -> str:
-        return "\n".join(self.lines)
-
 
 class InputError(RunError):
     """Invalid inputs or asset (``what``), each line ``invalid <what>: <problem>``; nothing sent."""
 
-    def __init__(self, what: str, problems: Sequence[str]) -> None:
-        self.what = what
+    def __init__(self, what: str, problems: Sequence[str], lines: Sequence[str] = ()) -> None:
         self.problems = list(problems)
         kind = RunError.ASSET if what == "asset" else RunError.INPUTS
-        super().__init__(kind, [f"invalid {what}: {problem}" for problem in self.problems])
+        super().__init__(kind, lines or [f"invalid {what}: {problem}" for problem in problems])
 
     @classmethod
     def joined(cls, errors: Sequence[InputError]) -> InputError:
         """One error for several (an invalid asset and invalid inputs): every line of each."""
         if len(errors) == 1:
             return errors[0]
-        joined = cls("inputs", [problem for error in errors for problem in error.problems])
-        joined.what = " and ".join(error.what for error in errors)
-        joined.lines = [line for error in errors for line in error.lines]
-        return joined
+        problems = [problem for error in errors for problem in error.problems]
+        return cls("inputs", problems, [line for error in errors for line in error.lines])
 
 
 class AssetError(InputError):

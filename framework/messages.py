@@ -1,10 +1,5 @@
-"""Why a value is invalid, in words: one sentence per problem naming the field, the value and
-what was expected; secret values are never shown. The words come from the schema; its
-``x-expected`` says what a field accepts, and is required beside every ``pattern``.
-
-``advise`` reads the other ``x-`` annotations (jsonschema ignores them): ``x-known`` (a value
-close to a known one is refused with a suggestion, a far one warned of), ``x-placeholders``,
-``x-wrong-prefixes`` (a pasted header) and ``x-used-with`` (ignored without this sibling)."""
+"""Why a value is invalid: one sentence per problem naming the field, the value (never a secret)
+and what was expected, worded from the schema (``x-expected`` beside every ``pattern``)."""
 
 from __future__ import annotations
 
@@ -38,13 +33,11 @@ def show(value: Any, secret: bool = False) -> str:
     if secret:
         return "a hidden value"
     kind = _kind(value)
+    plain = isinstance(value, tuple(KINDS)) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    )
     try:
-        if isinstance(value, float) and not math.isfinite(value):
-            text = repr(value)
-        elif isinstance(value, tuple(KINDS)):
-            text = json.dumps(value, ensure_ascii=True, default=str)
-        else:
-            text = repr(value)
+        text = json.dumps(value, ensure_ascii=True, default=str) if plain else repr(value)
     except (ValueError, TypeError, RecursionError):
         text = f"a {kind}"
     text = URL_CREDENTIALS.sub("***@", text)
@@ -221,7 +214,9 @@ def explain(
 
 
 def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
-    """The problems the annotations find (field -> sentence); their warnings are logged."""
+    """What the ``x-`` annotations jsonschema ignores find (field -> sentence; warnings are
+    logged): ``x-known`` (close to a known value: refused with a suggestion; far: a warning),
+    ``x-placeholders``, ``x-wrong-prefixes`` (a pasted header), ``x-used-with`` (its sibling)."""
     found: Dict[str, str] = {}
     if not isinstance(schema, dict):
         return found
