@@ -123,17 +123,6 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
-def check_proxy(proxy: str) -> str:
-    parts = _split(proxy, "http_proxy")
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise AssetError(
-            "http_proxy: expected a proxy URL such as http://proxy.example:3128 "
-            "(credentials, if any, as http://user:password@proxy.example:3128)."
-        )
-    _check_host(parts.hostname, "http_proxy")
-    return proxy.strip()
-
-
 def check_ca_bundle(path: str) -> str:
     """``path`` if it is a PEM certificate bundle OpenSSL loads; else an AssetError saying which
     of missing, unreadable, empty or not PEM it is."""
@@ -184,18 +173,26 @@ class SentinelOneConnector(HttpConnector):
         ca_bundle: Optional[str] = asset.get("ca_bundle")
         if ca_bundle:
             check_ca_bundle(ca_bundle)  # read now: a bad file is an asset error, not a TLS one
-        verify = (ca_bundle or True) if asset["verify_ssl"] else False
-        proxy = asset.get("http_proxy")
         timeout = _finite(asset, "timeout", "seconds", 600)
         max_mb = _finite(asset, "max_response_mb", "megabytes", 1024)
+        base_url = normalize_url(asset["url"])
+        proxy = asset.get("http_proxy")
+        if proxy:
+            parts = _split(proxy, "http_proxy")
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise AssetError(
+                    "http_proxy: expected a proxy URL such as http://proxy.example:3128 "
+                    "(credentials, if any, as http://user:password@proxy.example:3128)."
+                )
+            _check_host(parts.hostname, "http_proxy")
         token = asset["api_token"]
         super().__init__(
-            normalize_url(asset["url"]),
+            base_url,
             # Secret: the prepared request's headers show '***' in their repr, not the token.
             headers={"User-Agent": user_agent, "Authorization": Secret(f"ApiToken {token}")},
             secrets=(token,),
-            verify=verify,
-            proxy=check_proxy(proxy) if proxy else None,
+            verify=(ca_bundle or True) if asset["verify_ssl"] else False,
+            proxy=proxy.strip() if proxy else None,
             timeout=timeout,
             max_retries=asset["max_retries"],
             max_response_bytes=int(max_mb * 1024 * 1024),

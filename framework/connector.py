@@ -172,12 +172,8 @@ class HttpConnector:
         if proxy:
             self.session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
             parts = urlsplit(proxy)  # its credentials as parsed, quoted and unquoted
-            found.update(
-                x
-                for item in (parts.username, parts.password)
-                if item
-                for x in (item, unquote(item))
-            )
+            for item in filter(None, (parts.username, parts.password)):
+                found.update((item, unquote(item)))
         # What this connector sends that must never be shown, longest first.
         self.secrets: Tuple[str, ...] = tuple(sorted(found, key=len, reverse=True))
         self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py

@@ -1,7 +1,5 @@
 """plugin.yaml as one frozen model, validated against its meta-schema, with the files it
-references read and each schema's validator built once. ``load_plugin`` reads the files;
-``plugin_from_data`` takes them from memory (a package that ships the manifest as Python data).
-Classes are imported only when asked for (``import_class``), without editing ``sys.path``."""
+references read and each schema's validator built once."""
 
 from __future__ import annotations
 
@@ -142,23 +140,6 @@ class Plugin:
         return paths
 
 
-def _parse_manifest(root: Path) -> Any:
-    try:
-        data = (root / MANIFEST).read_bytes()
-    except FileNotFoundError:
-        raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
-    import yaml
-
-    try:
-        return load_yaml(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
-
-
 def _referenced(manifest: Mapping[str, Any]) -> List[Tuple[str, str]]:
     """(where, relative path) of every JSON document a valid manifest references."""
     refs = [("asset.schema", manifest["asset"]["schema"])]
@@ -182,8 +163,19 @@ def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> An
 def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dict[str, Any]]:
     """plugin.yaml parsed, and every JSON document it references (meta-schema included) by
     relative path: all that ``plugin_from_data`` needs. Raises ManifestError."""
+    import yaml
+
     root = Path(root)
-    manifest = _parse_manifest(root)
+    try:
+        manifest = load_yaml((root / MANIFEST).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
+    except UnicodeDecodeError:
+        raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
     problems: List[str] = []
     documents = {META_SCHEMA: _read_json(root, META_SCHEMA, "meta-schema", problems)}
     if problems:
