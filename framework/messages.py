@@ -178,11 +178,9 @@ def describe(
         return [f"{field}: got {got}; expected at most {limit:,} characters."]
     if keyword == "maxItems" and isinstance(instance, list):
         return [f"{field}: got a list of {len(instance):,} items; expected at most {limit:,}."]
-    if keyword == "enum":
-        close = _suggest(instance, limit)
-        hint = f" (did you mean {close}?)" if close else ""
-        return [f"{field}: got {show(instance, secret)}; expected {expected(schema)}{hint}."]
-    return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}."]
+    close = _suggest(instance, limit) if keyword == "enum" else None
+    hint = f" (did you mean {close}?)" if close else ""
+    return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}{hint}."]
 
 
 def explain(
