@@ -180,9 +180,6 @@ class HttpConnector:
         self.session.mount("https://", self.adapter)
         self.session.mount("http://", self.adapter)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
     @property
     def host(self) -> str:
         return host_of(self.base_url)
