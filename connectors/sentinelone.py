@@ -243,11 +243,4 @@ def _masked(text: Any, secrets: Sequence[str]) -> Any:
 def _result(
     ok: bool, cause: str, diagnosis: str, status: Optional[int] = None, rqid: Any = None
 ) -> Dict[str, Any]:
-    request_id = rqid if isinstance(rqid, str) else None
-    return {
-        "ok": ok,
-        "status_code": status,
-        "cause": cause,
-        "diagnosis": diagnosis,
-        "request_id": request_id,
-    }
+    return dict(ok=ok, status_code=status, cause=cause, diagnosis=diagnosis, request_id=rqid)

@@ -207,8 +207,6 @@ def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
     logged): ``x-known`` (close to a known value: refused with a suggestion; far: a warning),
     ``x-placeholders``, ``x-wrong-prefixes`` (a pasted header), ``x-used-with`` (its sibling)."""
     found: Dict[str, str] = {}
-    if not isinstance(schema, dict):
-        return found
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():
