@@ -103,7 +103,6 @@ class RunRetry(Retry):
         under_way = current()
         if isinstance(error, ReadTimeoutError) or (under_way is not None and under_way.expired):
             raise MaxRetryError(_pool, url, error)  # a timeout is not retried
-        # Raises MaxRetryError when retries run out (for a status: urllib3 returns the response).
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         try:
             asked = retry.get_retry_after(response) if response is not None else None
@@ -157,9 +156,7 @@ class HttpConnector:
         self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
         self.held_left = self.max_response_bytes  # bytes of bodies the run may still hold
-        # Called with (seconds, status or None for a lost connection) before each retry wait.
         self.on_wait: Optional[Any] = None
-        # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max); retry_after_max.
         self.retry = RunRetry.for_run(self, max_retries, **retry_tuning)
         self.session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
@@ -286,9 +283,8 @@ class HttpConnector:
         except (EOFError, urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
             if exchange.expired or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
                 raise self.error(Cause.TIMEOUT) from None
-            raise self.error(
-                Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
-            ) from None
+            cause = Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
+            raise self.error(cause) from None
         if exchange.expired:  # the deadline cut the socket: what arrived may be partial
             raise self.error(Cause.TIMEOUT)
         return b"".join(chunks)

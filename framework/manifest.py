@@ -17,7 +17,6 @@ from typing import Any, Dict, List, Mapping, Tuple
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
-Documents = Mapping[str, Any]  # relative path -> parsed JSON document
 TEXTS = "id title version publisher homepage license vendor product description icon".split()
 
 
@@ -200,7 +199,7 @@ def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
 
 
 def plugin_from_data(
-    manifest: Any, documents: Documents, root: os.PathLike[str] | str = PLUGIN_ROOT
+    manifest: Any, documents: Mapping[str, Any], root: os.PathLike[str] | str = PLUGIN_ROOT
 ) -> Plugin:
     """The model from a parsed manifest and its documents (relative path -> parsed JSON),
     validated like ``load_plugin``; ``root`` is where the plugin's classes are imported from."""
