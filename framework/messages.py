@@ -127,6 +127,7 @@ def describe(
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     instance, keyword, limit = error.instance, error.validator, error.validator_value
     secret = bool(path) and (path[0] in set(secrets) or schema.get("format") == "password")
+    secret = secret and instance is not None  # null is no secret: "got null"
     field = _field(path)
     if keyword == "required":
         present = instance if isinstance(instance, dict) else {}
@@ -160,8 +161,6 @@ def describe(
         kind = _kind(instance)  # the shape, never the value
         got = "null" if instance is None else ("an " if kind[0] in "aeiou" else "a ") + kind
         return [f"the {what} must be a mapping of field names to values; got {got}."]
-    if keyword == "type" and instance is None:
-        return [f"{field}: got null; expected {expected(schema, coercion)}."]
     if keyword == "minLength" and instance == "":
         return [f"{field} is empty; expected {expected(schema, coercion)}."]
     if keyword == "maxLength" and isinstance(instance, str):
