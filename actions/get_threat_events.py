@@ -16,8 +16,7 @@ DEFAULT_MAX_EVENTS = 10_000  # with follow_cursor; as in the input schema's defa
 
 
 class GetThreatEvents(Action):
-    """Retrieve the events of one SentinelOne threat: one page, or every page (follow_cursor).
-    The inputs arrive validated against the input schema."""
+    """The events of one SentinelOne threat: one page, or every page (follow_cursor)."""
 
     def run(self, inputs: Mapping[str, Any]) -> dict:
         path = self.build_path(inputs["path_parameters"])

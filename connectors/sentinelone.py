@@ -40,7 +40,6 @@ NO_PERMISSION = (
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

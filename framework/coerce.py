@@ -20,7 +20,6 @@ def _types(schema: Mapping[str, Any]) -> List[str]:
 
 
 def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
-    """Convert templated values to the types the schema declares; leave the rest to validation."""
     types = _types(schema)
     if isinstance(value, dict) and "object" in types:
         properties = schema.get("properties", {})

@@ -4,7 +4,7 @@ response: it names fields and ``host:port``, never credentials, tokens or header
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from urllib.parse import urlsplit
 
 
@@ -185,18 +185,13 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def causes_of(exc: BaseException) -> Iterable[BaseException]:
+def causes_of(exc: BaseException, seen: Optional[Set[int]] = None) -> Iterator[BaseException]:
     """The exception, its arguments and its chain: where requests/urllib3 hide the real cause."""
-    seen = set()
-    todo = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
-        for attr in ("reason", "__cause__", "__context__"):
-            nested = getattr(item, attr, None)
+    seen = set() if seen is None else seen
+    if id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        chain = [getattr(exc, name, None) for name in ("reason", "__cause__", "__context__")]
+        for nested in reversed([*getattr(exc, "args", ()), *chain]):  # the chain first
             if isinstance(nested, BaseException):
-                todo.append(nested)
+                yield from causes_of(nested, seen)

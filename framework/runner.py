@@ -62,7 +62,6 @@ def find_action(plugin: Plugin, name: str) -> ActionSpec:
 
 
 def _connect(plugin: Plugin, asset: Mapping[str, Any], on_connect: Optional[Callable]) -> Any:
-    """The asset's connector, from an asset that prepare_asset() accepted."""
     connector = plugin.asset.connector_class(asset, user_agent=plugin.user_agent)
     if on_connect is not None:
         on_connect(connector)  # before anything is sent
