@@ -13,7 +13,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from framework.body import header_value
 from framework.connector import HttpConnector
-from framework.errors import AssetError, Cause, Secret, TransportError
+from framework.errors import AssetError, Cause, Secret, TransportError, bracketed
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
@@ -46,12 +46,6 @@ def is_loopback(host: str) -> bool:
         return host.rstrip(".").lower() == "localhost"
 
 
-def _shown(host: Optional[str]) -> str:
-    """A host as written in a URL: ``[::1]`` for an IPv6 address."""
-    host = host or "?"
-    return f"[{host}]" if ":" in host else host
-
-
 def _split(value: str, field: str) -> SplitResult:
     """URL parts, or an AssetError naming ``field`` (never the value: it may hold credentials)."""
     text = value.strip()
@@ -70,7 +64,7 @@ def _split(value: str, field: str) -> SplitResult:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise AssetError(
-            f"{field}: the port of {_shown(parts.hostname)} is not a valid port number (1 to "
+            f"{field}: the port of {bracketed(parts.hostname)} is not a valid port number (1 to "
             "65535)."
         ) from None
     return parts
@@ -107,11 +101,11 @@ def normalize_url(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise AssetError("url: must not contain credentials; put the API token in api_token.")
     if parts.query or parts.fragment or "?" in url or "#" in url:
-        raise AssetError(f"url: must not contain a query or fragment; got host {_shown(host)}.")
+        raise AssetError(f"url: must not contain a query or fragment; got host {bracketed(host)}.")
     _check_host(host, "url")
     if scheme == "http" and not is_loopback(host):
         raise AssetError(
-            f"url: plain http:// is refused for {_shown(host)}; use https:// (http is "
+            f"url: plain http:// is refused for {bracketed(host)}; use https:// (http is "
             "allowed only for a loopback host such as the local simulator)."
         )
     if not API_SUFFIX.fullmatch(parts.path):

@@ -179,10 +179,13 @@ class Secret(str):
 def host_of(url: str) -> str:
     """``host:port`` as people write it: ``[::1]:8443`` for an IPv6 address."""
     parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port else host
+    return f"{bracketed(parts.hostname)}:{parts.port}" if parts.port else bracketed(parts.hostname)
+
+
+def bracketed(host: Optional[str]) -> str:
+    """A host as written in a URL: ``[::1]`` for an IPv6 address."""
+    host = host or "?"
+    return f"[{host}]" if ":" in host else host
 
 
 def causes_of(exc: BaseException, seen: Optional[Set[int]] = None) -> Iterator[BaseException]:
