@@ -116,9 +116,9 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
-def check_ca_bundle(path: str) -> str:
-    """``path`` if it is a PEM certificate bundle OpenSSL loads; else an AssetError saying which
-    of missing, unreadable, empty or not PEM it is."""
+def check_ca_bundle(path: str) -> None:
+    """An AssetError unless ``path`` is a PEM certificate bundle OpenSSL loads, saying which of
+    missing, unreadable, empty or not PEM it is."""
     if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
         raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
     try:
@@ -144,7 +144,6 @@ def check_ca_bundle(path: str) -> str:
             f"ca_bundle: the file {path} is not a PEM certificate bundle (a certificate in it "
             "cannot be read)."
         ) from None
-    return path
 
 
 def _finite(asset: Mapping[str, Any], field: str, unit: str, maximum: int) -> float:

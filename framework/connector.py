@@ -213,9 +213,8 @@ class HttpConnector:
         params: Optional[Sequence[Tuple[str, str]]] = None,
         hold: bool = False,
     ) -> dict:
-        """Send one request (retrying 429/502/503/504 and lost connections) and return its
-        envelope. With ``hold``, a body larger than ``held_left`` raises ``BudgetSpent``, and
-        the body returned is charged to it."""
+        """One request's envelope (429/502/503/504 and lost connections retried). With ``hold``
+        the body is charged to ``held_left``; one larger than what is left raises BudgetSpent."""
         url = self.base_url + path
         # Commas stay literal: arrays travel as one comma-joined value (a,b).
         query = urlencode(params, quote_via=quote, safe=",") if params else None

@@ -37,8 +37,7 @@ def load_yaml(text: str) -> Any:
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:
-    """The jsonschema validator of a schema (its declared draft, formats checked; an unknown
-    draft is the lint's to report)."""
+    """A schema's jsonschema validator: its declared draft (the lint reports an unknown one)."""
     from jsonschema.validators import Draft202012Validator
     from jsonschema.validators import validator_for as pick
 
