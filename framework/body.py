@@ -59,7 +59,6 @@ def _parse_body(body: bytes) -> Tuple[bool, Any]:
 
 
 def build_envelope(response: requests.Response, body: bytes) -> dict:
-    """The response as the action's output: nothing reshaped."""
     ok, parsed = _parse_body(body)
     envelope = {
         "status_code": response.status_code,

@@ -64,8 +64,6 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
 
 @dataclass(frozen=True)
 class AssetSpec:
-    """The asset (connection): its schema, connector and secrets."""
-
     id: str
     title: str
     description: str
@@ -84,8 +82,6 @@ class AssetSpec:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One action: its HTTP method and path template, class, and schemas."""
-
     id: str
     title: str
     description: str

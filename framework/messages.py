@@ -29,7 +29,6 @@ KINDS = {  # bool before int: a bool is an int too
 
 
 def show(value: Any, secret: bool = False) -> str:
-    """A short, safe rendering of a value for an error message."""
     if secret:
         return "a hidden value"
     kind = _kind(value)
@@ -122,7 +121,6 @@ def _field(path: Iterable[Any]) -> str:
 def describe(
     error: Any, what: str, secrets: Iterable[str] = (), coercion: bool = True
 ) -> List[str]:
-    """The sentences for one jsonschema ValidationError, read from its fields."""
     path = list(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     instance, keyword, limit = error.instance, error.validator, error.validator_value
