@@ -1,1 +1,0 @@
-"""Action classes, one module per action; the manifest names each class."""

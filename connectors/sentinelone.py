@@ -13,7 +13,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from framework.body import header_value
 from framework.connector import HttpConnector
-from framework.errors import AssetError, Cause, Secret, TransportError
+from framework.errors import AssetError, Cause, Secret, TransportError, bracketed
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
@@ -40,17 +40,10 @@ NO_PERMISSION = (
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host.rstrip(".").lower() == "localhost"
-
-
-def _shown(host: Optional[str]) -> str:
-    """A host as written in a URL: ``[::1]`` for an IPv6 address."""
-    host = host or "?"
-    return f"[{host}]" if ":" in host else host
 
 
 def _split(value: str, field: str) -> SplitResult:
@@ -71,7 +64,7 @@ def _split(value: str, field: str) -> SplitResult:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise AssetError(
-            f"{field}: the port of {_shown(parts.hostname)} is not a valid port number (1 to "
+            f"{field}: the port of {bracketed(parts.hostname)} is not a valid port number (1 to "
             "65535)."
         ) from None
     return parts
@@ -108,11 +101,11 @@ def normalize_url(url: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise AssetError("url: must not contain credentials; put the API token in api_token.")
     if parts.query or parts.fragment or "?" in url or "#" in url:
-        raise AssetError(f"url: must not contain a query or fragment; got host {_shown(host)}.")
+        raise AssetError(f"url: must not contain a query or fragment; got host {bracketed(host)}.")
     _check_host(host, "url")
     if scheme == "http" and not is_loopback(host):
         raise AssetError(
-            f"url: plain http:// is refused for {_shown(host)}; use https:// (http is "
+            f"url: plain http:// is refused for {bracketed(host)}; use https:// (http is "
             "allowed only for a loopback host such as the local simulator)."
         )
     if not API_SUFFIX.fullmatch(parts.path):
@@ -123,20 +116,9 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
-def check_proxy(proxy: str) -> str:
-    parts = _split(proxy, "http_proxy")
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise AssetError(
-            "http_proxy: expected a proxy URL such as http://proxy.example:3128 "
-            "(credentials, if any, as http://user:password@proxy.example:3128)."
-        )
-    _check_host(parts.hostname, "http_proxy")
-    return proxy.strip()
-
-
-def check_ca_bundle(path: str) -> str:
-    """``path`` if it is a PEM certificate bundle OpenSSL loads; else an AssetError saying which
-    of missing, unreadable, empty or not PEM it is."""
+def check_ca_bundle(path: str) -> None:
+    """An AssetError unless ``path`` is a PEM certificate bundle OpenSSL loads, saying which of
+    missing, unreadable, empty or not PEM it is."""
     if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
         raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
     try:
@@ -162,7 +144,6 @@ def check_ca_bundle(path: str) -> str:
             f"ca_bundle: the file {path} is not a PEM certificate bundle (a certificate in it "
             "cannot be read)."
         ) from None
-    return path
 
 
 def _finite(asset: Mapping[str, Any], field: str, unit: str, maximum: int) -> float:
@@ -178,26 +159,35 @@ def _finite(asset: Mapping[str, Any], field: str, unit: str, maximum: int) -> fl
 class SentinelOneConnector(HttpConnector):
     """Connector for one SentinelOne console, built from a validated asset (defaults applied)."""
 
+    url_example = EXAMPLE_URL
+
     def __init__(self, asset: Mapping[str, Any], *, user_agent: str, **tuning: Any) -> None:
         ca_bundle: Optional[str] = asset.get("ca_bundle")
         if ca_bundle:
             check_ca_bundle(ca_bundle)  # read now: a bad file is an asset error, not a TLS one
-        verify = (ca_bundle or True) if asset["verify_ssl"] else False
-        proxy = asset.get("http_proxy")
         timeout = _finite(asset, "timeout", "seconds", 600)
         max_mb = _finite(asset, "max_response_mb", "megabytes", 1024)
+        base_url = normalize_url(asset["url"])
+        proxy = asset.get("http_proxy")
+        if proxy:
+            parts = _split(proxy, "http_proxy")
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise AssetError(
+                    "http_proxy: expected a proxy URL such as http://proxy.example:3128 "
+                    "(credentials, if any, as http://user:password@proxy.example:3128)."
+                )
+            _check_host(parts.hostname, "http_proxy")
         token = asset["api_token"]
         super().__init__(
-            normalize_url(asset["url"]),
+            base_url,
             # Secret: the prepared request's headers show '***' in their repr, not the token.
             headers={"User-Agent": user_agent, "Authorization": Secret(f"ApiToken {token}")},
             secrets=(token,),
-            verify=verify,
-            proxy=check_proxy(proxy) if proxy else None,
+            verify=(ca_bundle or True) if asset["verify_ssl"] else False,
+            proxy=proxy.strip() if proxy else None,
             timeout=timeout,
             max_retries=asset["max_retries"],
             max_response_bytes=int(max_mb * 1024 * 1024),
-            url_example=EXAMPLE_URL,
             **tuning,  # wait_budget, and urllib3 Retry settings such as backoff_factor
         )
 
@@ -245,11 +235,4 @@ def _masked(text: Any, secrets: Sequence[str]) -> Any:
 def _result(
     ok: bool, cause: str, diagnosis: str, status: Optional[int] = None, rqid: Any = None
 ) -> Dict[str, Any]:
-    request_id = rqid if isinstance(rqid, str) else None
-    return {
-        "ok": ok,
-        "status_code": status,
-        "cause": cause,
-        "diagnosis": diagnosis,
-        "request_id": request_id,
-    }
+    return dict(ok=ok, status_code=status, cause=cause, diagnosis=diagnosis, request_id=rqid)

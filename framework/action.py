@@ -76,6 +76,3 @@ class Action:
             return value
 
         return PLACEHOLDER.sub(substitute, self.path)
-
-    def run(self, inputs: Mapping[str, Any]) -> dict:
-        raise NotImplementedError

@@ -46,22 +46,19 @@ def _parse_body(body: bytes) -> Tuple[bool, Any]:
         text = body.decode(json.detect_encoding(body), "surrogatepass")
     except UnicodeDecodeError:
         return False, None  # not UTF-8
-    try:
-        return True, json.loads(text, parse_constant=_refuse_constant, parse_float=_float)
-    except (json.JSONDecodeError, NotStandardJSON, RecursionError):
-        return False, None  # not JSON, NaN/Infinity, or nested too deep for Python
-    except ValueError:  # an integer too long for int(): parse again, keeping its digits
-        pass
-    try:
-        return True, json.loads(
-            text, parse_constant=_refuse_constant, parse_float=_float, parse_int=_big_int
-        )
-    except (ValueError, RecursionError):
-        return False, None
+    for parse_int in (int, _big_int):  # int: the C fast path; _big_int keeps too long digits
+        try:
+            return True, json.loads(
+                text, parse_constant=_refuse_constant, parse_float=_float, parse_int=parse_int
+            )
+        except (json.JSONDecodeError, NotStandardJSON, RecursionError):
+            break  # not JSON, NaN/Infinity, or nested too deep for Python
+        except ValueError:  # an integer too long for int(): parse again, keeping its digits
+            continue
+    return False, None
 
 
 def build_envelope(response: requests.Response, body: bytes) -> dict:
-    """The response as the action's output: nothing reshaped."""
     ok, parsed = _parse_body(body)
     envelope = {
         "status_code": response.status_code,
@@ -104,24 +101,14 @@ def response_text(body: bytes, content_type: str) -> str:
     """The first RESPONSE_TEXT_LIMIT bytes of a body as text, in its declared charset if that is
     a real text charset, else UTF-8; undecodable bytes become U+FFFD."""
     head = body[:RESPONSE_TEXT_LIMIT]
-    charset = _charset(content_type)
-    if charset != "utf-8":
-        try:
-            return head.decode(charset, errors="replace")
-        except (LookupError, UnicodeError, ValueError, TypeError):
-            pass
-    return head.decode("utf-8", errors="replace")
-
-
-def _charset(content_type: str) -> str:
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
             try:
                 info = codecs.lookup(value.strip("\"' "))
-            except LookupError:
-                break
-            if info.name not in NOT_CHARSETS and getattr(info, "_is_text_encoding", True):
-                return info.name
+                if info.name not in NOT_CHARSETS and getattr(info, "_is_text_encoding", True):
+                    return head.decode(info.name, errors="replace")
+            except (LookupError, UnicodeError, ValueError, TypeError):
+                pass
             break
-    return "utf-8"
+    return head.decode("utf-8", errors="replace")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, List, Mapping, Tuple
 
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -20,7 +20,6 @@ def _types(schema: Mapping[str, Any]) -> List[str]:
 
 
 def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
-    """Convert templated values to the types the schema declares; leave the rest to validation."""
     types = _types(schema)
     if isinstance(value, dict) and "object" in types:
         properties = schema.get("properties", {})
@@ -61,15 +60,6 @@ def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
         if "string" in types and not {"integer", "number"} & set(types):
             return str(value)  # YAML reads an unquoted id as an integer; Python keeps it exact
     return value
-
-
-def apply_defaults(value: Dict[str, Any], schema: Mapping[str, Any]) -> Dict[str, Any]:
-    """Fill absent (or null) top-level properties with their schema defaults."""
-    filled = dict(value)
-    for key, sub in schema.get("properties", {}).items():
-        if "default" in sub and filled.get(key) is None:
-            filled[key] = sub["default"]
-    return filled
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:

@@ -46,18 +46,14 @@ TLS_EXPIRED_CODES = {9, 10}  # certificate not yet valid, has expired
 TLS_HOSTNAME_CODES = {62, 64}  # host name mismatch, IP address mismatch
 RETRYABLE = (Cause.RESET, Cause.BROKEN, Cause.CUT_SHORT)
 READ_CHUNK = 64 * 1024
-
-
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_AFTER_CAP = 30.0  # longest single wait: a longer Retry-After is waited for this long
 RETRY_WAIT_BUDGET = 120.0  # most time one run may spend waiting between retries, all requests
 
 
 class RunRetry(Retry):
-    """urllib3's Retry for one run's requests (GET only; 429/502/503/504 and lost connections).
-
-    Retry keeps no state across requests, so it cannot hold a wait budget for a whole run: each
-    wait is checked against ``run.wait_left`` (the connector's) and announced to ``run.on_wait``."""
+    """urllib3's Retry for one run (GET only; 429/502/503/504 and lost connections). Retry keeps
+    no state across requests: each wait is checked against the connector's ``run.wait_left``."""
 
     RETRY_AFTER_STATUS_CODES = RETRY_STATUSES  # not urllib3's 413 with a Retry-After too
     run: Any = None
@@ -107,7 +103,6 @@ class RunRetry(Retry):
         under_way = current()
         if isinstance(error, ReadTimeoutError) or (under_way is not None and under_way.expired):
             raise MaxRetryError(_pool, url, error)  # a timeout is not retried
-        # Raises MaxRetryError when retries run out (for a status: urllib3 returns the response).
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         try:
             asked = retry.get_retry_after(response) if response is not None else None
@@ -118,7 +113,7 @@ class RunRetry(Retry):
             raise MaxRetryError(_pool, url, error)  # the run's budget is spent
         if response is not None:  # urllib3 drains the answer retried in one unbounded read()
             with contextlib.suppress(HTTPError, OSError):
-                while response.read(64 * 1024, decode_content=False):
+                while response.read(READ_CHUNK, decode_content=False):
                     pass
         return retry
 
@@ -140,6 +135,8 @@ class HttpConnector:
     """One requests.Session configured once: TLS, proxy, headers, timeout and retries. It serves
     one run: ``wait_left`` (seconds of retry waits) is shared by every request it sends."""
 
+    url_example = ""  # the product's example console URL, for the DNS hint
+
     def __init__(
         self,
         base_url: str,
@@ -151,7 +148,6 @@ class HttpConnector:
         timeout: float,
         max_retries: int,
         max_response_bytes: int,
-        url_example: str = "",
         wait_budget: float = RETRY_WAIT_BUDGET,
         **retry_tuning: Any,
     ) -> None:
@@ -160,10 +156,7 @@ class HttpConnector:
         self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
         self.held_left = self.max_response_bytes  # bytes of bodies the run may still hold
-        self.url_example = url_example
-        # Called with (seconds, status or None for a lost connection) before each retry wait.
         self.on_wait: Optional[Any] = None
-        # retry_tuning: urllib3 Retry settings (backoff_factor, backoff_max); retry_after_max.
         self.retry = RunRetry.for_run(self, max_retries, **retry_tuning)
         self.session = requests.Session()
         # The asset is the whole configuration: no environment proxies, CA bundles or .netrc
@@ -176,29 +169,20 @@ class HttpConnector:
         if proxy:
             self.session.proxies = {"http": Secret(proxy), "https": Secret(proxy)}
             parts = urlsplit(proxy)  # its credentials as parsed, quoted and unquoted
-            found.update(
-                x
-                for item in (parts.username, parts.password)
-                if item
-                for x in (item, unquote(item))
-            )
+            for item in filter(None, (parts.username, parts.password)):
+                found.update((item, unquote(item)))
         # What this connector sends that must never be shown, longest first.
         self.secrets: Tuple[str, ...] = tuple(sorted(found, key=len, reverse=True))
         self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py
         self.session.mount("https://", self.adapter)
         self.session.mount("http://", self.adapter)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
     @property
     def host(self) -> str:
-        """``host:port`` of the console, for messages."""
         return host_of(self.base_url)
 
     @property
     def facts(self) -> Dict[str, Any]:
-        """What the cause table's sentences are filled with."""
         proxy = self.session.proxies.get("https")
         return {
             "host": self.host,
@@ -219,7 +203,6 @@ class HttpConnector:
         self.close()
 
     def error(self, cause: Cause, detail: str = "") -> TransportError:
-        """The TransportError for ``cause``: its one sentence from the cause table."""
         kind = ConnectionLost if cause in RETRYABLE else TransportError
         return kind.of(cause, **self.facts, detail=f" ({detail})" if detail else "")
 
@@ -230,16 +213,29 @@ class HttpConnector:
         params: Optional[Sequence[Tuple[str, str]]] = None,
         hold: bool = False,
     ) -> dict:
-        """Send one request (retrying 429/502/503/504 and lost connections) and return its
-        envelope. With ``hold``, a body larger than ``held_left`` raises ``BudgetSpent``, and
-        the body returned is charged to it."""
+        """One request's envelope (429/502/503/504 and lost connections retried). With ``hold``
+        the body is charged to ``held_left``; one larger than what is left raises BudgetSpent."""
         url = self.base_url + path
         # Commas stay literal: arrays travel as one comma-joined value (a,b).
         query = urlencode(params, quote_via=quote, safe=",") if params else None
         self.adapter.max_retries = self.retry
         with Exchange(self.timeout) as exchange:
             while True:
-                response = self._send(method, url, query, exchange)
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=query,
+                        timeout=(self.timeout, self.timeout),
+                        stream=True,
+                        allow_redirects=False,
+                    )
+                except (MalformedHead, requests.RequestException) as exc:
+                    if exchange.expired:  # the deadline cut the socket: whatever broke, it was that
+                        raise self.error(Cause.TIMEOUT) from None
+                    if isinstance(exc, MalformedHead):
+                        raise self.error(Cause.PROTOCOL, str(exc)) from None
+                    raise self._transport_error(exc) from None
                 try:
                     body = self._read_body(response, exchange, hold)
                     break
@@ -259,25 +255,6 @@ class HttpConnector:
         if hold:
             self.held_left -= len(body)
         return build_envelope(response, body)
-
-    def _send(
-        self, method: str, url: str, query: Optional[str], exchange: Exchange
-    ) -> requests.Response:
-        try:
-            return self.session.request(
-                method,
-                url,
-                params=query,
-                timeout=(self.timeout, self.timeout),
-                stream=True,
-                allow_redirects=False,
-            )
-        except (MalformedHead, requests.RequestException) as exc:
-            if exchange.expired:  # the deadline cut the socket: whatever broke, it was that
-                raise self.error(Cause.TIMEOUT) from None
-            if isinstance(exc, MalformedHead):
-                raise self.error(Cause.PROTOCOL, str(exc)) from None
-            raise self._transport_error(exc) from None
 
     def _read_body(self, response: requests.Response, exchange: Exchange, hold: bool) -> bytes:
         """The whole decoded body, read within the deadline and the size caps in bounded steps."""
@@ -305,15 +282,13 @@ class HttpConnector:
         except (EOFError, urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
             if exchange.expired or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
                 raise self.error(Cause.TIMEOUT) from None
-            raise self.error(
-                Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
-            ) from None
+            cause = Cause.CUT_SHORT if isinstance(exc, EOFError) else Cause.BROKEN
+            raise self.error(cause) from None
         if exchange.expired:  # the deadline cut the socket: what arrived may be partial
             raise self.error(Cause.TIMEOUT)
         return b"".join(chunks)
 
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
-        """Classify a requests failure that is not an HTTP response, into a Cause."""
         causes = list(causes_of(exc))
         detail = next(
             (c.strerror.lower() for c in causes if isinstance(c, OSError) and c.strerror), ""

@@ -1,18 +1,17 @@
-"""How a run ends without an envelope (RunError and its kinds), and the one sentence for each
-failure that is not an HTTP response. Every sentence is safe to show: it names fields and hosts
-(``host:port``), never URLs with credentials, tokens or headers."""
+"""How a run ends without an envelope, and the one sentence for each failure that is not an HTTP
+response: it names fields and ``host:port``, never credentials, tokens or headers."""
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from urllib.parse import urlsplit
 
 
 class RunError(Exception):
-    """How a run ends without an envelope: ``kind`` INPUTS or ASSET (nothing sent), TRANSPORT
-    (``cause`` says what happened) or INTERRUPTED; ``lines``, one sentence per problem. A follow
-    cut short carries the partial ``envelope`` and its event count ``fetched``."""
+    """``kind`` INPUTS or ASSET (nothing sent), TRANSPORT (``cause`` says what happened) or
+    INTERRUPTED; ``lines``, one sentence per problem. A follow cut short carries the partial
+    ``envelope`` and its event count ``fetched``."""
 
     INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
 
@@ -32,28 +31,22 @@ class RunError(Exception):
         self.fetched = fetched
         super().__init__("\n".join(self.lines))
 
-    def __str__(self) -> str:
-        return "\n".join(self.lines)
-
 
 class InputError(RunError):
     """Invalid inputs or asset (``what``), each line ``invalid <what>: <problem>``; nothing sent."""
 
-    def __init__(self, what: str, problems: Sequence[str]) -> None:
-        self.what = what
+    def __init__(self, what: str, problems: Sequence[str], lines: Sequence[str] = ()) -> None:
         self.problems = list(problems)
         kind = RunError.ASSET if what == "asset" else RunError.INPUTS
-        super().__init__(kind, [f"invalid {what}: {problem}" for problem in self.problems])
+        super().__init__(kind, lines or [f"invalid {what}: {problem}" for problem in problems])
 
     @classmethod
     def joined(cls, errors: Sequence[InputError]) -> InputError:
         """One error for several (an invalid asset and invalid inputs): every line of each."""
         if len(errors) == 1:
             return errors[0]
-        joined = cls("inputs", [problem for error in errors for problem in error.problems])
-        joined.what = " and ".join(error.what for error in errors)
-        joined.lines = [line for error in errors for line in error.lines]
-        return joined
+        problems = [problem for error in errors for problem in error.problems]
+        return cls("inputs", problems, [line for error in errors for line in error.lines])
 
 
 class AssetError(InputError):
@@ -186,24 +179,22 @@ class Secret(str):
 def host_of(url: str) -> str:
     """``host:port`` as people write it: ``[::1]:8443`` for an IPv6 address."""
     parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port else host
+    return f"{bracketed(parts.hostname)}:{parts.port}" if parts.port else bracketed(parts.hostname)
 
 
-def causes_of(exc: BaseException) -> Iterable[BaseException]:
+def bracketed(host: Optional[str]) -> str:
+    """A host as written in a URL: ``[::1]`` for an IPv6 address."""
+    host = host or "?"
+    return f"[{host}]" if ":" in host else host
+
+
+def causes_of(exc: BaseException, seen: Optional[Set[int]] = None) -> Iterator[BaseException]:
     """The exception, its arguments and its chain: where requests/urllib3 hide the real cause."""
-    seen = set()
-    todo = [exc]
-    while todo:
-        item = todo.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield item
-        todo.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
-        for attr in ("reason", "__cause__", "__context__"):
-            nested = getattr(item, attr, None)
+    seen = set() if seen is None else seen
+    if id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        chain = [getattr(exc, name, None) for name in ("reason", "__cause__", "__context__")]
+        for nested in reversed([*getattr(exc, "args", ()), *chain]):  # the chain first
             if isinstance(nested, BaseException):
-                todo.append(nested)
+                yield from causes_of(nested, seen)

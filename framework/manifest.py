@@ -1,7 +1,5 @@
 """plugin.yaml as one frozen model, validated against its meta-schema, with the files it
-references read and each schema's validator built once. ``load_plugin`` reads the files;
-``plugin_from_data`` takes them from memory (a package that ships the manifest as Python data).
-Classes are imported only when asked for (``import_class``), without editing ``sys.path``."""
+references read and each schema's validator built once."""
 
 from __future__ import annotations
 
@@ -19,7 +17,6 @@ from typing import Any, Dict, List, Mapping, Tuple
 MANIFEST = "plugin.yaml"
 META_SCHEMA = "schemas/plugin.schema.json"
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
-Documents = Mapping[str, Any]  # relative path -> parsed JSON document
 TEXTS = "id title version publisher homepage license vendor product description icon".split()
 
 
@@ -40,8 +37,7 @@ def load_yaml(text: str) -> Any:
 
 
 def validator_for(schema: Mapping[str, Any]) -> Any:
-    """The jsonschema validator of a schema (its declared draft, formats checked; an unknown
-    draft is the lint's to report)."""
+    """A schema's jsonschema validator: its declared draft (the lint reports an unknown one)."""
     from jsonschema.validators import Draft202012Validator
     from jsonschema.validators import validator_for as pick
 
@@ -68,8 +64,6 @@ def import_class(root: os.PathLike[str] | str, ref: str) -> Any:
 
 @dataclass(frozen=True)
 class AssetSpec:
-    """The asset (connection): its schema, connector and secrets."""
-
     id: str
     title: str
     description: str
@@ -88,8 +82,6 @@ class AssetSpec:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One action: its HTTP method and path template, class, and schemas."""
-
     id: str
     title: str
     description: str
@@ -142,23 +134,6 @@ class Plugin:
         return paths
 
 
-def _parse_manifest(root: Path) -> Any:
-    try:
-        data = (root / MANIFEST).read_bytes()
-    except FileNotFoundError:
-        raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
-    import yaml
-
-    try:
-        return load_yaml(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
-
-
 def _referenced(manifest: Mapping[str, Any]) -> List[Tuple[str, str]]:
     """(where, relative path) of every JSON document a valid manifest references."""
     refs = [("asset.schema", manifest["asset"]["schema"])]
@@ -182,8 +157,19 @@ def _read_json(root: Path, relative: str, where: str, problems: List[str]) -> An
 def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dict[str, Any]]:
     """plugin.yaml parsed, and every JSON document it references (meta-schema included) by
     relative path: all that ``plugin_from_data`` needs. Raises ManifestError."""
+    import yaml
+
     root = Path(root)
-    manifest = _parse_manifest(root)
+    try:
+        manifest = load_yaml((root / MANIFEST).read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ManifestError([f"{MANIFEST}: not found in {root}."]) from None
+    except UnicodeDecodeError:
+        raise ManifestError([f"{MANIFEST}: not valid UTF-8."]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ManifestError([f"{MANIFEST}: not valid YAML{where}."]) from None
     problems: List[str] = []
     documents = {META_SCHEMA: _read_json(root, META_SCHEMA, "meta-schema", problems)}
     if problems:
@@ -208,7 +194,7 @@ def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
 
 
 def plugin_from_data(
-    manifest: Any, documents: Documents, root: os.PathLike[str] | str = PLUGIN_ROOT
+    manifest: Any, documents: Mapping[str, Any], root: os.PathLike[str] | str = PLUGIN_ROOT
 ) -> Plugin:
     """The model from a parsed manifest and its documents (relative path -> parsed JSON),
     validated like ``load_plugin``; ``root`` is where the plugin's classes are imported from."""

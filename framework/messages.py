@@ -1,10 +1,5 @@
-"""Why a value is invalid, in words: one sentence per problem naming the field, the value and
-what was expected; secret values are never shown. The words come from the schema; its
-``x-expected`` says what a field accepts, and is required beside every ``pattern``.
-
-``advise`` reads the other ``x-`` annotations (jsonschema ignores them): ``x-known`` (a value
-close to a known one is refused with a suggestion, a far one warned of), ``x-placeholders``,
-``x-wrong-prefixes`` (a pasted header) and ``x-used-with`` (ignored without this sibling)."""
+"""Why a value is invalid: one sentence per problem naming the field, the value (never a secret)
+and what was expected, worded from the schema (``x-expected`` beside every ``pattern``)."""
 
 from __future__ import annotations
 
@@ -34,17 +29,14 @@ KINDS = {  # bool before int: a bool is an int too
 
 
 def show(value: Any, secret: bool = False) -> str:
-    """A short, safe rendering of a value for an error message."""
     if secret:
         return "a hidden value"
     kind = _kind(value)
+    plain = isinstance(value, tuple(KINDS)) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    )
     try:
-        if isinstance(value, float) and not math.isfinite(value):
-            text = repr(value)
-        elif isinstance(value, tuple(KINDS)):
-            text = json.dumps(value, ensure_ascii=True, default=str)
-        else:
-            text = repr(value)
+        text = json.dumps(value, ensure_ascii=True, default=str) if plain else repr(value)
     except (ValueError, TypeError, RecursionError):
         text = f"a {kind}"
     text = URL_CREDENTIALS.sub("***@", text)
@@ -88,21 +80,16 @@ def expected(schema: Mapping[str, Any], coercion: bool = True) -> str:
         if kind == "string" and isinstance(example, str) and not schema.get("writeOnly"):
             return f"{words}, e.g. {example}"
         return words
-    if "const" in schema:
-        return f"exactly {json.dumps(schema['const'])}"
     if "enum" in schema:
         return "one of " + ", ".join(str(v) for v in schema["enum"] if v is not None)
     if kind in ("integer", "number"):
         word = "an integer" if kind == "integer" else "a number"
-        low, high = schema.get("minimum"), schema.get("maximum")
-        above = schema.get("exclusiveMinimum")
-        if low is not None and high is not None:
+        low, above = schema.get("minimum"), schema.get("exclusiveMinimum")
+        high = schema.get("maximum")  # every bounded number of the schemas has a maximum
+        if high is not None and low is not None:
             return f"{word} from {low:g} to {high:g}"
-        if above is not None:
-            tail = f" and at most {high:g}" if high is not None else ""
-            return f"{word} greater than {above:g}{tail}"
-        if low is not None:
-            return f"{word} of at least {low:g}"
+        if high is not None and above is not None:
+            return f"{word} greater than {above:g} and at most {high:g}"
         return word
     if kind == "boolean":
         return "true or false"
@@ -113,12 +100,8 @@ def expected(schema: Mapping[str, Any], coercion: bool = True) -> str:
         return f"{what} (or one comma-separated string)" if coercion else what
     if kind == "object":
         return "an object"
-    if kind == "string":
-        if "pattern" in schema:
-            return "a string in the format this field requires"  # a schema without x-expected
-        text = "a secret" if schema.get("format") == "password" else "a string"
-        if schema.get("minLength"):
-            text = "a non-empty " + text[2:]
+    if kind == "string":  # (a pattern or a secret has its x-expected: test_messages.py)
+        text = "a non-empty string" if schema.get("minLength") else "a string"
         if isinstance(schema.get("maxLength"), int):
             text += f" of at most {schema['maxLength']:,} characters"
         return text
@@ -138,11 +121,11 @@ def _field(path: Iterable[Any]) -> str:
 def describe(
     error: Any, what: str, secrets: Iterable[str] = (), coercion: bool = True
 ) -> List[str]:
-    """The sentences for one jsonschema ValidationError, read from its fields."""
     path = list(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     instance, keyword, limit = error.instance, error.validator, error.validator_value
     secret = bool(path) and (path[0] in set(secrets) or schema.get("format") == "password")
+    secret = secret and instance is not None  # null is no secret: "got null"
     field = _field(path)
     if keyword == "required":
         present = instance if isinstance(instance, dict) else {}
@@ -176,8 +159,6 @@ def describe(
         kind = _kind(instance)  # the shape, never the value
         got = "null" if instance is None else ("an " if kind[0] in "aeiou" else "a ") + kind
         return [f"the {what} must be a mapping of field names to values; got {got}."]
-    if keyword == "type" and instance is None:
-        return [f"{field}: got null; expected {expected(schema, coercion)}."]
     if keyword == "minLength" and instance == "":
         return [f"{field} is empty; expected {expected(schema, coercion)}."]
     if keyword == "maxLength" and isinstance(instance, str):
@@ -185,11 +166,9 @@ def describe(
         return [f"{field}: got {got}; expected at most {limit:,} characters."]
     if keyword == "maxItems" and isinstance(instance, list):
         return [f"{field}: got a list of {len(instance):,} items; expected at most {limit:,}."]
-    if keyword == "enum":
-        close = _suggest(instance, limit)
-        hint = f" (did you mean {close}?)" if close else ""
-        return [f"{field}: got {show(instance, secret)}; expected {expected(schema)}{hint}."]
-    return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}."]
+    close = _suggest(instance, limit) if keyword == "enum" else None
+    hint = f" (did you mean {close}?)" if close else ""
+    return [f"{field}: got {show(instance, secret)}; expected {expected(schema, coercion)}{hint}."]
 
 
 def explain(
@@ -221,10 +200,10 @@ def explain(
 
 
 def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
-    """The problems the annotations find (field -> sentence); their warnings are logged."""
+    """What the ``x-`` annotations jsonschema ignores find (field -> sentence; warnings are
+    logged): ``x-known`` (close to a known value: refused with a suggestion; far: a warning),
+    ``x-placeholders``, ``x-wrong-prefixes`` (a pasted header), ``x-used-with`` (its sibling)."""
     found: Dict[str, str] = {}
-    if not isinstance(schema, dict):
-        return found
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():

@@ -1,5 +1,4 @@
-"""Run an action as the platform does: validate asset and inputs, build the connector, call.
-A run returns the envelope of the response that arrived, whatever its status, or a RunError."""
+"""Run an action as the platform does: validate asset and inputs, build the connector, call."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional
 
 from framework.action import PageSink, ProgressHook
-from framework.coerce import MAX_DEPTH, apply_defaults, coerce, too_deep
+from framework.coerce import MAX_DEPTH, coerce, too_deep
 from framework.errors import InputError, RunError
 from framework.manifest import ActionSpec, Plugin
 from framework.messages import advise, explain
@@ -16,39 +15,37 @@ from framework.messages import advise, explain
 def prepare_asset(plugin: Plugin, asset: Any) -> dict:
     """The asset validated, with defaults filled in (a new dict); raises InputError."""
     spec = plugin.asset
-    _require_shallow(asset, "asset")
-    if isinstance(asset, Mapping):
+    if _shallow(asset, "asset") and isinstance(asset, Mapping):
         # Pasted settings often carry a stray space or newline: trim text values.
         trimmed = {k: v.strip() if isinstance(v, str) else v for k, v in asset.items()}
-        asset = apply_defaults(coerce(trimmed, spec.schema), spec.schema)
-    _require_valid(spec.validator, spec.schema, asset, "asset", spec.secrets)
-    return asset
+        asset = coerce(trimmed, spec.schema)
+        for key, sub in spec.schema.get("properties", {}).items():
+            if "default" in sub and asset.get(key) is None:
+                asset[key] = sub["default"]
+    return _valid(spec.validator, spec.schema, asset, "asset", spec.secrets)
 
 
 def prepare_inputs(action: ActionSpec, inputs: Any) -> dict:
-    if inputs is None:
-        inputs = {}
-    _require_shallow(inputs, "inputs")
-    if isinstance(inputs, Mapping):
+    inputs = {} if inputs is None else inputs
+    if _shallow(inputs, "inputs") and isinstance(inputs, Mapping):
         inputs = coerce(dict(inputs), action.input_schema)
-    _require_valid(action.input_validator, action.input_schema, inputs, "inputs")
-    return inputs
+    return _valid(action.input_validator, action.input_schema, inputs, "inputs")
 
 
-def _require_shallow(value: Any, what: str) -> None:
+def _shallow(value: Any, what: str) -> bool:
     if too_deep(value):  # before anything walks it recursively
         problem = f"(top level): nests deeper than {MAX_DEPTH} levels; expected a few levels."
         raise InputError(what, [problem])
+    return True
 
 
-def _require_valid(
-    validator: Any, schema: Mapping[str, Any], value: Any, what: str, secrets: Any = ()
-) -> None:
+def _valid(validator: Any, schema: Any, value: Any, what: str, secrets: Any = ()) -> Any:
     """jsonschema decides and ``explain`` says what is wrong; the schema's annotations add
     their advice (placeholders, typos) either way, and its warnings are logged."""
     error = explain(validator, value, what, secrets, advice=advise(schema, value))
     if error:
         raise error
+    return value
 
 
 def check_output(action: ActionSpec, envelope: Any) -> Optional[InputError]:
@@ -65,7 +62,6 @@ def find_action(plugin: Plugin, name: str) -> ActionSpec:
 
 
 def _connect(plugin: Plugin, asset: Mapping[str, Any], on_connect: Optional[Callable]) -> Any:
-    """The asset's connector, from an asset that prepare_asset() accepted."""
     connector = plugin.asset.connector_class(asset, user_agent=plugin.user_agent)
     if on_connect is not None:
         on_connect(connector)  # before anything is sent
@@ -109,9 +105,8 @@ def run_action(
 def run_asset_test(
     plugin: Plugin, asset: Any, on_connect: Optional[Callable[[Any], None]] = None
 ) -> Dict[str, Any]:
-    """The asset's connection test (the connector method plugin.yaml names in ``asset.test``):
-    ``{"ok", "status_code", "cause", "diagnosis", ...}``, or a RunError for an invalid asset
-    (nothing sent) or Ctrl-C."""
+    """The connector method plugin.yaml names in ``asset.test``: ``{"ok", "status_code", "cause",
+    "diagnosis", ...}``, or a RunError for an invalid asset (nothing sent) or Ctrl-C."""
     try:
         with _connect(plugin, prepare_asset(plugin, asset), on_connect) as connector:
             return getattr(connector, plugin.asset.test)()

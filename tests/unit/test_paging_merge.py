@@ -1,8 +1,8 @@
-"""actions.paging: how pages merge into one envelope (the loop itself is tested end to end)."""
+"""actions.get_threat_events: how pages merge into one envelope (the loop: end to end)."""
 
 from __future__ import annotations
 
-from actions.paging import _no_page, _with_items
+from actions.get_threat_events import _no_page, _with_items
 
 PAGE = {
     "status_code": 200,
