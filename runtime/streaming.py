@@ -406,10 +406,9 @@ class EnvelopeWriter(Writer):
     def write_page(self, items: List[Any]) -> None:
         if not items:
             return
-        if self.indent is None:  # items joined by ", ": the page is one call
-            text = self.text(items)[1:-1]
-        else:  # the events sit at depth 3 (envelope > json_body > data > event)
-            text = self.text(items)[1:-2].replace(b"\n", b"\n    ")
+        text = self.text(items)[1:-1]  # the page in one call, its brackets cut off
+        if self.indent:  # the events sit at depth 3 (envelope > json_body > data > event)
+            text = text[:-1].replace(b"\n", b"\n    ")
         try:
             self.spool.write((b"" if not self.events else b"," if self.indent else b", ") + text)
             self.spool.flush()
@@ -425,15 +424,14 @@ class EnvelopeWriter(Writer):
                 marker = f"streamed-events-{uuid.uuid4().hex}"
                 outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
                 head, tail = self.text(outer).split(json.dumps(marker).encode("ascii"))
-                close = b"\n    ]" if self.indent else b"]"
+                close = b"\n    ]" if self.indent and self.events else b"]"
                 spooled = self.spool.seek(0, os.SEEK_END)
-                events = 1 + spooled + len(close) if self.events else 2
-                self.size = len(head) + events + len(tail) + 1
-                self.write(head + (b"[" if self.events else b"[]"))
+                self.size = len(head) + 1 + spooled + len(close) + len(tail) + 1
+                self.write(head + b"[")
                 self.spool.seek(0)
                 for chunk in iter(lambda: self.spool.read(1 << 20), b""):
                     self.write(chunk)
-                self.write((close if self.events else b"") + tail + b"\n")
+                self.write(close + tail + b"\n")
         finally:
             self.spool.close()
             self.close()
