@@ -62,7 +62,6 @@ def _output_error(exc: OSError, path: str) -> CliError:
 def run(
     args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
 ) -> int:
-    """``runtime run`` with streamed output: the exit code, or CliError."""
     from framework.errors import RunError
     from framework.runner import check_output, find_action, run_action
 
@@ -347,15 +346,18 @@ class Writer:
         if exc.kind == "interrupted" and (self.pages or self.keeps_file):
             detail = f"interrupted (Ctrl-C) after {self.events:,} events; nothing was lost."
             self.finish(self.partial("Interrupted", detail), stopped="interrupted")
-            return self.kept_sentence("so far")
-        if exc.kind == "transport" and (exc.envelope is not None or self.pages):
+            when = "so far"
+        elif exc.kind == "transport" and (exc.envelope is not None or self.pages):
             self.finish(exc.envelope or self.partial("Transport Error", str(exc)), str(exc))
-            return self.kept_sentence("before it")
-        if exc.kind == "transport" and self.keeps_file:
+            when = "before it"
+        elif exc.kind == "transport" and self.keeps_file:
             self.finish({"json_body": None}, stopped=str(exc))
+            return ""
         else:  # nothing sent, or no answer: no empty file left behind
             self.close(discard=True)
-        return ""
+            return ""
+        where = f"{self.where}; resume with {self.hint()}"
+        return f"The {self.events:,} events read {when} are in {where}."
 
     def partial(self, title: str, detail: str) -> Dict[str, Any]:
         """The envelope of a run that stopped after the last page: resume at its cursor."""
@@ -365,10 +367,6 @@ class Writer:
         body["data"], body["pagination"] = [], {**pagination, "totalItems": self.total}
         body["errors"] = [{"code": None, "title": title, "detail": detail}]
         return {**last, "json_body": body}
-
-    def kept_sentence(self, when: str) -> str:
-        where = f"{self.where}; resume with {self.hint()}"
-        return f"The {self.events:,} events read {when} are in {where}."
 
     def hint(self) -> str:
         return "its json_body.pagination.nextCursor"
@@ -416,8 +414,7 @@ class EnvelopeWriter(Writer):
             raise _output_error(exc, self.spool_name) from None
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
-        try:
-            self.cut(0)
+        try:  # (nothing was written before: the file was cut to 0 at open)
             if not self.pages:  # one request, or the first page failed: nothing was spooled
                 self.write(self.text(envelope) + b"\n")
             else:
@@ -531,14 +528,8 @@ class EventFile(Writer):
         self.finalize(envelope, finished, stopped)
         self.close()
         self.write_sidecar(envelope, finished)
-        if not self.args.quiet and stopped is None:  # else the run's error says it
-            self.say(self.summary(envelope, finished))
-
-    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        """The file complete as it stands (created even when no event arrived)."""
-
-    def summary(self, envelope: Dict[str, Any], finished: bool) -> str:
-        """The line on stderr: what was written, the status, and how to resume."""
+        if self.args.quiet or stopped is not None:  # else the run's error says it
+            return
         status, rqid = envelope.get("status_code"), header(envelope, "X-RQID")
         s, pages = "" if self.events == 1 else "s", "" if self.pages == 1 else "s"
         wrote = f"{self.events:,} event{s} ({self.pages:,} page{pages}) in {self.where}"
@@ -547,13 +538,17 @@ class EventFile(Writer):
         answer += f", X-RQID {rqid}" if rqid else ""
         if finished:
             details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
-            return f"wrote {wrote}; {answer}; {total}; {details}."
-        if self.more:
-            return f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}."
-        return (
-            f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
-            f"resume with {self.hint()}."
-        )
+            self.say(f"wrote {wrote}; {answer}; {total}; {details}.")
+        elif self.more:
+            self.say(f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}.")
+        else:
+            self.say(
+                f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
+                f"resume with {self.hint()}."
+            )
+
+    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+        """The file complete as it stands (created even when no event arrived)."""
 
     def hint(self) -> str:
         """The command that resumes from the sidecar, as typed; or (none) the cursor to pass."""
