@@ -389,7 +389,7 @@ class EnvelopeWriter(Writer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.indent = 2 if self.args.pretty else None
+        self.pretty = self.args.pretty
         self.terminal = not self.args.quiet and self.args.stderr.isatty()
         folder = None if self.path in (None, "-") else os.path.dirname(os.path.abspath(self.path))
         self.spool_name = f"the temporary spool file in {folder or tempfile.gettempdir()}"
@@ -398,17 +398,14 @@ class EnvelopeWriter(Writer):
         except OSError as exc:
             raise _output_error(exc, self.spool_name) from None
 
-    def text(self, value: Any) -> bytes:
-        return utf8(lambda ascii: dumps(value, indent=self.indent, ensure_ascii=ascii))
-
     def write_page(self, items: List[Any]) -> None:
         if not items:
             return
-        text = self.text(items)[1:-1]  # the page in one call, its brackets cut off
-        if self.indent:  # the events sit at depth 3 (envelope > json_body > data > event)
+        text = output.encode_json(items, self.pretty)[1:-2]  # the page in one call, in brackets
+        if self.pretty:  # the events sit at depth 3 (envelope > json_body > data > event)
             text = text[:-1].replace(b"\n", b"\n    ")
         try:
-            self.spool.write((b"" if not self.events else b"," if self.indent else b", ") + text)
+            self.spool.write((b"" if not self.events else b"," if self.pretty else b", ") + text)
             self.spool.flush()
         except OSError as exc:
             raise _output_error(exc, self.spool_name) from None
@@ -416,19 +413,19 @@ class EnvelopeWriter(Writer):
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         try:  # (nothing was written before: the file was cut to 0 at open)
             if not self.pages:  # one request, or the first page failed: nothing was spooled
-                self.write(self.text(envelope) + b"\n")
+                self.write(output.encode_json(envelope, self.pretty))
             else:
                 marker = f"streamed-events-{uuid.uuid4().hex}"
                 outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
-                head, tail = self.text(outer).split(json.dumps(marker).encode("ascii"))
-                close = b"\n    ]" if self.indent and self.events else b"]"
+                head, tail = output.encode_json(outer, self.pretty).split(f'"{marker}"'.encode())
+                close = b"\n    ]" if self.pretty and self.events else b"]"
                 spooled = self.spool.seek(0, os.SEEK_END)
-                self.size = len(head) + 1 + spooled + len(close) + len(tail) + 1
+                self.size = len(head) + 1 + spooled + len(close) + len(tail)
                 self.write(head + b"[")
                 self.spool.seek(0)
                 for chunk in iter(lambda: self.spool.read(1 << 20), b""):
                     self.write(chunk)
-                self.write(close + tail + b"\n")
+                self.write(close + tail)
         finally:
             self.spool.close()
             self.close()
