@@ -3,6 +3,7 @@ and the terminal lines about an answer; imported by runtime.cli, importing none 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -29,10 +30,8 @@ def stdout_closed() -> bool:
 
 def blocking(stream: Any) -> Any:
     """``stream`` made blocking: a reader may have made the pipe non-blocking (writes fail)."""
-    try:
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a stream captured in-process
         os.set_blocking(stream.fileno(), True)
-    except (OSError, ValueError):  # not a file descriptor (a stream captured in this process)
-        pass
     return stream
 
 
@@ -119,7 +118,6 @@ STATUS_MEANING = {
 
 
 def header(envelope: Mapping[str, Any], name: str) -> Any:
-    """Header ``name`` of the envelope, any case; the first value of a repeated one."""
     from framework.body import header_value  # requests: imported when a run is under way
 
     return header_value(envelope.get("response_headers"), name)

@@ -28,7 +28,6 @@ DEFAULT_COLUMNS = (
     "fileFullName",
 )  # fmt: skip
 DEFAULT_ROWS, MAX_ROWS = 20, 1000  # events in the markdown note's table
-TOP_AGENTS, TOP_PROCESSES = 20, 10
 KEPT, OTHERS = 1000, "(others)"  # names counted per table of the note; further ones: OTHERS
 AGENT_FACTS = ("agentName", "agentOs", "agentIp")
 SIDECAR = ".meta.json"
@@ -618,13 +617,13 @@ class MarkdownNote(EventFile):
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
         agents = [
             [*map(_cell, [e.get("agentName"), name, e.get("agentOs"), e.get("agentIp")]), f"{n:,}"]
-            for name, n in top(state["agents"], TOP_AGENTS)
+            for name, n in top(state["agents"], 20)
             for e in [state["agents"].get(name, {})]
         ]
         lines += table("Agents", ["agentName", "agentId", "agentOs", "agentIp", "events"], agents)
         types = [[name, f"{n:,}"] for name, n in top(state["types"], KEPT)]
         lines += table("Events by type", ["eventType", "events"], types)
-        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], TOP_PROCESSES)]
+        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], 10)]
         lines += table(f"Top processes ({len(processes)})", ["processName", "events"], processes)
         if state["rows"]:  # (--rows 0: no table, and no heading over nothing)
             title = f"First {len(state['rows'])} events"
