@@ -389,7 +389,6 @@ class EnvelopeWriter(Writer):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.pretty = self.args.pretty
-        self.terminal = not self.args.quiet and self.args.stderr.isatty()
         folder = None if self.path in (None, "-") else os.path.dirname(os.path.abspath(self.path))
         self.spool_name = f"the temporary spool file in {folder or tempfile.gettempdir()}"
         try:
@@ -428,7 +427,7 @@ class EnvelopeWriter(Writer):
         finally:
             self.spool.close()
             self.close()
-        if self.terminal:  # as the in-memory path: a non-2xx answer, the follow's summary
+        if not self.args.quiet and self.args.stderr.isatty():  # lines as the in-memory path's
             line = output.answer_line(envelope)
             if line:
                 self.say(line)
