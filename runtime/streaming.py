@@ -158,9 +158,8 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
 def _resume(args: Any, inputs: Any) -> Optional[Writer]:
     """The writer that continues the export this sidecar describes; None when it finished."""
     path = args.resume
-    options = {"--output": args.output, "--format": args.format, "--columns": args.columns}
-    options.update({"--rows": args.rows, "--pretty": args.pretty})
-    given = [option for option, value in options.items() if value not in (None, False)]
+    names = ("output", "format", "columns", "rows", "pretty")  # the sidecar's to give
+    given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
     if given:
         raise _invalid(
             f"--resume: takes the inputs and options from {path}; leave out {', '.join(given)}."
