@@ -262,7 +262,6 @@ class Writer:
         self.regular = self.created = False
 
     def open(self) -> None:
-        """Open (and lock) the output before anything is sent."""
         path = self.path
         if path is None or path == "-":
             return
