@@ -1,9 +1,9 @@
 """What every command writes: exit codes, the one-sentence CliError, stdout (all of it or exit 5)
-and the terminal lines about an answer. runtime.cli and the commands it hands over to import
-this module; it imports none of them."""
+and the terminal lines about an answer; imported by runtime.cli, importing none of it."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -13,12 +13,6 @@ from framework.exact import dumps
 
 EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
-EXITS = {
-    "inputs": EXIT_INPUT,
-    "asset": EXIT_INPUT,
-    "transport": EXIT_TRANSPORT,
-    "interrupted": EXIT_INTERRUPTED,
-}
 REASONS = {errno.ENOSPC: "no space left on the device", errno.EBADF: "stdout is closed"}
 
 
@@ -30,18 +24,14 @@ class CliError(Exception):
 
 
 def stdout_closed() -> bool:
-    """Python leaves ``sys.stdout`` None when fd 1 was closed at start (``>&-``); fd 1 may then
-    be a file or socket opened later, which is never written to."""
+    """Closed at start (``>&-``): Python leaves ``sys.stdout`` None; fd 1 is then not ours."""
     return sys.stdout is None
 
 
 def blocking(stream: Any) -> Any:
-    """``stream`` with its descriptor made blocking (a reader may have made the pipe
-    non-blocking: a write would then fail instead of waiting)."""
-    try:
+    """``stream`` made blocking: a reader may have made the pipe non-blocking (writes fail)."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a stream captured in-process
         os.set_blocking(stream.fileno(), True)
-    except (OSError, ValueError):  # not a file descriptor (a stream captured in this process)
-        pass
     return stream
 
 
@@ -79,8 +69,7 @@ def write_stdout(
 
 
 def utf8(text_of: Any) -> bytes:
-    """``text_of(ascii=False)`` as UTF-8; a string holding a lone surrogate (valid JSON such as
-    "\\udc80") has no UTF-8 form: then ``text_of(ascii=True)`` (\\u escapes, same data)."""
+    """``text_of(ascii=False)`` as UTF-8, or \\u escapes if a lone surrogate has no UTF-8 form."""
     try:
         return text_of(False).encode("utf-8")
     except UnicodeEncodeError:
@@ -93,20 +82,17 @@ def encode_json(value: Any, pretty: bool) -> bytes:
 
 
 def as_dict(value: Any) -> Dict[str, Any]:
-    """``value`` if it is a dict (a JSON object), else an empty one."""
     return value if isinstance(value, dict) else {}
 
 
 def run_failed(exc: Any, kept: str) -> CliError:
-    """The CLI's words for a RunError; ``kept`` says where the events read before it are (a
-    follow cut short), or is empty."""
-    code = EXITS[exc.kind]
+    """The CLI's words for a RunError; ``kept``: where the events read before it are, or ""."""
     if exc.kind == "transport":
-        return CliError(code, [f"transport error: {exc} {kept}".rstrip()])
+        return CliError(EXIT_TRANSPORT, [f"transport error: {exc} {kept}".rstrip()])
     if exc.kind == "interrupted":
         kept = f"{kept[0].lower()}{kept[1:]}" if kept else "nothing was printed."
-        return CliError(code, [f"interrupted: {kept}"])
-    return CliError(code, exc.lines)
+        return CliError(EXIT_INTERRUPTED, [f"interrupted: {kept}"])
+    return CliError(EXIT_INPUT, exc.lines)  # the inputs or the asset: nothing was sent
 
 
 def plain(value: Any, limit: int = 200) -> str:
@@ -132,7 +118,6 @@ STATUS_MEANING = {
 
 
 def header(envelope: Mapping[str, Any], name: str) -> Any:
-    """Header ``name`` of the envelope, any case; the first value of a repeated one."""
     from framework.body import header_value  # requests: imported when a run is under way
 
     return header_value(envelope.get("response_headers"), name)

@@ -1,7 +1,6 @@
-"""Streamed output of ``runtime run`` (docs/cli.md, "Streaming output and event files"): pages
-are written as they arrive, never all held. The envelope's events are spooled to a temporary
-file until its head (the last page's status) is known; an event file (ndjson, csv, markdown) is
-committed after every page with its sidecar FILE.meta.json, which ``--resume`` continues from."""
+"""Streamed output of ``runtime run`` (docs/cli.md, "Streaming output and event files"): the
+envelope's events spooled until its head (the last page's) is known; an event file committed
+after every page with its sidecar FILE.meta.json, which ``--resume`` continues from."""
 
 from __future__ import annotations
 
@@ -29,7 +28,6 @@ DEFAULT_COLUMNS = (
     "fileFullName",
 )  # fmt: skip
 DEFAULT_ROWS, MAX_ROWS = 20, 1000  # events in the markdown note's table
-TOP_AGENTS, TOP_PROCESSES = 20, 10
 KEPT, OTHERS = 1000, "(others)"  # names counted per table of the note; further ones: OTHERS
 AGENT_FACTS = ("agentName", "agentOs", "agentIp")
 SIDECAR = ".meta.json"
@@ -63,13 +61,13 @@ def _output_error(exc: OSError, path: str) -> CliError:
 def run(
     args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
 ) -> int:
-    """``runtime run`` with streamed output: the exit code, or CliError."""
     from framework.errors import RunError
     from framework.runner import check_output, find_action, run_action
 
     writer = _resume(args, inputs) if args.resume else _plan(args, plugin, inputs)
     if writer is None:  # --resume of an export that already finished
         return output.EXIT_OK
+    writer.open()
     if args.validate_output:
         spec = find_action(plugin, args.action)
         writer.check = lambda envelope: check_output(spec, envelope)
@@ -90,15 +88,14 @@ def run(
     except RunError as exc:
         raise output.run_failed(exc, writer.stopped(exc)) from None
     writer.finish(envelope)
-    if writer.problem is None:
-        writer.problem = writer.check(envelope)  # the head (or the one page, not following)
-    if writer.problem:
-        raise CliError(output.EXIT_BROKEN, str(writer.problem).splitlines())
+    problem = writer.problem or writer.check(envelope)  # the head (or the one page, not following)
+    if problem:
+        raise CliError(output.EXIT_BROKEN, str(problem).splitlines())
     return output.EXIT_OK
 
 
 def _plan(args: Any, plugin: Any, inputs: Any) -> Writer:
-    """The writer for these options, its output open: all checked before anything is sent."""
+    """The writer for these options, all checked before anything is sent."""
     if args.columns == "list":  # one request: the fields its events hold, on stdout
         return FieldList({**inputs, "follow_cursor": False}, args, None, {})
     fmt = args.format or "envelope"
@@ -129,32 +126,16 @@ def _plan(args: Any, plugin: Any, inputs: Any) -> Writer:
             raise _invalid(f"--output: the folder {folder} does not exist.")
         if not os.path.exists(path) and not os.access(folder, os.W_OK):
             raise _invalid(f"--output: the folder {folder} is not writable.")
-    if fmt == "envelope":
-        writer: Writer = EnvelopeWriter(inputs, args, path, options)
-    else:
-        writer = WRITERS[fmt](_coerced(plugin, args.action, inputs) or inputs, args, path, options)
-    writer.open(args.force)
-    return writer
+    if fmt != "envelope":  # the sidecar records the inputs as coerced
+        inputs = _coerced(plugin, args.action, inputs) or inputs
+    return WRITERS[fmt](inputs, args, path, options)
 
 
 def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
     if text is None:
         return list(DEFAULT_COLUMNS)
-    todo: List[Any] = [output_schema]
-    known: List[str] = []  # the properties of the items of the "data" array
-    while todo and not known:
-        node = todo.pop(0)
-        if isinstance(node, list):
-            todo.extend(node)
-        elif isinstance(node, dict):
-            items = as_dict(as_dict(as_dict(node.get("properties")).get("data")).get("items"))
-            ref = items.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/"):  # a local $ref followed
-                items = output_schema
-                for part in ref[2:].split("/"):
-                    items = as_dict(items.get(part))
-            known = list(as_dict(items.get("properties")))
-            todo.extend(node.values())
+    event = as_dict(as_dict(output_schema.get("$defs")).get("event"))  # json_body.data's items
+    known = list(as_dict(event.get("properties")))
     if text == "all":
         return known
     names = [name.strip() for name in text.split(",")]
@@ -177,9 +158,8 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
 def _resume(args: Any, inputs: Any) -> Optional[Writer]:
     """The writer that continues the export this sidecar describes; None when it finished."""
     path = args.resume
-    options = {"--output": args.output, "--format": args.format, "--columns": args.columns}
-    options.update({"--rows": args.rows, "--pretty": args.pretty})
-    given = [option for option, value in options.items() if value not in (None, False)]
+    names = ("output", "format", "columns", "rows", "pretty")  # the sidecar's to give
+    given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
     if given:
         raise _invalid(
             f"--resume: takes the inputs and options from {path}; leave out {', '.join(given)}."
@@ -217,8 +197,32 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
         return None
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
     writer = WRITERS[meta["format"]](as_dict(meta.get("inputs")), args, file, options)
-    writer.resume_from(meta)
-    writer.open(False)
+    recorded, end, where = meta.get("bytes"), writer.record_end, writer.where
+    size = os.path.getsize(where) if os.path.isfile(where) else -1
+    if not isinstance(recorded, int) or size < recorded:
+        raise _invalid(
+            f"--resume: {where} is missing or shorter than {path} records "
+            f"({recorded} bytes); start the export again."
+        )
+    with open(where, "rb") as handle:  # FILE is cut back to there: a record must end there
+        handle.seek(max(recorded - len(end), 0))
+        if recorded and handle.read(len(end)) != end:
+            raise _invalid(
+                f"--resume: {path} records {recorded} bytes, which is not where a "
+                f"record of {where} ends; start the export again."
+            )
+    writer.resumed, writer.bytes, writer.total = True, recorded, meta.get("totalItems")
+    writer.events, writer.pages = meta.get("events", 0), meta.get("pages", 0)
+    writer.cursor, begun = meta.get("nextCursor"), writer.export_inputs
+    parameters = dict(begun.get("parameters") or {})
+    if writer.pages:  # the cursor carries the position, as between pages
+        parameters.pop("skip", None)
+        parameters["cursor"] = writer.cursor
+    writer.inputs = {**begun, "parameters": parameters}
+    if isinstance(begun.get("max_events"), int):
+        writer.inputs["max_events"] = max(1, begun["max_events"] - writer.events)
+    if isinstance(writer, MarkdownNote):  # its counts go on
+        writer.counts = meta.get("summary") or writer.counts
     return writer
 
 
@@ -234,15 +238,14 @@ def _foreign_file(path: str) -> bool:
 
 
 class Writer:
-    """The runner's page sink, and the output it writes: stdout (no path, or ``-``), or the
-    path as given (a link followed; nothing is ever renamed over it). A regular file is locked
-    for the run; a device or a FIFO is written like stdout. An existing regular file is replaced
-    only when empty, an earlier export of this command (its sidecar names it), or with --force.
-    """
+    """The runner's page sink, and its output: stdout (no path, or ``-``) or the path as given
+    (a link followed, never renamed over), locked for the run if a regular file."""
 
     unlimited = False  # read by the action: True lifts the default max_events
     keeps_file = False  # writes a file (and a sidecar) even when no page arrived
     what = "the envelope"
+    resumed = False
+    sidecar: Optional[str] = None
 
     def __init__(self, inputs: Any, args: Any, path: Optional[str], options: Any) -> None:
         self.inputs, self.args, self.path, self.options = inputs, args, path, options
@@ -258,12 +261,11 @@ class Writer:
         self.handle: Optional[io.FileIO] = None
         self.regular = self.created = False
 
-    def open(self, force: bool, resume: bool = False) -> None:
-        """Open (and lock) the output before anything is sent."""
+    def open(self) -> None:
         path = self.path
         if path is None or path == "-":
             return
-        if not resume and not force and _foreign_file(path):
+        if not self.resumed and not self.args.force and _foreign_file(path):
             raise _invalid(
                 f"--output: {path} exists and is not an earlier export of this command; "
                 "choose a new name, or add --force to replace it."
@@ -285,7 +287,7 @@ class Writer:
                     f"--output: {path} is being written by another run; wait for it to end, "
                     "or choose another file."
                 ) from None
-            self.cut(self.bytes if resume else 0)
+            self.cut(self.bytes)  # 0, or where a resumed export goes on
 
     def write(self, data: bytes) -> None:
         """All of ``data``, or exit 5 (a file cut back to where this write began)."""
@@ -317,8 +319,7 @@ class Writer:
                 os.unlink(str(self.path))
 
     def __call__(self, envelope: Dict[str, Any], items: List[Any]) -> None:
-        if self.problem is None:
-            self.problem = self.check(envelope)
+        self.problem = self.problem or self.check(envelope)
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C waits for it
         try:
             self.write_page(items)
@@ -329,30 +330,31 @@ class Writer:
             self.total = pagination.get("totalItems", self.total)
             self.cursor = pagination.get("nextCursor")
             self.last = {**envelope, "json_body": {**body, "data": []}}
-            self.commit()
+            if self.sidecar:
+                self.write_sidecar(self.last, finished=False, last=False)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def write_page(self, items: List[Any]) -> None:
         """Not following: the one page arrives in finish()."""
 
-    def commit(self) -> None:
-        """After a page: make what was written durable (the sidecar)."""
-
     def stopped(self, exc: Any) -> str:
         """After a RunError: what was read kept (or the output discarded); where it is, or ""."""
         if exc.kind == "interrupted" and (self.pages or self.keeps_file):
             detail = f"interrupted (Ctrl-C) after {self.events:,} events; nothing was lost."
             self.finish(self.partial("Interrupted", detail), stopped="interrupted")
-            return self.kept_sentence("so far")
-        if exc.kind == "transport" and (exc.envelope is not None or self.pages):
+            when = "so far"
+        elif exc.kind == "transport" and (exc.envelope is not None or self.pages):
             self.finish(exc.envelope or self.partial("Transport Error", str(exc)), str(exc))
-            return self.kept_sentence("before it")
-        if exc.kind == "transport" and self.keeps_file:
+            when = "before it"
+        elif exc.kind == "transport" and self.keeps_file:
             self.finish({"json_body": None}, stopped=str(exc))
+            return ""
         else:  # nothing sent, or no answer: no empty file left behind
             self.close(discard=True)
-        return ""
+            return ""
+        where = f"{self.where}; resume with {self.hint()}"
+        return f"The {self.events:,} events read {when} are in {where}."
 
     def partial(self, title: str, detail: str) -> Dict[str, Any]:
         """The envelope of a run that stopped after the last page: resume at its cursor."""
@@ -362,13 +364,6 @@ class Writer:
         body["data"], body["pagination"] = [], {**pagination, "totalItems": self.total}
         body["errors"] = [{"code": None, "title": title, "detail": detail}]
         return {**last, "json_body": body}
-
-    def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
-        raise NotImplementedError
-
-    def kept_sentence(self, when: str) -> str:
-        where = f"{self.where}; resume with {self.hint()}"
-        return f"The {self.events:,} events read {when} are in {where}."
 
     def hint(self) -> str:
         return "its json_body.pagination.nextCursor"
@@ -391,55 +386,46 @@ class EnvelopeWriter(Writer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.indent = 2 if self.args.pretty else None
-        self.terminal = not self.args.quiet and self.args.stderr.isatty()
-        folder = (
-            os.path.dirname(os.path.abspath(self.path)) if self.path not in (None, "-") else None
-        )
+        self.pretty = self.args.pretty
+        folder = None if self.path in (None, "-") else os.path.dirname(os.path.abspath(self.path))
         self.spool_name = f"the temporary spool file in {folder or tempfile.gettempdir()}"
         try:
             self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
         except OSError as exc:
             raise _output_error(exc, self.spool_name) from None
 
-    def text(self, value: Any) -> bytes:
-        return utf8(lambda ascii: dumps(value, indent=self.indent, ensure_ascii=ascii))
-
     def write_page(self, items: List[Any]) -> None:
         if not items:
             return
-        if self.indent is None:  # items joined by ", ": the page is one call
-            text = self.text(items)[1:-1]
-        else:  # the events sit at depth 3 (envelope > json_body > data > event)
-            text = self.text(items)[1:-2].replace(b"\n", b"\n    ")
+        text = output.encode_json(items, self.pretty)[1:-2]  # the page in one call, in brackets
+        if self.pretty:  # the events sit at depth 3 (envelope > json_body > data > event)
+            text = text[:-1].replace(b"\n", b"\n    ")
         try:
-            self.spool.write((b"" if not self.events else b"," if self.indent else b", ") + text)
+            self.spool.write((b"" if not self.events else b"," if self.pretty else b", ") + text)
             self.spool.flush()
         except OSError as exc:
             raise _output_error(exc, self.spool_name) from None
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
-        try:
-            self.cut(0)
+        try:  # (nothing was written before: the file was cut to 0 at open)
             if not self.pages:  # one request, or the first page failed: nothing was spooled
-                self.write(self.text(envelope) + b"\n")
+                self.write(output.encode_json(envelope, self.pretty))
             else:
                 marker = f"streamed-events-{uuid.uuid4().hex}"
                 outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
-                head, tail = self.text(outer).split(json.dumps(marker).encode("ascii"))
-                close = b"\n    ]" if self.indent else b"]"
+                head, tail = output.encode_json(outer, self.pretty).split(f'"{marker}"'.encode())
+                close = b"\n    ]" if self.pretty and self.events else b"]"
                 spooled = self.spool.seek(0, os.SEEK_END)
-                events = 1 + spooled + len(close) if self.events else 2
-                self.size = len(head) + events + len(tail) + 1
-                self.write(head + (b"[" if self.events else b"[]"))
+                self.size = len(head) + 1 + spooled + len(close) + len(tail)
+                self.write(head + b"[")
                 self.spool.seek(0)
                 for chunk in iter(lambda: self.spool.read(1 << 20), b""):
                     self.write(chunk)
-                self.write((close if self.events else b"") + tail + b"\n")
+                self.write(close + tail)
         finally:
             self.spool.close()
             self.close()
-        if self.terminal:  # as the in-memory path: a non-2xx answer, the follow's summary
+        if not self.args.quiet and self.args.stderr.isatty():  # lines as the in-memory path's
             line = output.answer_line(envelope)
             if line:
                 self.say(line)
@@ -453,21 +439,21 @@ class EventFile(Writer):
     unlimited = True  # events are not kept: only the user's own max_events applies
     keeps_file = True
     what = "the events"
+    counts: Optional[Dict[str, Any]] = None  # the markdown note's
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.sidecar: Optional[str] = f"{self.path}{SIDECAR}"
         self.where = "standard output" if self.path == "-" else str(self.path)
         self.columns: Sequence[str] = self.options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = self.inputs  # as the export began (a resume keeps them)
         self.csv = self.options["format"] == "csv"
         self.record_end = b"\r\n" if self.csv else b"\n"  # resume cuts only where one ends
-        self.more = self.resumed = False  # more: ended as asked, with events left to read
+        self.more = False  # ended as asked, with events left to read
 
-    def open(self, force: bool, resume: bool = False) -> None:
-        super().open(force, self.resumed)
-        if not self.regular:
-            self.sidecar = None  # stdout, a device, a FIFO: nothing to resume from
+    def open(self) -> None:
+        super().open()
+        if self.regular:  # not stdout, a device or a FIFO: there is something to resume
+            self.sidecar = f"{self.path}{SIDECAR}"
         if self.csv and not self.resumed:
             self.write(self.rows([list(self.columns)]))
 
@@ -485,10 +471,10 @@ class EventFile(Writer):
                 utf8(lambda ascii: "\n".join([dumps(e, ensure_ascii=ascii) for e in items]) + "\n")
             )
 
-    def commit(self) -> None:
-        self.write_sidecar(self.last or {}, self.cursor, finished=False, last=False)
-
-    def meta(self, envelope: Dict[str, Any], cursor: Any, finished: bool) -> Dict[str, Any]:
+    def write_sidecar(self, envelope: Any, finished: bool, last: bool = True) -> None:
+        """FILE.meta.json replaced whole; compact after each page (cheap), indented at the end."""
+        if self.sidecar is None:
+            return
         meta: Dict[str, Any] = {
             "version": 1,
             "output": os.path.basename(self.where),
@@ -502,20 +488,15 @@ class EventFile(Writer):
             "events": self.events,
             "pages": self.pages,
             "bytes": self.bytes,
-            "nextCursor": cursor,
+            "nextCursor": self.cursor,
         }
         errors = as_dict(envelope.get("json_body")).get("errors")
         if errors is not None:
             meta["errors"] = errors
         if "response_text" in envelope:
             meta["response_text"] = envelope["response_text"]
-        return meta
-
-    def write_sidecar(self, envelope: Any, cursor: Any, finished: bool, last: bool = True) -> None:
-        """FILE.meta.json replaced whole; compact after each page (cheap), indented at the end."""
-        if self.sidecar is None:
-            return
-        meta = self.meta(envelope, cursor, finished)
+        if self.counts is not None:  # the note's, so that a resumed export counts on
+            meta["summary"] = self.counts
         text = json.dumps(meta, indent=2 if last else None, ensure_ascii=False, default=str)
         partial = f"{self.sidecar}.{os.getpid()}.partial"  # one per run
         try:
@@ -524,33 +505,6 @@ class EventFile(Writer):
             os.replace(partial, self.sidecar)
         except OSError as exc:
             raise _output_error(exc, self.sidecar) from None
-
-    def resume_from(self, meta: Dict[str, Any]) -> None:
-        """Continue the export of this sidecar: FILE cut back to its whole records, then on."""
-        recorded = meta.get("bytes")
-        size = os.path.getsize(self.where) if os.path.isfile(self.where) else -1
-        if not isinstance(recorded, int) or size < recorded:
-            raise _invalid(
-                f"--resume: {self.where} is missing or shorter than {self.sidecar} records "
-                f"({recorded} bytes); start the export again."
-            )
-        with open(self.where, "rb") as handle:
-            handle.seek(max(recorded - len(self.record_end), 0))
-            if recorded and handle.read(len(self.record_end)) != self.record_end:
-                raise _invalid(
-                    f"--resume: {self.sidecar} records {recorded} bytes, which is not where a "
-                    f"record of {self.where} ends; start the export again."
-                )
-        self.resumed, self.bytes, self.total = True, recorded, meta.get("totalItems")
-        self.events, self.pages = meta.get("events", 0), meta.get("pages", 0)
-        self.cursor = meta.get("nextCursor")
-        parameters = dict(self.export_inputs.get("parameters") or {})
-        if self.pages:  # the cursor carries the position, as between pages
-            parameters.pop("skip", None)
-            parameters["cursor"] = self.cursor
-        self.inputs = {**self.export_inputs, "parameters": parameters}
-        if isinstance(self.inputs.get("max_events"), int):
-            self.inputs["max_events"] = max(1, self.inputs["max_events"] - self.events)
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         body = as_dict(envelope.get("json_body"))
@@ -566,15 +520,9 @@ class EventFile(Writer):
         finished = ended and cursor is None  # the console said there is nothing more
         self.finalize(envelope, finished, stopped)
         self.close()
-        self.write_sidecar(envelope, cursor, finished)
-        if not self.args.quiet and stopped is None:  # else the run's error says it
-            self.say(self.summary(envelope, finished))
-
-    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        """The file complete as it stands (created even when no event arrived)."""
-
-    def summary(self, envelope: Dict[str, Any], finished: bool) -> str:
-        """The line on stderr: what was written, the status, and how to resume."""
+        self.write_sidecar(envelope, finished)
+        if self.args.quiet or stopped is not None:  # else the run's error says it
+            return
         status, rqid = envelope.get("status_code"), header(envelope, "X-RQID")
         s, pages = "" if self.events == 1 else "s", "" if self.pages == 1 else "s"
         wrote = f"{self.events:,} event{s} ({self.pages:,} page{pages}) in {self.where}"
@@ -583,13 +531,17 @@ class EventFile(Writer):
         answer += f", X-RQID {rqid}" if rqid else ""
         if finished:
             details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
-            return f"wrote {wrote}; {answer}; {total}; {details}."
-        if self.more:
-            return f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}."
-        return (
-            f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
-            f"resume with {self.hint()}."
-        )
+            self.say(f"wrote {wrote}; {answer}; {total}; {details}.")
+        elif self.more:
+            self.say(f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}.")
+        else:
+            self.say(
+                f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
+                f"resume with {self.hint()}."
+            )
+
+    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+        """The file complete as it stands (created even when no event arrived)."""
 
     def hint(self) -> str:
         """The command that resumes from the sidecar, as typed; or (none) the cursor to pass."""
@@ -605,15 +557,14 @@ def _cell(value: Any) -> str:
 
 
 class MarkdownNote(EventFile):
-    """A short case note, written whole when the export ends: counts by eventType, the time
-    range, the agents, the top processes and the first N events. Its running counts live in
-    the sidecar (``summary``), so that a resumed export counts on; each table counts at most
-    KEPT names, events of further ones as OTHERS, so the counts stay bounded."""
+    """A short case note, written whole when the export ends, from counts kept in the sidecar;
+    each table counts at most KEPT names, events of further ones as OTHERS."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.record_end = b""  # written whole at the end: nothing to cut back
-        self.counts = empty_summary()
+        self.counts = {"types": {}, "first": None, "last": None, "processes": {}, "agents": {}}
+        self.counts["rows"] = []
 
     def write_page(self, items: List[Any]) -> None:
         counts = self.counts
@@ -636,18 +587,7 @@ class MarkdownNote(EventFile):
             if len(counts["rows"]) < self.options.get("rows", DEFAULT_ROWS):
                 counts["rows"].append([_cell(event.get(name)) for name in self.columns])
 
-    def meta(self, envelope: Dict[str, Any], cursor: Any, finished: bool) -> Dict[str, Any]:
-        return {**super().meta(envelope, cursor, finished), "summary": self.counts}
-
-    def resume_from(self, meta: Dict[str, Any]) -> None:
-        super().resume_from(meta)
-        self.counts = meta.get("summary") or empty_summary()
-
     def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        self.cut(0)
-        self.write(self.render(envelope, finished, stopped).encode("utf-8", "backslashreplace"))
-
-    def render(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> str:
         state, rqid = self.counts, header(envelope, "X-RQID")
         threat = as_dict(self.export_inputs.get("path_parameters")).get("threat_id", "?")
         hint = f"--resume {os.path.basename(self.sidecar)}" if self.sidecar else self.hint()
@@ -673,28 +613,27 @@ class MarkdownNote(EventFile):
         if rqid:
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
         agents = [
-            [*map(_cell, [e["agentName"], name, e["agentOs"], e["agentIp"]]), f"{e['events']:,}"]
-            for name, e in top(state["agents"], TOP_AGENTS)
+            [*map(_cell, [e.get("agentName"), name, e.get("agentOs"), e.get("agentIp")]), f"{n:,}"]
+            for name, n in top(state["agents"], 20)
+            for e in [state["agents"].get(name, {})]
         ]
         lines += table("Agents", ["agentName", "agentId", "agentOs", "agentIp", "events"], agents)
-        types = [[name, f"{count:,}"] for name, count in top(state["types"], KEPT)]
+        types = [[name, f"{n:,}"] for name, n in top(state["types"], KEPT)]
         lines += table("Events by type", ["eventType", "events"], types)
-        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], TOP_PROCESSES)]
+        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], 10)]
         lines += table(f"Top processes ({len(processes)})", ["processName", "events"], processes)
         if state["rows"]:  # (--rows 0: no table, and no heading over nothing)
             title = f"First {len(state['rows'])} events"
             lines += table(title, self.columns, state["rows"], counted=False)
-        return "\n".join(lines) + "\n"
+        self.cut(0)
+        self.write(("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"))
 
 
 def table(title: str, names: Sequence[str], rows: List[Any], counted: bool = True) -> List[str]:
     """A section of the note: its heading and table, the count in the last column."""
+    lines = ["| " + " | ".join(map(md, cells)) + " |" for cells in [names, *rows]]
     rule = "|" + "---|" * (len(names) - counted) + ("---:|" if counted else "")
-    return ["", f"## {title}", "", table_row(names), rule, *map(table_row, rows)]
-
-
-def table_row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(md(cell) for cell in cells) + " |"
+    return ["", f"## {title}", "", lines[0], rule, *lines[1:]]
 
 
 def tally(counts: Dict[str, int], name: str) -> None:
@@ -704,26 +643,13 @@ def tally(counts: Dict[str, int], name: str) -> None:
 
 
 def top(counts: Dict[str, Any], n: int) -> List[Any]:
-    """The n largest entries (counts, or agents' "events"), then OTHERS holding the rest."""
-
-    def count(value: Any) -> int:
-        return value["events"] if isinstance(value, dict) else value
-
+    """The n largest (name, count) (an agent's count: its "events"), then OTHERS with the rest."""
+    total = {k: v["events"] if isinstance(v, dict) else v for k, v in counts.items()}
     named = sorted(
-        ((k, v) for k, v in counts.items() if k != OTHERS), key=lambda kv: (-count(kv[1]), kv[0])
+        ((k, v) for k, v in total.items() if k != OTHERS), key=lambda kv: (-kv[1], kv[0])
     )
-    rest = sum(count(v) for _, v in named[n:]) + count(counts.get(OTHERS, 0))
-    if not rest:
-        return named[:n]
-    agents = isinstance(next(iter(counts.values())), dict)
-    return [
-        *named[:n],
-        (OTHERS, {**dict.fromkeys(AGENT_FACTS), "events": rest} if agents else rest),
-    ]
-
-
-def empty_summary() -> Dict[str, Any]:
-    return {"types": {}, "first": None, "last": None, "processes": {}, "agents": {}, "rows": []}
+    rest = sum(v for _, v in named[n:]) + total.get(OTHERS, 0)
+    return named[:n] + ([(OTHERS, rest)] if rest else [])
 
 
 MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
@@ -734,4 +660,4 @@ def md(text: str) -> str:
     return text.translate(MARKDOWN_SPECIAL)
 
 
-WRITERS = {"ndjson": EventFile, "csv": EventFile, "markdown": MarkdownNote}
+WRITERS = dict(envelope=EnvelopeWriter, ndjson=EventFile, csv=EventFile, markdown=MarkdownNote)
