@@ -1,16 +1,11 @@
-"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends (also
-the console script ``sentinelone-plugin``); each command's --help lists its exit codes.
-
-Output is data: the envelope is printed exactly as it arrived. Messages go to stderr, one sentence
-each, ``<what failed>: <sentence>``; as a last safety net, the secrets the connector really sends
-are replaced by ``***`` in every line written there. Third-party dependencies are imported inside
-the commands: outside the venv, a missing one is one line from main(), not a traceback.
+"""Command line: ``python -m runtime COMMAND`` (also ``sentinelone-plugin``). Messages go to
+stderr, the secrets the connector sends replaced by ``***``. Third-party dependencies are imported
+inside the commands: outside the venv, a missing one is one line from main(), not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
 import logging
@@ -19,7 +14,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from runtime import output, streaming
 
@@ -73,26 +68,6 @@ class Stderr(logging.Handler):
             return False
 
 
-@contextlib.contextmanager
-def _logging_to(stderr: Stderr, debug: bool) -> Iterator[None]:
-    """Log records to stderr (WARNING and up; all with --debug) while a command runs; the root
-    logger's level is only ever lowered, so a caller's own handlers still see theirs."""
-    stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
-    root = logging.getLogger()
-    level, raise_exceptions = root.level, logging.raiseExceptions
-    root.addHandler(stderr)
-    root.setLevel(min(level, stderr.level))
-    logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
-    logging.captureWarnings(True)
-    try:
-        yield
-    finally:
-        logging.captureWarnings(False)
-        logging.raiseExceptions = raise_exceptions
-        root.setLevel(level)
-        root.removeHandler(stderr)
-
-
 class ProgressLine:
     """One status line on a terminal, rewritten in place (\\r) after each page, at most ten times
     a second, and cleared at the end; while a retry waits, how long and why."""
@@ -100,16 +75,14 @@ class ProgressLine:
     def __init__(self, stream: Stderr) -> None:
         self.stream = stream
         self.started = time.monotonic()
-        self.shown_at: Optional[float] = None
+        self.shown_at = float("-inf")
         self.width = 0
-        self.fetched = 0
-        self.total: Any = None
-        self.pages = 0
+        self.seen: Tuple[int, Any, int] = (0, None, 0)  # fetched, total, pages
 
     def __call__(self, fetched: int, total: Any, pages: int) -> None:
-        self.fetched, self.total, self.pages = fetched, total, pages
+        self.seen = (fetched, total, pages)
         now = time.monotonic()
-        if self.shown_at is not None and now - self.shown_at < 0.1 and fetched != total:
+        if now - self.shown_at < 0.1 and fetched != total:
             return
         self.shown_at = now
         self._show(self._counts(now))
@@ -119,15 +92,16 @@ class ProgressLine:
         why = f"HTTP {status}" if status is not None else "connection lost"
         wait = f"{seconds:.0f}" if seconds >= 1 else f"{seconds:.1f}"
         text = f"waiting {wait} s ({why})"
-        self._show(f"{self._counts(time.monotonic())}, {text}" if self.pages else text)
+        self._show(f"{self._counts(time.monotonic())}, {text}" if self.seen[2] else text)
 
     def _counts(self, now: float) -> str:
-        known = isinstance(self.total, int) and not isinstance(self.total, bool)
-        of = f" / {self.total:,}" if known else ""
-        rate = self.fetched / max(now - self.started, 1e-3)
+        fetched, total, pages = self.seen
+        known = isinstance(total, int) and not isinstance(total, bool)
+        of = f" / {total:,}" if known else ""
+        rate = fetched / max(now - self.started, 1e-3)
         return (
-            f"fetched {self.fetched:,}{of} events, {self.pages:,} "
-            f"page{'' if self.pages == 1 else 's'}, {rate:,.0f} events/s"
+            f"fetched {fetched:,}{of} events, {pages:,} "
+            f"page{'' if pages == 1 else 's'}, {rate:,.0f} events/s"
         )
 
     def _show(self, text: str) -> None:
@@ -327,6 +301,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     debug = False
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     prog = "python -m runtime" if name in ("", "__main__.py", "-c") else name
+    root = logging.getLogger()
+    level, raise_exceptions = root.level, logging.raiseExceptions
     try:
         args = build_parser(prog).parse_args(argv)
         args.prog = prog  # for hints that must work as printed
@@ -336,14 +312,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         debug = args.debug
         module, _, name = args.handler.partition(":")  # imported only when its command runs
         handler = getattr(importlib.import_module(module), name)
-        with _logging_to(stderr, debug):
-            return handler(args, secrets)
+        # While the command runs, log records go to stderr (WARNING and up; all with --debug); the
+        # root logger's level is only ever lowered, so a caller's own handlers still see theirs.
+        stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
+        root.addHandler(stderr)
+        root.setLevel(min(level, stderr.level))
+        logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
+        logging.captureWarnings(True)
+        return handler(args, secrets)
     except output.CliError as exc:
         code, lines = exc.code, exc.lines
     except KeyboardInterrupt:
         code, lines = output.EXIT_INTERRUPTED, ["interrupted: nothing was printed."]
     except Exception as exc:  # the last line of defence: no traceback reaches a user
         code, lines = output.EXIT_BROKEN, _explain_internal(exc, debug)
+    finally:
+        logging.captureWarnings(False)
+        logging.raiseExceptions = raise_exceptions
+        root.setLevel(level)
+        root.removeHandler(stderr)
     for line in lines:
         stderr.say(line)
     return code

@@ -24,8 +24,7 @@ from framework.manifest import MANIFEST, ManifestError, Plugin, import_class, lo
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Keywords whose value is one schema, and keywords whose value maps names (or lists) to schemas.
 ONE_SCHEMA = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
-SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
-SCHEMA_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
+MANY = "properties patternProperties $defs definitions prefixItems allOf anyOf oneOf".split()
 
 
 def _subschemas(schema: Any, where: str = "") -> Iterator[Tuple[str, Mapping[str, Any]]]:
@@ -33,16 +32,11 @@ def _subschemas(schema: Any, where: str = "") -> Iterator[Tuple[str, Mapping[str
     if not isinstance(schema, Mapping):
         return
     yield where or "/", schema
-    for key in SCHEMA_MAPS:
+    for key in MANY:
         members = schema.get(key)
-        if isinstance(members, Mapping):
-            for name, sub in members.items():
-                yield from _subschemas(sub, f"{where}/{key}/{name}")
-    for key in SCHEMA_LISTS:
-        members = schema.get(key)
-        if isinstance(members, list):
-            for index, sub in enumerate(members):
-                yield from _subschemas(sub, f"{where}/{key}/{index}")
+        members = dict(enumerate(members)) if isinstance(members, list) else members
+        for name, sub in members.items() if isinstance(members, Mapping) else ():
+            yield from _subschemas(sub, f"{where}/{key}/{name}")
     for key in ONE_SCHEMA:
         yield from _subschemas(schema.get(key), f"{where}/{key}")
 

@@ -1,9 +1,6 @@
-"""``python -m runtime package``: dist/<id>-<version>.zip, importable and installable offline.
-
-It holds the plugin's own files (in a git checkout only tracked ones, only allow-listed file types:
-a pasted token or an editor file never ships), runtime/, requirements.txt with every dependency
-pinned, wheels/ for CPython 3.9 to 3.12 on manylinux x86_64 and aarch64, and SHA256SUMS. A file
-that looks like a filled-in asset stops the build. ``runtime run`` never imports this module.
+"""``python -m runtime package``: dist/<id>-<version>.zip, importable and installable offline:
+the plugin's tracked, allow-listed files (a pasted token or an editor file never ships), pinned
+requirements.txt, wheels/ for every target, SHA256SUMS. ``runtime run`` never imports this module.
 """
 
 from __future__ import annotations
@@ -37,14 +34,12 @@ ALLOWED = {
     "icons": (".png", ".svg"), "runtime": (".py", "commands.json"), "examples": (".yaml",),
     "docs": (".md",),
 }  # fmt: skip
-BUNDLE_DIRS = tuple(ALLOWED)
 EXCLUDED = {"examples/asset.simulator.yaml"}  # belongs to the simulator, which stays out
 # An api_token set in a YAML or JSON file: a filled-in asset, unless the value is a placeholder
 # (empty, null, ALL-CAPS-WORDS, a template: {{ }}, ${ }, <...>, or a nested object or list).
 TOKEN_LINE = re.compile(r"""^\s*["']?api_token["']?\s*:\s*(.*?)\s*,?\s*$""", re.M)
 PLACEHOLDER = re.compile(r"^(|null|~|none|[A-Z][A-Z0-9_-]*|[\[{].*|.*(\{\{|\$\{|<).*)$")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
-WHEEL_NAME = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
 
 
 class PackageError(Exception):
@@ -88,7 +83,7 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
 
 
 def read_entries(
-    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
+    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = tuple(ALLOWED)
 ) -> Dict[str, bytes]:
     """The plugin's own files by name in the zip (or only ``names`` and ``folders``): tracked,
     allow-listed, no caches, dot or editor files; refuses files that look like filled-in assets."""
@@ -169,13 +164,12 @@ def download_wheels(
                 if wheels.setdefault(wheel.name, data) != data:
                     raise PackageError(f"wheels: two different files named {wheel.name}.")
     problems = []
-    for name in sorted(wheels):
-        match = WHEEL_NAME.match(name)
-        project, version = (normalize(match.group(1)), match.group(2)) if match else (name, "")
-        if pins.get(project) != version:
+    for name in sorted(wheels):  # pip saves only valid wheel names: project-version-...
+        project, version = name.split("-")[:2]
+        if pins.get(normalize(project)) != version:
             problems.append(
                 f"{REQUIREMENTS}: the wheel {name} was pulled in as a dependency; pin it "
-                f"({project}=={version}) so that every install is the same."
+                f"({normalize(project)}=={version}) so that every install is the same."
             )
     if problems:
         raise PackageError(*problems)
@@ -204,35 +198,31 @@ def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -
     found = download_wheels(root / REQUIREMENTS, pins, wheels_from) if wheels else {}
     entries.update({f"wheels/{name}": data for name, data in found.items()})
     if wheels and wheels_from is None:  # kept for a later --wheels-from
-        try:
-            shutil.rmtree(output / "wheels", ignore_errors=True)
-            (output / "wheels").mkdir(parents=True)
-            for name, data in found.items():
-                (output / "wheels" / name).write_bytes(data)
-        except OSError as exc:
-            raise _unwritable(output / "wheels", exc) from None
+        shutil.rmtree(output / "wheels", ignore_errors=True)
+        _write(output / "wheels", found)
     sums = [f"{hashlib.sha256(entries[name]).hexdigest()}  {name}\n" for name in sorted(entries)]
     entries["SHA256SUMS"] = "".join(sums).encode("ascii")
     target = output / f"{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(entries)
-    try:  # written beside the target, then swapped in
-        output.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, target)
-    except OSError as exc:
-        raise _unwritable(output, exc) from None
+    _write(output, {target.name: data})
     sha256 = hashlib.sha256(data).hexdigest()
     summary = f"{len(entries)} files, {len(found)} wheels, {len(data)} bytes, sha256 {sha256}."
     return target, f"{target.name}: {summary}"
 
 
-def _unwritable(folder: Path, exc: OSError) -> PackageError:
-    reason = (exc.strerror or type(exc).__name__).lower()
-    return PackageError(
-        f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
-        "--output DIR."
-    )
+def _write(folder: Path, files: Dict[str, bytes]) -> None:
+    """Each file written beside its target, then swapped in."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / f"{name}.partial").write_bytes(data)
+            os.replace(folder / f"{name}.partial", folder / name)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise PackageError(
+            f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
+            "--output DIR."
+        ) from None
 
 
 def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
