@@ -1,9 +1,7 @@
-"""The --asset and --inputs files: at most ``MAX_BYTES`` read, then JSON or a safe, bounded YAML.
+"""The --asset and --inputs files: at most ``MAX_BYTES``, then JSON or a safe, bounded YAML.
 
-A FIFO is opened without blocking, devices and directories are refused unread; nesting deeper than
-``MAX_DEPTH``, YAML aliases ("billion laughs") and a key given twice (the last would win: a second
-``url`` would send the token there) are refused before anything is built. An unquoted YAML integer
-that is not plain decimal keeps its text: ``0123`` stays "0123" (YAML 1.1 reads 83: another id).
+Deep nesting, YAML aliases ("billion laughs") and a key given twice (a second ``url`` would send the
+token there) are refused before anything is built; ``0123`` stays "0123" (YAML 1.1 reads 83).
 Messages name the place (line, column), never the content: a file may hold a token.
 """
 
@@ -110,7 +108,9 @@ def parse(text: str, path: str = "the document") -> Any:
         return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:  # its text may quote a secret: say only where
         mark = getattr(exc, "problem_mark", None)
-        if _is_tab_problem(exc, mark, text):
+        line = "".join(text.splitlines()[mark.line : mark.line + 1]) if mark is not None else ""
+        indent = line[: len(line) - len(line.lstrip())]
+        if "'\\t'" in str(getattr(exc, "problem", None)) or "\t" in indent:
             raise DocumentError(
                 f"{path} is not valid YAML{_where(mark)}: tabs are not allowed in YAML "
                 "indentation; indent with spaces."
@@ -167,13 +167,3 @@ def _scan(text: str, path: str, deep: DocumentError) -> None:
 
 def _where(mark: Any) -> str:
     return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-
-
-def _is_tab_problem(exc: Any, mark: Any, text: str) -> bool:
-    if "'\\t'" in str(getattr(exc, "problem", "") or ""):
-        return True
-    if mark is None:
-        return False
-    lines = text.splitlines()
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    return "\t" in line[: len(line) - len(line.lstrip())]
