@@ -14,7 +14,6 @@ STORED = (".whl", ".png", ".zip", ".gz")  # already compressed
 
 
 def epoch() -> int:
-    """SOURCE_DATE_EPOCH when it is set (and not before ZIP_EPOCH), else ZIP_EPOCH."""
     text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     return max(int(text), ZIP_EPOCH) if text.isdigit() else ZIP_EPOCH
 

@@ -120,7 +120,6 @@ def _learn(secrets: List[str]) -> Callable[[Any], None]:
 
 
 def read_file(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file or stdin ('-'); failures: ``invalid asset: ...``."""
     from runtime.documents import DocumentError, read_document_file
 
     try:
@@ -227,8 +226,7 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
 
 # exporters/ beside runtime/: a checkout. The bundle leaves it out (platform packages are built
 # from the sources, where git says which files are the plugin's), and its CLI offers no export.
-EXPORTERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters")
-# The commands: their help texts, arguments, examples and exit codes.
+EXPORTERS = Path(__file__).absolute().parent.parent / "exporters"
 SPEC = json.loads(Path(__file__).with_name("commands.json").read_text(encoding="utf-8"))
 
 
@@ -270,7 +268,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction, help="print the plugin's version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, spec in SPEC["commands"].items():
-        if name == "export" and not os.path.isfile(os.path.join(EXPORTERS, "common.py")):
+        if name == "export" and not (EXPORTERS / "common.py").is_file():
             continue
         command = commands.add_parser(
             name,
@@ -282,12 +280,8 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         )
         for flag, options in spec["arguments"].items():
             if flag == "platform":  # export: one of the exporters/ packages
-                found = [
-                    entry
-                    for entry in os.listdir(EXPORTERS)
-                    if os.path.isfile(os.path.join(EXPORTERS, entry, "__init__.py"))
-                ]
-                options = {**options, "help": options["help"] + ", ".join(sorted(found))}
+                found = sorted(path.parent.name for path in EXPORTERS.glob("*/__init__.py"))
+                options = {**options, "help": options["help"] + ", ".join(found)}
             if "type" in options:  # "int", the one type JSON cannot hold
                 options = {**options, "type": int}
             command.add_argument(flag, **options)

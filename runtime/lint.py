@@ -12,7 +12,7 @@ import struct
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
@@ -50,7 +50,6 @@ def _at(path: Iterable[Any]) -> str:
 def _check_schema(
     name: str, schema: Mapping[str, Any], problems: List[str], *, needs_example: bool = False
 ) -> None:
-    """The schema is valid for its declared draft, and so are its defaults and examples."""
     draft = schema.get("$schema")
     if draft is None:
         problems.append(f"{name}: /: declares no $schema (draft).")
@@ -100,18 +99,17 @@ def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
     names = {ref.partition(":")[0].split(".")[0] for ref in refs}
     names -= {"framework", "runtime", *sys.builtin_module_names}
 
-    def ours(module: str) -> bool:
-        return module.split(".")[0] in names
+    def drop() -> Dict[str, Any]:
+        return {
+            key: sys.modules.pop(key) for key in list(sys.modules) if key.split(".")[0] in names
+        }
 
-    saved = {key: module for key, module in sys.modules.items() if ours(key)}
-    for key in saved:
-        del sys.modules[key]
+    saved = drop()
     importlib.invalidate_caches()
     try:
         yield
     finally:
-        for key in [key for key in sys.modules if ours(key)]:
-            del sys.modules[key]
+        drop()
         sys.modules.update(saved)
         importlib.invalidate_caches()
 
@@ -197,7 +195,6 @@ def _check_identity(plugin: Plugin, problems: List[str]) -> None:
 
 
 def lint_plugin(root: Optional[str] = None) -> List[str]:
-    """Every problem found in the plugin under ``root``, as 'file: location: problem' lines."""
     try:
         plugin = load_plugin(Path(root).resolve()) if root else load_plugin()
     except ManifestError as exc:
@@ -226,7 +223,6 @@ def lint_plugin(root: Optional[str] = None) -> List[str]:
 
 
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The CLI command: every problem on stderr, exit 1 if there is one."""
     problems = lint_plugin(args.root)
     for line in problems:
         args.stderr.say(line)

@@ -43,8 +43,6 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
 
 
 class PackageError(Exception):
-    """The bundle cannot be built: every reason, one line each."""
-
     def __init__(self, *lines: str) -> None:
         super().__init__("\n".join(lines))
         self.lines = list(lines)
@@ -74,7 +72,6 @@ def read_pins(path: Path) -> Dict[str, str]:
 
 
 def pyproject_dependencies(root: Path) -> Dict[str, str]:
-    """{normalized name: pinned version} of pyproject.toml's [project] dependencies."""
     path = root / "pyproject.toml"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
@@ -177,7 +174,6 @@ def download_wheels(
 
 
 def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -> Tuple[Path, str]:
-    """Check the plugin, write ``<output>/<id>-<version>.zip``; returns it and a summary."""
     problems = lint_plugin(str(root))
     if problems:
         raise PackageError("the plugin does not validate:", *problems)
@@ -226,7 +222,6 @@ def _write(folder: Path, files: Dict[str, bytes]) -> None:
 
 
 def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The CLI command: build, print the zip's path on stdout and a summary on stderr."""
     root = Path(args.root).resolve() if args.root else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else root / "dist"
     wheels_from = Path(args.wheels_from).resolve() if args.wheels_from else None
