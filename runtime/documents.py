@@ -7,6 +7,7 @@ Messages name the place (line, column), never the content: a file may hold a tok
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,10 +17,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from framework.coerce import too_deep
+from framework.coerce import MAX_DEPTH, too_deep
 
 MAX_BYTES = 1024 * 1024  # an asset or inputs file is a few hundred bytes
-MAX_DEPTH = 32  # as framework.coerce.MAX_DEPTH: a few levels are all the schemas have
 INT = "tag:yaml.org,2002:int"
 
 
@@ -36,10 +36,6 @@ Loader.add_implicit_resolver(INT, re.compile(r"^-?(?:0|[1-9][0-9]*)$"), list("-0
 
 class DocumentError(Exception):
     """One sentence about a file, without the option name."""
-
-
-class _DuplicateKey(ValueError):
-    pass
 
 
 def read_document_file(path: str) -> Any:
@@ -89,11 +85,9 @@ def parse(text: str, path: str = "the document") -> Any:
         document = json.loads(text, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise deep from None
-    except _DuplicateKey as exc:
-        try:
+    except KeyError as exc:  # a key given twice
+        with contextlib.suppress(yaml.YAMLError):
             _scan(text, path, deep)  # JSON is YAML: its events say on which lines
-        except yaml.YAMLError:
-            pass
         raise DocumentError(
             f"{path}: the key {_key(exc.args[0])} is given twice; keep one."
         ) from None
@@ -122,7 +116,7 @@ def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     document: Dict[str, Any] = {}
     for key, value in pairs:
         if key in document:
-            raise _DuplicateKey(key)
+            raise KeyError(key)
         document[key] = value
     return document
 

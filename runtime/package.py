@@ -6,6 +6,7 @@ requirements.txt, wheels/ for every target, SHA256SUMS. ``runtime run`` never im
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -90,13 +91,11 @@ def read_entries(
             raise PackageError(f"{name}: missing in {root}.")
         entries[name] = (root / name).read_bytes()
     tracked: Optional[set] = None  # outside a git checkout (an unpacked bundle, a copy): all
-    try:
+    with contextlib.suppress(OSError):  # no git on this machine
         command = ["git", "-C", str(root), "ls-files", "-z", "--", *folders]
         proc = subprocess.run(command, capture_output=True, check=False)
         if proc.returncode == 0:
             tracked = set(proc.stdout.decode("utf-8", "replace").split("\0"))
-    except OSError:  # no git on this machine
-        pass
     for folder in folders:
         if not (root / folder).is_dir():
             raise PackageError(f"{folder}/: missing in {root}.")
