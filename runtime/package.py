@@ -122,37 +122,36 @@ def read_entries(
     return entries
 
 
-def _pip_download(
-    requirements: Path, dest: Path, python: str, platform: str, find_links: Optional[Path]
-) -> None:
-    command = [
-        sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-        "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
-        "--abi", "cp" + python.replace(".", ""), "--abi", "abi3", "--abi", "none",
-        "--platform", platform, "--dest", str(dest), "--requirement", str(requirements),
-    ]  # fmt: skip
-    if find_links is not None:
-        command += ["--no-index", "--find-links", str(find_links)]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
-        source = f"--wheels-from {find_links}" if find_links else "the package index"
-        raise PackageError(
-            f"pip download for CPython {python} on {platform} failed (from {source}):",
-            *(errors[-3:] or proc.stderr.strip().splitlines()[-3:]),
-            "without the package index, build with --no-wheels (the bundle then needs the "
-            "index to install) or pass --wheels-from DIR holding the wheels.",
-        )
-
-
 def download_wheels(
     requirements: Path, pins: Dict[str, str], find_links: Optional[Path]
 ) -> Dict[str, bytes]:
     """{wheel file name: bytes} for every target; pure-Python wheels appear once."""
+
+    def download(python: str, platform: str) -> None:
+        command = [
+            sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+            "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+            "--abi", "cp" + python.replace(".", ""), "--abi", "abi3", "--abi", "none",
+            "--platform", platform, "--dest", str(dests[python, platform]),
+            "--requirement", str(requirements),
+        ]  # fmt: skip
+        if find_links is not None:
+            command += ["--no-index", "--find-links", str(find_links)]
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+            source = f"--wheels-from {find_links}" if find_links else "the package index"
+            raise PackageError(
+                f"pip download for CPython {python} on {platform} failed (from {source}):",
+                *(errors[-3:] or proc.stderr.strip().splitlines()[-3:]),
+                "without the package index, build with --no-wheels (the bundle then needs the "
+                "index to install) or pass --wheels-from DIR holding the wheels.",
+            )
+
     with tempfile.TemporaryDirectory(prefix="runtime-package-") as tmp:
         dests = {pair: Path(tmp, "-".join(pair)) for pair in product(PYTHON_VERSIONS, PLATFORMS)}
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda t: _pip_download(requirements, dests[t], *t, find_links), dests))
+            list(pool.map(lambda pair: download(*pair), dests))
         wheels: Dict[str, bytes] = {}
         for dest in dests.values():
             for wheel in sorted(dest.glob("*.whl")):
