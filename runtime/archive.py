@@ -32,8 +32,6 @@ def zip_bytes(entries: Mapping[str, bytes]) -> bytes:
             info = zipfile.ZipInfo(name, date_time)
             info.create_system = 3  # unix, so that external_attr means a file mode
             info.external_attr = (0o100000 | mode_of(entries[name])) << 16
-            info.compress_type = (
-                zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
-            )
-            archive.writestr(info, entries[name], compresslevel=9)
+            kind = zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name], kind, compresslevel=9)
     return buffer.getvalue()

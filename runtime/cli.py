@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from runtime import output, streaming
 
@@ -33,9 +33,13 @@ class Stderr(logging.Handler):
     """Lines and log records to stderr, the known secrets replaced, written at once and never
     raising: a closed or full stderr loses the text but changes no exit code."""
 
-    def __init__(self, secrets: Sequence[str]) -> None:
+    def __init__(self, secrets: List[str]) -> None:
         super().__init__()
         self.secrets = secrets
+
+    def learn(self, connector: Any) -> None:
+        """on_connect: the safety net learns the secrets the connector sends, before it does."""
+        self.secrets.extend(getattr(connector, "secrets", ()))
 
     def write(self, text: str) -> None:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -53,10 +57,9 @@ class Stderr(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:  # a warning reads like every other line (warning: ...); --debug lines name a module
-            if record.levelno >= logging.WARNING:
-                self.say(f"{record.levelname.lower()}: {record.getMessage()}")
-            else:
-                self.say(f"{record.levelname} {record.name}: {record.getMessage()}")
+            warning = record.levelno >= logging.WARNING
+            what = record.levelname.lower() if warning else f"{record.levelname} {record.name}"
+            self.say(f"{what}: {record.getMessage()}")
         except Exception:
             self.handleError(record)
 
@@ -88,7 +91,6 @@ class ProgressLine:
         self._show(self._counts(now))
 
     def waiting(self, seconds: float, status: Optional[int]) -> None:
-        """Before a retry (``status`` None: the connection was lost)."""
         why = f"HTTP {status}" if status is not None else "connection lost"
         wait = f"{seconds:.0f}" if seconds >= 1 else f"{seconds:.1f}"
         text = f"waiting {wait} s ({why})"
@@ -112,11 +114,6 @@ class ProgressLine:
         if self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.width = 0
-
-
-def _learn(secrets: List[str]) -> Callable[[Any], None]:
-    """on_connect: the safety net learns the secrets the connector really sends, before it does."""
-    return lambda connector: secrets.extend(getattr(connector, "secrets", ()))
 
 
 def read_file(path: str, option: str) -> Any:
@@ -161,10 +158,10 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     terminal = not args.quiet and args.stderr.isatty()
     progress = ProgressLine(args.stderr) if terminal else None
     if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
-        return streaming.run(args, plugin, asset, inputs, progress, _learn(secrets))
+        return streaming.run(args, plugin, asset, inputs, progress, args.stderr.learn)
     try:
         envelope = run_action(
-            plugin, args.action, asset, inputs, progress=progress, on_connect=_learn(secrets)
+            plugin, args.action, asset, inputs, progress=progress, on_connect=args.stderr.learn
         )
     except RunError as exc:  # a follow (whose events are kept) is streaming's: nothing is kept here
         raise output.run_failed(exc, "") from None
@@ -205,7 +202,7 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         lines = ["plugin error: plugin.yaml declares no connection test (asset.test)."]
         raise failed(output.EXIT_BROKEN, "plugin_error", lines)
     try:
-        result = run_asset_test(plugin, asset, on_connect=_learn(secrets))
+        result = run_asset_test(plugin, asset, on_connect=args.stderr.learn)
     except RunError as exc:  # an invalid asset (the test itself reports transport failures)
         if exc.kind == "interrupted":  # the one result is printed all the same
             lines = ["interrupted: the connection test was stopped (Ctrl-C) before it ended."]

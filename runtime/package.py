@@ -45,7 +45,6 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
 
 class PackageError(Exception):
     def __init__(self, *lines: str) -> None:
-        super().__init__("\n".join(lines))
         self.lines = list(lines)
 
 
