@@ -72,8 +72,7 @@ class Stderr(logging.Handler):
 
 
 class ProgressLine:
-    """One status line on a terminal, rewritten in place (\\r) after each page, at most ten times
-    a second, and cleared at the end; while a retry waits, how long and why."""
+    """One status line on a terminal, rewritten in place (\\r) at most ten times a second."""
 
     def __init__(self, stream: Stderr) -> None:
         self.stream = stream
@@ -303,8 +302,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         debug = args.debug
         module, _, name = args.handler.partition(":")  # imported only when its command runs
         handler = getattr(importlib.import_module(module), name)
-        # While the command runs, log records go to stderr (WARNING and up; all with --debug); the
-        # root logger's level is only ever lowered, so a caller's own handlers still see theirs.
+        # The root logger's level is only ever lowered: a caller's own handlers still see theirs.
         stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
         root.addHandler(stderr)
         root.setLevel(min(level, stderr.level))

@@ -11,7 +11,7 @@ import struct
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
@@ -20,7 +20,6 @@ from framework.action import Action
 from framework.connector import HttpConnector
 from framework.manifest import MANIFEST, ManifestError, import_class, load_plugin
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Keywords whose value is one schema, and keywords whose value maps names (or lists) to schemas.
 ONE_SCHEMA = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
 MANY = "properties patternProperties $defs definitions prefixItems allOf anyOf oneOf".split()
@@ -40,10 +39,9 @@ def _subschemas(schema: Any, where: str = "") -> Iterator[Tuple[str, Mapping[str
         yield from _subschemas(schema.get(key), f"{where}/{key}")
 
 
-def _at(path: Iterable[Any]) -> str:
+def _at(path: Collection[Any]) -> str:
     """An instance location for a message: ``parameters.limit``, or ``(top level)``."""
-    parts = [str(part) for part in path]
-    return ".".join(parts) if parts else "(top level)"
+    return ".".join(map(str, path)) if path else "(top level)"
 
 
 def _check_schema(
@@ -138,7 +136,7 @@ def _check_class(ref: str, base: type, root: Path, where: str, problems: List[st
 def png_size(path: Path) -> Optional[Tuple[int, int]]:
     """(width, height) from a PNG's IHDR chunk, or None when the file is not a PNG."""
     head = path.read_bytes()[:24]  # an icon: a few kilobytes
-    if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return None
     return struct.unpack(">II", head[16:24])
 
@@ -214,10 +212,8 @@ def lint_plugin(root: Optional[str] = None) -> List[str]:
 
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
     problems = lint_plugin(args.root)
-    for line in problems:
-        args.stderr.say(line)
     if problems:
-        args.stderr.say(f"{len(problems)} problem(s) found.")
+        args.stderr.say("\n".join([*problems, f"{len(problems)} problem(s) found."]))
         return 1
     if not args.quiet:
         args.stderr.say("plugin is valid.")

@@ -82,8 +82,7 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
 def read_entries(
     root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = tuple(ALLOWED)
 ) -> Dict[str, bytes]:
-    """The plugin's own files by name in the zip (or only ``names`` and ``folders``): tracked,
-    allow-listed, no caches, dot or editor files; refuses files that look like filled-in assets."""
+    """{name in the zip: bytes} of the plugin's tracked, allow-listed files; no filled-in asset."""
     entries: Dict[str, bytes] = {}
     for name in names:
         if not (root / name).is_file():
@@ -198,9 +197,8 @@ def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -
     target = output / f"{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(entries)
     _write(output, {target.name: data})
-    sha256 = hashlib.sha256(data).hexdigest()
-    summary = f"{len(entries)} files, {len(found)} wheels, {len(data)} bytes, sha256 {sha256}."
-    return target, f"{target.name}: {summary}"
+    summary = f"{len(entries)} files, {len(found)} wheels, {len(data)} bytes"
+    return target, f"{target.name}: {summary}, sha256 {hashlib.sha256(data).hexdigest()}."
 
 
 def _write(folder: Path, files: Dict[str, bytes]) -> None:
@@ -229,8 +227,7 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     try:
         target, summary = build(root, output, not args.no_wheels, wheels_from)
     except PackageError as exc:
-        for line in exc.lines:
-            say(line)
+        say("\n".join(exc.lines))
         return 1
     write_stdout(f"{target}\n".encode("utf-8", "surrogateescape"), "the bundle's path")
     say(summary)
