@@ -18,8 +18,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from runtime import output, streaming
 
-# Shorter secrets are kept out of messages at their source only: replacing every "abc" in a
-# message would garble it without protecting anything.
+# Shorter secrets are kept out at their source only: replacing every "abc" would garble messages.
 SAFETY_NET_MIN = 4
 # The distribution to install for each module a ModuleNotFoundError outside the venv may name.
 DISTRIBUTIONS = {
@@ -220,8 +219,7 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     return output.EXIT_HTTP
 
 
-# exporters/ beside runtime/: a checkout. The bundle leaves it out (platform packages are built
-# from the sources, where git says which files are the plugin's), and its CLI offers no export.
+# exporters/ beside runtime/: a checkout. The bundle leaves it out, and its CLI offers no export.
 EXPORTERS = Path(__file__).absolute().parent.parent / "exporters"
 SPEC = json.loads(Path(__file__).with_name("commands.json").read_text(encoding="utf-8"))
 
@@ -286,18 +284,16 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    secrets: List[str] = []
-    stderr = Stderr(secrets)
+    stderr = Stderr([])
     debug = False
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     prog = "python -m runtime" if name in ("", "__main__.py", "-c") else name
     root = logging.getLogger()
     level, raise_exceptions = root.level, logging.raiseExceptions
     try:
-        args = build_parser(prog).parse_args(argv)
+        off = argparse.Namespace(**{flag[2:]: False for flag in SPEC["options"]})
+        args = build_parser(prog).parse_args(argv, off)  # an option absent everywhere: off
         args.prog = prog  # for hints that must work as printed
-        for flag in SPEC["options"]:  # absent anywhere on the line: off
-            setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
         debug = args.debug
         module, _, name = args.handler.partition(":")  # imported only when its command runs
@@ -308,7 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         root.setLevel(min(level, stderr.level))
         logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
         logging.captureWarnings(True)
-        return handler(args, secrets)
+        return handler(args, stderr.secrets)
     except output.CliError as exc:
         code, lines = exc.code, exc.lines
     except KeyboardInterrupt:
