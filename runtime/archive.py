@@ -24,7 +24,6 @@ def mode_of(data: bytes) -> int:
 
 
 def zip_bytes(entries: Mapping[str, bytes]) -> bytes:
-    """The zip of {posix path: bytes}: sorted, one timestamp, unix modes, deflate level 9."""
     date_time = time.gmtime(epoch())[:6]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

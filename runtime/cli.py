@@ -1,11 +1,11 @@
-"""Command line: ``python -m runtime COMMAND`` (also ``sentinelone-plugin``). Messages go to
-stderr, the secrets the connector sends replaced by ``***``. Third-party dependencies are imported
-inside the commands: outside the venv, a missing one is one line from main(), not a traceback.
-"""
+"""Command line: ``python -m runtime COMMAND`` (also ``sentinelone-plugin``). Third-party
+dependencies are imported inside the commands: outside the venv, a missing one is one line from
+main(), not a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -44,12 +44,10 @@ class Stderr(logging.Handler):
         for secret in sorted(self.secrets, key=len, reverse=True):
             if len(secret) >= SAFETY_NET_MIN:
                 text = text.replace(secret, "***")
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # None, full, broken
             stream = output.blocking(sys.stderr.buffer)
             stream.write(text.encode("utf-8", "backslashreplace"))
             stream.flush()
-        except (AttributeError, OSError, ValueError):  # None (closed at start), full, broken
-            pass
 
     def say(self, line: str) -> None:
         self.write(line + "\n")
@@ -64,10 +62,9 @@ class Stderr(logging.Handler):
 
     @staticmethod
     def isatty() -> bool:
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
             return sys.stderr.isatty()
-        except (AttributeError, OSError, ValueError):
-            return False
+        return False
 
 
 class ProgressLine:
@@ -83,28 +80,26 @@ class ProgressLine:
     def __call__(self, fetched: int, total: Any, pages: int) -> None:
         self.seen = (fetched, total, pages)
         now = time.monotonic()
-        if now - self.shown_at < 0.1 and fetched != total:
-            return
-        self.shown_at = now
-        self._show(self._counts(now))
+        if now - self.shown_at >= 0.1 or fetched == total:
+            self.shown_at = now
+            self._show()
 
     def waiting(self, seconds: float, status: Optional[int]) -> None:
         why = f"HTTP {status}" if status is not None else "connection lost"
         wait = f"{seconds:.0f}" if seconds >= 1 else f"{seconds:.1f}"
-        text = f"waiting {wait} s ({why})"
-        self._show(f"{self._counts(time.monotonic())}, {text}" if self.seen[2] else text)
+        self._show(f"waiting {wait} s ({why})")
 
-    def _counts(self, now: float) -> str:
+    def _show(self, waiting: str = "") -> None:
         fetched, total, pages = self.seen
         known = isinstance(total, int) and not isinstance(total, bool)
         of = f" / {total:,}" if known else ""
-        rate = fetched / max(now - self.started, 1e-3)
-        return (
+        rate = fetched / max(time.monotonic() - self.started, 1e-3)
+        text = (
             f"fetched {fetched:,}{of} events, {pages:,} "
             f"page{'' if pages == 1 else 's'}, {rate:,.0f} events/s"
         )
-
-    def _show(self, text: str) -> None:
+        if waiting:  # before a retry
+            text = f"{text}, {waiting}" if pages else waiting
         self.stream.write("\r" + text.ljust(self.width))
         self.width = max(self.width, len(text))
 
@@ -284,8 +279,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    stderr = Stderr([])
-    debug = False
+    stderr = Stderr([])  # level NOTSET until --debug is known: no traceback before
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     prog = "python -m runtime" if name in ("", "__main__.py", "-c") else name
     root = logging.getLogger()
@@ -295,11 +289,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser(prog).parse_args(argv, off)  # an option absent everywhere: off
         args.prog = prog  # for hints that must work as printed
         args.stderr = stderr
-        debug = args.debug
+        stderr.setLevel(logging.DEBUG if args.debug else logging.WARNING)
         module, _, name = args.handler.partition(":")  # imported only when its command runs
         handler = getattr(importlib.import_module(module), name)
         # The root logger's level is only ever lowered: a caller's own handlers still see theirs.
-        stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
         root.addHandler(stderr)
         root.setLevel(min(level, stderr.level))
         logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
@@ -310,7 +303,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         code, lines = output.EXIT_INTERRUPTED, ["interrupted: nothing was printed."]
     except Exception as exc:  # the last line of defence: no traceback reaches a user
-        code, lines = output.EXIT_BROKEN, _explain_internal(exc, debug)
+        code, lines = output.EXIT_BROKEN, _explain_internal(exc, stderr.level == logging.DEBUG)
     finally:
         logging.captureWarnings(False)
         logging.raiseExceptions = raise_exceptions

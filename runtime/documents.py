@@ -39,7 +39,6 @@ class DocumentError(Exception):
 
 
 def read_document_file(path: str) -> Any:
-    """The parsed document at ``path`` ('-': stdin); raises DocumentError."""
     data = sys.stdin.buffer.read(MAX_BYTES + 1) if path == "-" else _read_file(path)
     if len(data) > MAX_BYTES:
         raise DocumentError(
@@ -83,6 +82,9 @@ def parse(text: str, path: str = "the document") -> Any:
     deep = DocumentError(f"{path} nests deeper than {MAX_DEPTH} levels; expected a few levels.")
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys)
+        if too_deep(document, MAX_DEPTH):
+            raise deep
+        return document
     except RecursionError:
         raise deep from None
     except KeyError as exc:  # a key given twice
@@ -91,12 +93,8 @@ def parse(text: str, path: str = "the document") -> Any:
         raise DocumentError(
             f"{path}: the key {_key(exc.args[0])} is given twice; keep one."
         ) from None
-    except ValueError:
+    except ValueError:  # not JSON
         pass
-    else:
-        if too_deep(document, MAX_DEPTH):
-            raise deep
-        return document
     try:
         _scan(text, path, deep)
         return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
