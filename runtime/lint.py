@@ -93,13 +93,11 @@ def _check_schema(
 def _imports_from(refs: Iterable[str]) -> Iterator[None]:
     """Forget the packages ``refs`` name while a check imports a copy's own (not same-named ones
     imported earlier), then restore sys.modules, so checks do not depend on what ran before."""
-    names = {ref.partition(":")[0].split(".")[0] for ref in refs}
-    names -= {"framework", "runtime", *sys.builtin_module_names}
+    ours = {ref.partition(":")[0].split(".")[0] for ref in refs}
+    ours -= {"framework", "runtime", *sys.builtin_module_names}
 
     def drop() -> Dict[str, Any]:
-        return {
-            key: sys.modules.pop(key) for key in list(sys.modules) if key.split(".")[0] in names
-        }
+        return {key: sys.modules.pop(key) for key in list(sys.modules) if key.split(".")[0] in ours}
 
     saved = drop()
     importlib.invalidate_caches()
