@@ -16,6 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
+from framework.errors import RunError
+from framework.manifest import ManifestError, load_plugin
 from runtime import output, streaming
 
 # Shorter secrets are kept out at their source only: replacing every "abc" would garble messages.
@@ -128,8 +130,6 @@ def _check_stdout() -> None:
 
 
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
-    from framework.errors import RunError
-    from framework.manifest import load_plugin
     from framework.runner import check_output, run_action
 
     _check_stdout()
@@ -174,8 +174,6 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     """The connection test (``asset.test``): the result on stdout, always one shape; stderr: why."""
-    from framework.errors import RunError
-    from framework.manifest import load_plugin
     from framework.runner import run_asset_test
 
     _check_stdout()
@@ -226,8 +224,6 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        from framework.manifest import load_plugin
-
         output.write_stdout(f"{parser.prog} {load_plugin().version}\n".encode(), "the version")
         parser.exit(output.EXIT_OK)
 
@@ -323,8 +319,6 @@ def _explain_internal(exc: Exception, debug: bool) -> List[str]:
                 f"{sys.executable}; run `make demo` to create .venv and use .venv/bin/python -m "
                 "runtime, or install the dependencies: pip install -r requirements.txt."
             ]
-    from framework.manifest import ManifestError
-
     if isinstance(exc, ManifestError):
         return ["plugin error: the plugin is broken:", *exc.problems]
     lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]
