@@ -125,13 +125,12 @@ def download_wheels(
 ) -> Dict[str, bytes]:
     """{wheel file name: bytes} for every target; pure-Python wheels appear once."""
 
-    def download(python: str, platform: str) -> None:
+    def download(python: str, platform: str, dest: Path) -> None:
         command = [
             sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
             "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
             "--abi", "cp" + python.replace(".", ""), "--abi", "abi3", "--abi", "none",
-            "--platform", platform, "--dest", str(dests[python, platform]),
-            "--requirement", str(requirements),
+            "--platform", platform, "--dest", str(dest), "--requirement", str(requirements),
         ]  # fmt: skip
         if find_links is not None:
             command += ["--no-index", "--find-links", str(find_links)]
@@ -149,7 +148,7 @@ def download_wheels(
     with tempfile.TemporaryDirectory(prefix="runtime-package-") as tmp:
         dests = {pair: Path(tmp, "-".join(pair)) for pair in product(PYTHON_VERSIONS, PLATFORMS)}
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda pair: download(*pair), dests))
+            list(pool.map(lambda pair: download(*pair, dests[pair]), dests))
         wheels: Dict[str, bytes] = {}
         for dest in dests.values():
             for wheel in sorted(dest.glob("*.whl")):
