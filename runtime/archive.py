@@ -14,7 +14,6 @@ STORED = (".whl", ".png", ".zip", ".gz")  # already compressed
 
 
 def epoch() -> int:
-    """SOURCE_DATE_EPOCH when it is set (and not before ZIP_EPOCH), else ZIP_EPOCH."""
     text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     return max(int(text), ZIP_EPOCH) if text.isdigit() else ZIP_EPOCH
 
@@ -25,7 +24,6 @@ def mode_of(data: bytes) -> int:
 
 
 def zip_bytes(entries: Mapping[str, bytes]) -> bytes:
-    """The zip of {posix path: bytes}: sorted, one timestamp, unix modes, deflate level 9."""
     date_time = time.gmtime(epoch())[:6]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -33,8 +31,6 @@ def zip_bytes(entries: Mapping[str, bytes]) -> bytes:
             info = zipfile.ZipInfo(name, date_time)
             info.create_system = 3  # unix, so that external_attr means a file mode
             info.external_attr = (0o100000 | mode_of(entries[name])) << 16
-            info.compress_type = (
-                zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
-            )
-            archive.writestr(info, entries[name], compresslevel=9)
+            kind = zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name], kind, compresslevel=9)
     return buffer.getvalue()

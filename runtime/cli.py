@@ -1,11 +1,6 @@
-"""Command line: ``python -m runtime run ACTION --asset FILE --inputs FILE`` and friends (also
-the console script ``sentinelone-plugin``); each command's --help lists its exit codes.
-
-Output is data: the envelope is printed exactly as it arrived. Messages go to stderr, one sentence
-each, ``<what failed>: <sentence>``; as a last safety net, the secrets the connector really sends
-are replaced by ``***`` in every line written there. Third-party dependencies are imported inside
-the commands: outside the venv, a missing one is one line from main(), not a traceback.
-"""
+"""Command line: ``python -m runtime COMMAND`` (also ``sentinelone-plugin``). Third-party
+dependencies are imported inside the commands: outside the venv, a missing one is one line from
+main(), not a traceback."""
 
 from __future__ import annotations
 
@@ -19,12 +14,13 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
+from framework.errors import RunError
+from framework.manifest import ManifestError, load_plugin
 from runtime import output, streaming
 
-# Shorter secrets are kept out of messages at their source only: replacing every "abc" in a
-# message would garble it without protecting anything.
+# Shorter secrets are kept out at their source only: replacing every "abc" would garble messages.
 SAFETY_NET_MIN = 4
 # The distribution to install for each module a ModuleNotFoundError outside the venv may name.
 DISTRIBUTIONS = {
@@ -38,99 +34,74 @@ class Stderr(logging.Handler):
     """Lines and log records to stderr, the known secrets replaced, written at once and never
     raising: a closed or full stderr loses the text but changes no exit code."""
 
-    def __init__(self, secrets: Sequence[str]) -> None:
+    def __init__(self, secrets: List[str]) -> None:
         super().__init__()
         self.secrets = secrets
+
+    def learn(self, connector: Any) -> None:
+        """on_connect: the safety net learns the secrets the connector sends, before it does."""
+        self.secrets.extend(getattr(connector, "secrets", ()))
 
     def write(self, text: str) -> None:
         for secret in sorted(self.secrets, key=len, reverse=True):
             if len(secret) >= SAFETY_NET_MIN:
                 text = text.replace(secret, "***")
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # None, full, broken
             stream = output.blocking(sys.stderr.buffer)
             stream.write(text.encode("utf-8", "backslashreplace"))
             stream.flush()
-        except (AttributeError, OSError, ValueError):  # None (closed at start), full, broken
-            pass
 
     def say(self, line: str) -> None:
         self.write(line + "\n")
 
     def emit(self, record: logging.LogRecord) -> None:
         try:  # a warning reads like every other line (warning: ...); --debug lines name a module
-            if record.levelno >= logging.WARNING:
-                self.say(f"{record.levelname.lower()}: {record.getMessage()}")
-            else:
-                self.say(f"{record.levelname} {record.name}: {record.getMessage()}")
+            warning = record.levelno >= logging.WARNING
+            what = record.levelname.lower() if warning else f"{record.levelname} {record.name}"
+            self.say(f"{what}: {record.getMessage()}")
         except Exception:
             self.handleError(record)
 
     @staticmethod
     def isatty() -> bool:
-        try:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
             return sys.stderr.isatty()
-        except (AttributeError, OSError, ValueError):
-            return False
-
-
-@contextlib.contextmanager
-def _logging_to(stderr: Stderr, debug: bool) -> Iterator[None]:
-    """Log records to stderr (WARNING and up; all with --debug) while a command runs; the root
-    logger's level is only ever lowered, so a caller's own handlers still see theirs."""
-    stderr.setLevel(logging.DEBUG if debug else logging.WARNING)
-    root = logging.getLogger()
-    level, raise_exceptions = root.level, logging.raiseExceptions
-    root.addHandler(stderr)
-    root.setLevel(min(level, stderr.level))
-    logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
-    logging.captureWarnings(True)
-    try:
-        yield
-    finally:
-        logging.captureWarnings(False)
-        logging.raiseExceptions = raise_exceptions
-        root.setLevel(level)
-        root.removeHandler(stderr)
+        return False
 
 
 class ProgressLine:
-    """One status line on a terminal, rewritten in place (\\r) after each page, at most ten times
-    a second, and cleared at the end; while a retry waits, how long and why."""
+    """One status line on a terminal, rewritten in place (\\r) at most ten times a second."""
 
     def __init__(self, stream: Stderr) -> None:
         self.stream = stream
         self.started = time.monotonic()
-        self.shown_at: Optional[float] = None
+        self.shown_at = float("-inf")
         self.width = 0
-        self.fetched = 0
-        self.total: Any = None
-        self.pages = 0
+        self.seen: Tuple[int, Any, int] = (0, None, 0)  # fetched, total, pages
 
     def __call__(self, fetched: int, total: Any, pages: int) -> None:
-        self.fetched, self.total, self.pages = fetched, total, pages
+        self.seen = (fetched, total, pages)
         now = time.monotonic()
-        if self.shown_at is not None and now - self.shown_at < 0.1 and fetched != total:
-            return
-        self.shown_at = now
-        self._show(self._counts(now))
+        if now - self.shown_at >= 0.1 or fetched == total:
+            self.shown_at = now
+            self._show()
 
     def waiting(self, seconds: float, status: Optional[int]) -> None:
-        """Before a retry (``status`` None: the connection was lost)."""
         why = f"HTTP {status}" if status is not None else "connection lost"
         wait = f"{seconds:.0f}" if seconds >= 1 else f"{seconds:.1f}"
-        text = f"waiting {wait} s ({why})"
-        self._show(f"{self._counts(time.monotonic())}, {text}" if self.pages else text)
+        self._show(f"waiting {wait} s ({why})")
 
-    def _counts(self, now: float) -> str:
-        known = isinstance(self.total, int) and not isinstance(self.total, bool)
-        of = f" / {self.total:,}" if known else ""
-        rate = self.fetched / max(now - self.started, 1e-3)
-        return (
-            f"fetched {self.fetched:,}{of} events, {self.pages:,} "
-            f"page{'' if self.pages == 1 else 's'}, {rate:,.0f} events/s"
+    def _show(self, waiting: str = "") -> None:
+        fetched, total, pages = self.seen
+        known = isinstance(total, int) and not isinstance(total, bool)
+        of = f" / {total:,}" if known else ""
+        rate = fetched / max(time.monotonic() - self.started, 1e-3)
+        text = (
+            f"fetched {fetched:,}{of} events, {pages:,} "
+            f"page{'' if pages == 1 else 's'}, {rate:,.0f} events/s"
         )
-
-    def _show(self, text: str) -> None:
+        if waiting:  # before a retry
+            text = f"{text}, {waiting}" if pages else waiting
         self.stream.write("\r" + text.ljust(self.width))
         self.width = max(self.width, len(text))
 
@@ -140,13 +111,7 @@ class ProgressLine:
             self.width = 0
 
 
-def _learn(secrets: List[str]) -> Callable[[Any], None]:
-    """on_connect: the safety net learns the secrets the connector really sends, before it does."""
-    return lambda connector: secrets.extend(getattr(connector, "secrets", ()))
-
-
 def read_file(path: str, option: str) -> Any:
-    """A JSON or YAML document from a file or stdin ('-'); failures: ``invalid asset: ...``."""
     from runtime.documents import DocumentError, read_document_file
 
     try:
@@ -165,8 +130,6 @@ def _check_stdout() -> None:
 
 
 def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
-    from framework.errors import RunError
-    from framework.manifest import load_plugin
     from framework.runner import check_output, run_action
 
     _check_stdout()
@@ -188,10 +151,10 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
     terminal = not args.quiet and args.stderr.isatty()
     progress = ProgressLine(args.stderr) if terminal else None
     if streaming.wanted(args, plugin, inputs):  # following cursors, or an output option
-        return streaming.run(args, plugin, asset, inputs, progress, _learn(secrets))
+        return streaming.run(args, plugin, asset, inputs, progress, args.stderr.learn)
     try:
         envelope = run_action(
-            plugin, args.action, asset, inputs, progress=progress, on_connect=_learn(secrets)
+            plugin, args.action, asset, inputs, progress=progress, on_connect=args.stderr.learn
         )
     except RunError as exc:  # a follow (whose events are kept) is streaming's: nothing is kept here
         raise output.run_failed(exc, "") from None
@@ -211,8 +174,6 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
 def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     """The connection test (``asset.test``): the result on stdout, always one shape; stderr: why."""
-    from framework.errors import RunError
-    from framework.manifest import load_plugin
     from framework.runner import run_asset_test
 
     _check_stdout()
@@ -232,7 +193,7 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         lines = ["plugin error: plugin.yaml declares no connection test (asset.test)."]
         raise failed(output.EXIT_BROKEN, "plugin_error", lines)
     try:
-        result = run_asset_test(plugin, asset, on_connect=_learn(secrets))
+        result = run_asset_test(plugin, asset, on_connect=args.stderr.learn)
     except RunError as exc:  # an invalid asset (the test itself reports transport failures)
         if exc.kind == "interrupted":  # the one result is printed all the same
             lines = ["interrupted: the connection test was stopped (Ctrl-C) before it ended."]
@@ -251,10 +212,8 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
     return output.EXIT_HTTP
 
 
-# exporters/ beside runtime/: a checkout. The bundle leaves it out (platform packages are built
-# from the sources, where git says which files are the plugin's), and its CLI offers no export.
-EXPORTERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "exporters")
-# The commands: their help texts, arguments, examples and exit codes.
+# exporters/ beside runtime/: a checkout. The bundle leaves it out, and its CLI offers no export.
+EXPORTERS = Path(__file__).absolute().parent.parent / "exporters"
 SPEC = json.loads(Path(__file__).with_name("commands.json").read_text(encoding="utf-8"))
 
 
@@ -265,8 +224,6 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        from framework.manifest import load_plugin
-
         output.write_stdout(f"{parser.prog} {load_plugin().version}\n".encode(), "the version")
         parser.exit(output.EXIT_OK)
 
@@ -296,7 +253,7 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction, help="print the plugin's version")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, spec in SPEC["commands"].items():
-        if name == "export" and not os.path.isfile(os.path.join(EXPORTERS, "common.py")):
+        if name == "export" and not (EXPORTERS / "common.py").is_file():
             continue
         command = commands.add_parser(
             name,
@@ -308,12 +265,8 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
         )
         for flag, options in spec["arguments"].items():
             if flag == "platform":  # export: one of the exporters/ packages
-                found = [
-                    entry
-                    for entry in os.listdir(EXPORTERS)
-                    if os.path.isfile(os.path.join(EXPORTERS, entry, "__init__.py"))
-                ]
-                options = {**options, "help": options["help"] + ", ".join(sorted(found))}
+                found = sorted(path.parent.name for path in EXPORTERS.glob("*/__init__.py"))
+                options = {**options, "help": options["help"] + ", ".join(found)}
             if "type" in options:  # "int", the one type JSON cannot hold
                 options = {**options, "type": int}
             command.add_argument(flag, **options)
@@ -322,28 +275,36 @@ def build_parser(prog: str = "python -m runtime") -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    secrets: List[str] = []
-    stderr = Stderr(secrets)
-    debug = False
+    stderr = Stderr([])  # level NOTSET until --debug is known: no traceback before
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     prog = "python -m runtime" if name in ("", "__main__.py", "-c") else name
+    root = logging.getLogger()
+    level, raise_exceptions = root.level, logging.raiseExceptions
     try:
-        args = build_parser(prog).parse_args(argv)
+        off = argparse.Namespace(**{flag[2:]: False for flag in SPEC["options"]})
+        args = build_parser(prog).parse_args(argv, off)  # an option absent everywhere: off
         args.prog = prog  # for hints that must work as printed
-        for flag in SPEC["options"]:  # absent anywhere on the line: off
-            setattr(args, flag[2:], getattr(args, flag[2:], False))
         args.stderr = stderr
-        debug = args.debug
+        stderr.setLevel(logging.DEBUG if args.debug else logging.WARNING)
         module, _, name = args.handler.partition(":")  # imported only when its command runs
         handler = getattr(importlib.import_module(module), name)
-        with _logging_to(stderr, debug):
-            return handler(args, secrets)
+        # The root logger's level is only ever lowered: a caller's own handlers still see theirs.
+        root.addHandler(stderr)
+        root.setLevel(min(level, stderr.level))
+        logging.raiseExceptions = False  # a failing stderr must not print logging's own traceback
+        logging.captureWarnings(True)
+        return handler(args, stderr.secrets)
     except output.CliError as exc:
         code, lines = exc.code, exc.lines
     except KeyboardInterrupt:
         code, lines = output.EXIT_INTERRUPTED, ["interrupted: nothing was printed."]
     except Exception as exc:  # the last line of defence: no traceback reaches a user
-        code, lines = output.EXIT_BROKEN, _explain_internal(exc, debug)
+        code, lines = output.EXIT_BROKEN, _explain_internal(exc, stderr.level == logging.DEBUG)
+    finally:
+        logging.captureWarnings(False)
+        logging.raiseExceptions = raise_exceptions
+        root.setLevel(level)
+        root.removeHandler(stderr)
     for line in lines:
         stderr.say(line)
     return code
@@ -358,8 +319,6 @@ def _explain_internal(exc: Exception, debug: bool) -> List[str]:
                 f"{sys.executable}; run `make demo` to create .venv and use .venv/bin/python -m "
                 "runtime, or install the dependencies: pip install -r requirements.txt."
             ]
-    from framework.manifest import ManifestError
-
     if isinstance(exc, ManifestError):
         return ["plugin error: the plugin is broken:", *exc.problems]
     lines = [f"internal error ({type(exc).__name__}); re-run with --debug for details."]

@@ -1,14 +1,13 @@
-"""The --asset and --inputs files: at most ``MAX_BYTES`` read, then JSON or a safe, bounded YAML.
+"""The --asset and --inputs files: at most ``MAX_BYTES``, then JSON or a safe, bounded YAML.
 
-A FIFO is opened without blocking, devices and directories are refused unread; nesting deeper than
-``MAX_DEPTH``, YAML aliases ("billion laughs") and a key given twice (the last would win: a second
-``url`` would send the token there) are refused before anything is built. An unquoted YAML integer
-that is not plain decimal keeps its text: ``0123`` stays "0123" (YAML 1.1 reads 83: another id).
+Deep nesting, YAML aliases ("billion laughs") and a key given twice (a second ``url`` would send the
+token there) are refused before anything is built; ``0123`` stays "0123" (YAML 1.1 reads 83).
 Messages name the place (line, column), never the content: a file may hold a token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,10 +17,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from framework.coerce import too_deep
+from framework.coerce import MAX_DEPTH, too_deep
 
 MAX_BYTES = 1024 * 1024  # an asset or inputs file is a few hundred bytes
-MAX_DEPTH = 32  # as framework.coerce.MAX_DEPTH: a few levels are all the schemas have
 INT = "tag:yaml.org,2002:int"
 
 
@@ -40,12 +38,7 @@ class DocumentError(Exception):
     """One sentence about a file, without the option name."""
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
 def read_document_file(path: str) -> Any:
-    """The parsed document at ``path`` ('-': stdin); raises DocumentError."""
     data = sys.stdin.buffer.read(MAX_BYTES + 1) if path == "-" else _read_file(path)
     if len(data) > MAX_BYTES:
         raise DocumentError(
@@ -89,28 +82,27 @@ def parse(text: str, path: str = "the document") -> Any:
     deep = DocumentError(f"{path} nests deeper than {MAX_DEPTH} levels; expected a few levels.")
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys)
-    except RecursionError:
-        raise deep from None
-    except _DuplicateKey as exc:
-        try:
-            _scan(text, path, deep)  # JSON is YAML: its events say on which lines
-        except yaml.YAMLError:
-            pass
-        raise DocumentError(
-            f"{path}: the key {_key(exc.args[0])} is given twice; keep one."
-        ) from None
-    except ValueError:
-        pass
-    else:
         if too_deep(document, MAX_DEPTH):
             raise deep
         return document
+    except RecursionError:
+        raise deep from None
+    except KeyError as exc:  # a key given twice
+        with contextlib.suppress(yaml.YAMLError):
+            _scan(text, path, deep)  # JSON is YAML: its events say on which lines
+        raise DocumentError(
+            f"{path}: the key {_key(exc.args[0])} is given twice; keep one."
+        ) from None
+    except ValueError:  # not JSON
+        pass
     try:
         _scan(text, path, deep)
         return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:  # its text may quote a secret: say only where
         mark = getattr(exc, "problem_mark", None)
-        if _is_tab_problem(exc, mark, text):
+        line = "".join(text.splitlines()[mark.line : mark.line + 1]) if mark is not None else ""
+        indent = line[: len(line) - len(line.lstrip())]
+        if "'\\t'" in str(getattr(exc, "problem", None)) or "\t" in indent:
             raise DocumentError(
                 f"{path} is not valid YAML{_where(mark)}: tabs are not allowed in YAML "
                 "indentation; indent with spaces."
@@ -122,7 +114,7 @@ def _unique_keys(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     document: Dict[str, Any] = {}
     for key, value in pairs:
         if key in document:
-            raise _DuplicateKey(key)
+            raise KeyError(key)
         document[key] = value
     return document
 
@@ -167,13 +159,3 @@ def _scan(text: str, path: str, deep: DocumentError) -> None:
 
 def _where(mark: Any) -> str:
     return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-
-
-def _is_tab_problem(exc: Any, mark: Any, text: str) -> bool:
-    if "'\\t'" in str(getattr(exc, "problem", "") or ""):
-        return True
-    if mark is None:
-        return False
-    lines = text.splitlines()
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    return "\t" in line[: len(line) - len(line.lstrip())]

@@ -1,6 +1,5 @@
 """``python -m runtime validate``: every problem checkable without a network, one line each
-(``file: location: problem``), beyond what load_plugin checks. tests/test_readme.py checks the
-README."""
+(``file: location: problem``), beyond what load_plugin checks."""
 
 from __future__ import annotations
 
@@ -12,20 +11,18 @@ import struct
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
 from framework.action import Action
 from framework.connector import HttpConnector
-from framework.manifest import MANIFEST, ManifestError, Plugin, import_class, load_plugin
+from framework.manifest import MANIFEST, ManifestError, import_class, load_plugin
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Keywords whose value is one schema, and keywords whose value maps names (or lists) to schemas.
 ONE_SCHEMA = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
-SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
-SCHEMA_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf")
+MANY = "properties patternProperties $defs definitions prefixItems allOf anyOf oneOf".split()
 
 
 def _subschemas(schema: Any, where: str = "") -> Iterator[Tuple[str, Mapping[str, Any]]]:
@@ -33,30 +30,23 @@ def _subschemas(schema: Any, where: str = "") -> Iterator[Tuple[str, Mapping[str
     if not isinstance(schema, Mapping):
         return
     yield where or "/", schema
-    for key in SCHEMA_MAPS:
+    for key in MANY:
         members = schema.get(key)
-        if isinstance(members, Mapping):
-            for name, sub in members.items():
-                yield from _subschemas(sub, f"{where}/{key}/{name}")
-    for key in SCHEMA_LISTS:
-        members = schema.get(key)
-        if isinstance(members, list):
-            for index, sub in enumerate(members):
-                yield from _subschemas(sub, f"{where}/{key}/{index}")
+        members = dict(enumerate(members)) if isinstance(members, list) else members
+        for name, sub in members.items() if isinstance(members, Mapping) else ():
+            yield from _subschemas(sub, f"{where}/{key}/{name}")
     for key in ONE_SCHEMA:
         yield from _subschemas(schema.get(key), f"{where}/{key}")
 
 
-def _at(path: Iterable[Any]) -> str:
+def _at(path: Collection[Any]) -> str:
     """An instance location for a message: ``parameters.limit``, or ``(top level)``."""
-    parts = [str(part) for part in path]
-    return ".".join(parts) if parts else "(top level)"
+    return ".".join(map(str, path)) if path else "(top level)"
 
 
 def _check_schema(
     name: str, schema: Mapping[str, Any], problems: List[str], *, needs_example: bool = False
 ) -> None:
-    """The schema is valid for its declared draft, and so are its defaults and examples."""
     draft = schema.get("$schema")
     if draft is None:
         problems.append(f"{name}: /: declares no $schema (draft).")
@@ -100,24 +90,21 @@ def _check_schema(
 
 
 @contextmanager
-def _imports_from(root: Path, refs: Iterable[str]) -> Iterator[None]:
-    """Import the packages ``refs`` name from ``root`` (a copy's own, not same-named ones
+def _imports_from(refs: Iterable[str]) -> Iterator[None]:
+    """Forget the packages ``refs`` name while a check imports a copy's own (not same-named ones
     imported earlier), then restore sys.modules, so checks do not depend on what ran before."""
-    names = {ref.partition(":")[0].split(".")[0] for ref in refs}
-    names -= {"framework", "runtime", *sys.builtin_module_names}
+    ours = {ref.partition(":")[0].split(".")[0] for ref in refs}
+    ours -= {"framework", "runtime", *sys.builtin_module_names}
 
-    def ours(module: str) -> bool:
-        return module.split(".")[0] in names
+    def drop() -> Dict[str, Any]:
+        return {key: sys.modules.pop(key) for key in list(sys.modules) if key.split(".")[0] in ours}
 
-    saved = {key: module for key, module in sys.modules.items() if ours(key)}
-    for key in saved:
-        del sys.modules[key]
+    saved = drop()
     importlib.invalidate_caches()
     try:
         yield
     finally:
-        for key in [key for key in sys.modules if ours(key)]:
-            del sys.modules[key]
+        drop()
         sys.modules.update(saved)
         importlib.invalidate_caches()
 
@@ -146,51 +133,69 @@ def _check_class(ref: str, base: type, root: Path, where: str, problems: List[st
 
 def png_size(path: Path) -> Optional[Tuple[int, int]]:
     """(width, height) from a PNG's IHDR chunk, or None when the file is not a PNG."""
-    with open(path, "rb") as handle:
-        head = handle.read(24)
-    if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+    head = path.read_bytes()[:24]  # an icon: a few kilobytes
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return None
     return struct.unpack(">II", head[16:24])
 
 
-def _check_icons(plugin: Plugin, problems: List[str]) -> None:
-    root, svg = plugin.root, plugin.icon
-    if not (root / svg).is_file():
+def lint_plugin(root: Optional[str] = None) -> List[str]:
+    try:
+        plugin = load_plugin(Path(root).resolve()) if root else load_plugin()
+    except ManifestError as exc:
+        return exc.problems
+    asset, folder = plugin.asset, plugin.root
+    problems: List[str] = []
+    _check_schema(asset.schema_path, asset.schema, problems)
+    for action in plugin.actions.values():
+        _check_schema(action.input_schema_path, action.input_schema, problems)
+        _check_schema(action.output_schema_path, action.output_schema, problems, needs_example=True)
+    refs = [asset.connector, *(action.class_ref for action in plugin.actions.values())]
+    with _imports_from(refs):
+        connector = _check_class(
+            asset.connector, HttpConnector, folder, "asset.connector", problems
+        )
+        tested = asset.test and isinstance(connector, type)
+        if tested and not callable(getattr(connector, asset.test, None)):
+            problems.append(
+                f"{MANIFEST}: asset.test: {asset.connector} has no method {asset.test}."
+            )
+        for action in plugin.actions.values():
+            _check_class(action.class_ref, Action, folder, f"actions.{action.id}.class", problems)
+    svg = plugin.icon
+    if not (folder / svg).is_file():
         problems.append(f"{MANIFEST}: icon: file {svg} does not exist.")
-    elif not re.search(r"<svg[\s>]", (root / svg).read_text(encoding="utf-8", errors="replace")):
+    elif not re.search(r"<svg[\s>]", (folder / svg).read_text(encoding="utf-8", errors="replace")):
         problems.append(f"{svg}: not an SVG image (no <svg> element); see {MANIFEST} icon.")
     for size, path in plugin.icons.items():
-        if not (root / path).is_file():
+        if not (folder / path).is_file():
             problems.append(f"{MANIFEST}: icons.{size}: file {path} does not exist.")
             continue
-        actual = png_size(root / path)
+        actual = png_size(folder / path)
         if actual is None:
             problems.append(f"{path}: not a PNG image; see {MANIFEST} icons.{size}.")
-        elif actual != (int(size), int(size)):
+        elif actual != (size, size):
             problems.append(
                 f"{path}: is {actual[0]}x{actual[1]} pixels but {MANIFEST} icons.{size} "
                 f"declares {size}x{size} (re-render it: scripts/render_icons.sh)."
             )
-
-
-def _check_identity(plugin: Plugin, problems: List[str]) -> None:
-    path = plugin.root / "pyproject.toml"
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    pyproject = folder / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
     section = re.search(r"^\[project\][ \t]*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
     match = re.search(r'^version\s*=\s*"([^"]+)"', section.group(1) if section else "", re.M)
-    version = match.group(1) if match else None
-    if version is not None and version != plugin.version:
+    version = match.group(1) if match else plugin.version
+    if version != plugin.version:
         problems.append(
             f"{MANIFEST}: version: {plugin.version} differs from pyproject.toml's {version}."
         )
-    asset_properties = plugin.asset.schema.get("properties", {})
-    for name in plugin.asset.secrets:
-        if asset_properties.get(name, {}).get("format") != "password":
+    properties = asset.schema.get("properties", {})
+    for name in asset.secrets:
+        if properties.get(name, {}).get("format") != "password":
             problems.append(
                 f"{MANIFEST}: asset.secrets: {name} is not a format: password field of the asset."
             )
-    for name, sub in asset_properties.items():
-        if sub.get("format") == "password" and name not in plugin.asset.secrets:
+    for name, sub in properties.items():
+        if sub.get("format") == "password" and name not in asset.secrets:
             problems.append(f"{MANIFEST}: asset.secrets: {name} (format: password) is missing.")
     for action in plugin.actions.values():
         path_props = action.input_schema.get("properties", {}).get("path_parameters", {})
@@ -200,44 +205,13 @@ def _check_identity(plugin: Plugin, problems: List[str]) -> None:
                     f"{MANIFEST}: actions.{action.id}.path: {{{placeholder}}} is not a "
                     "path_parameters property of the input schema."
                 )
-
-
-def lint_plugin(root: Optional[str] = None) -> List[str]:
-    """Every problem found in the plugin under ``root``, as 'file: location: problem' lines."""
-    try:
-        plugin = load_plugin(Path(root).resolve()) if root else load_plugin()
-    except ManifestError as exc:
-        return exc.problems
-    problems: List[str] = []
-    _check_schema(plugin.asset.schema_path, plugin.asset.schema, problems)
-    for action in plugin.actions.values():
-        _check_schema(action.input_schema_path, action.input_schema, problems)
-        _check_schema(action.output_schema_path, action.output_schema, problems, needs_example=True)
-    asset = plugin.asset
-    refs = [asset.connector, *(action.class_ref for action in plugin.actions.values())]
-    with _imports_from(plugin.root, refs):
-        where = "asset.connector"
-        connector = _check_class(asset.connector, HttpConnector, plugin.root, where, problems)
-        tested = asset.test and isinstance(connector, type)
-        if tested and not callable(getattr(connector, asset.test, None)):
-            problems.append(
-                f"{MANIFEST}: asset.test: {asset.connector} has no method {asset.test}."
-            )
-        for action in plugin.actions.values():
-            where = f"actions.{action.id}.class"
-            _check_class(action.class_ref, Action, plugin.root, where, problems)
-    _check_icons(plugin, problems)
-    _check_identity(plugin, problems)
     return problems
 
 
 def cmd_validate(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The CLI command: every problem on stderr, exit 1 if there is one."""
     problems = lint_plugin(args.root)
-    for line in problems:
-        args.stderr.say(line)
     if problems:
-        args.stderr.say(f"{len(problems)} problem(s) found.")
+        args.stderr.say("\n".join([*problems, f"{len(problems)} problem(s) found."]))
         return 1
     if not args.quiet:
         args.stderr.say("plugin is valid.")

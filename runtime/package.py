@@ -1,14 +1,12 @@
-"""``python -m runtime package``: dist/<id>-<version>.zip, importable and installable offline.
-
-It holds the plugin's own files (in a git checkout only tracked ones, only allow-listed file types:
-a pasted token or an editor file never ships), runtime/, requirements.txt with every dependency
-pinned, wheels/ for CPython 3.9 to 3.12 on manylinux x86_64 and aarch64, and SHA256SUMS. A file
-that looks like a filled-in asset stops the build. ``runtime run`` never imports this module.
+"""``python -m runtime package``: dist/<id>-<version>.zip, importable and installable offline:
+the plugin's tracked, allow-listed files (a pasted token or an editor file never ships), pinned
+requirements.txt, wheels/ for every target, SHA256SUMS. ``runtime run`` never imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -37,21 +35,16 @@ ALLOWED = {
     "icons": (".png", ".svg"), "runtime": (".py", "commands.json"), "examples": (".yaml",),
     "docs": (".md",),
 }  # fmt: skip
-BUNDLE_DIRS = tuple(ALLOWED)
 EXCLUDED = {"examples/asset.simulator.yaml"}  # belongs to the simulator, which stays out
 # An api_token set in a YAML or JSON file: a filled-in asset, unless the value is a placeholder
 # (empty, null, ALL-CAPS-WORDS, a template: {{ }}, ${ }, <...>, or a nested object or list).
 TOKEN_LINE = re.compile(r"""^\s*["']?api_token["']?\s*:\s*(.*?)\s*,?\s*$""", re.M)
 PLACEHOLDER = re.compile(r"^(|null|~|none|[A-Z][A-Z0-9_-]*|[\[{].*|.*(\{\{|\$\{|<).*)$")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(;.*)?$")
-WHEEL_NAME = re.compile(r"^([^-]+)-([^-]+)-.*\.whl$")
 
 
 class PackageError(Exception):
-    """The bundle cannot be built: every reason, one line each."""
-
     def __init__(self, *lines: str) -> None:
-        super().__init__("\n".join(lines))
         self.lines = list(lines)
 
 
@@ -79,7 +72,6 @@ def read_pins(path: Path) -> Dict[str, str]:
 
 
 def pyproject_dependencies(root: Path) -> Dict[str, str]:
-    """{normalized name: pinned version} of pyproject.toml's [project] dependencies."""
     path = root / "pyproject.toml"
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
@@ -88,23 +80,20 @@ def pyproject_dependencies(root: Path) -> Dict[str, str]:
 
 
 def read_entries(
-    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = BUNDLE_DIRS
+    root: Path, names: Sequence[str] = BUNDLE_FILES, folders: Sequence[str] = tuple(ALLOWED)
 ) -> Dict[str, bytes]:
-    """The plugin's own files by name in the zip (or only ``names`` and ``folders``): tracked,
-    allow-listed, no caches, dot or editor files; refuses files that look like filled-in assets."""
+    """{name in the zip: bytes} of the plugin's tracked, allow-listed files; no filled-in asset."""
     entries: Dict[str, bytes] = {}
     for name in names:
         if not (root / name).is_file():
             raise PackageError(f"{name}: missing in {root}.")
         entries[name] = (root / name).read_bytes()
     tracked: Optional[set] = None  # outside a git checkout (an unpacked bundle, a copy): all
-    try:
+    with contextlib.suppress(OSError):  # no git on this machine
         command = ["git", "-C", str(root), "ls-files", "-z", "--", *folders]
         proc = subprocess.run(command, capture_output=True, check=False)
         if proc.returncode == 0:
             tracked = set(proc.stdout.decode("utf-8", "replace").split("\0"))
-    except OSError:  # no git on this machine
-        pass
     for folder in folders:
         if not (root / folder).is_dir():
             raise PackageError(f"{folder}/: missing in {root}.")
@@ -131,37 +120,35 @@ def read_entries(
     return entries
 
 
-def _pip_download(
-    requirements: Path, dest: Path, python: str, platform: str, find_links: Optional[Path]
-) -> None:
-    command = [
-        sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-        "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
-        "--abi", "cp" + python.replace(".", ""), "--abi", "abi3", "--abi", "none",
-        "--platform", platform, "--dest", str(dest), "--requirement", str(requirements),
-    ]  # fmt: skip
-    if find_links is not None:
-        command += ["--no-index", "--find-links", str(find_links)]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
-        source = f"--wheels-from {find_links}" if find_links else "the package index"
-        raise PackageError(
-            f"pip download for CPython {python} on {platform} failed (from {source}):",
-            *(errors[-3:] or proc.stderr.strip().splitlines()[-3:]),
-            "without the package index, build with --no-wheels (the bundle then needs the "
-            "index to install) or pass --wheels-from DIR holding the wheels.",
-        )
-
-
 def download_wheels(
     requirements: Path, pins: Dict[str, str], find_links: Optional[Path]
 ) -> Dict[str, bytes]:
     """{wheel file name: bytes} for every target; pure-Python wheels appear once."""
+
+    def download(python: str, platform: str, dest: Path) -> None:
+        command = [
+            sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+            "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+            "--abi", "cp" + python.replace(".", ""), "--abi", "abi3", "--abi", "none",
+            "--platform", platform, "--dest", str(dest), "--requirement", str(requirements),
+        ]  # fmt: skip
+        if find_links is not None:
+            command += ["--no-index", "--find-links", str(find_links)]
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+            source = f"--wheels-from {find_links}" if find_links else "the package index"
+            raise PackageError(
+                f"pip download for CPython {python} on {platform} failed (from {source}):",
+                *(errors[-3:] or proc.stderr.strip().splitlines()[-3:]),
+                "without the package index, build with --no-wheels (the bundle then needs the "
+                "index to install) or pass --wheels-from DIR holding the wheels.",
+            )
+
     with tempfile.TemporaryDirectory(prefix="runtime-package-") as tmp:
         dests = {pair: Path(tmp, "-".join(pair)) for pair in product(PYTHON_VERSIONS, PLATFORMS)}
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda t: _pip_download(requirements, dests[t], *t, find_links), dests))
+            list(pool.map(lambda pair: download(*pair, dests[pair]), dests))
         wheels: Dict[str, bytes] = {}
         for dest in dests.values():
             for wheel in sorted(dest.glob("*.whl")):
@@ -169,13 +156,12 @@ def download_wheels(
                 if wheels.setdefault(wheel.name, data) != data:
                     raise PackageError(f"wheels: two different files named {wheel.name}.")
     problems = []
-    for name in sorted(wheels):
-        match = WHEEL_NAME.match(name)
-        project, version = (normalize(match.group(1)), match.group(2)) if match else (name, "")
-        if pins.get(project) != version:
+    for name in sorted(wheels):  # pip saves only valid wheel names: project-version-...
+        project, version = name.split("-")[:2]
+        if pins.get(normalize(project)) != version:
             problems.append(
                 f"{REQUIREMENTS}: the wheel {name} was pulled in as a dependency; pin it "
-                f"({project}=={version}) so that every install is the same."
+                f"({normalize(project)}=={version}) so that every install is the same."
             )
     if problems:
         raise PackageError(*problems)
@@ -183,7 +169,6 @@ def download_wheels(
 
 
 def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -> Tuple[Path, str]:
-    """Check the plugin, write ``<output>/<id>-<version>.zip``; returns it and a summary."""
     problems = lint_plugin(str(root))
     if problems:
         raise PackageError("the plugin does not validate:", *problems)
@@ -204,39 +189,33 @@ def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -
     found = download_wheels(root / REQUIREMENTS, pins, wheels_from) if wheels else {}
     entries.update({f"wheels/{name}": data for name, data in found.items()})
     if wheels and wheels_from is None:  # kept for a later --wheels-from
-        try:
-            shutil.rmtree(output / "wheels", ignore_errors=True)
-            (output / "wheels").mkdir(parents=True)
-            for name, data in found.items():
-                (output / "wheels" / name).write_bytes(data)
-        except OSError as exc:
-            raise _unwritable(output / "wheels", exc) from None
+        shutil.rmtree(output / "wheels", ignore_errors=True)
+        _write(output / "wheels", found)
     sums = [f"{hashlib.sha256(entries[name]).hexdigest()}  {name}\n" for name in sorted(entries)]
     entries["SHA256SUMS"] = "".join(sums).encode("ascii")
     target = output / f"{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(entries)
-    try:  # written beside the target, then swapped in
-        output.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, target)
+    _write(output, {target.name: data})
+    summary = f"{len(entries)} files, {len(found)} wheels, {len(data)} bytes"
+    return target, f"{target.name}: {summary}, sha256 {hashlib.sha256(data).hexdigest()}."
+
+
+def _write(folder: Path, files: Dict[str, bytes]) -> None:
+    """Each file written beside its target, then swapped in."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / f"{name}.partial").write_bytes(data)
+            os.replace(folder / f"{name}.partial", folder / name)
     except OSError as exc:
-        raise _unwritable(output, exc) from None
-    sha256 = hashlib.sha256(data).hexdigest()
-    summary = f"{len(entries)} files, {len(found)} wheels, {len(data)} bytes, sha256 {sha256}."
-    return target, f"{target.name}: {summary}"
-
-
-def _unwritable(folder: Path, exc: OSError) -> PackageError:
-    reason = (exc.strerror or type(exc).__name__).lower()
-    return PackageError(
-        f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
-        "--output DIR."
-    )
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise PackageError(
+            f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
+            "--output DIR."
+        ) from None
 
 
 def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
-    """The CLI command: build, print the zip's path on stdout and a summary on stderr."""
     root = Path(args.root).resolve() if args.root else PLUGIN_ROOT
     output = Path(args.output).resolve() if args.output else root / "dist"
     wheels_from = Path(args.wheels_from).resolve() if args.wheels_from else None
@@ -247,8 +226,7 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     try:
         target, summary = build(root, output, not args.no_wheels, wheels_from)
     except PackageError as exc:
-        for line in exc.lines:
-            say(line)
+        say("\n".join(exc.lines))
         return 1
     write_stdout(f"{target}\n".encode("utf-8", "surrogateescape"), "the bundle's path")
     say(summary)
