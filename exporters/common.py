@@ -139,14 +139,16 @@ def license_files(plugin: Plugin) -> Dict[str, bytes]:
     return {name: read_file(plugin, name) for name in ("LICENSE", "NOTICE")}
 
 
-def release_notes(plugin: Plugin) -> str:
-    """The CHANGELOG.md section of this version (its lines after the ``## <version>`` heading)."""
-    text = read_file(plugin, "CHANGELOG.md").decode("utf-8")
-    parts = re.split(r"^## +(\S+)[^\n]*\n", text, flags=re.M)
-    notes = dict(zip(parts[1::2], parts[2::2]))
-    if plugin.version not in notes:
+def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
+    """CHANGELOG.md's (version, section) pairs, newest first, from this version's down."""
+    parts = re.split(r"^## +(\S+)[^\n]*\n", read_file(plugin, "CHANGELOG.md").decode(), flags=re.M)
+    if plugin.version not in parts[1::2]:
         raise ExportError([f"CHANGELOG.md: no section '## {plugin.version}' for this version."])
-    return notes[plugin.version].strip() + "\n"
+    return list(zip(parts[1::2], parts[2::2]))[parts[1::2].index(plugin.version) :]
+
+
+def release_notes(plugin: Plugin) -> str:
+    return changelog(plugin)[0][1].strip() + "\n"
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
@@ -163,15 +165,9 @@ def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
 
 def dump_yaml(value: Any) -> bytes:
     """Block style, keys in the order given, the pure-Python dumper, no line folding."""
-    text = yaml.dump(
-        value,
-        Dumper=yaml.SafeDumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=float("inf"),
-    )
-    return text.encode("utf-8")
+    return yaml.safe_dump(
+        value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=float("inf")
+    ).encode("utf-8")
 
 
 def dump_json(value: Any) -> bytes:
@@ -334,8 +330,7 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
             print(line, file=sys.stderr)
         return 1
     title = importlib.import_module(f"{__package__}.{args.platform}").TITLE
-    print(folder)
-    print(archive)
+    print(folder, archive, sep="\n")
     print(
         f"{title}: {count} files in {folder}, archive {archive.name} "
         f"({time.monotonic() - started:.1f} s).",

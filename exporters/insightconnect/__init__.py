@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from exporters.common import (
     ExportError,
+    changelog,
     dockerfile_value,
     dump_yaml,
     fill,
@@ -22,7 +23,6 @@ from exporters.common import (
     plugin_data_module,
     py_string,
     read_file,
-    release_notes,
 )
 from exporters.flat import kinds_of
 from framework.manifest import MANIFEST, Plugin
@@ -156,7 +156,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
             "input": spec_fields(action.input_schema, f"{where}.input", types),
             "output": spec_fields(action.output_schema, f"{where}.output", types),
         }
-    history = changelog(plugin)
+    versions = history(plugin)
     links = list(settings.get("links") or [f"[{plugin.title}]({settings['vendor_url']})"])
     return {
         "plugin_spec_version": "v2",
@@ -189,8 +189,8 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
         "troubleshooting": list(settings.get("troubleshooting") or []),
         # The first version's line is exactly "1.0.0 - Initial plugin", as the validators want.
         "version_history": [
-            f"{version} - " + ("Initial plugin" if i == len(history) - 1 else notes)
-            for i, (version, notes) in enumerate(history)
+            f"{version} - " + ("Initial plugin" if i == len(versions) - 1 else notes)
+            for i, (version, notes) in enumerate(versions)
         ],
         "links": links,
         "references": list(settings.get("references") or links),
@@ -200,13 +200,10 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
-def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
+def history(plugin: Plugin) -> List[Tuple[str, str]]:
     """(version, its CHANGELOG.md entries as one line), newest first, from this version down."""
-    release_notes(plugin)  # this version must have its section
-    parts = re.split(r"^## +(\S+)[^\n]*\n", read_file(plugin, "CHANGELOG.md").decode(), flags=re.M)
-    versions = list(zip(parts[1::2], parts[2::2]))
     lines = []
-    for version, notes in versions[[v for v, _ in versions].index(plugin.version) :]:
+    for version, notes in changelog(plugin):
         items = [" ".join(i.split()) for i in re.split(r"^- ", notes, flags=re.M) if i.strip()]
         lines.append((version, ascii_only(" ".join(items).replace("`", ""), "CHANGELOG.md")))
     return lines
@@ -262,10 +259,6 @@ def schema_of(section: Mapping[str, Any], types: Mapping[str, Any]) -> Dict[str,
 def _constants(section: Mapping[str, Any]) -> str:
     lines = [f"    {key.upper().replace('-', '')} = {py_string(key)}" for key in sorted(section)]
     return "\n".join(lines) or "    pass"
-
-
-def _schema(section: Mapping[str, Any], types: Mapping[str, Any]) -> str:
-    return json.dumps(schema_of(section, types), indent=2)
 
 
 def checksum(files: Mapping[str, bytes], package: str) -> bytes:
@@ -366,7 +359,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "organization": dockerfile_value(the_spec["vendor"]),
         "user": the_spec["sdk"]["user"],
         "connection_constants": _constants(the_spec["connection"]),
-        "connection_schema": _schema(the_spec["connection"], types),
+        "connection_schema": json.dumps(schema_of(the_spec["connection"], types), indent=2),
     }
     imports = "".join(f"from .{a}.action import {camel(a)}\n" for a in the_spec["actions"])
     text: Dict[str, str] = {
@@ -378,7 +371,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "Makefile": (HERE / "Makefile.vendor").read_text(encoding="utf-8"),
         ".dockerignore": fill(HERE / "dockerignore.tmpl"),
         "requirements.txt": fill(HERE / "requirements.txt.tmpl"),
-        "help.md": help_md(the_spec, changelog(plugin)),
+        "help.md": help_md(the_spec, history(plugin)),
         f"{pkg}/__init__.py": GENERATED,
         f"{pkg}/actions/__init__.py": f"{GENERATED}\n{imports}\n",
         f"{pkg}/connection/__init__.py": f"{GENERATED}from .connection import Connection\n",
@@ -400,7 +393,10 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             "name_literal": py_string(name),
             "action_description": py_string(action["description"]),
             **{f"{part}_constants": _constants(action[part]) for part in ("input", "output")},
-            **{f"{part}_schema": _schema(action[part], types) for part in ("input", "output")},
+            **{
+                f"{part}_schema": json.dumps(schema_of(action[part], types), indent=2)
+                for part in ("input", "output")
+            },
         }
         text[f"{folder}/__init__.py"] = f"{GENERATED}from .action import {name}\n"
         text[f"{folder}/action.py"] = fill(HERE / "action.py.tmpl", **names)
