@@ -11,19 +11,8 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from exporters.common import (
-    ExportError,
-    changelog,
-    dockerfile_value,
-    dump_yaml,
-    fill,
-    largest_icon,
-    license_files,
-    plugin_code,
-    plugin_data_module,
-    py_string,
-    read_file,
-)
+from exporters import common
+from exporters.common import ExportError, fill, py_string
 from exporters.flat import kinds_of
 from framework.manifest import MANIFEST, Plugin
 
@@ -185,8 +174,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
         },
         "sdk": {"type": "slim", "version": settings["runtime"].split("==", 1)[1], "user": "nobody"},
         "key_features": list(settings.get("key_features") or [sentence(plugin.description, "")]),
-        "requirements": list(settings.get("requirements") or []),
-        "troubleshooting": list(settings.get("troubleshooting") or []),
+        **{key: list(settings.get(key) or []) for key in ("requirements", "troubleshooting")},
         # The first version's line is exactly "1.0.0 - Initial plugin", as the validators want.
         "version_history": [
             f"{version} - " + ("Initial plugin" if i == len(versions) - 1 else notes)
@@ -203,7 +191,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
 def history(plugin: Plugin) -> List[Tuple[str, str]]:
     """(version, its CHANGELOG.md entries as one line), newest first, from this version down."""
     lines = []
-    for version, notes in changelog(plugin):
+    for version, notes in common.changelog(plugin):
         items = [" ".join(i.split()) for i in re.split(r"^- ", notes, flags=re.M) if i.strip()]
         lines.append((version, ascii_only(" ".join(items).replace("`", ""), "CHANGELOG.md")))
     return lines
@@ -298,7 +286,6 @@ def _table(section: Mapping[str, Any], columns: List[str], by_title: bool = Fals
 
 
 def _documented(section: Mapping[str, Any], columns: List[str], label: str) -> str:
-    """A section's table and its example."""
     example = json.dumps({key: section[key]["example"] for key in sorted(section)}, indent=2)
     return f"{_table(section, columns)}\nExample {label}:\n\n```\n{example}\n```\n"
 
@@ -356,7 +343,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             f"            self.add_action(actions.{camel(a)}())\n" for a in the_spec["actions"]
         ),
         "image": f"rapid7/insightconnect-python-3-slim-plugin:{the_spec['sdk']['version']}",
-        "organization": dockerfile_value(the_spec["vendor"]),
+        "organization": common.dockerfile_value(the_spec["vendor"]),
         "user": the_spec["sdk"]["user"],
         "connection_constants": _constants(the_spec["connection"]),
         "connection_schema": json.dumps(schema_of(the_spec["connection"], types), indent=2),
@@ -377,8 +364,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{pkg}/connection/__init__.py": f"{GENERATED}from .connection import Connection\n",
         f"{pkg}/connection/connection.py": fill(HERE / "connection.py.tmpl"),
         f"{pkg}/connection/schema.py": fill(HERE / "connection-schema.py.tmpl", **values),
-        f"{pkg}/triggers/__init__.py": f"{GENERATED}\n",
-        f"{pkg}/tasks/__init__.py": f"{GENERATED}\n",
+        **{f"{pkg}/{folder}/__init__.py": f"{GENERATED}\n" for folder in ("triggers", "tasks")},
         f"{pkg}/util/__init__.py": GENERATED,
         f"{pkg}/util/bridge.py": (HERE / "entry.py").read_text(encoding="utf-8"),
         "unit_test/__init__.py": f'{GENERATED}import sys\n\nsys.path.append("../")',
@@ -403,17 +389,17 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         text[f"{folder}/schema.py"] = fill(HERE / "schema.py.tmpl", **names)
         text[f"unit_test/test_{action_id}.py"] = fill(HERE / "unit_test.py.tmpl", **names)
     files = {path: content.encode("utf-8") for path, content in text.items()}
-    files[MARKER] = dump_yaml(the_spec)
+    files[MARKER] = common.dump_yaml(the_spec)
     ascii_only(files[MARKER].decode("utf-8"), MARKER)
-    for path, data in plugin_code(plugin).items():
+    for path, data in common.plugin_code(plugin).items():
         if path.endswith("schema.py"):
             raise ExportError([f"{path}: InsightConnect's tools take every schema.py as theirs."])
         files[f"{pkg}/util/{path}"] = data
-    files[f"{pkg}/util/plugin_data.py"] = plugin_data_module(plugin, "insightconnect")
-    files.update(license_files(plugin))
+    files[f"{pkg}/util/plugin_data.py"] = common.plugin_data_module(plugin, "insightconnect")
+    files.update(common.license_files(plugin))
     smaller = [size for size in plugin.icons if size <= 128]  # else the largest there is
-    icon = plugin.icons[max(smaller)] if smaller else largest_icon(plugin)
-    files["icon.png"] = read_file(plugin, icon)
-    files["extension.png"] = read_file(plugin, largest_icon(plugin))
+    icon = plugin.icons[max(smaller)] if smaller else common.largest_icon(plugin)
+    files["icon.png"] = common.read_file(plugin, icon)
+    files["extension.png"] = common.read_file(plugin, common.largest_icon(plugin))
     files[".CHECKSUM"] = checksum(files, pkg)
     return files

@@ -11,18 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple
 
-from exporters.common import (
-    ExportError,
-    dump_json,
-    fill,
-    license_files,
-    plugin_code,
-    plugin_data_module,
-    py_literal,
-    py_string,
-    read_file,
-    requirements_without,
-)
+from exporters import common
+from exporters.common import ExportError, dump_json, fill, py_string
 from exporters.flat import Field, input_fields, types_of
 from framework.manifest import MANIFEST, Plugin
 
@@ -194,7 +184,9 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     """The $names of the plugin-wide templates."""
     package, runtime = package_name(plugin), settings["runtime"]
     # Our requirements less those resilient-circuits provides and those the app does not use.
-    pins = requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
+    pins = common.requirements_without(
+        plugin, [*settings["provides"], *settings.get("unneeded", [])]
+    )
     description = " ".join(plugin.description.split())
     long_description = (
         f"{description} The function runs the plugin's own runner: every HTTP response comes back "
@@ -217,9 +209,9 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
         **{f"{key}_literal": py_string(value) for key, value in plain.items()},
         "runtime": runtime,
         "manifest": MANIFEST,
-        "package_repr": py_literal(package),
-        "functions_repr": py_literal([function_name(plugin, a) for a in plugin.actions]),
-        "requires_literal": py_literal([runtime.replace("==", ">="), *pins]),
+        "package_repr": common.py_literal(package),
+        "functions_repr": common.py_literal([function_name(plugin, a) for a in plugin.actions]),
+        "requires_literal": common.py_literal([runtime.replace("==", ">="), *pins]),
         "requirements": ", ".join(f"`{r}`" for r in [runtime, *pins]),
         "section": f'"""{app_config(plugin, settings)}"""',
     }
@@ -290,14 +282,14 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{package}/setup.py": fill(HERE / "setup.py.tmpl", **values).encode("utf-8"),
         f"{package}/README.md": readme(plugin, settings),
         f"{package}/apikey_permissions.txt": (HERE / "apikey_permissions.txt.tmpl").read_bytes(),
-        f"{package}/icons/app_logo.png": read_file(plugin, settings["logos"]["app"]),
-        f"{package}/icons/company_logo.png": read_file(plugin, settings["logos"]["company"]),
-        **{f"{top}/{name}": data for name, data in license_files(plugin).items()},
+        f"{package}/icons/app_logo.png": common.read_file(plugin, settings["logos"]["app"]),
+        f"{package}/icons/company_logo.png": common.read_file(plugin, settings["logos"]["company"]),
+        **{f"{top}/{name}": data for name, data in common.license_files(plugin).items()},
         f"{top}/bridge.py": (HERE / "entry.py").read_bytes(),
         f"{top}/util/config.py": fill(HERE / "config.py.tmpl", **values).encode("utf-8"),
         f"{top}/util/customize.py": fill(HERE / "customize.py.tmpl", **values).encode("utf-8"),
         f"{top}/plugin/__init__.py": b'"""The plugin core (put on sys.path by bridge.py)."""\n',
-        f"{top}/plugin/plugin_data.py": plugin_data_module(plugin, "qradar_soar"),
+        f"{top}/plugin/plugin_data.py": common.plugin_data_module(plugin, "qradar_soar"),
     }
     for action_id in plugin.actions:
         name = function_name(plugin, action_id)
@@ -306,6 +298,6 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         samples = f"{package}/payload_samples/{name}"
         files[f"{samples}/output_json_example.json"] = dump_json(payload_example(plugin, action_id))
         files[f"{samples}/output_json_schema.json"] = dump_json(payload_schema(plugin, action_id))
-    for path, data in plugin_code(plugin).items():
+    for path, data in common.plugin_code(plugin).items():
         files[f"{top}/plugin/{path}"] = data
     return files
