@@ -44,7 +44,7 @@ STAMP = ".runtime-export.json"
 class ExportError(Exception):
     """The export cannot be made: every reason, one line each."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, *lines: str) -> None:
         self.lines = list(lines)
         super().__init__("\n".join(self.lines))
 
@@ -63,12 +63,12 @@ def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]
         errors = sorted(validator_for(schema).iter_errors(settings), key=lambda e: list(e.path))
         if errors:
             raise ExportError(
-                [
+                *(
                     f"{MANIFEST}: platforms.{name}"
                     + "".join(f".{part}" for part in error.absolute_path)
                     + f": {error.message}"
                     for error in errors
-                ]
+                )
             )
     return settings
 
@@ -78,15 +78,13 @@ def read_file(plugin: Plugin, relative: str) -> bytes:
         return (plugin.root / relative).read_bytes()
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
-        raise ExportError(
-            [f"{relative}: cannot be read ({reason}); the export needs it."]
-        ) from None
+        raise ExportError(f"{relative}: cannot be read ({reason}); the export needs it.") from None
 
 
 def largest_icon(plugin: Plugin) -> str:
     """The path of the largest PNG rendering in plugin.yaml ``icons``."""
     if not plugin.icons:
-        raise ExportError([f"{MANIFEST}: icons: a PNG icon is needed for this platform."])
+        raise ExportError(f"{MANIFEST}: icons: a PNG icon is needed for this platform.")
     return plugin.icons[max(plugin.icons)]
 
 
@@ -97,7 +95,7 @@ def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
     try:
         return read_entries(plugin.root, (), sorted(packages))
     except PackageError as exc:
-        raise ExportError(exc.lines) from None
+        raise ExportError(*exc.lines) from None
 
 
 def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
@@ -116,7 +114,7 @@ def plugin_data(plugin: Plugin) -> Dict[str, Any]:
     except (TypeError, ValueError):
         exact = False
     if not exact:
-        raise ExportError([f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys)."])
+        raise ExportError(f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys).")
     return {"manifest": manifest, "documents": dict(sorted(documents.items()))}
 
 
@@ -143,7 +141,7 @@ def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
     """CHANGELOG.md's (version, section) pairs, newest first, from this version's down."""
     parts = re.split(r"^## +(\S+)[^\n]*\n", read_file(plugin, "CHANGELOG.md").decode(), flags=re.M)
     if plugin.version not in parts[1::2]:
-        raise ExportError([f"CHANGELOG.md: no section '## {plugin.version}' for this version."])
+        raise ExportError(f"CHANGELOG.md: no section '## {plugin.version}' for this version.")
     return list(zip(parts[1::2], parts[2::2]))[parts[1::2].index(plugin.version) :]
 
 
@@ -225,7 +223,7 @@ def py_string(value: str) -> str:
 def dockerfile_value(value: str) -> str:
     """A Dockerfile LABEL/ARG value: one line, double-quoted."""
     if "\n" in value or "\r" in value:
-        raise ExportError([f"a Dockerfile value cannot hold a line break: {value[:40]!r}"])
+        raise ExportError(f"a Dockerfile value cannot hold a line break: {value[:40]!r}")
     return json.dumps(value)
 
 
@@ -238,32 +236,26 @@ def write_tree(
         kept = kept.resolve()
         if folder == kept or folder in kept.parents:
             raise ExportError(
-                [
-                    f"--output: {folder} is the current directory, the plugin folder or a parent "
-                    "of one; an export replaces its folder whole: choose a new folder."
-                ]
+                f"--output: {folder} is the current directory, the plugin folder or a parent "
+                "of one; an export replaces its folder whole: choose a new folder."
             )
     mark = json.dumps(dict(stamp), sort_keys=True).encode("utf-8") + b"\n"
     if folder.exists() and (
         not folder.is_dir() or (any(folder.iterdir()) and not _holds(folder / STAMP, mark))
     ):
         raise ExportError(
-            [
-                f"--output: {folder} exists and is not an earlier export (no {STAMP} naming "
-                f"{stamp['plugin']} and {stamp['platform']}); choose an empty or new folder."
-            ]
+            f"--output: {folder} exists and is not an earlier export (no {STAMP} naming "
+            f"{stamp['plugin']} and {stamp['platform']}); choose an empty or new folder."
         )
     staging = folder.with_name(f".{folder.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     stamp_time = epoch()
     try:
-        for name in sorted(files):
+        for name, data in sorted({**files, STAMP: mark}.items()):
             path = staging.joinpath(*name.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(files[name])
-            os.chmod(path, mode_of(files[name]))
-        (staging / STAMP).write_bytes(mark)
-        os.chmod(staging / STAMP, FILE_MODE)
+            path.write_bytes(data)
+            os.chmod(path, mode_of(data))
         for directory, _, names in os.walk(staging, topdown=False):
             for entry in names:
                 os.utime(Path(directory, entry), (stamp_time, stamp_time))
@@ -290,11 +282,11 @@ def export(
     module = importlib.import_module(f"{__package__}.{name}")
     problems = lint_plugin(str(root))
     if problems:
-        raise ExportError(["the plugin does not validate (runtime validate):", *problems])
+        raise ExportError("the plugin does not validate (runtime validate):", *problems)
     plugin = load_plugin(root)
     files = module.build(plugin, settings_of(plugin, name, module))
     if module.MARKER not in files:
-        raise ExportError([f"exporters/{name}/: build() wrote no {module.MARKER}."])
+        raise ExportError(f"exporters/{name}/: build() wrote no {module.MARKER}.")
     folder = output or root / "dist" / "platforms" / name
     archive = folder.parent / f"{name}-{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(files)

@@ -32,7 +32,7 @@ def names(plugin: Plugin, action_id: str) -> Dict[str, str]:
 def program(plugin: Plugin) -> str:
     if not NAME.match(plugin.id):
         raise common.ExportError(
-            [f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."]
+            f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."
         )
     return f"{plugin.id}_analyzer.py"
 
@@ -46,7 +46,7 @@ def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
         kinds = {ITEM_TYPES.get(t) for t in kinds_of(field)}
         if len(kinds) != 1 or None in kinds:
             raise common.ExportError(
-                [f"{plugin.asset.schema_path}: {name}: no Cortex item type for {kinds_of(field)}."]
+                f"{plugin.asset.schema_path}: {name}: no Cortex item type for {kinds_of(field)}."
             )
         title, text = field.get("title", name), field.get("description", "")
         item: Dict[str, Any] = {
@@ -88,7 +88,7 @@ def columns(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> List[Li
     unknown = [c for c in settings.get("columns", []) if c not in event]
     if unknown:
         raise common.ExportError(
-            [f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."]
+            f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."
         )
     return [[name, str(event[name].get("title", name))] for name in settings.get("columns", [])]
 
@@ -148,7 +148,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     }
     flavours = [names(plugin, action_id)["name"] for action_id in plugin.actions]
     if len(set(flavours)) != len(flavours):
-        raise common.ExportError([f"{MANIFEST}: actions: two action titles give one flavour name."])
+        raise common.ExportError(f"{MANIFEST}: actions: two action titles give one flavour name.")
     for action_id in plugin.actions:
         known = names(plugin, action_id)
         files[f"{folder}/{known['name']}.json"] = common.dump_json(

@@ -53,16 +53,16 @@ def sentence(text: str, where: str) -> str:
     line = line[:-1] if line.endswith(".") else line
     line = line[:1].upper() + line[1:]
     if len(line) > 500:
-        raise ExportError([f"{where}: description: {len(line)} characters; InsightConnect: 500."])
+        raise ExportError(f"{where}: description: {len(line)} characters; InsightConnect: 500.")
     if "'" in line and '"' in line:  # EncodingValidator re-reads the spec's repr() as YAML
         problem = "holds both ' and \"; InsightConnect's validator cannot read it."
-        raise ExportError([f"{where}: description: {problem}"])
+        raise ExportError(f"{where}: description: {problem}")
     return ascii_only(line, where)
 
 
 def ascii_only(text: str, where: str) -> str:
     if not text.isascii():
-        raise ExportError([f"{where}: InsightConnect needs ASCII text; got {text!r}."])
+        raise ExportError(f"{where}: InsightConnect needs ASCII text; got {text!r}.")
     return text
 
 
@@ -82,10 +82,10 @@ def spec_field(schema: Mapping, name: str, here: str, types: Dict, secrets: Sequ
         spec_type = "credential_secret_key"
     elif kinds == ["object"] and prop.get("properties"):  # a custom type, named after it
         if name in RESERVED:
-            raise ExportError([f"{here}: an object cannot be a spec type named {name!r}."])
+            raise ExportError(f"{here}: an object cannot be a spec type named {name!r}.")
         spec_type, fields = name, spec_fields(prop, here, types)
         if types.setdefault(name, fields) != fields:
-            raise ExportError([f"{here}: two different objects named {name!r} (spec types)."])
+            raise ExportError(f"{here}: two different objects named {name!r} (spec types).")
     elif kinds == ["array"] and item:
         spec_type = "[]" + (SPEC_TYPES.get(item[0], "object") if len(item) == 1 else "object")
     else:
@@ -127,13 +127,13 @@ def spec_example(field: Dict[str, Any], prop: Mapping[str, Any], parent: Any, ty
 
 def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
     if not re.fullmatch(r"[a-z0-9_]+", plugin.id):
-        raise ExportError([f"{MANIFEST}: id: {plugin.id!r}; InsightConnect names are [a-z0-9_]."])
+        raise ExportError(f"{MANIFEST}: id: {plugin.id!r}; InsightConnect names are [a-z0-9_].")
     types: Dict[str, Dict[str, Any]] = {}
     credentials = [*plugin.asset.secrets, *settings.get("credentials", [])]
     unknown = sorted(set(credentials) - set(plugin.asset.schema.get("properties", {})))
     if unknown:
         raise ExportError(
-            [f"{MANIFEST}: platforms.insightconnect.credentials: no asset field {unknown}."]
+            f"{MANIFEST}: platforms.insightconnect.credentials: no asset field {unknown}."
         )
     connection = spec_fields(plugin.asset.schema, "asset", types, credentials)
     actions = {}
@@ -393,7 +393,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     ascii_only(files[MARKER].decode("utf-8"), MARKER)
     for path, data in common.plugin_code(plugin).items():
         if path.endswith("schema.py"):
-            raise ExportError([f"{path}: InsightConnect's tools take every schema.py as theirs."])
+            raise ExportError(f"{path}: InsightConnect's tools take every schema.py as theirs.")
         files[f"{pkg}/util/{path}"] = data
     files[f"{pkg}/util/plugin_data.py"] = common.plugin_data_module(plugin, "insightconnect")
     files.update(common.license_files(plugin))

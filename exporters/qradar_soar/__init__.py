@@ -67,7 +67,7 @@ def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
     names = [item.soar for item in found]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
-        raise ExportError([f"actions.{action_id}: inputs map to one SOAR field: {clashes}."])
+        raise ExportError(f"actions.{action_id}: inputs map to one SOAR field: {clashes}.")
     return found
 
 

@@ -121,7 +121,7 @@ def check_names(plugin: Plugin) -> None:
                     "the app's method (not an identifier, a Python keyword, or reserved)."
                 )
     if problems:
-        raise common.ExportError(problems)
+        raise common.ExportError(*problems)
 
 
 def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:

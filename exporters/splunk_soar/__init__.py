@@ -115,7 +115,7 @@ def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
         except mapping.MappingError as exc:
             problems.append(f"{action.input_schema_path}: {exc}")
     if problems:
-        raise common.ExportError(problems)
+        raise common.ExportError(*problems)
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:

@@ -84,7 +84,7 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
     for path, body in code.items():
         shipped = renamed.get(path, path)
         if shipped.rsplit("/", 1)[-1] in targets or (shipped != path and shipped in code):
-            raise common.ExportError([f"{path}: its file name would hide the action's override."])
+            raise common.ExportError(f"{path}: its file name would hide the action's override.")
         files[f"{CORE}/{shipped}"] = body
     files[f"{CORE}/{DATA}"] = common.dump_json(data)
     return files
