@@ -82,7 +82,6 @@ def read_file(plugin: Plugin, relative: str) -> bytes:
 
 
 def largest_icon(plugin: Plugin) -> str:
-    """The path of the largest PNG rendering in plugin.yaml ``icons``."""
     if not plugin.icons:
         raise ExportError(f"{MANIFEST}: icons: a PNG icon is needed for this platform.")
     return plugin.icons[max(plugin.icons)]

@@ -38,7 +38,6 @@ def program(plugin: Plugin) -> str:
 
 
 def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
-    """The asset's fields, in schema order, as Cortex configuration items."""
     schema = plugin.asset.schema
     required = set(schema.get("required", []))
     items = []

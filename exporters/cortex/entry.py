@@ -27,10 +27,6 @@ OUTCOMES = {
 }
 
 
-def dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=True)
-
-
 def proxy_secrets(value: Any) -> List[str]:
     """The password of a proxy URL, as written and decoded."""
     if not isinstance(value, str):
@@ -101,7 +97,7 @@ def http_failure(title: str, envelope: Mapping[str, Any]) -> str:
     ]
     status = f"HTTP {envelope.get('status_code')} {envelope.get('reason') or ''}".strip()
     detail = f": {'; '.join(details)}" if details else ""
-    return f"{title} answered {status}{detail}.\nEnvelope: {dump(dict(envelope))}"
+    return f"{title} answered {status}{detail}.\nEnvelope: {json.dumps(dict(envelope))}"
 
 
 def full_report(envelope: Dict[str, Any], count_by: str) -> Dict[str, Any]:
@@ -137,8 +133,6 @@ class PluginAnalyzer(Analyzer):
         if problem:
             self.error(problem)
 
-    # --- what leaves the program ----------------------------------------------------------------
-
     def scrubber(self) -> Scrubber:
         return Scrubber(getattr(self, "_input", {}), getattr(self, "phrases", DEFAULT_PHRASES))
 
@@ -161,15 +155,15 @@ class PluginAnalyzer(Analyzer):
         count = raw.get("events", 0)
         return {"taxonomies": [self.build_taxonomy("info", namespace, predicate, count)]}
 
-    # --- the job --------------------------------------------------------------------------------
-
     def action_id(self) -> str:
         named = self.get_param("config.action")
         if named is None and len(self.plugin.actions) == 1:
             return next(iter(self.plugin.actions))
         if named not in self.plugin.actions:
             known = ", ".join(sorted(self.plugin.actions))
-            self.error(f"config.action: {dump(named)} is not an action of this analyzer ({known}).")
+            self.error(
+                f"config.action: {json.dumps(named)} is not an action of this analyzer ({known})."
+            )
         return str(named)
 
     def asset(self) -> Dict[str, Any]:
@@ -229,7 +223,7 @@ class PluginAnalyzer(Analyzer):
         except RunError as exc:
             message = f"{exc}\n{OUTCOMES.get(exc.kind, '')}".rstrip()
             if exc.envelope is not None:
-                message += f"\nEnvelope (the events read so far): {dump(exc.envelope)}"
+                message += f"\nEnvelope (the events read so far): {json.dumps(exc.envelope)}"
             self.error(message)
         except Exception as exc:  # no traceback, and no value, reaches Cortex
             self.error(f"internal error in the plugin ({type(exc).__name__}).")

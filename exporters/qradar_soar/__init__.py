@@ -193,9 +193,7 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
         "as its envelope (status_code, reason, json_body, response_headers)."
     )
     plain = {
-        "title": plugin.title,
-        "version": plugin.version,
-        "license": plugin.license,
+        **{key: getattr(plugin, key) for key in ("title", "version", "license")},
         "author": plugin.publisher,
         "email": settings["author_email"],
         "url": plugin.homepage,
@@ -218,7 +216,6 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    """README.md in the form of IBM's app docs."""
     secrets = secret_names(plugin, settings)
     required = set(plugin.asset.schema.get("required", []))
     config = ""

@@ -184,7 +184,6 @@ def parameter_table(column: str, items: List[Dict[str, Any]], third: Callable) -
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder: str) -> bytes:
-    """<id>/README.md: loading the app, its parameters, its result and failures, release notes."""
     auth = api["authentication"]["parameters"]
     actions = ""
     for action in api["actions"]:

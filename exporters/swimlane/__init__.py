@@ -117,7 +117,6 @@ def fields(schema: Mapping[str, Any]) -> str:
 
 
 def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
-    """README.md and docs/: overview, configuration, one page per action, release notes."""
     actions = "\n".join(
         f"- [{a.title}](actions/{a.id}.md): {a.description}" for a in plugin.actions.values()
     )

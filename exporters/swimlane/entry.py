@@ -53,8 +53,7 @@ class RunnerOverride:
         asset = {name: value for name, value in self.asset.items() if name in fields}
         for name in fields:
             if name in inputs:
-                value = inputs.pop(name)
-                asset.setdefault(name, value)
+                asset.setdefault(name, inputs.pop(name))
         if self.http_proxy:
             asset["http_proxy"] = self.http_proxy
         asset = {name: value for name, value in asset.items() if value is not None}
