@@ -239,9 +239,11 @@ def write_tree(
                 "of one; an export replaces its folder whole: choose a new folder."
             )
     mark = json.dumps(dict(stamp), sort_keys=True).encode("utf-8") + b"\n"
-    if folder.exists() and (
-        not folder.is_dir() or (any(folder.iterdir()) and not _holds(folder / STAMP, mark))
-    ):
+    try:
+        earlier = (folder / STAMP).read_bytes() == mark
+    except OSError:
+        earlier = False
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not earlier)):
         raise ExportError(
             f"--output: {folder} exists and is not an earlier export (no {STAMP} naming "
             f"{stamp['plugin']} and {stamp['platform']}); choose an empty or new folder."
@@ -265,13 +267,6 @@ def write_tree(
         os.replace(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _holds(path: Path, data: bytes) -> bool:
-    try:
-        return path.is_file() and path.read_bytes() == data
-    except OSError:
-        return False
 
 
 def export(

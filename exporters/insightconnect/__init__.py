@@ -198,8 +198,7 @@ def history(plugin: Plugin) -> List[Tuple[str, str]]:
 
 
 # Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
-PRIMITIVES = {"boolean": "boolean", "integer": "integer", "float": "number", "string": "string"}
-PRIMITIVES["object"] = "object"
+PRIMITIVES = {**{spec: kind for kind, spec in SPEC_TYPES.items()}, "object": "object"}
 RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
 
 

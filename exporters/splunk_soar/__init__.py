@@ -48,12 +48,9 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         for system, machine in ENVIRONMENTS
     ]
     strings = {
+        **{key: getattr(plugin, key) for key in ("version", "description", "license", "publisher")},
         "name": plugin.id,
-        "version": plugin.version,
-        "description": plugin.description,
-        "license": plugin.license,
         "python": settings["python"],
-        "publisher": plugin.publisher,
         "index": INDEX,
     }
     return common.render(

@@ -27,10 +27,7 @@ def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
     return {
         "schema": "connector/1",
         "name": plugin.id,
-        "title": plugin.title,
-        "description": plugin.description,
-        "version": plugin.version,
-        "vendor": plugin.vendor,
+        **{key: getattr(plugin, key) for key in ("title", "description", "version", "vendor")},
         "author": plugin.publisher,
         "product": plugin.title,
         "logo": "image/logo.png",
