@@ -312,8 +312,7 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
     try:
         folder, archive, count = export(args.platform, root, output)
     except ExportError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
+        print(*exc.lines, sep="\n", file=sys.stderr)
         return 1
     title = importlib.import_module(f"{__package__}.{args.platform}").TITLE
     print(folder, archive, sep="\n")

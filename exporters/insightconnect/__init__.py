@@ -377,12 +377,10 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             "name": name,
             "name_literal": py_string(name),
             "action_description": py_string(action["description"]),
-            **{f"{part}_constants": _constants(action[part]) for part in ("input", "output")},
-            **{
-                f"{part}_schema": json.dumps(schema_of(action[part], types), indent=2)
-                for part in ("input", "output")
-            },
         }
+        for part in ("input", "output"):
+            names[f"{part}_constants"] = _constants(action[part])
+            names[f"{part}_schema"] = json.dumps(schema_of(action[part], types), indent=2)
         text[f"{folder}/__init__.py"] = f"{GENERATED}from .action import {name}\n"
         text[f"{folder}/action.py"] = fill(HERE / "action.py.tmpl", **names)
         text[f"{folder}/schema.py"] = fill(HERE / "schema.py.tmpl", **names)

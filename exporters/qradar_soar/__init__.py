@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, List, Tuple
 
 from exporters import common
 from exporters.common import ExportError, dump_json, fill, py_string
@@ -44,17 +44,8 @@ def secret_names(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     return {name: chosen.get(name, name.upper()) for name in plugin.asset.secrets}
 
 
-class Input(NamedTuple):
-    """One function input: its SOAR field name, our flat field, SOAR's input type, its tooltip."""
-
-    soar: str
-    field: Field
-    input_type: str
-    tooltip: str
-
-
-def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
-    """The action's inputs flattened (exporters.flat) as function fields ``<id>_<snake_name>``."""
+def inputs_of(plugin: Plugin, action_id: str) -> List[Tuple[str, Field, str, str]]:
+    """Each flat input (exporters.flat): (SOAR field ``<id>_<snake>``, it, input type, tooltip)."""
     found = []
     for field in input_fields(plugin.actions[action_id].input_schema):
         snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field.name).lower()
@@ -63,8 +54,8 @@ def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
         input_type = "select" if field.schema.get("enum") else (kinds or ["text"])[0]
         tooltip = field.schema.get("description") or field.schema.get("title") or field.name
         tooltip += " Comma-separated." if "array" in types else ""
-        found.append(Input(f"{plugin.id}_{snake}".lower(), field, input_type, tooltip))
-    names = [item.soar for item in found]
+        found.append((f"{plugin.id}_{snake}".lower(), field, input_type, tooltip))
+    names = [soar for soar, *_ in found]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
         raise ExportError(f"actions.{action_id}: inputs map to one SOAR field: {clashes}.")
@@ -81,32 +72,32 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
     for action_id, action in plugin.actions.items():
         name = function_name(plugin, action_id)
         items = inputs_of(plugin, action_id)
-        for item in items:
+        for soar, field, input_type, tooltip in items:
             index = len(fields) + 1
-            labels = [v for v in item.field.schema.get("enum", []) if v is not None]
-            examples = item.field.schema.get("examples") or []
+            labels = [v for v in field.schema.get("enum", []) if v is not None]
+            examples = field.schema.get("examples") or []
             fields.append(
                 {
                     **field_t,
                     "id": index,
-                    "name": item.soar,
-                    "text": item.field.schema.get("title") or item.field.name,
-                    "tooltip": item.tooltip,
+                    "name": soar,
+                    "text": field.schema.get("title") or field.name,
+                    "tooltip": tooltip,
                     "placeholder": str(examples[0]) if examples else "",
-                    "input_type": item.input_type,
-                    "required": "always" if item.field.required else "false",
-                    "blank_option": not item.field.required,
-                    "uuid": stable_uuid(plugin, f"field/{item.soar}"),
+                    "input_type": input_type,
+                    "required": "always" if field.required else "false",
+                    "blank_option": not field.required,
+                    "uuid": stable_uuid(plugin, f"field/{soar}"),
                     "values": [
                         {
                             **value_t,
                             "value": 1000 * index + position,
                             "label": str(label),
-                            "uuid": stable_uuid(plugin, f"field/{item.soar}/{label}"),
+                            "uuid": stable_uuid(plugin, f"field/{soar}/{label}"),
                         }
                         for position, label in enumerate(labels)
                     ],
-                    "export_key": f"__function/{item.soar}",
+                    "export_key": f"__function/{soar}",
                 }
             )
         functions.append(
@@ -120,8 +111,8 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
                 "export_key": name,
                 "uuid": stable_uuid(plugin, f"function/{name}"),
                 "view_items": [
-                    {**view_t, "content": stable_uuid(plugin, f"field/{item.soar}")}
-                    for item in items
+                    {**view_t, "content": stable_uuid(plugin, f"field/{soar}")}
+                    for soar, *_ in items
                 ],
             }
         )
@@ -142,9 +133,9 @@ def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
     """The $names of function.py.tmpl and README-function.md.tmpl."""
     action, function = plugin.actions[action_id], function_name(plugin, action_id)
     rows = ""
-    for item in inputs_of(plugin, action_id):
-        group = "None" if item.field.group is None else py_string(item.field.group)
-        rows += f"    {py_string(item.soar)}: ({group}, {py_string(item.field.name)}),\n"
+    for soar, field, *_ in inputs_of(plugin, action_id):
+        group = "None" if field.group is None else py_string(field.group)
+        rows += f"    {py_string(soar)}: ({group}, {py_string(field.name)}),\n"
     return {
         "title": plugin.title,
         "version": plugin.version,
@@ -234,13 +225,11 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     functions = ""
     for action_id in plugin.actions:
         inputs = ""
-        for item in inputs_of(plugin, action_id):
-            example = json.dumps((item.field.schema.get("examples") or [""])[0]).strip('"')
-            tooltip = " ".join(item.tooltip.split()).replace("|", "/")
-            need = "Yes" if item.field.required else "No"
-            inputs += (
-                f"| `{item.soar}` | `{item.input_type}` | {need} | `{example}` | {tooltip} |\n"
-            )
+        for soar, field, input_type, tooltip in inputs_of(plugin, action_id):
+            example = json.dumps((field.schema.get("examples") or [""])[0]).strip('"')
+            tooltip = " ".join(tooltip.split()).replace("|", "/")
+            need = "Yes" if field.required else "No"
+            inputs += f"| `{soar}` | `{input_type}` | {need} | `{example}` | {tooltip} |\n"
         results = json.dumps(payload_example(plugin, action_id), indent=2)[:1500]
         values = {**action_values(plugin, action_id), "inputs": inputs, "results": results}
         functions += fill(HERE / "README-function.md.tmpl", **values)

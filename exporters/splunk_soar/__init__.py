@@ -24,12 +24,7 @@ SHIPPED = {  # exported as: source
 LOCK = HERE / "uv.lock"  # `uv lock` of an export: see the module docstring
 INDEX = "https://pypi.org/simple"  # the lock's one source, as `soarapps init --uv-index` sets it
 TEST_PIN = "pytest==9.0.3"  # the dev group: what tests/test_app.py runs with
-ENVIRONMENTS = [
-    ("linux", "x86_64"),
-    ("linux", "aarch64"),
-    ("darwin", "x86_64"),
-    ("darwin", "arm64"),
-]
+MACHINES = [("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64")]
 
 
 def dependencies(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
@@ -45,7 +40,7 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     markers = [
         f"sys_platform == '{system}' and platform_machine == '{machine}' and "
         f"python_version == '{version}'"
-        for system, machine in ENVIRONMENTS
+        for system, machine in MACHINES
     ]
     strings = {
         **{key: getattr(plugin, key) for key in ("version", "description", "license", "publisher")},
