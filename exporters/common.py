@@ -50,8 +50,7 @@ class ExportError(Exception):
 
 
 def platforms() -> List[str]:
-    folder = Path(__file__).resolve().parent
-    return sorted(info.name for info in pkgutil.iter_modules([str(folder)]) if info.ispkg)
+    return sorted(i.name for i in pkgutil.iter_modules([os.path.dirname(__file__)]) if i.ispkg)
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:

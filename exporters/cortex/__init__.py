@@ -96,14 +96,13 @@ def long_html(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> bytes
     """Text HTML-escaped in ``ng-non-bindable`` elements: AngularJS does not evaluate it there."""
     esc = html.escape
     cols = columns(plugin, settings, action_id)
-    text = common.fill(
+    return common.fill(
         HERE / "long.html.tmpl",
         title=esc(f"{plugin.title}: {plugin.actions[action_id].title}"),
         count_by=esc(str(settings.get("count_by", "eventType"))),
         heads="".join(f"<th ng-non-bindable>{esc(head)}</th>" for _, head in cols),
         cells="".join("<td>{{event[" + esc(json.dumps(name)) + "]}}</td>" for name, _ in cols),
-    )
-    return text.encode("utf-8")
+    ).encode("utf-8")
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:

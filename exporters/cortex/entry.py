@@ -217,7 +217,6 @@ class PluginAnalyzer(Analyzer):
         if self.data_type not in self.settings.get("dataTypeList", ["other"]):
             self.notSupported()
         action_id = self.action_id()
-        title = self.plugin.title
         try:
             envelope = run_action(self.plugin, action_id, self.asset(), self.inputs(action_id))
         except RunError as exc:
@@ -231,7 +230,7 @@ class PluginAnalyzer(Analyzer):
         if isinstance(status, int) and 200 <= status < 300:
             self.report(full_report(envelope, str(self.settings.get("count_by", "eventType"))))
         else:
-            self.error(http_failure(title, envelope))
+            self.error(http_failure(self.plugin.title, envelope))
 
 
 def main() -> None:
@@ -241,8 +240,7 @@ def main() -> None:
         plugin, problem = load_plugin(HERE), None
     except ManifestError as exc:
         plugin, problem = None, "invalid plugin: " + " ".join(exc.problems)
-    analyzer = PluginAnalyzer(plugin, problem)
-    analyzer.run()
+    PluginAnalyzer(plugin, problem).run()
 
 
 if __name__ == "__main__":

@@ -243,10 +243,9 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
 
 def payload_example(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     """The results payload resilient-circuits builds (version 2.0) around the output example."""
-    examples = plugin.actions[action_id].output_schema.get("examples") or [{}]
     return {
         **json.loads((HERE / "output_json_example.json.tmpl").read_bytes()),
-        "content": examples[0],
+        "content": (plugin.actions[action_id].output_schema.get("examples") or [{}])[0],
     }
 
 

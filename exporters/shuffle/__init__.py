@@ -139,13 +139,12 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         }
         for action_id, action in plugin.actions.items()
     ]
-    contact = {"name": plugin.publisher, "url": plugin.homepage}
     icon = base64.b64encode(common.read_file(plugin, common.largest_icon(plugin))).decode("ascii")
     return {
         "app_version": plugin.version,
         "name": plugin.title,
         "description": plugin.description,
-        "contact_info": contact,
+        "contact_info": {"name": plugin.publisher, "url": plugin.homepage},
         "tags": list(settings.get("tags", [])),
         "categories": list(settings.get("categories", [])),
         # required: true makes Shuffle prepend these to every action's parameters.
@@ -187,10 +186,9 @@ def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder
     auth = api["authentication"]["parameters"]
     actions = ""
     for action in api["actions"]:
-        options = parameter_table("options", action["parameters"], option_labels)
         actions += f"\n## Action `{action['name']}`\n\n{common.cell(action['description'])}\n\n"
         actions += "Every value is a string; an empty one is not set.\n\n"
-        actions += options + "\n"
+        actions += parameter_table("options", action["parameters"], option_labels) + "\n"
     return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,
