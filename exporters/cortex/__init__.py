@@ -109,9 +109,8 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     items = []
     for i in configuration_items(plugin):
         name = f"`{i['name']}`{' (secret)' if i.get('secret') else ''}"
-        items.append(
-            [name, i["type"], "yes" if i["required"] else "no", json.dumps(i.get("defaultValue"))]
-        )
+        need = "yes" if i["required"] else "no"
+        items.append([name, i["type"], need, json.dumps(i.get("defaultValue"))])
     return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,

@@ -27,10 +27,8 @@ OUTCOMES = {
 }
 
 
-def proxy_secrets(value: Any) -> List[str]:
+def proxy_secrets(value: str) -> List[str]:
     """The password of a proxy URL, as written and decoded."""
-    if not isinstance(value, str):
-        return []
     try:
         password = urlsplit(value.strip()).password
     except ValueError:

@@ -203,7 +203,6 @@ RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
 
 
 def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], List[str]]:
-    """The properties (and sorted required names) of one spec section."""
     properties = {}
     for order, (key, field) in enumerate(section.items(), 1):
         kind = field["type"]
@@ -297,7 +296,6 @@ LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "refe
 
 
 def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
-    """help.md in the layout the validators check, from the spec and the release notes."""
     actions = "".join(
         f"#### {action['title']}\n\n{action['description']}\n\n##### Input\n\n"
         + _documented(action["input"], INPUT_COLUMNS, "input")

@@ -130,17 +130,13 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
 
 
 def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
-    """The $names of function.py.tmpl and README-function.md.tmpl."""
+    """The $names of function.py.tmpl (with plugin_values) and README-function.md.tmpl."""
     action, function = plugin.actions[action_id], function_name(plugin, action_id)
     rows = ""
     for soar, field, *_ in inputs_of(plugin, action_id):
         group = "None" if field.group is None else py_string(field.group)
         rows += f"    {py_string(soar)}: ({group}, {py_string(field.name)}),\n"
     return {
-        "title": plugin.title,
-        "version": plugin.version,
-        "package": package_name(plugin),
-        "package_literal": py_string(package_name(plugin)),
         "function": function,
         "function_literal": py_string(function),
         "action_literal": py_string(action_id),
@@ -278,7 +274,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     }
     for action_id in plugin.actions:
         name = function_name(plugin, action_id)
-        function = fill(HERE / "function.py.tmpl", **action_values(plugin, action_id))
+        function = fill(HERE / "function.py.tmpl", **values, **action_values(plugin, action_id))
         files[f"{top}/components/funct_{name}.py"] = function.encode("utf-8")
         samples = f"{package}/payload_samples/{name}"
         files[f"{samples}/output_json_example.json"] = dump_json(payload_example(plugin, action_id))

@@ -101,11 +101,8 @@ def field_table(schema: Mapping[str, Any], prefix: str = "") -> List[str]:
             kind = f"array of {sub.get('items', {}).get('type', 'any')}"
         default = common.cell(sub["default"]) if "default" in sub else ""
         text = common.cell(sub.get("description", sub.get("title", "")))
-        rows.append(
-            common.row(
-                [f"`{prefix}{name}`", kind, "yes" if name in required else "", default, text]
-            )
-        )
+        need = "yes" if name in required else ""
+        rows.append(common.row([f"`{prefix}{name}`", kind, need, default, text]))
     return rows
 
 
