@@ -4,8 +4,6 @@
 ``platforms.<platform>``; ``entry.py`` ships in the package and runs our actions.
 """
 
-from __future__ import annotations
-
 import argparse
 import difflib
 import importlib

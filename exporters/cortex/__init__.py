@@ -3,8 +3,6 @@ the plugin core) and TheHive's report templates. <Name> is the plugin's title an
 action's title, each as one CamelCase word.
 """
 
-from __future__ import annotations
-
 import html
 import json
 import re

@@ -4,9 +4,8 @@ it): one cortexutils job in, one answer out: ``report()`` for a 2xx answer, else
 Every secret value is scrubbed from anything written.
 """
 
-from __future__ import annotations
-
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple
 from urllib.parse import unquote, urlsplit
@@ -103,11 +102,8 @@ def full_report(envelope: Dict[str, Any], count_by: str) -> Dict[str, Any]:
     body = envelope.get("json_body")
     data = body.get("data") if isinstance(body, Mapping) else None
     events = data if isinstance(data, list) else []
-    counts: Dict[str, int] = {}
-    for event in events:
-        value = event.get(count_by) if isinstance(event, Mapping) else None
-        kind = "(none)" if value is None else str(value)
-        counts[kind] = counts.get(kind, 0) + 1
+    values = [event.get(count_by) if isinstance(event, Mapping) else None for event in events]
+    counts = Counter("(none)" if value is None else str(value) for value in values)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return {
         "envelope": envelope,

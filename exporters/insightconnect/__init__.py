@@ -3,8 +3,6 @@ plugin.spec.yaml written in the Rapid7 validators' rules; our code (and entry.py
 sits in ``icon_<id>/util/``, where setup.py's find_packages() installs it.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import re

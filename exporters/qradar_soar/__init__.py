@@ -3,8 +3,6 @@
 plugin in ``plugin/``; ``resilient-sdk codegen --reload`` adds the rest and overwrites nothing.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import uuid

@@ -4,8 +4,6 @@ an action become ``options``, the preselected one first. The authentication dial
 options and refuses empty fields: optional ones are prefilled (default, else the not-set value).
 """
 
-from __future__ import annotations
-
 import base64
 import keyword
 import re

@@ -3,8 +3,6 @@ Its packager ships only ``.py`` files, so the manifest and schemas travel as ``s
 ``uv.lock`` beside this file is ``uv lock`` of an export (``make platforms`` checks it is current).
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Dict, List
 

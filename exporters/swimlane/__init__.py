@@ -3,8 +3,6 @@ script globs for ``<action>.py`` and falls back silently when several match: plu
 would match ships as ``<name>_action.py`` (its class reference adjusted in ``plugin_data.json``).
 """
 
-from __future__ import annotations
-
 import json
 import re
 from pathlib import Path

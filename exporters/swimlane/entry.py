@@ -3,8 +3,6 @@ calls ``RunnerOverride(asset, asset_schema, http_proxy).run(inputs, action_schem
 the declarative Runner does: ``::set-error <JSON>`` on stderr, exit 1.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path

@@ -2,8 +2,6 @@
 per property, ``$ref`` inlined, ``allOf`` then/else merged, an ``enum`` in the description.
 """
 
-from __future__ import annotations
-
 from typing import Any, Dict, List, Mapping, Optional
 
 from exporters.flat import branch_properties, kinds_of, resolve
