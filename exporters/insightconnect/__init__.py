@@ -47,8 +47,7 @@ def title_case(text: str) -> str:
 
 def sentence(text: str, where: str) -> str:
     """One line, acronyms in capitals, a capital first, no final period, ASCII, <= 500 chars."""
-    line = acronyms(" ".join(text.split()))
-    line = line[:-1] if line.endswith(".") else line
+    line = acronyms(" ".join(text.split())).removesuffix(".")
     line = line[:1].upper() + line[1:]
     if len(line) > 500:
         raise ExportError(f"{where}: description: {len(line)} characters; InsightConnect: 500.")

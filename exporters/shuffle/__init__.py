@@ -168,15 +168,10 @@ def option_labels(item: Dict[str, Any]) -> str:
 
 
 def parameter_table(column: str, items: List[Dict[str, Any]], third: Callable) -> str:
-    rows = [
-        [
-            f"`{i['name']}`",
-            "yes" if i["required"] else "no",
-            common.cell(third(i)),
-            common.cell(i["description"]),
-        ]
-        for i in items
-    ]
+    rows = []
+    for i in items:
+        need = "yes" if i["required"] else "no"
+        rows.append([f"`{i['name']}`", need, common.cell(third(i)), common.cell(i["description"])])
     return common.table(["parameter", "required", column, "description"], rows)
 
 

@@ -34,10 +34,9 @@ def toml_list(values: List[str]) -> str:
 
 
 def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    version = mapping.python_version(settings["python"])
     markers = [
         f"sys_platform == '{system}' and platform_machine == '{machine}' and "
-        f"python_version == '{version}'"
+        f"python_version == '{mapping.python_version(settings['python'])}'"
         for system, machine in MACHINES
     ]
     strings = {
