@@ -4,8 +4,6 @@
 ``platforms.<platform>``; ``entry.py`` ships in the package and runs our actions.
 """
 
-from __future__ import annotations
-
 import argparse
 import difflib
 import importlib
@@ -44,14 +42,13 @@ STAMP = ".runtime-export.json"
 class ExportError(Exception):
     """The export cannot be made: every reason, one line each."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, *lines: str) -> None:
         self.lines = list(lines)
         super().__init__("\n".join(self.lines))
 
 
 def platforms() -> List[str]:
-    folder = Path(__file__).resolve().parent
-    return sorted(info.name for info in pkgutil.iter_modules([str(folder)]) if info.ispkg)
+    return sorted(i.name for i in pkgutil.iter_modules([os.path.dirname(__file__)]) if i.ispkg)
 
 
 def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]:
@@ -63,12 +60,12 @@ def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]
         errors = sorted(validator_for(schema).iter_errors(settings), key=lambda e: list(e.path))
         if errors:
             raise ExportError(
-                [
+                *(
                     f"{MANIFEST}: platforms.{name}"
                     + "".join(f".{part}" for part in error.absolute_path)
                     + f": {error.message}"
                     for error in errors
-                ]
+                )
             )
     return settings
 
@@ -78,15 +75,12 @@ def read_file(plugin: Plugin, relative: str) -> bytes:
         return (plugin.root / relative).read_bytes()
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
-        raise ExportError(
-            [f"{relative}: cannot be read ({reason}); the export needs it."]
-        ) from None
+        raise ExportError(f"{relative}: cannot be read ({reason}); the export needs it.") from None
 
 
 def largest_icon(plugin: Plugin) -> str:
-    """The path of the largest PNG rendering in plugin.yaml ``icons``."""
     if not plugin.icons:
-        raise ExportError([f"{MANIFEST}: icons: a PNG icon is needed for this platform."])
+        raise ExportError(f"{MANIFEST}: icons: a PNG icon is needed for this platform.")
     return plugin.icons[max(plugin.icons)]
 
 
@@ -97,7 +91,7 @@ def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
     try:
         return read_entries(plugin.root, (), sorted(packages))
     except PackageError as exc:
-        raise ExportError(exc.lines) from None
+        raise ExportError(*exc.lines) from None
 
 
 def plugin_core(plugin: Plugin) -> Dict[str, bytes]:
@@ -116,7 +110,7 @@ def plugin_data(plugin: Plugin) -> Dict[str, Any]:
     except (TypeError, ValueError):
         exact = False
     if not exact:
-        raise ExportError([f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys)."])
+        raise ExportError(f"{MANIFEST}: holds values JSON cannot carry (dates, non-string keys).")
     return {"manifest": manifest, "documents": dict(sorted(documents.items()))}
 
 
@@ -139,14 +133,16 @@ def license_files(plugin: Plugin) -> Dict[str, bytes]:
     return {name: read_file(plugin, name) for name in ("LICENSE", "NOTICE")}
 
 
+def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
+    """CHANGELOG.md's (version, section) pairs, newest first, from this version's down."""
+    parts = re.split(r"^## +(\S+)[^\n]*\n", read_file(plugin, "CHANGELOG.md").decode(), flags=re.M)
+    if plugin.version not in parts[1::2]:
+        raise ExportError(f"CHANGELOG.md: no section '## {plugin.version}' for this version.")
+    return list(zip(parts[1::2], parts[2::2]))[parts[1::2].index(plugin.version) :]
+
+
 def release_notes(plugin: Plugin) -> str:
-    """The CHANGELOG.md section of this version (its lines after the ``## <version>`` heading)."""
-    text = read_file(plugin, "CHANGELOG.md").decode("utf-8")
-    parts = re.split(r"^## +(\S+)[^\n]*\n", text, flags=re.M)
-    notes = dict(zip(parts[1::2], parts[2::2]))
-    if plugin.version not in notes:
-        raise ExportError([f"CHANGELOG.md: no section '## {plugin.version}' for this version."])
-    return notes[plugin.version].strip() + "\n"
+    return changelog(plugin)[0][1].strip() + "\n"
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
@@ -163,15 +159,9 @@ def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
 
 def dump_yaml(value: Any) -> bytes:
     """Block style, keys in the order given, the pure-Python dumper, no line folding."""
-    text = yaml.dump(
-        value,
-        Dumper=yaml.SafeDumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=float("inf"),
-    )
-    return text.encode("utf-8")
+    return yaml.safe_dump(
+        value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=float("inf")
+    ).encode("utf-8")
 
 
 def dump_json(value: Any) -> bytes:
@@ -229,7 +219,7 @@ def py_string(value: str) -> str:
 def dockerfile_value(value: str) -> str:
     """A Dockerfile LABEL/ARG value: one line, double-quoted."""
     if "\n" in value or "\r" in value:
-        raise ExportError([f"a Dockerfile value cannot hold a line break: {value[:40]!r}"])
+        raise ExportError(f"a Dockerfile value cannot hold a line break: {value[:40]!r}")
     return json.dumps(value)
 
 
@@ -242,32 +232,28 @@ def write_tree(
         kept = kept.resolve()
         if folder == kept or folder in kept.parents:
             raise ExportError(
-                [
-                    f"--output: {folder} is the current directory, the plugin folder or a parent "
-                    "of one; an export replaces its folder whole: choose a new folder."
-                ]
+                f"--output: {folder} is the current directory, the plugin folder or a parent "
+                "of one; an export replaces its folder whole: choose a new folder."
             )
     mark = json.dumps(dict(stamp), sort_keys=True).encode("utf-8") + b"\n"
-    if folder.exists() and (
-        not folder.is_dir() or (any(folder.iterdir()) and not _holds(folder / STAMP, mark))
-    ):
+    try:
+        earlier = (folder / STAMP).read_bytes() == mark
+    except OSError:
+        earlier = False
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not earlier)):
         raise ExportError(
-            [
-                f"--output: {folder} exists and is not an earlier export (no {STAMP} naming "
-                f"{stamp['plugin']} and {stamp['platform']}); choose an empty or new folder."
-            ]
+            f"--output: {folder} exists and is not an earlier export (no {STAMP} naming "
+            f"{stamp['plugin']} and {stamp['platform']}); choose an empty or new folder."
         )
     staging = folder.with_name(f".{folder.name}.export-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     stamp_time = epoch()
     try:
-        for name in sorted(files):
+        for name, data in sorted({**files, STAMP: mark}.items()):
             path = staging.joinpath(*name.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(files[name])
-            os.chmod(path, mode_of(files[name]))
-        (staging / STAMP).write_bytes(mark)
-        os.chmod(staging / STAMP, FILE_MODE)
+            path.write_bytes(data)
+            os.chmod(path, mode_of(data))
         for directory, _, names in os.walk(staging, topdown=False):
             for entry in names:
                 os.utime(Path(directory, entry), (stamp_time, stamp_time))
@@ -280,13 +266,6 @@ def write_tree(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _holds(path: Path, data: bytes) -> bool:
-    try:
-        return path.is_file() and path.read_bytes() == data
-    except OSError:
-        return False
-
-
 def export(
     name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None
 ) -> Tuple[Path, Path, int]:
@@ -294,11 +273,11 @@ def export(
     module = importlib.import_module(f"{__package__}.{name}")
     problems = lint_plugin(str(root))
     if problems:
-        raise ExportError(["the plugin does not validate (runtime validate):", *problems])
+        raise ExportError("the plugin does not validate (runtime validate):", *problems)
     plugin = load_plugin(root)
     files = module.build(plugin, settings_of(plugin, name, module))
     if module.MARKER not in files:
-        raise ExportError([f"exporters/{name}/: build() wrote no {module.MARKER}."])
+        raise ExportError(f"exporters/{name}/: build() wrote no {module.MARKER}.")
     folder = output or root / "dist" / "platforms" / name
     archive = folder.parent / f"{name}-{plugin.id}-{plugin.version}.zip"
     data = zip_bytes(files)
@@ -330,12 +309,10 @@ def cmd_export(args: argparse.Namespace, secrets: List[str]) -> int:
     try:
         folder, archive, count = export(args.platform, root, output)
     except ExportError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
+        print(*exc.lines, sep="\n", file=sys.stderr)
         return 1
     title = importlib.import_module(f"{__package__}.{args.platform}").TITLE
-    print(folder)
-    print(archive)
+    print(folder, archive, sep="\n")
     print(
         f"{title}: {count} files in {folder}, archive {archive.name} "
         f"({time.monotonic() - started:.1f} s).",

@@ -3,8 +3,6 @@ Shuffle entry points; imports nothing of ours). An object-valued input gives one
 property (required when both are); two fields of one name clash; ``nest`` undoes it.
 """
 
-from __future__ import annotations
-
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 

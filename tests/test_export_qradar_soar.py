@@ -93,8 +93,13 @@ def test_export_res_fields_come_from_the_schemas() -> None:
 
 def test_function_table_maps_back_to_our_inputs() -> None:
     plugin = load_plugin()
+    settings = settings_of(plugin, "qradar_soar", qradar_soar)
     values = qradar_soar.action_values(plugin, "get_threat_events")
-    source = fill(qradar_soar.HERE / "function.py.tmpl", **values)
+    source = fill(
+        qradar_soar.HERE / "function.py.tmpl",
+        **qradar_soar.plugin_values(plugin, settings),
+        **values,
+    )
     tree = ast.parse(source)
     (table,) = [
         node.value

@@ -3,8 +3,6 @@ the plugin core) and TheHive's report templates. <Name> is the plugin's title an
 action's title, each as one CamelCase word.
 """
 
-from __future__ import annotations
-
 import html
 import json
 import re
@@ -32,13 +30,12 @@ def names(plugin: Plugin, action_id: str) -> Dict[str, str]:
 def program(plugin: Plugin) -> str:
     if not NAME.match(plugin.id):
         raise common.ExportError(
-            [f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."]
+            f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."
         )
     return f"{plugin.id}_analyzer.py"
 
 
 def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
-    """The asset's fields, in schema order, as Cortex configuration items."""
     schema = plugin.asset.schema
     required = set(schema.get("required", []))
     items = []
@@ -46,7 +43,7 @@ def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
         kinds = {ITEM_TYPES.get(t) for t in kinds_of(field)}
         if len(kinds) != 1 or None in kinds:
             raise common.ExportError(
-                [f"{plugin.asset.schema_path}: {name}: no Cortex item type for {kinds_of(field)}."]
+                f"{plugin.asset.schema_path}: {name}: no Cortex item type for {kinds_of(field)}."
             )
         title, text = field.get("title", name), field.get("description", "")
         item: Dict[str, Any] = {
@@ -88,7 +85,7 @@ def columns(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> List[Li
     unknown = [c for c in settings.get("columns", []) if c not in event]
     if unknown:
         raise common.ExportError(
-            [f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."]
+            f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."
         )
     return [[name, str(event[name].get("title", name))] for name in settings.get("columns", [])]
 
@@ -97,23 +94,21 @@ def long_html(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> bytes
     """Text HTML-escaped in ``ng-non-bindable`` elements: AngularJS does not evaluate it there."""
     esc = html.escape
     cols = columns(plugin, settings, action_id)
-    text = common.fill(
+    return common.fill(
         HERE / "long.html.tmpl",
         title=esc(f"{plugin.title}: {plugin.actions[action_id].title}"),
         count_by=esc(str(settings.get("count_by", "eventType"))),
         heads="".join(f"<th ng-non-bindable>{esc(head)}</th>" for _, head in cols),
         cells="".join("<td>{{event[" + esc(json.dumps(name)) + "]}}</td>" for name, _ in cols),
-    )
-    return text.encode("utf-8")
+    ).encode("utf-8")
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     items = []
     for i in configuration_items(plugin):
         name = f"`{i['name']}`{' (secret)' if i.get('secret') else ''}"
-        items.append(
-            [name, i["type"], "yes" if i["required"] else "no", json.dumps(i.get("defaultValue"))]
-        )
+        need = "yes" if i["required"] else "no"
+        items.append([name, i["type"], need, json.dumps(i.get("defaultValue"))])
     return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,
@@ -148,7 +143,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     }
     flavours = [names(plugin, action_id)["name"] for action_id in plugin.actions]
     if len(set(flavours)) != len(flavours):
-        raise common.ExportError([f"{MANIFEST}: actions: two action titles give one flavour name."])
+        raise common.ExportError(f"{MANIFEST}: actions: two action titles give one flavour name.")
     for action_id in plugin.actions:
         known = names(plugin, action_id)
         files[f"{folder}/{known['name']}.json"] = common.dump_json(

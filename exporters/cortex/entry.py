@@ -4,9 +4,8 @@ it): one cortexutils job in, one answer out: ``report()`` for a 2xx answer, else
 Every secret value is scrubbed from anything written.
 """
 
-from __future__ import annotations
-
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple
 from urllib.parse import unquote, urlsplit
@@ -27,14 +26,8 @@ OUTCOMES = {
 }
 
 
-def dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=True)
-
-
-def proxy_secrets(value: Any) -> List[str]:
+def proxy_secrets(value: str) -> List[str]:
     """The password of a proxy URL, as written and decoded."""
-    if not isinstance(value, str):
-        return []
     try:
         password = urlsplit(value.strip()).password
     except ValueError:
@@ -101,7 +94,7 @@ def http_failure(title: str, envelope: Mapping[str, Any]) -> str:
     ]
     status = f"HTTP {envelope.get('status_code')} {envelope.get('reason') or ''}".strip()
     detail = f": {'; '.join(details)}" if details else ""
-    return f"{title} answered {status}{detail}.\nEnvelope: {dump(dict(envelope))}"
+    return f"{title} answered {status}{detail}.\nEnvelope: {json.dumps(dict(envelope))}"
 
 
 def full_report(envelope: Dict[str, Any], count_by: str) -> Dict[str, Any]:
@@ -109,11 +102,8 @@ def full_report(envelope: Dict[str, Any], count_by: str) -> Dict[str, Any]:
     body = envelope.get("json_body")
     data = body.get("data") if isinstance(body, Mapping) else None
     events = data if isinstance(data, list) else []
-    counts: Dict[str, int] = {}
-    for event in events:
-        value = event.get(count_by) if isinstance(event, Mapping) else None
-        kind = "(none)" if value is None else str(value)
-        counts[kind] = counts.get(kind, 0) + 1
+    values = [event.get(count_by) if isinstance(event, Mapping) else None for event in events]
+    counts = Counter("(none)" if value is None else str(value) for value in values)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return {
         "envelope": envelope,
@@ -137,8 +127,6 @@ class PluginAnalyzer(Analyzer):
         if problem:
             self.error(problem)
 
-    # --- what leaves the program ----------------------------------------------------------------
-
     def scrubber(self) -> Scrubber:
         return Scrubber(getattr(self, "_input", {}), getattr(self, "phrases", DEFAULT_PHRASES))
 
@@ -161,15 +149,15 @@ class PluginAnalyzer(Analyzer):
         count = raw.get("events", 0)
         return {"taxonomies": [self.build_taxonomy("info", namespace, predicate, count)]}
 
-    # --- the job --------------------------------------------------------------------------------
-
     def action_id(self) -> str:
         named = self.get_param("config.action")
         if named is None and len(self.plugin.actions) == 1:
             return next(iter(self.plugin.actions))
         if named not in self.plugin.actions:
             known = ", ".join(sorted(self.plugin.actions))
-            self.error(f"config.action: {dump(named)} is not an action of this analyzer ({known}).")
+            self.error(
+                f"config.action: {json.dumps(named)} is not an action of this analyzer ({known})."
+            )
         return str(named)
 
     def asset(self) -> Dict[str, Any]:
@@ -223,13 +211,12 @@ class PluginAnalyzer(Analyzer):
         if self.data_type not in self.settings.get("dataTypeList", ["other"]):
             self.notSupported()
         action_id = self.action_id()
-        title = self.plugin.title
         try:
             envelope = run_action(self.plugin, action_id, self.asset(), self.inputs(action_id))
         except RunError as exc:
             message = f"{exc}\n{OUTCOMES.get(exc.kind, '')}".rstrip()
             if exc.envelope is not None:
-                message += f"\nEnvelope (the events read so far): {dump(exc.envelope)}"
+                message += f"\nEnvelope (the events read so far): {json.dumps(exc.envelope)}"
             self.error(message)
         except Exception as exc:  # no traceback, and no value, reaches Cortex
             self.error(f"internal error in the plugin ({type(exc).__name__}).")
@@ -237,7 +224,7 @@ class PluginAnalyzer(Analyzer):
         if isinstance(status, int) and 200 <= status < 300:
             self.report(full_report(envelope, str(self.settings.get("count_by", "eventType"))))
         else:
-            self.error(http_failure(title, envelope))
+            self.error(http_failure(self.plugin.title, envelope))
 
 
 def main() -> None:
@@ -247,8 +234,7 @@ def main() -> None:
         plugin, problem = load_plugin(HERE), None
     except ManifestError as exc:
         plugin, problem = None, "invalid plugin: " + " ".join(exc.problems)
-    analyzer = PluginAnalyzer(plugin, problem)
-    analyzer.run()
+    PluginAnalyzer(plugin, problem).run()
 
 
 if __name__ == "__main__":

@@ -3,27 +3,14 @@ plugin.spec.yaml written in the Rapid7 validators' rules; our code (and entry.py
 sits in ``icon_<id>/util/``, where setup.py's find_packages() installs it.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from exporters.common import (
-    ExportError,
-    dockerfile_value,
-    dump_yaml,
-    fill,
-    largest_icon,
-    license_files,
-    plugin_code,
-    plugin_data_module,
-    py_string,
-    read_file,
-    release_notes,
-)
+from exporters import common
+from exporters.common import ExportError, fill, py_string
 from exporters.flat import kinds_of
 from framework.manifest import MANIFEST, Plugin
 
@@ -60,20 +47,19 @@ def title_case(text: str) -> str:
 
 def sentence(text: str, where: str) -> str:
     """One line, acronyms in capitals, a capital first, no final period, ASCII, <= 500 chars."""
-    line = acronyms(" ".join(text.split()))
-    line = line[:-1] if line.endswith(".") else line
+    line = acronyms(" ".join(text.split())).removesuffix(".")
     line = line[:1].upper() + line[1:]
     if len(line) > 500:
-        raise ExportError([f"{where}: description: {len(line)} characters; InsightConnect: 500."])
+        raise ExportError(f"{where}: description: {len(line)} characters; InsightConnect: 500.")
     if "'" in line and '"' in line:  # EncodingValidator re-reads the spec's repr() as YAML
         problem = "holds both ' and \"; InsightConnect's validator cannot read it."
-        raise ExportError([f"{where}: description: {problem}"])
+        raise ExportError(f"{where}: description: {problem}")
     return ascii_only(line, where)
 
 
 def ascii_only(text: str, where: str) -> str:
     if not text.isascii():
-        raise ExportError([f"{where}: InsightConnect needs ASCII text; got {text!r}."])
+        raise ExportError(f"{where}: InsightConnect needs ASCII text; got {text!r}.")
     return text
 
 
@@ -93,10 +79,10 @@ def spec_field(schema: Mapping, name: str, here: str, types: Dict, secrets: Sequ
         spec_type = "credential_secret_key"
     elif kinds == ["object"] and prop.get("properties"):  # a custom type, named after it
         if name in RESERVED:
-            raise ExportError([f"{here}: an object cannot be a spec type named {name!r}."])
+            raise ExportError(f"{here}: an object cannot be a spec type named {name!r}.")
         spec_type, fields = name, spec_fields(prop, here, types)
         if types.setdefault(name, fields) != fields:
-            raise ExportError([f"{here}: two different objects named {name!r} (spec types)."])
+            raise ExportError(f"{here}: two different objects named {name!r} (spec types).")
     elif kinds == ["array"] and item:
         spec_type = "[]" + (SPEC_TYPES.get(item[0], "object") if len(item) == 1 else "object")
     else:
@@ -138,13 +124,13 @@ def spec_example(field: Dict[str, Any], prop: Mapping[str, Any], parent: Any, ty
 
 def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
     if not re.fullmatch(r"[a-z0-9_]+", plugin.id):
-        raise ExportError([f"{MANIFEST}: id: {plugin.id!r}; InsightConnect names are [a-z0-9_]."])
+        raise ExportError(f"{MANIFEST}: id: {plugin.id!r}; InsightConnect names are [a-z0-9_].")
     types: Dict[str, Dict[str, Any]] = {}
     credentials = [*plugin.asset.secrets, *settings.get("credentials", [])]
     unknown = sorted(set(credentials) - set(plugin.asset.schema.get("properties", {})))
     if unknown:
         raise ExportError(
-            [f"{MANIFEST}: platforms.insightconnect.credentials: no asset field {unknown}."]
+            f"{MANIFEST}: platforms.insightconnect.credentials: no asset field {unknown}."
         )
     connection = spec_fields(plugin.asset.schema, "asset", types, credentials)
     actions = {}
@@ -156,7 +142,7 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
             "input": spec_fields(action.input_schema, f"{where}.input", types),
             "output": spec_fields(action.output_schema, f"{where}.output", types),
         }
-    history = changelog(plugin)
+    versions = history(plugin)
     links = list(settings.get("links") or [f"[{plugin.title}]({settings['vendor_url']})"])
     return {
         "plugin_spec_version": "v2",
@@ -185,12 +171,11 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
         },
         "sdk": {"type": "slim", "version": settings["runtime"].split("==", 1)[1], "user": "nobody"},
         "key_features": list(settings.get("key_features") or [sentence(plugin.description, "")]),
-        "requirements": list(settings.get("requirements") or []),
-        "troubleshooting": list(settings.get("troubleshooting") or []),
+        **{key: list(settings.get(key) or []) for key in ("requirements", "troubleshooting")},
         # The first version's line is exactly "1.0.0 - Initial plugin", as the validators want.
         "version_history": [
-            f"{version} - " + ("Initial plugin" if i == len(history) - 1 else notes)
-            for i, (version, notes) in enumerate(history)
+            f"{version} - " + ("Initial plugin" if i == len(versions) - 1 else notes)
+            for i, (version, notes) in enumerate(versions)
         ],
         "links": links,
         "references": list(settings.get("references") or links),
@@ -200,26 +185,21 @@ def spec(plugin: Plugin, settings: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
-def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
+def history(plugin: Plugin) -> List[Tuple[str, str]]:
     """(version, its CHANGELOG.md entries as one line), newest first, from this version down."""
-    release_notes(plugin)  # this version must have its section
-    parts = re.split(r"^## +(\S+)[^\n]*\n", read_file(plugin, "CHANGELOG.md").decode(), flags=re.M)
-    versions = list(zip(parts[1::2], parts[2::2]))
     lines = []
-    for version, notes in versions[[v for v, _ in versions].index(plugin.version) :]:
+    for version, notes in common.changelog(plugin):
         items = [" ".join(i.split()) for i in re.split(r"^- ", notes, flags=re.M) if i.strip()]
         lines.append((version, ascii_only(" ".join(items).replace("`", ""), "CHANGELOG.md")))
     return lines
 
 
 # Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
-PRIMITIVES = {"boolean": "boolean", "integer": "integer", "float": "number", "string": "string"}
-PRIMITIVES["object"] = "object"
+PRIMITIVES = {**{spec: kind for kind, spec in SPEC_TYPES.items()}, "object": "object"}
 RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
 
 
 def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], List[str]]:
-    """The properties (and sorted required names) of one spec section."""
     properties = {}
     for order, (key, field) in enumerate(section.items(), 1):
         kind = field["type"]
@@ -264,10 +244,6 @@ def _constants(section: Mapping[str, Any]) -> str:
     return "\n".join(lines) or "    pass"
 
 
-def _schema(section: Mapping[str, Any], types: Mapping[str, Any]) -> str:
-    return json.dumps(schema_of(section, types), indent=2)
-
-
 def checksum(files: Mapping[str, bytes], package: str) -> bytes:
     """.CHECKSUM as insight-plugin writes it (tab-indented JSON, no final newline)."""
     md5 = {path: hashlib.md5(data).hexdigest() for path, data in files.items()}  # noqa: S324
@@ -305,7 +281,6 @@ def _table(section: Mapping[str, Any], columns: List[str], by_title: bool = Fals
 
 
 def _documented(section: Mapping[str, Any], columns: List[str], label: str) -> str:
-    """A section's table and its example."""
     example = json.dumps({key: section[key]["example"] for key in sorted(section)}, indent=2)
     return f"{_table(section, columns)}\nExample {label}:\n\n```\n{example}\n```\n"
 
@@ -318,7 +293,6 @@ LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "refe
 
 
 def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
-    """help.md in the layout the validators check, from the spec and the release notes."""
     actions = "".join(
         f"#### {action['title']}\n\n{action['description']}\n\n##### Input\n\n"
         + _documented(action["input"], INPUT_COLUMNS, "input")
@@ -363,10 +337,10 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             f"            self.add_action(actions.{camel(a)}())\n" for a in the_spec["actions"]
         ),
         "image": f"rapid7/insightconnect-python-3-slim-plugin:{the_spec['sdk']['version']}",
-        "organization": dockerfile_value(the_spec["vendor"]),
+        "organization": common.dockerfile_value(the_spec["vendor"]),
         "user": the_spec["sdk"]["user"],
         "connection_constants": _constants(the_spec["connection"]),
-        "connection_schema": _schema(the_spec["connection"], types),
+        "connection_schema": json.dumps(schema_of(the_spec["connection"], types), indent=2),
     }
     imports = "".join(f"from .{a}.action import {camel(a)}\n" for a in the_spec["actions"])
     text: Dict[str, str] = {
@@ -378,14 +352,13 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "Makefile": (HERE / "Makefile.vendor").read_text(encoding="utf-8"),
         ".dockerignore": fill(HERE / "dockerignore.tmpl"),
         "requirements.txt": fill(HERE / "requirements.txt.tmpl"),
-        "help.md": help_md(the_spec, changelog(plugin)),
+        "help.md": help_md(the_spec, history(plugin)),
         f"{pkg}/__init__.py": GENERATED,
         f"{pkg}/actions/__init__.py": f"{GENERATED}\n{imports}\n",
         f"{pkg}/connection/__init__.py": f"{GENERATED}from .connection import Connection\n",
         f"{pkg}/connection/connection.py": fill(HERE / "connection.py.tmpl"),
         f"{pkg}/connection/schema.py": fill(HERE / "connection-schema.py.tmpl", **values),
-        f"{pkg}/triggers/__init__.py": f"{GENERATED}\n",
-        f"{pkg}/tasks/__init__.py": f"{GENERATED}\n",
+        **{f"{pkg}/{folder}/__init__.py": f"{GENERATED}\n" for folder in ("triggers", "tasks")},
         f"{pkg}/util/__init__.py": GENERATED,
         f"{pkg}/util/bridge.py": (HERE / "entry.py").read_text(encoding="utf-8"),
         "unit_test/__init__.py": f'{GENERATED}import sys\n\nsys.path.append("../")',
@@ -399,25 +372,26 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             "name": name,
             "name_literal": py_string(name),
             "action_description": py_string(action["description"]),
-            **{f"{part}_constants": _constants(action[part]) for part in ("input", "output")},
-            **{f"{part}_schema": _schema(action[part], types) for part in ("input", "output")},
         }
+        for part in ("input", "output"):
+            names[f"{part}_constants"] = _constants(action[part])
+            names[f"{part}_schema"] = json.dumps(schema_of(action[part], types), indent=2)
         text[f"{folder}/__init__.py"] = f"{GENERATED}from .action import {name}\n"
         text[f"{folder}/action.py"] = fill(HERE / "action.py.tmpl", **names)
         text[f"{folder}/schema.py"] = fill(HERE / "schema.py.tmpl", **names)
         text[f"unit_test/test_{action_id}.py"] = fill(HERE / "unit_test.py.tmpl", **names)
     files = {path: content.encode("utf-8") for path, content in text.items()}
-    files[MARKER] = dump_yaml(the_spec)
+    files[MARKER] = common.dump_yaml(the_spec)
     ascii_only(files[MARKER].decode("utf-8"), MARKER)
-    for path, data in plugin_code(plugin).items():
+    for path, data in common.plugin_code(plugin).items():
         if path.endswith("schema.py"):
-            raise ExportError([f"{path}: InsightConnect's tools take every schema.py as theirs."])
+            raise ExportError(f"{path}: InsightConnect's tools take every schema.py as theirs.")
         files[f"{pkg}/util/{path}"] = data
-    files[f"{pkg}/util/plugin_data.py"] = plugin_data_module(plugin, "insightconnect")
-    files.update(license_files(plugin))
+    files[f"{pkg}/util/plugin_data.py"] = common.plugin_data_module(plugin, "insightconnect")
+    files.update(common.license_files(plugin))
     smaller = [size for size in plugin.icons if size <= 128]  # else the largest there is
-    icon = plugin.icons[max(smaller)] if smaller else largest_icon(plugin)
-    files["icon.png"] = read_file(plugin, icon)
-    files["extension.png"] = read_file(plugin, largest_icon(plugin))
+    icon = plugin.icons[max(smaller)] if smaller else common.largest_icon(plugin)
+    files["icon.png"] = common.read_file(plugin, icon)
+    files["extension.png"] = common.read_file(plugin, common.largest_icon(plugin))
     files[".CHECKSUM"] = checksum(files, pkg)
     return files

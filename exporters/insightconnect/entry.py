@@ -42,17 +42,14 @@ def preset_for(status):
     return Preset.SERVER_ERROR if isinstance(status, int) and 500 <= status <= 599 else None
 
 
-def _where(error):
-    return ".".join(str(part) for part in error.absolute_path)
-
-
 def _problem(schema, error):
     """One schema error of the connection: the field and what it expects, never its value."""
+    where = ".".join(str(part) for part in error.absolute_path)
     if error.validator == "required":
-        prefix = _where(error) + "." if error.path else ""
+        prefix = where + "." if error.path else ""
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
         return ", ".join(f"{prefix}{name}: missing" for name in missing)
-    where = _where(error) or "the connection"
+    where = where or "the connection"
     field = schema.get("properties", {}).get(str(error.path[0]) if error.path else "", {})
     if field.get("$ref", "").endswith("/credential_secret_key"):
         return f'{where}: expected a credential, {{"secretKey": "..."}}'

@@ -3,26 +3,14 @@
 plugin in ``plugin/``; ``resilient-sdk codegen --reload`` adds the rest and overwrites nothing.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, List, Tuple
 
-from exporters.common import (
-    ExportError,
-    dump_json,
-    fill,
-    license_files,
-    plugin_code,
-    plugin_data_module,
-    py_literal,
-    py_string,
-    read_file,
-    requirements_without,
-)
+from exporters import common
+from exporters.common import ExportError, dump_json, fill, py_string
 from exporters.flat import Field, input_fields, types_of
 from framework.manifest import MANIFEST, Plugin
 
@@ -54,17 +42,8 @@ def secret_names(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     return {name: chosen.get(name, name.upper()) for name in plugin.asset.secrets}
 
 
-class Input(NamedTuple):
-    """One function input: its SOAR field name, our flat field, SOAR's input type, its tooltip."""
-
-    soar: str
-    field: Field
-    input_type: str
-    tooltip: str
-
-
-def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
-    """The action's inputs flattened (exporters.flat) as function fields ``<id>_<snake_name>``."""
+def inputs_of(plugin: Plugin, action_id: str) -> List[Tuple[str, Field, str, str]]:
+    """Each flat input (exporters.flat): (SOAR field ``<id>_<snake>``, it, input type, tooltip)."""
     found = []
     for field in input_fields(plugin.actions[action_id].input_schema):
         snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field.name).lower()
@@ -73,11 +52,11 @@ def inputs_of(plugin: Plugin, action_id: str) -> List[Input]:
         input_type = "select" if field.schema.get("enum") else (kinds or ["text"])[0]
         tooltip = field.schema.get("description") or field.schema.get("title") or field.name
         tooltip += " Comma-separated." if "array" in types else ""
-        found.append(Input(f"{plugin.id}_{snake}".lower(), field, input_type, tooltip))
-    names = [item.soar for item in found]
+        found.append((f"{plugin.id}_{snake}".lower(), field, input_type, tooltip))
+    names = [soar for soar, *_ in found]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
-        raise ExportError([f"actions.{action_id}: inputs map to one SOAR field: {clashes}."])
+        raise ExportError(f"actions.{action_id}: inputs map to one SOAR field: {clashes}.")
     return found
 
 
@@ -91,32 +70,32 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
     for action_id, action in plugin.actions.items():
         name = function_name(plugin, action_id)
         items = inputs_of(plugin, action_id)
-        for item in items:
+        for soar, field, input_type, tooltip in items:
             index = len(fields) + 1
-            labels = [v for v in item.field.schema.get("enum", []) if v is not None]
-            examples = item.field.schema.get("examples") or []
+            labels = [v for v in field.schema.get("enum", []) if v is not None]
+            examples = field.schema.get("examples") or []
             fields.append(
                 {
                     **field_t,
                     "id": index,
-                    "name": item.soar,
-                    "text": item.field.schema.get("title") or item.field.name,
-                    "tooltip": item.tooltip,
+                    "name": soar,
+                    "text": field.schema.get("title") or field.name,
+                    "tooltip": tooltip,
                     "placeholder": str(examples[0]) if examples else "",
-                    "input_type": item.input_type,
-                    "required": "always" if item.field.required else "false",
-                    "blank_option": not item.field.required,
-                    "uuid": stable_uuid(plugin, f"field/{item.soar}"),
+                    "input_type": input_type,
+                    "required": "always" if field.required else "false",
+                    "blank_option": not field.required,
+                    "uuid": stable_uuid(plugin, f"field/{soar}"),
                     "values": [
                         {
                             **value_t,
                             "value": 1000 * index + position,
                             "label": str(label),
-                            "uuid": stable_uuid(plugin, f"field/{item.soar}/{label}"),
+                            "uuid": stable_uuid(plugin, f"field/{soar}/{label}"),
                         }
                         for position, label in enumerate(labels)
                     ],
-                    "export_key": f"__function/{item.soar}",
+                    "export_key": f"__function/{soar}",
                 }
             )
         functions.append(
@@ -130,8 +109,8 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
                 "export_key": name,
                 "uuid": stable_uuid(plugin, f"function/{name}"),
                 "view_items": [
-                    {**view_t, "content": stable_uuid(plugin, f"field/{item.soar}")}
-                    for item in items
+                    {**view_t, "content": stable_uuid(plugin, f"field/{soar}")}
+                    for soar, *_ in items
                 ],
             }
         )
@@ -149,17 +128,13 @@ def export_res(plugin: Plugin) -> Dict[str, Any]:
 
 
 def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
-    """The $names of function.py.tmpl and README-function.md.tmpl."""
+    """The $names of function.py.tmpl (with plugin_values) and README-function.md.tmpl."""
     action, function = plugin.actions[action_id], function_name(plugin, action_id)
     rows = ""
-    for item in inputs_of(plugin, action_id):
-        group = "None" if item.field.group is None else py_string(item.field.group)
-        rows += f"    {py_string(item.soar)}: ({group}, {py_string(item.field.name)}),\n"
+    for soar, field, *_ in inputs_of(plugin, action_id):
+        group = "None" if field.group is None else py_string(field.group)
+        rows += f"    {py_string(soar)}: ({group}, {py_string(field.name)}),\n"
     return {
-        "title": plugin.title,
-        "version": plugin.version,
-        "package": package_name(plugin),
-        "package_literal": py_string(package_name(plugin)),
         "function": function,
         "function_literal": py_string(function),
         "action_literal": py_string(action_id),
@@ -194,16 +169,16 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
     """The $names of the plugin-wide templates."""
     package, runtime = package_name(plugin), settings["runtime"]
     # Our requirements less those resilient-circuits provides and those the app does not use.
-    pins = requirements_without(plugin, [*settings["provides"], *settings.get("unneeded", [])])
+    pins = common.requirements_without(
+        plugin, [*settings["provides"], *settings.get("unneeded", [])]
+    )
     description = " ".join(plugin.description.split())
     long_description = (
         f"{description} The function runs the plugin's own runner: every HTTP response comes back "
         "as its envelope (status_code, reason, json_body, response_headers)."
     )
     plain = {
-        "title": plugin.title,
-        "version": plugin.version,
-        "license": plugin.license,
+        **{key: getattr(plugin, key) for key in ("title", "version", "license")},
         "author": plugin.publisher,
         "email": settings["author_email"],
         "url": plugin.homepage,
@@ -217,16 +192,15 @@ def plugin_values(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, str]:
         **{f"{key}_literal": py_string(value) for key, value in plain.items()},
         "runtime": runtime,
         "manifest": MANIFEST,
-        "package_repr": py_literal(package),
-        "functions_repr": py_literal([function_name(plugin, a) for a in plugin.actions]),
-        "requires_literal": py_literal([runtime.replace("==", ">="), *pins]),
+        "package_repr": common.py_literal(package),
+        "functions_repr": common.py_literal([function_name(plugin, a) for a in plugin.actions]),
+        "requires_literal": common.py_literal([runtime.replace("==", ">="), *pins]),
         "requirements": ", ".join(f"`{r}`" for r in [runtime, *pins]),
         "section": f'"""{app_config(plugin, settings)}"""',
     }
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    """README.md in the form of IBM's app docs."""
     secrets = secret_names(plugin, settings)
     required = set(plugin.asset.schema.get("required", []))
     config = ""
@@ -245,13 +219,11 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
     functions = ""
     for action_id in plugin.actions:
         inputs = ""
-        for item in inputs_of(plugin, action_id):
-            example = json.dumps((item.field.schema.get("examples") or [""])[0]).strip('"')
-            tooltip = " ".join(item.tooltip.split()).replace("|", "/")
-            need = "Yes" if item.field.required else "No"
-            inputs += (
-                f"| `{item.soar}` | `{item.input_type}` | {need} | `{example}` | {tooltip} |\n"
-            )
+        for soar, field, input_type, tooltip in inputs_of(plugin, action_id):
+            example = json.dumps((field.schema.get("examples") or [""])[0]).strip('"')
+            tooltip = " ".join(tooltip.split()).replace("|", "/")
+            need = "Yes" if field.required else "No"
+            inputs += f"| `{soar}` | `{input_type}` | {need} | `{example}` | {tooltip} |\n"
         results = json.dumps(payload_example(plugin, action_id), indent=2)[:1500]
         values = {**action_values(plugin, action_id), "inputs": inputs, "results": results}
         functions += fill(HERE / "README-function.md.tmpl", **values)
@@ -265,10 +237,9 @@ def readme(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
 
 def payload_example(plugin: Plugin, action_id: str) -> Dict[str, Any]:
     """The results payload resilient-circuits builds (version 2.0) around the output example."""
-    examples = plugin.actions[action_id].output_schema.get("examples") or [{}]
     return {
         **json.loads((HERE / "output_json_example.json.tmpl").read_bytes()),
-        "content": examples[0],
+        "content": (plugin.actions[action_id].output_schema.get("examples") or [{}])[0],
     }
 
 
@@ -290,22 +261,22 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"{package}/setup.py": fill(HERE / "setup.py.tmpl", **values).encode("utf-8"),
         f"{package}/README.md": readme(plugin, settings),
         f"{package}/apikey_permissions.txt": (HERE / "apikey_permissions.txt.tmpl").read_bytes(),
-        f"{package}/icons/app_logo.png": read_file(plugin, settings["logos"]["app"]),
-        f"{package}/icons/company_logo.png": read_file(plugin, settings["logos"]["company"]),
-        **{f"{top}/{name}": data for name, data in license_files(plugin).items()},
+        f"{package}/icons/app_logo.png": common.read_file(plugin, settings["logos"]["app"]),
+        f"{package}/icons/company_logo.png": common.read_file(plugin, settings["logos"]["company"]),
+        **{f"{top}/{name}": data for name, data in common.license_files(plugin).items()},
         f"{top}/bridge.py": (HERE / "entry.py").read_bytes(),
         f"{top}/util/config.py": fill(HERE / "config.py.tmpl", **values).encode("utf-8"),
         f"{top}/util/customize.py": fill(HERE / "customize.py.tmpl", **values).encode("utf-8"),
         f"{top}/plugin/__init__.py": b'"""The plugin core (put on sys.path by bridge.py)."""\n',
-        f"{top}/plugin/plugin_data.py": plugin_data_module(plugin, "qradar_soar"),
+        f"{top}/plugin/plugin_data.py": common.plugin_data_module(plugin, "qradar_soar"),
     }
     for action_id in plugin.actions:
         name = function_name(plugin, action_id)
-        function = fill(HERE / "function.py.tmpl", **action_values(plugin, action_id))
+        function = fill(HERE / "function.py.tmpl", **values, **action_values(plugin, action_id))
         files[f"{top}/components/funct_{name}.py"] = function.encode("utf-8")
         samples = f"{package}/payload_samples/{name}"
         files[f"{samples}/output_json_example.json"] = dump_json(payload_example(plugin, action_id))
         files[f"{samples}/output_json_schema.json"] = dump_json(payload_schema(plugin, action_id))
-    for path, data in plugin_code(plugin).items():
+    for path, data in common.plugin_code(plugin).items():
         files[f"{top}/plugin/{path}"] = data
     return files

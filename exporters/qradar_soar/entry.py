@@ -3,8 +3,6 @@ hands ``run`` the app.config section and its inputs; the plugin's own runner doe
 sentence is scrubbed of the asset's secrets (SOAR substitutes ``$NAME`` in inputs too).
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple

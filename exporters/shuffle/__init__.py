@@ -4,8 +4,6 @@ an action become ``options``, the preselected one first. The authentication dial
 options and refuses empty fields: optional ones are prefilled (default, else the not-set value).
 """
 
-from __future__ import annotations
-
 import base64
 import keyword
 import re
@@ -121,7 +119,7 @@ def check_names(plugin: Plugin) -> None:
                     "the app's method (not an identifier, a Python keyword, or reserved)."
                 )
     if problems:
-        raise common.ExportError(problems)
+        raise common.ExportError(*problems)
 
 
 def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -139,13 +137,12 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         }
         for action_id, action in plugin.actions.items()
     ]
-    contact = {"name": plugin.publisher, "url": plugin.homepage}
     icon = base64.b64encode(common.read_file(plugin, common.largest_icon(plugin))).decode("ascii")
     return {
         "app_version": plugin.version,
         "name": plugin.title,
         "description": plugin.description,
-        "contact_info": contact,
+        "contact_info": {"name": plugin.publisher, "url": plugin.homepage},
         "tags": list(settings.get("tags", [])),
         "categories": list(settings.get("categories", [])),
         # required: true makes Shuffle prepend these to every action's parameters.
@@ -171,27 +168,20 @@ def option_labels(item: Dict[str, Any]) -> str:
 
 
 def parameter_table(column: str, items: List[Dict[str, Any]], third: Callable) -> str:
-    rows = [
-        [
-            f"`{i['name']}`",
-            "yes" if i["required"] else "no",
-            common.cell(third(i)),
-            common.cell(i["description"]),
-        ]
-        for i in items
-    ]
+    rows = []
+    for i in items:
+        need = "yes" if i["required"] else "no"
+        rows.append([f"`{i['name']}`", need, common.cell(third(i)), common.cell(i["description"])])
     return common.table(["parameter", "required", column, "description"], rows)
 
 
 def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder: str) -> bytes:
-    """<id>/README.md: loading the app, its parameters, its result and failures, release notes."""
     auth = api["authentication"]["parameters"]
     actions = ""
     for action in api["actions"]:
-        options = parameter_table("options", action["parameters"], option_labels)
         actions += f"\n## Action `{action['name']}`\n\n{common.cell(action['description'])}\n\n"
         actions += "Every value is a string; an empty one is not set.\n\n"
-        actions += options + "\n"
+        actions += parameter_table("options", action["parameters"], option_labels) + "\n"
     return common.render(
         HERE / "README.md.tmpl",
         plugin=plugin,

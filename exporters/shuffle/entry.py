@@ -3,8 +3,6 @@ JSON, the envelope for any HTTP response, else ``{"success": false, "reason", "c
 raises (shuffle-sdk would bury our sentence) and never prints or logs a value.
 """
 
-from __future__ import annotations
-
 import re
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple

@@ -3,8 +3,6 @@ Its packager ships only ``.py`` files, so the manifest and schemas travel as ``s
 ``uv.lock`` beside this file is ``uv lock`` of an export (``make platforms`` checks it is current).
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -24,12 +22,7 @@ SHIPPED = {  # exported as: source
 LOCK = HERE / "uv.lock"  # `uv lock` of an export: see the module docstring
 INDEX = "https://pypi.org/simple"  # the lock's one source, as `soarapps init --uv-index` sets it
 TEST_PIN = "pytest==9.0.3"  # the dev group: what tests/test_app.py runs with
-ENVIRONMENTS = [
-    ("linux", "x86_64"),
-    ("linux", "aarch64"),
-    ("darwin", "x86_64"),
-    ("darwin", "arm64"),
-]
+MACHINES = [("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64")]
 
 
 def dependencies(plugin: Plugin, settings: Dict[str, Any]) -> List[str]:
@@ -41,19 +34,15 @@ def toml_list(values: List[str]) -> str:
 
 
 def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
-    version = mapping.python_version(settings["python"])
     markers = [
         f"sys_platform == '{system}' and platform_machine == '{machine}' and "
-        f"python_version == '{version}'"
-        for system, machine in ENVIRONMENTS
+        f"python_version == '{mapping.python_version(settings['python'])}'"
+        for system, machine in MACHINES
     ]
     strings = {
+        **{key: getattr(plugin, key) for key in ("version", "description", "license", "publisher")},
         "name": plugin.id,
-        "version": plugin.version,
-        "description": plugin.description,
-        "license": plugin.license,
         "python": settings["python"],
-        "publisher": plugin.publisher,
         "index": INDEX,
     }
     return common.render(
@@ -115,7 +104,7 @@ def check_mapping(plugin: Plugin, settings: Dict[str, Any]) -> None:
         except mapping.MappingError as exc:
             problems.append(f"{action.input_schema_path}: {exc}")
     if problems:
-        raise common.ExportError(problems)
+        raise common.ExportError(*problems)
 
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:

@@ -55,10 +55,6 @@ def asset_field(name: str, soar: dict, alias: Optional[str]) -> Any:
     return AssetField(**soar, sensitive=name in SENSITIVE, alias=alias)
 
 
-def param(name: str, soar: dict, alias: Optional[str]) -> Any:
-    return Param(**soar, alias=alias)
-
-
 def output_class(name: str, tree: Any) -> Any:
     """The SDK output type of an output_tree() node (nested ActionOutput classes)."""
     if isinstance(tree, str):
@@ -110,7 +106,9 @@ def register(action_id: str) -> None:
     spec = PLUGIN.actions[action_id]
     fields = soar_mapping.params(spec.input_schema)
     params_class = create_model(
-        f"{action_id}_params", __base__=Params, **model_fields(fields, param)
+        f"{action_id}_params",
+        __base__=Params,
+        **model_fields(fields, lambda _, soar, alias: Param(**soar, alias=alias)),
     )
     tree = soar_mapping.output_tree(spec.output_schema)
 
@@ -119,13 +117,9 @@ def register(action_id: str) -> None:
     def handler(params: Params, soar: SOARClient, asset: BaseAsset):
         values = params.model_dump(by_alias=True)
         given = {name: value for name, value in values.items() if value is not None}
+        asset_values = asset.model_dump(by_alias=True)
         try:
-            envelope = run_action(
-                PLUGIN,
-                action_id,
-                asset.model_dump(by_alias=True),
-                flat.nest(fields, values),
-            )
+            envelope = run_action(PLUGIN, action_id, asset_values, flat.nest(fields, values))
         except RunError as exc:  # a follow cut short keeps what it read as the data
             message = str(exc)
             if exc.kind == RunError.INPUTS:  # named as SOAR shows the params

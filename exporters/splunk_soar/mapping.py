@@ -2,8 +2,6 @@
 no splunk-soar-sdk import). A SOAR field has one type and shows only a description.
 """
 
-from __future__ import annotations
-
 import json
 import keyword
 import re

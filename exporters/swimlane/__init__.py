@@ -3,8 +3,6 @@ script globs for ``<action>.py`` and falls back silently when several match: plu
 would match ships as ``<name>_action.py`` (its class reference adjusted in ``plugin_data.json``).
 """
 
-from __future__ import annotations
-
 import json
 import re
 from pathlib import Path
@@ -27,10 +25,7 @@ def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
     return {
         "schema": "connector/1",
         "name": plugin.id,
-        "title": plugin.title,
-        "description": plugin.description,
-        "version": plugin.version,
-        "vendor": plugin.vendor,
+        **{key: getattr(plugin, key) for key in ("title", "description", "version", "vendor")},
         "author": plugin.publisher,
         "product": plugin.title,
         "logo": "image/logo.png",
@@ -84,7 +79,7 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
     for path, body in code.items():
         shipped = renamed.get(path, path)
         if shipped.rsplit("/", 1)[-1] in targets or (shipped != path and shipped in code):
-            raise common.ExportError([f"{path}: its file name would hide the action's override."])
+            raise common.ExportError(f"{path}: its file name would hide the action's override.")
         files[f"{CORE}/{shipped}"] = body
     files[f"{CORE}/{DATA}"] = common.dump_json(data)
     return files
@@ -104,11 +99,8 @@ def field_table(schema: Mapping[str, Any], prefix: str = "") -> List[str]:
             kind = f"array of {sub.get('items', {}).get('type', 'any')}"
         default = common.cell(sub["default"]) if "default" in sub else ""
         text = common.cell(sub.get("description", sub.get("title", "")))
-        rows.append(
-            common.row(
-                [f"`{prefix}{name}`", kind, "yes" if name in required else "", default, text]
-            )
-        )
+        need = "yes" if name in required else ""
+        rows.append(common.row([f"`{prefix}{name}`", kind, need, default, text]))
     return rows
 
 
@@ -117,7 +109,6 @@ def fields(schema: Mapping[str, Any]) -> str:
 
 
 def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
-    """README.md and docs/: overview, configuration, one page per action, release notes."""
     actions = "\n".join(
         f"- [{a.title}](actions/{a.id}.md): {a.description}" for a in plugin.actions.values()
     )

@@ -3,8 +3,6 @@ calls ``RunnerOverride(asset, asset_schema, http_proxy).run(inputs, action_schem
 the declarative Runner does: ``::set-error <JSON>`` on stderr, exit 1.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
@@ -53,8 +51,7 @@ class RunnerOverride:
         asset = {name: value for name, value in self.asset.items() if name in fields}
         for name in fields:
             if name in inputs:
-                value = inputs.pop(name)
-                asset.setdefault(name, value)
+                asset.setdefault(name, inputs.pop(name))
         if self.http_proxy:
             asset["http_proxy"] = self.http_proxy
         asset = {name: value for name, value in asset.items() if value is not None}

@@ -2,20 +2,11 @@
 per property, ``$ref`` inlined, ``allOf`` then/else merged, an ``enum`` in the description.
 """
 
-from __future__ import annotations
-
 from typing import Any, Dict, List, Mapping, Optional
 
 from exporters.flat import branch_properties, kinds_of, resolve
 
 KEPT = ("title", "description", "default", "format", "examples")
-
-
-def single_type(schema: Mapping[str, Any]) -> Optional[str]:
-    types = kinds_of(schema)
-    if not types:
-        return None
-    return "string" if len(types) > 1 and "string" in types else types[0]
 
 
 def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[str, Any]:
@@ -46,11 +37,9 @@ def turbine_schema(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] 
         listed = ", ".join(str(value) for value in enum)
         out["description"] = f"{out.get('description', '').rstrip()} One of: {listed}.".lstrip()
     properties = branch_properties(schema, root)
-    declared = single_type(schema)
-    if declared is None and properties:
-        declared = "object"
-    if declared is not None:
-        out["type"] = declared
+    types = kinds_of(schema) or (["object"] if properties else [])
+    if types:  # one type: string when it is one of several
+        out["type"] = "string" if len(types) > 1 and "string" in types else types[0]
     if properties:
         out["properties"] = {
             name: turbine_schema(_merge(subs, root), root) for name, subs in properties.items()
