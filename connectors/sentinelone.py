@@ -117,8 +117,7 @@ def normalize_url(url: str) -> str:
 
 
 def check_ca_bundle(path: str) -> None:
-    """An AssetError unless ``path`` is a PEM certificate bundle OpenSSL loads, saying which of
-    missing, unreadable, empty or not PEM it is."""
+    """An AssetError unless ``path`` is a PEM certificate bundle OpenSSL loads."""
     if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
         raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
     try:

@@ -126,10 +126,7 @@ CAUSES: Dict[Cause, Tuple[str, str]] = {
         "raise the asset's timeout, or check the network path and the server's health",
     ),
     Cause.RESET: ("The connection to {host} was closed before a response arrived", RETRY_HINT),
-    Cause.BROKEN: (
-        "The connection to {host} broke before the whole response arrived",
-        RETRY_HINT,
-    ),
+    Cause.BROKEN: ("The connection to {host} broke before the whole response arrived", RETRY_HINT),
     Cause.CUT_SHORT: (
         "The response from {host} was cut short (its compressed stream is incomplete)",
         "try again, and check proxies on the network path if it keeps happening",

@@ -184,10 +184,9 @@ def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dic
 
 
 def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
-    errors = sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
     problems = [
         f"{MANIFEST}: {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
-        for e in errors
+        for e in sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
     ]
     if problems:
         raise ManifestError(problems)
