@@ -212,8 +212,7 @@ class SentinelOneConnector(HttpConnector):
         if status == 403:
             return _result(False, "permission", NO_PERMISSION, status, rqid)
         if status == 407:  # a plain-http target through the proxy: the 407 arrives as a response
-            sentence = str(self.error(Cause.PROXY_AUTH))
-            return _result(False, Cause.PROXY_AUTH.value, sentence, status, rqid)
+            return _result(False, "proxy_auth", str(self.error(Cause.PROXY_AUTH)), status, rqid)
         what = "a body that is not the API's JSON" if 200 <= status < 300 else "an error"
         where = f", X-RQID {rqid}" if rqid else ""
         sentence = (
