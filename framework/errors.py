@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 class RunError(Exception):
     """``kind`` INPUTS or ASSET (nothing sent), TRANSPORT (``cause`` says what happened) or
-    INTERRUPTED; ``lines``, one sentence per problem. A follow cut short carries the partial
-    ``envelope`` and its event count ``fetched``."""
+    INTERRUPTED; ``lines``, one sentence per problem; ``envelope``: a follow's partial one."""
 
     INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
 
@@ -22,13 +21,11 @@ class RunError(Exception):
         *,
         cause: Optional[Cause] = None,
         envelope: Optional[Dict[str, Any]] = None,
-        fetched: int = 0,
     ) -> None:
         self.kind = kind
         self.lines: List[str] = list(lines)
         self.cause = cause
         self.envelope = envelope
-        self.fetched = fetched
         super().__init__("\n".join(self.lines))
 
 

@@ -175,17 +175,16 @@ def explain(
     validator: Any,
     instance: Any,
     what: str,
-    secrets: Iterable[str] = (),
+    secrets: Sequence[str] = (),
     coercion: bool = True,
     advice: Optional[Mapping[str, str]] = None,
 ) -> Optional[InputError]:
-    """Every problem jsonschema finds (if ``validator``) and every piece of ``advice`` (field to
-    sentence, which replaces what jsonschema says about that field), as one InputError or None."""
-    secrets = list(secrets)
-    advice = dict(advice or {})
+    """Every problem jsonschema finds and every piece of ``advice`` (field to sentence, which
+    replaces what jsonschema says about that field), as one InputError or None."""
+    advice = advice or {}
     problems: List[str] = []
-    errors = validator.iter_errors(instance) if validator is not None else []
     described = set(advice)  # one sentence per field: the first keyword it fails says it
+    errors = validator.iter_errors(instance)
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         field = _field(error.absolute_path)
         if field in described:
