@@ -212,7 +212,7 @@ def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
             found.update(advise(sub, item, [*path, key]))
             sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
             if (
-                isinstance(sibling, str)
+                sibling
                 and item not in (None, sub.get("default"))
                 and value.get(sibling) is not True
             ):
@@ -220,10 +220,7 @@ def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
         placeholders = [
             key
             for key, sub in properties.items()
-            if isinstance(sub, dict)
-            and sub.get("x-placeholders")
-            and key in value
-            and value[key] in sub["x-placeholders"]
+            if key in value and value[key] in sub.get("x-placeholders", ())
         ]
         if placeholders:
             names = " and ".join(_field([*path, key]) for key in placeholders)
