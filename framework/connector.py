@@ -147,6 +147,7 @@ class HttpConnector:
         **retry_tuning: Any,
     ) -> None:
         self.base_url = base_url
+        self.host = host_of(base_url)
         self.timeout = float(timeout)
         self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
@@ -171,10 +172,6 @@ class HttpConnector:
         self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py
         self.session.mount("https://", self.adapter)
         self.session.mount("http://", self.adapter)
-
-    @property
-    def host(self) -> str:
-        return host_of(self.base_url)
 
     @property
     def facts(self) -> Dict[str, Any]:

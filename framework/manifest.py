@@ -103,8 +103,6 @@ class ActionSpec:
 
 @dataclass(frozen=True)
 class Plugin:
-    """Everything plugin.yaml says, with the schemas it references already read."""
-
     root: Path
     id: str
     title: str
@@ -127,7 +125,6 @@ class Plugin:
 
     @property
     def schema_paths(self) -> List[str]:
-        """Every schema file the manifest references, asset first."""
         paths = [self.asset.schema_path]
         for action in self.actions.values():
             paths += [action.input_schema_path, action.output_schema_path]
