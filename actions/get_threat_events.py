@@ -100,8 +100,7 @@ def follow_cursor(
             kind, lines, title = RunError.TRANSPORT, exc.lines, "Transport Error"
         error = {"code": None, "title": title, "detail": " ".join(lines)}
         partial = _with_items(last, items[:count], cursor, total, errors=[error])
-        cause = getattr(exc, "cause", None)
-        raise RunError(kind, lines, cause=cause, envelope=partial) from None
+        raise RunError(kind, lines, cause=getattr(exc, "cause", None), envelope=partial) from None
     return _with_items(kept[3] if kept else {}, items, cursor, total)
 
 
