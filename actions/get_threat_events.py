@@ -16,8 +16,6 @@ DEFAULT_MAX_EVENTS = 10_000  # with follow_cursor; as in the input schema's defa
 
 
 class GetThreatEvents(Action):
-    """The events of one SentinelOne threat: one page, or every page (follow_cursor)."""
-
     def run(self, inputs: Mapping[str, Any]) -> dict:
         path = self.build_path(inputs["path_parameters"])
         parameters = inputs.get("parameters") or {}

@@ -127,8 +127,7 @@ class BudgetSpent(TransportError):
 
 
 class HttpConnector:
-    """One requests.Session configured once: TLS, proxy, headers, timeout and retries. It serves
-    one run: ``wait_left`` (seconds of retry waits) is shared by every request it sends."""
+    """One run's Session: ``wait_left`` (seconds of retry waits) is shared by all its requests."""
 
     url_example = ""  # the product's example console URL, for the DNS hint
 
