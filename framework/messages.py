@@ -128,13 +128,12 @@ def describe(
     secret = secret and instance is not None  # null is no secret: "got null"
     field = _field(path)
     if keyword == "required":
-        present = instance if isinstance(instance, dict) else {}
-        properties = schema.get("properties", {})
+        properties = schema.get("properties", {})  # (jsonschema checks required of objects only)
         return [
             f"{_field([*path, name])}: missing; expected "
             f"{expected(properties.get(name, {}), coercion)}."
             for name in limit
-            if name not in present
+            if name not in instance
         ]
     if keyword == "additionalProperties":
         known = list(schema.get("properties", {}))
