@@ -16,8 +16,6 @@ DEFAULT_MAX_EVENTS = 10_000  # with follow_cursor; as in the input schema's defa
 
 
 class GetThreatEvents(Action):
-    """The events of one SentinelOne threat: one page, or every page (follow_cursor)."""
-
     def run(self, inputs: Mapping[str, Any]) -> dict:
         path = self.build_path(inputs["path_parameters"])
         parameters = inputs.get("parameters") or {}
@@ -38,8 +36,7 @@ def follow_cursor(
     the last page's envelope with every item and the exact cursor to resume from. A failed page,
     a bad or repeated cursor ends it with an ``errors`` entry; a transport failure or Ctrl-C
     after a page, a RunError with the partial envelope. A page sink gets each page instead."""
-    params = dict(parameters)
-    cursor = params.get("cursor")
+    cursor = parameters.get("cursor")
     items: List[Any] = []
     sink = action.pages
     fetched, pages, total = 0, 0, None
@@ -49,7 +46,7 @@ def follow_cursor(
     kept: Optional[Tuple[int, Any, Any, Dict[str, Any]]] = None
     try:
         while fetched < max_items:
-            page = dict(params, limit=min(page_size, max_items - fetched))
+            page = dict(parameters, limit=min(page_size, max_items - fetched))
             if pages:  # the cursor carries the position now
                 page.pop("skip", None)
                 page["cursor"] = cursor
@@ -61,20 +58,16 @@ def follow_cursor(
                 if kept is None:
                     raise
                 break  # like max_items: resume at this page's cursor
-            body = envelope.get("json_body")
-            status = envelope["status_code"]
-            if not (
-                200 <= status < 300
-                and isinstance(body, dict)
-                and isinstance(body.get("data"), list)
-            ):
+            status, body = envelope["status_code"], envelope["json_body"]
+            data = body.get("data") if isinstance(body, dict) else None
+            if not (200 <= status < 300 and isinstance(data, list)):
                 return _with_items(envelope, items, cursor, total, errors=_no_page(status, body))
             pages += 1
-            fetched += len(body["data"])
+            fetched += len(data)
             if sink is None:
-                items.extend(body["data"])
+                items.extend(data)
             else:
-                sink(envelope, body["data"])
+                sink(envelope, data)
             pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
             total = pagination.get("totalItems", total)
             cursor = pagination.get("nextCursor")
@@ -86,7 +79,7 @@ def follow_cursor(
                 detail = f"pagination.nextCursor is not a string (a {kind}); stopped following."
                 error = {"code": None, "title": "Invalid cursor", "detail": detail}
                 return _with_items(envelope, items, None, total, errors=[error])
-            if not cursor or not body["data"]:
+            if not cursor or not data:
                 break
             if cursor in seen:
                 detail = (
@@ -105,8 +98,7 @@ def follow_cursor(
             kind, lines, title = RunError.TRANSPORT, exc.lines, "Transport Error"
         error = {"code": None, "title": title, "detail": " ".join(lines)}
         partial = _with_items(last, items[:count], cursor, total, errors=[error])
-        cause = getattr(exc, "cause", None)
-        raise RunError(kind, lines, cause=cause, envelope=partial, fetched=count) from None
+        raise RunError(kind, lines, cause=getattr(exc, "cause", None), envelope=partial) from None
     return _with_items(kept[3] if kept else {}, items, cursor, total)
 
 

@@ -117,8 +117,7 @@ def normalize_url(url: str) -> str:
 
 
 def check_ca_bundle(path: str) -> None:
-    """An AssetError unless ``path`` is a PEM certificate bundle OpenSSL loads, saying which of
-    missing, unreadable, empty or not PEM it is."""
+    """An AssetError unless ``path`` is a PEM certificate bundle OpenSSL loads."""
     if not os.path.isfile(path):  # a directory, or a FIFO that would block the open
         raise AssetError(f"ca_bundle: the file {path} does not exist or is not a file.")
     try:
@@ -213,8 +212,7 @@ class SentinelOneConnector(HttpConnector):
         if status == 403:
             return _result(False, "permission", NO_PERMISSION, status, rqid)
         if status == 407:  # a plain-http target through the proxy: the 407 arrives as a response
-            sentence = str(self.error(Cause.PROXY_AUTH))
-            return _result(False, Cause.PROXY_AUTH.value, sentence, status, rqid)
+            return _result(False, "proxy_auth", str(self.error(Cause.PROXY_AUTH)), status, rqid)
         what = "a body that is not the API's JSON" if 200 <= status < 300 else "an error"
         where = f", X-RQID {rqid}" if rqid else ""
         sentence = (

@@ -83,8 +83,7 @@ def response_headers(response: requests.Response) -> Dict[str, Any]:
 
 
 def header_value(headers: Any, name: str) -> Any:
-    """Header ``name`` (any case) of an envelope's ``response_headers``: the first if sent more
-    than once; None if absent."""
+    """Header ``name`` (any case) of an envelope's ``response_headers``, the first if repeated."""
     if not isinstance(headers, Mapping):
         return None
     value = next((v for k, v in headers.items() if str(k).lower() == name.lower()), None)

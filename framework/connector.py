@@ -41,9 +41,6 @@ logging.getLogger("urllib3.connectionpool").addFilter(_retry_is_debug)
 
 # "Tunnel connection failed: 407 Proxy Authentication Required", not a port such as :44071.
 PROXY_407 = re.compile(r"(?<![\d.:])407(?![\d.:])")
-# OpenSSL verify codes (X509_V_ERR_*) that a CA bundle cannot fix.
-TLS_EXPIRED_CODES = {9, 10}  # certificate not yet valid, has expired
-TLS_HOSTNAME_CODES = {62, 64}  # host name mismatch, IP address mismatch
 RETRYABLE = (Cause.RESET, Cause.BROKEN, Cause.CUT_SHORT)
 READ_CHUNK = 64 * 1024
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -100,14 +97,12 @@ class RunRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> RunRetry:
-        under_way = current()
-        if isinstance(error, ReadTimeoutError) or (under_way is not None and under_way.expired):
+        if isinstance(error, ReadTimeoutError) or getattr(current(), "expired", False):
             raise MaxRetryError(_pool, url, error)  # a timeout is not retried
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        try:
+        asked = None
+        with contextlib.suppress(InvalidHeader):  # neither seconds nor an HTTP date
             asked = retry.get_retry_after(response) if response is not None else None
-        except InvalidHeader:  # neither seconds nor an HTTP date
-            asked = None
         retry.delay = asked if asked else retry.get_backoff_time()
         if retry.delay > self.run.wait_left:
             raise MaxRetryError(_pool, url, error)  # the run's budget is spent
@@ -132,8 +127,7 @@ class BudgetSpent(TransportError):
 
 
 class HttpConnector:
-    """One requests.Session configured once: TLS, proxy, headers, timeout and retries. It serves
-    one run: ``wait_left`` (seconds of retry waits) is shared by every request it sends."""
+    """One run's Session: ``wait_left`` (seconds of retry waits) is shared by all its requests."""
 
     url_example = ""  # the product's example console URL, for the DNS hint
 
@@ -152,6 +146,7 @@ class HttpConnector:
         **retry_tuning: Any,
     ) -> None:
         self.base_url = base_url
+        self.host = host_of(base_url)
         self.timeout = float(timeout)
         self.wait_left = wait_budget
         self.max_response_bytes = int(max_response_bytes)
@@ -176,10 +171,6 @@ class HttpConnector:
         self.adapter = WatchedAdapter(max_retries=self.retry)  # deadlines: exchange.py
         self.session.mount("https://", self.adapter)
         self.session.mount("http://", self.adapter)
-
-    @property
-    def host(self) -> str:
-        return host_of(self.base_url)
 
     @property
     def facts(self) -> Dict[str, Any]:
@@ -301,9 +292,9 @@ class HttpConnector:
             for item in causes:
                 if isinstance(item, ssl.SSLCertVerificationError):
                     code = getattr(item, "verify_code", None)
-                    if code in TLS_EXPIRED_CODES:
+                    if code in (9, 10):  # X509_V_ERR_*: not yet valid, expired (no CA fixes it)
                         return self.error(Cause.TLS_EXPIRED)
-                    if code in TLS_HOSTNAME_CODES:
+                    if code in (62, 64):  # X509_V_ERR_*: host name, IP address mismatch
                         return self.error(Cause.TLS_HOSTNAME)
                     return self.error(Cause.TLS_UNTRUSTED)
             return self.error(Cause.TLS_HANDSHAKE)

@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 class RunError(Exception):
     """``kind`` INPUTS or ASSET (nothing sent), TRANSPORT (``cause`` says what happened) or
-    INTERRUPTED; ``lines``, one sentence per problem. A follow cut short carries the partial
-    ``envelope`` and its event count ``fetched``."""
+    INTERRUPTED; ``lines``, one sentence per problem; ``envelope``: a follow's partial one."""
 
     INPUTS, ASSET, TRANSPORT, INTERRUPTED = "inputs", "asset", "transport", "interrupted"
 
@@ -22,13 +21,11 @@ class RunError(Exception):
         *,
         cause: Optional[Cause] = None,
         envelope: Optional[Dict[str, Any]] = None,
-        fetched: int = 0,
     ) -> None:
         self.kind = kind
         self.lines: List[str] = list(lines)
         self.cause = cause
         self.envelope = envelope
-        self.fetched = fetched
         super().__init__("\n".join(self.lines))
 
 
@@ -126,10 +123,7 @@ CAUSES: Dict[Cause, Tuple[str, str]] = {
         "raise the asset's timeout, or check the network path and the server's health",
     ),
     Cause.RESET: ("The connection to {host} was closed before a response arrived", RETRY_HINT),
-    Cause.BROKEN: (
-        "The connection to {host} broke before the whole response arrived",
-        RETRY_HINT,
-    ),
+    Cause.BROKEN: ("The connection to {host} broke before the whole response arrived", RETRY_HINT),
     Cause.CUT_SHORT: (
         "The response from {host} was cut short (its compressed stream is incomplete)",
         "try again, and check proxies on the network path if it keeps happening",

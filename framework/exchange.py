@@ -125,12 +125,10 @@ class StrictResponse(http.client.HTTPResponse):
         except http.client.RemoteDisconnected:
             raise  # closed before any response: a reset, retryable
         except http.client.HTTPException as exc:
-            for kind, detail in NOT_HTTP.items():
-                if isinstance(exc, kind):
-                    raise MalformedHead(detail) from None
-            if "headers" not in str(exc):  # "got more than 100 headers"
+            detail = next((d for kind, d in NOT_HTTP.items() if isinstance(exc, kind)), None)
+            if detail is None and "headers" not in str(exc):  # "got more than 100 headers"
                 raise
-            raise MalformedHead("more than 100 header lines") from None
+            raise MalformedHead(detail or "more than 100 header lines") from None
         defects = [d for d in self.msg.defects if not isinstance(d, IGNORED_DEFECTS)]
         if defects or self.msg.get_payload():
             raise MalformedHead("a header line without a colon, or a stray line break")

@@ -103,8 +103,6 @@ class ActionSpec:
 
 @dataclass(frozen=True)
 class Plugin:
-    """Everything plugin.yaml says, with the schemas it references already read."""
-
     root: Path
     id: str
     title: str
@@ -127,7 +125,6 @@ class Plugin:
 
     @property
     def schema_paths(self) -> List[str]:
-        """Every schema file the manifest references, asset first."""
         paths = [self.asset.schema_path]
         for action in self.actions.values():
             paths += [action.input_schema_path, action.output_schema_path]
@@ -184,10 +181,9 @@ def read_documents(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Tuple[Any, Dic
 
 
 def _check_manifest(manifest: Any, meta: Mapping[str, Any]) -> None:
-    errors = sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
     problems = [
         f"{MANIFEST}: {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
-        for e in errors
+        for e in sorted(validator_for(meta).iter_errors(manifest), key=lambda e: list(e.path))
     ]
     if problems:
         raise ManifestError(problems)

@@ -128,13 +128,12 @@ def describe(
     secret = secret and instance is not None  # null is no secret: "got null"
     field = _field(path)
     if keyword == "required":
-        present = instance if isinstance(instance, dict) else {}
-        properties = schema.get("properties", {})
+        properties = schema.get("properties", {})  # (jsonschema checks required of objects only)
         return [
             f"{_field([*path, name])}: missing; expected "
             f"{expected(properties.get(name, {}), coercion)}."
             for name in limit
-            if name not in present
+            if name not in instance
         ]
     if keyword == "additionalProperties":
         known = list(schema.get("properties", {}))
@@ -175,17 +174,16 @@ def explain(
     validator: Any,
     instance: Any,
     what: str,
-    secrets: Iterable[str] = (),
+    secrets: Sequence[str] = (),
     coercion: bool = True,
     advice: Optional[Mapping[str, str]] = None,
 ) -> Optional[InputError]:
-    """Every problem jsonschema finds (if ``validator``) and every piece of ``advice`` (field to
-    sentence, which replaces what jsonschema says about that field), as one InputError or None."""
-    secrets = list(secrets)
-    advice = dict(advice or {})
+    """Every problem jsonschema finds and every piece of ``advice`` (field to sentence, which
+    replaces what jsonschema says about that field), as one InputError or None."""
+    advice = advice or {}
     problems: List[str] = []
-    errors = validator.iter_errors(instance) if validator is not None else []
     described = set(advice)  # one sentence per field: the first keyword it fails says it
+    errors = validator.iter_errors(instance)
     for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
         field = _field(error.absolute_path)
         if field in described:
@@ -213,7 +211,7 @@ def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
             found.update(advise(sub, item, [*path, key]))
             sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
             if (
-                isinstance(sibling, str)
+                sibling
                 and item not in (None, sub.get("default"))
                 and value.get(sibling) is not True
             ):
@@ -221,10 +219,7 @@ def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
         placeholders = [
             key
             for key, sub in properties.items()
-            if isinstance(sub, dict)
-            and sub.get("x-placeholders")
-            and key in value
-            and value[key] in sub["x-placeholders"]
+            if key in value and value[key] in sub.get("x-placeholders", ())
         ]
         if placeholders:
             names = " and ".join(_field([*path, key]) for key in placeholders)
