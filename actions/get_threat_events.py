@@ -2,8 +2,6 @@
 With follow_cursor, SentinelOne's cursor paging: the request repeated with ``cursor`` = the
 previous page's ``pagination.nextCursor`` over the connector's one Session, pages merged."""
 
-from __future__ import annotations
-
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 

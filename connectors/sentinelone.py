@@ -1,7 +1,5 @@
 """The SentinelOne asset connector: a console URL and an API token, one configured Session."""
 
-from __future__ import annotations
-
 import contextlib
 import ipaddress
 import math

@@ -1,7 +1,5 @@
 """The action base: a connector, the manifest's method and path, and safe request building."""
 
-from __future__ import annotations
-
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 

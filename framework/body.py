@@ -1,7 +1,5 @@
 """The response body as the action's output: the envelope, JSON as sent, or text."""
 
-from __future__ import annotations
-
 import codecs
 import json
 import math

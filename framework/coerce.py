@@ -1,8 +1,6 @@
 """Templated values ("100", "true", "process,file", '["process"]') coerced to the types a
 schema declares; anything else is left for validation to explain."""
 
-from __future__ import annotations
-
 import json
 import math
 import re

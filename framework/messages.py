@@ -1,8 +1,6 @@
 """Why a value is invalid: one sentence per problem naming the field, the value (never a secret)
 and what was expected, worded from the schema (``x-expected`` beside every ``pattern``)."""
 
-from __future__ import annotations
-
 import difflib
 import json
 import logging

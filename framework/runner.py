@@ -1,7 +1,5 @@
 """Run an action as the platform does: validate asset and inputs, build the connector, call."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional
 

@@ -1,8 +1,6 @@
 """Reproducible zips for ``runtime package`` and ``runtime export``: two builds of the same files
 give identical bytes. Imports nothing of this project."""
 
-from __future__ import annotations
-
 import io
 import os
 import time

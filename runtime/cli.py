@@ -2,8 +2,6 @@
 dependencies are imported inside the commands: outside the venv, a missing one is one line from
 main(), not a traceback."""
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import importlib

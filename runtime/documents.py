@@ -5,8 +5,6 @@ token there) are refused before anything is built; ``0123`` stays "0123" (YAML 1
 Messages name the place (line, column), never the content: a file may hold a token.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os

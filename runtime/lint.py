@@ -1,8 +1,6 @@
 """``python -m runtime validate``: every problem checkable without a network, one line each
 (``file: location: problem``), beyond what load_plugin checks."""
 
-from __future__ import annotations
-
 import argparse
 import importlib
 import json

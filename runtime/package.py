@@ -3,8 +3,6 @@ the plugin's tracked, allow-listed files (a pasted token or an editor file never
 requirements.txt, wheels/ for every target, SHA256SUMS. ``runtime run`` never imports this module.
 """
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import hashlib
