@@ -38,9 +38,7 @@ def blocking(stream: Any) -> Any:
 def write_stdout(
     data: bytes, what: str = "the envelope", part_of: Optional[Tuple[int, Optional[int]]] = None
 ) -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) saying why not; ``part_of``: (bytes
-    of the whole output written before ``data``, its size or None), for that sentence. A reader
-    that closed the pipe (``| head``) ends the run quietly: CliError(EXIT_OK) with no line."""
+    """All of ``data``, or CliError; ``part_of``: (bytes written before, whole size or None)."""
     done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
@@ -124,8 +122,7 @@ def header(envelope: Mapping[str, Any], name: str) -> Any:
 
 
 def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
-    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)`` for a
-    non-2xx envelope; None for a 2xx."""
+    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)``, or None."""
     status = envelope.get("status_code")
     if not isinstance(status, int) or 200 <= status < 300:
         return None
@@ -140,12 +137,9 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     return line + (f" (X-RQID {rqid})" if rqid else "")
 
 
-def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
-    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
-    defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
+def follow_summary(envelope: Mapping[str, Any], pages: int, count: int) -> str:
+    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``."""
     body = as_dict(envelope.get("json_body"))
-    if count is None:
-        count = len(body["data"]) if isinstance(body.get("data"), list) else 0
     cursor = as_dict(body.get("pagination")).get("nextCursor")
     status = envelope.get("status_code")
     text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"

@@ -23,10 +23,9 @@ from runtime import output
 from runtime.output import CliError, as_dict, header, utf8
 
 EVENT_FORMATS = ("ndjson", "csv", "markdown")
-DEFAULT_COLUMNS = (
-    "id", "createdAt", "eventType", "processName", "pid", "user", "srcIp", "dstIp",
-    "fileFullName",
-)  # fmt: skip
+DEFAULT_COLUMNS = tuple(
+    "id createdAt eventType processName pid user srcIp dstIp fileFullName".split()
+)
 DEFAULT_ROWS, MAX_ROWS = 20, 1000  # events in the markdown note's table
 KEPT, OTHERS = 1000, "(others)"  # names counted per table of the note; further ones: OTHERS
 AGENT_FACTS = ("agentName", "agentOs", "agentIp")
@@ -58,9 +57,7 @@ def _output_error(exc: OSError, path: str) -> CliError:
     return CliError(output.EXIT_OUTPUT, [f"output error: cannot write {path} ({reason})."])
 
 
-def run(
-    args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
-) -> int:
+def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any) -> int:
     from framework.errors import RunError
     from framework.runner import check_output, find_action, run_action
 
@@ -74,13 +71,7 @@ def run(
     try:
         try:
             envelope = run_action(
-                plugin,
-                args.action,
-                asset,
-                writer.inputs,
-                progress=progress,
-                on_connect=on_connect,
-                pages=writer,
+                plugin, args.action, asset, writer.inputs, progress, on_connect, writer
             )
         finally:
             if progress is not None:
@@ -212,17 +203,16 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
                 f"record of {where} ends; start the export again."
             )
     writer.resumed, writer.bytes, writer.total = True, recorded, meta.get("totalItems")
-    writer.events, writer.pages = meta.get("events", 0), meta.get("pages", 0)
+    writer.events, writer.pages = events, meta.get("pages", 0)
     writer.cursor, begun = meta.get("nextCursor"), writer.export_inputs
     parameters = dict(begun.get("parameters") or {})
     if writer.pages:  # the cursor carries the position, as between pages
         parameters.pop("skip", None)
         parameters["cursor"] = writer.cursor
     writer.inputs = {**begun, "parameters": parameters}
-    if isinstance(begun.get("max_events"), int):
-        writer.inputs["max_events"] = max(1, begun["max_events"] - writer.events)
-    if isinstance(writer, MarkdownNote):  # its counts go on
-        writer.counts = meta.get("summary") or writer.counts
+    if isinstance(most, int):
+        writer.inputs["max_events"] = max(1, most - events)
+    writer.counts = meta.get("summary") or writer.counts  # the markdown note's go on
     return writer
 
 
@@ -238,8 +228,7 @@ def _foreign_file(path: str) -> bool:
 
 
 class Writer:
-    """The runner's page sink, and its output: stdout (no path, or ``-``) or the path as given
-    (a link followed, never renamed over), locked for the run if a regular file."""
+    """The runner's page sink; a regular file is written in place (a link followed), locked."""
 
     unlimited = False  # read by the action: True lifts the default max_events
     keeps_file = False  # writes a file (and a sidecar) even when no page arrived
@@ -381,8 +370,7 @@ class FieldList(Writer):
 
 
 class EnvelopeWriter(Writer):
-    """The envelope, byte for byte as ``json.dumps`` of the in-memory envelope prints it, its
-    events spooled to a temporary file until the head (the last page's) is known."""
+    """The envelope as in memory, its events spooled until the head (the last page's) is known."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -415,8 +403,7 @@ class EnvelopeWriter(Writer):
                 outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
                 head, tail = output.encode_json(outer, self.pretty).split(f'"{marker}"'.encode())
                 close = b"\n    ]" if self.pretty and self.events else b"]"
-                spooled = self.spool.seek(0, os.SEEK_END)
-                self.size = len(head) + 1 + spooled + len(close) + len(tail)
+                self.size = len(head) + 1 + self.spool.seek(0, os.SEEK_END) + len(close) + len(tail)
                 self.write(head + b"[")
                 self.spool.seek(0)
                 for chunk in iter(lambda: self.spool.read(1 << 20), b""):
@@ -448,7 +435,6 @@ class EventFile(Writer):
         self.export_inputs = self.inputs  # as the export began (a resume keeps them)
         self.csv = self.options["format"] == "csv"
         self.record_end = b"\r\n" if self.csv else b"\n"  # resume cuts only where one ends
-        self.more = False  # ended as asked, with events left to read
 
     def open(self) -> None:
         super().open()
@@ -557,8 +543,7 @@ def _cell(value: Any) -> str:
 
 
 class MarkdownNote(EventFile):
-    """A short case note, written whole when the export ends, from counts kept in the sidecar;
-    each table counts at most KEPT names, events of further ones as OTHERS."""
+    """A case note written whole at the end, from counts kept in the sidecar (KEPT names each)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
