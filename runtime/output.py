@@ -135,20 +135,3 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     rqid = plain(header(envelope, "X-RQID"), 80)
     line = f"HTTP {status}" + (f" {title}" if title else "") + (f": {meaning}" if meaning else "")
     return line + (f" (X-RQID {rqid})" if rqid else "")
-
-
-def follow_summary(envelope: Mapping[str, Any], pages: int, count: int) -> str:
-    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``."""
-    body = as_dict(envelope.get("json_body"))
-    cursor = as_dict(body.get("pagination")).get("nextCursor")
-    status = envelope.get("status_code")
-    text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
-    if not cursor:
-        return text + " (all events read)"
-    if isinstance(status, int) and not 200 <= status < 300:
-        why = f"stopped at HTTP {status}"
-    elif body.get("errors"):
-        why = "stopped early (see json_body.errors)"
-    else:
-        why = "stopped at max_events"
-    return f"{text} ({why}; resume with cursor {plain(cursor, 1 << 20)})"

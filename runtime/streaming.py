@@ -30,6 +30,7 @@ DEFAULT_ROWS, MAX_ROWS = 20, 1000  # events in the markdown note's table
 KEPT, OTHERS = 1000, "(others)"  # names counted per table of the note; further ones: OTHERS
 AGENT_FACTS = ("agentName", "agentOs", "agentIp")
 SIDECAR = ".meta.json"
+MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
 
 
 def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
@@ -293,7 +294,6 @@ class Writer:
         self.bytes += len(data)
 
     def cut(self, size: int) -> None:
-        """A regular file back to its first ``size`` bytes, to be written on from there."""
         if self.regular and self.handle is not None:
             with contextlib.suppress(OSError):
                 self.handle.truncate(size)
@@ -412,12 +412,26 @@ class EnvelopeWriter(Writer):
         finally:
             self.spool.close()
             self.close()
-        if not self.args.quiet and self.args.stderr.isatty():  # lines as the in-memory path's
-            line = output.answer_line(envelope)
-            if line:
-                self.say(line)
-            if self.pages:
-                self.say(output.follow_summary(envelope, self.pages, self.events))
+        if self.args.quiet or not self.args.stderr.isatty():  # lines as the in-memory path's
+            return
+        line = output.answer_line(envelope)
+        if line:
+            self.say(line)
+        if not self.pages:
+            return
+        body, status = as_dict(envelope.get("json_body")), envelope.get("status_code")
+        cursor = as_dict(body.get("pagination")).get("nextCursor")
+        if not cursor:
+            why = "all events read"
+        elif isinstance(status, int) and not 200 <= status < 300:
+            why = f"stopped at HTTP {status}"
+        elif body.get("errors"):
+            why = "stopped early (see json_body.errors)"
+        else:
+            why = "stopped at max_events"
+        why += f"; resume with cursor {output.plain(cursor, 1 << 20)}" if cursor else ""
+        s = "" if self.pages == 1 else "s"
+        self.say(f"{self.events:,} events in {self.pages:,} page{s} ({why})")
 
 
 class EventFile(Writer):
@@ -538,7 +552,6 @@ class EventFile(Writer):
 
 
 def _cell(value: Any) -> str:
-    """An event field as text: strings as they are, null empty, the rest as JSON."""
     return value if isinstance(value, str) else "" if value is None else dumps(value)
 
 
@@ -548,8 +561,7 @@ class MarkdownNote(EventFile):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.record_end = b""  # written whole at the end: nothing to cut back
-        self.counts = {"types": {}, "first": None, "last": None, "processes": {}, "agents": {}}
-        self.counts["rows"] = []
+        self.counts = dict(types={}, first=None, last=None, processes={}, agents={}, rows=[])
 
     def write_page(self, items: List[Any]) -> None:
         counts = self.counts
@@ -598,14 +610,13 @@ class MarkdownNote(EventFile):
         if rqid:
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
         agents = [
-            [*map(_cell, [e.get("agentName"), name, e.get("agentOs"), e.get("agentIp")]), f"{n:,}"]
+            [*map(_cell, [e.get("agentName"), name, e.get("agentOs"), e.get("agentIp")]), n]
             for name, n in top(state["agents"], 20)
             for e in [state["agents"].get(name, {})]
         ]
         lines += table("Agents", ["agentName", "agentId", "agentOs", "agentIp", "events"], agents)
-        types = [[name, f"{n:,}"] for name, n in top(state["types"], KEPT)]
-        lines += table("Events by type", ["eventType", "events"], types)
-        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], 10)]
+        lines += table("Events by type", ["eventType", "events"], top(state["types"], KEPT))
+        processes = top(state["processes"], 10)
         lines += table(f"Top processes ({len(processes)})", ["processName", "events"], processes)
         if state["rows"]:  # (--rows 0: no table, and no heading over nothing)
             title = f"First {len(state['rows'])} events"
@@ -615,7 +626,6 @@ class MarkdownNote(EventFile):
 
 
 def table(title: str, names: Sequence[str], rows: List[Any], counted: bool = True) -> List[str]:
-    """A section of the note: its heading and table, the count in the last column."""
     lines = ["| " + " | ".join(map(md, cells)) + " |" for cells in [names, *rows]]
     rule = "|" + "---|" * (len(names) - counted) + ("---:|" if counted else "")
     return ["", f"## {title}", "", lines[0], rule, *lines[1:]]
@@ -628,20 +638,16 @@ def tally(counts: Dict[str, int], name: str) -> None:
 
 
 def top(counts: Dict[str, Any], n: int) -> List[Any]:
-    """The n largest (name, count) (an agent's count: its "events"), then OTHERS with the rest."""
+    """Rows of the n largest [name, count] (an agent's: its "events"), then OTHERS with the rest."""
     total = {k: v["events"] if isinstance(v, dict) else v for k, v in counts.items()}
     named = sorted(
         ((k, v) for k, v in total.items() if k != OTHERS), key=lambda kv: (-kv[1], kv[0])
     )
     rest = sum(v for _, v in named[n:]) + total.get(OTHERS, 0)
-    return named[:n] + ([(OTHERS, rest)] if rest else [])
-
-
-MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
+    return [[k, f"{v:,}"] for k, v in named[:n]] + ([[OTHERS, f"{rest:,}"]] if rest else [])
 
 
 def md(text: str) -> str:
-    """Text for a markdown line or table cell: what could format, link or break it escaped."""
     return text.translate(MARKDOWN_SPECIAL)
 
 
