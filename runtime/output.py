@@ -1,5 +1,4 @@
-"""What every command writes: exit codes, the one-sentence CliError, stdout (all of it or exit 5)
-and the terminal lines about an answer; imported by runtime.cli, importing none of it."""
+"""What every command writes: exit codes, CliError, stdout (all of it or exit 5), answer lines."""
 
 from __future__ import annotations
 

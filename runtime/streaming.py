@@ -1,6 +1,4 @@
-"""Streamed output of ``runtime run`` (docs/cli.md, "Streaming output and event files"): the
-envelope's events spooled until its head (the last page's) is known; an event file committed
-after every page with its sidecar FILE.meta.json, which ``--resume`` continues from."""
+"""Streamed output of ``runtime run``: docs/cli.md, "Streaming output and event files"."""
 
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ import shlex
 import signal
 import stat
 import tempfile
-import uuid
 from typing import Any, Dict, List, Optional, Sequence
 
 from framework.exact import dumps
@@ -178,18 +175,16 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
         meta["inputs"] = {**as_dict(meta.get("inputs")), **inputs}
     file = path[: -len(SIDECAR)]
     most, events = as_dict(meta.get("inputs")).get("max_events"), meta.get("events", 0)
-    if (
-        meta.get("finished")
-        or (meta.get("pages") and not meta.get("nextCursor"))  # the last page was read
-        or (isinstance(most, int) and events >= most)
-    ):
+    ended = meta.get("finished") or (meta.get("pages") and not meta.get("nextCursor"))  # last page
+    if ended or (isinstance(most, int) and events >= most):
         args.stderr.say(
             f"nothing to resume: {path} records a finished export ({events:,} events in {file})."
         )
         return None
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
     writer = WRITERS[meta["format"]](as_dict(meta.get("inputs")), args, file, options)
-    recorded, end, where = meta.get("bytes"), writer.record_end, writer.where
+    recorded, where = meta.get("bytes"), writer.where
+    end = {"csv": b"\r\n", "ndjson": b"\n"}.get(meta["format"], b"")  # a note is written whole
     size = os.path.getsize(where) if os.path.isfile(where) else -1
     if not isinstance(recorded, int) or size < recorded:
         raise _invalid(
@@ -399,7 +394,7 @@ class EnvelopeWriter(Writer):
             if not self.pages:  # one request, or the first page failed: nothing was spooled
                 self.write(output.encode_json(envelope, self.pretty))
             else:
-                marker = f"streamed-events-{uuid.uuid4().hex}"
+                marker = f"streamed-events-{os.urandom(16).hex()}"
                 outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
                 head, tail = output.encode_json(outer, self.pretty).split(f'"{marker}"'.encode())
                 close = b"\n    ]" if self.pretty and self.events else b"]"
@@ -448,7 +443,6 @@ class EventFile(Writer):
         self.columns: Sequence[str] = self.options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = self.inputs  # as the export began (a resume keeps them)
         self.csv = self.options["format"] == "csv"
-        self.record_end = b"\r\n" if self.csv else b"\n"  # resume cuts only where one ends
 
     def open(self) -> None:
         super().open()
@@ -529,11 +523,10 @@ class EventFile(Writer):
         total = f"totalItems {self.total:,}" if isinstance(self.total, int) else "totalItems null"
         answer = f"HTTP {status} {envelope.get('reason')}" if status is not None else "no answer"
         answer += f", X-RQID {rqid}" if rqid else ""
-        if finished:
-            details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
-            self.say(f"wrote {wrote}; {answer}; {total}; {details}.")
-        elif self.more:
-            self.say(f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}.")
+        if finished or self.more:
+            end = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
+            end = end if finished else f"more remain: resume with {self.hint()}"
+            self.say(f"wrote {wrote}; {answer}; {total}; {end}.")
         else:
             self.say(
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
@@ -560,7 +553,6 @@ class MarkdownNote(EventFile):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.record_end = b""  # written whole at the end: nothing to cut back
         self.counts = dict(types={}, first=None, last=None, processes={}, agents={}, rows=[])
 
     def write_page(self, items: List[Any]) -> None:
