@@ -580,17 +580,12 @@ class MarkdownNote(EventFile):
         state, rqid = self.counts, header(envelope, "X-RQID")
         threat = as_dict(self.export_inputs.get("path_parameters")).get("threat_id", "?")
         hint = f"--resume {os.path.basename(self.sidecar)}" if self.sidecar else self.hint()
-        if finished:
-            how = "complete"
-        elif self.more:
-            how = f"more remain; resume with {hint}"
-        elif stopped == "interrupted":
-            how = f"interrupted; resume with {hint}"
-        elif stopped is not None:
-            how = f"stopped by a transport failure; resume with {hint}"
-        else:
+        if stopped is None:  # (finished and more: neither stopped)
             answer = f"HTTP {envelope.get('status_code')} {envelope.get('reason')}"
-            how = f"stopped at page {self.pages + 1}, {answer}; resume with {hint}"
+            why = "more remain" if self.more else f"stopped at page {self.pages + 1}, {answer}"
+        else:
+            why = "interrupted" if stopped == "interrupted" else "stopped by a transport failure"
+        how = "complete" if finished else f"{why}; resume with {hint}"
         of = f" of {self.total:,}" if isinstance(self.total, int) else ""
         lines = [
             f"# SentinelOne threat {md(_cell(threat))}: {self.events:,} events",
