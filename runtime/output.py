@@ -92,14 +92,13 @@ def run_failed(exc: Any, kept: str) -> CliError:
     return CliError(EXIT_INPUT, exc.lines)  # the inputs or the asset: nothing was sent
 
 
-def plain(value: Any, limit: int = 200) -> str:
+def plain(value: Any, limit: int) -> str:
     """Server text for a terminal line: printable characters only (no escape sequences)."""
     text = value if isinstance(value, str) else ""
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# One line per non-2xx status on a terminal: what it usually means.
 STATUS_MEANING = {
     400: "the console refused the request; check the inputs",
     401: "the token is invalid or expired",

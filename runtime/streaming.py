@@ -145,7 +145,6 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
 
 
 def _resume(args: Any, inputs: Any) -> Optional[Writer]:
-    """The writer that continues the export this sidecar describes; None when it finished."""
     path = args.resume
     names = ("output", "format", "columns", "rows", "pretty")  # the sidecar's to give
     given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
@@ -227,7 +226,6 @@ class Writer:
     """The runner's page sink; a regular file is written in place (a link followed), locked."""
 
     unlimited = False  # read by the action: True lifts the default max_events
-    keeps_file = False  # writes a file (and a sidecar) even when no page arrived
     what = "the envelope"
     resumed = False
     sidecar: Optional[str] = None
@@ -324,14 +322,14 @@ class Writer:
 
     def stopped(self, exc: Any) -> str:
         """After a RunError: what was read kept (or the output discarded); where it is, or ""."""
-        if exc.kind == "interrupted" and (self.pages or self.keeps_file):
+        if exc.kind == "interrupted" and (self.pages or isinstance(self, EventFile)):
             detail = f"interrupted (Ctrl-C) after {self.events:,} events; nothing was lost."
             self.finish(self.partial("Interrupted", detail), stopped="interrupted")
             when = "so far"
         elif exc.kind == "transport" and (exc.envelope is not None or self.pages):
             self.finish(exc.envelope or self.partial("Transport Error", str(exc)), str(exc))
             when = "before it"
-        elif exc.kind == "transport" and self.keeps_file:
+        elif exc.kind == "transport" and isinstance(self, EventFile):  # a file even with no page
             self.finish({"json_body": None}, stopped=str(exc))
             return ""
         else:  # nothing sent, or no answer: no empty file left behind
@@ -354,8 +352,6 @@ class Writer:
 
 
 class FieldList(Writer):
-    """``--columns list``: the field names of the first page's events, one a line on stdout."""
-
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         data = as_dict(envelope.get("json_body")).get("data")
         names = {name: None for event in data or [] if isinstance(event, dict) for name in event}
@@ -433,7 +429,6 @@ class EventFile(Writer):
     """ndjson or csv, and its sidecar FILE.meta.json (a regular file only), committed per page."""
 
     unlimited = True  # events are not kept: only the user's own max_events applies
-    keeps_file = True
     what = "the events"
     counts: Optional[Dict[str, Any]] = None  # the markdown note's
 
@@ -619,7 +614,6 @@ def table(title: str, names: Sequence[str], rows: List[Any], counted: bool = Tru
 
 
 def tally(counts: Dict[str, int], name: str) -> None:
-    """Count one event of ``name``, or of OTHERS once KEPT names are counted."""
     name = name if name in counts or len(counts) < KEPT else OTHERS
     counts[name] = counts.get(name, 0) + 1
 
@@ -627,10 +621,9 @@ def tally(counts: Dict[str, int], name: str) -> None:
 def top(counts: Dict[str, Any], n: int) -> List[Any]:
     """Rows of the n largest [name, count] (an agent's: its "events"), then OTHERS with the rest."""
     total = {k: v["events"] if isinstance(v, dict) else v for k, v in counts.items()}
-    named = sorted(
-        ((k, v) for k, v in total.items() if k != OTHERS), key=lambda kv: (-kv[1], kv[0])
-    )
-    rest = sum(v for _, v in named[n:]) + total.get(OTHERS, 0)
+    rest = total.pop(OTHERS, 0)
+    named = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))
+    rest += sum(v for _, v in named[n:])
     return [[k, f"{v:,}"] for k, v in named[:n]] + ([[OTHERS, f"{rest:,}"]] if rest else [])
 
 
