@@ -1,5 +1,4 @@
-"""What every command writes: exit codes, the one-sentence CliError, stdout (all of it or exit 5)
-and the terminal lines about an answer; imported by runtime.cli, importing none of it."""
+"""What every command writes: exit codes, CliError, stdout (all of it or exit 5), answer lines."""
 
 from __future__ import annotations
 
@@ -38,9 +37,7 @@ def blocking(stream: Any) -> Any:
 def write_stdout(
     data: bytes, what: str = "the envelope", part_of: Optional[Tuple[int, Optional[int]]] = None
 ) -> None:
-    """All of ``data`` on stdout, or CliError(EXIT_OUTPUT) saying why not; ``part_of``: (bytes
-    of the whole output written before ``data``, its size or None), for that sentence. A reader
-    that closed the pipe (``| head``) ends the run quietly: CliError(EXIT_OK) with no line."""
+    """All of ``data``, or CliError; ``part_of``: (bytes written before, whole size or None)."""
     done, total = part_of if part_of is not None else (0, len(data))
     if stdout_closed():
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
@@ -95,14 +92,13 @@ def run_failed(exc: Any, kept: str) -> CliError:
     return CliError(EXIT_INPUT, exc.lines)  # the inputs or the asset: nothing was sent
 
 
-def plain(value: Any, limit: int = 200) -> str:
+def plain(value: Any, limit: int) -> str:
     """Server text for a terminal line: printable characters only (no escape sequences)."""
     text = value if isinstance(value, str) else ""
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# One line per non-2xx status on a terminal: what it usually means.
 STATUS_MEANING = {
     400: "the console refused the request; check the inputs",
     401: "the token is invalid or expired",
@@ -124,8 +120,7 @@ def header(envelope: Mapping[str, Any], name: str) -> Any:
 
 
 def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
-    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)`` for a
-    non-2xx envelope; None for a 2xx."""
+    """``HTTP 401 Authentication Failed: the token is invalid or expired (X-RQID ...)``, or None."""
     status = envelope.get("status_code")
     if not isinstance(status, int) or 200 <= status < 300:
         return None
@@ -138,23 +133,3 @@ def answer_line(envelope: Mapping[str, Any]) -> Optional[str]:
     rqid = plain(header(envelope, "X-RQID"), 80)
     line = f"HTTP {status}" + (f" {title}" if title else "") + (f": {meaning}" if meaning else "")
     return line + (f" (X-RQID {rqid})" if rqid else "")
-
-
-def follow_summary(envelope: Mapping[str, Any], pages: int, count: Optional[int] = None) -> str:
-    """``25,000 events in 25 pages (stopped at max_events; resume with cursor ...)``; ``count``
-    defaults to the events in the envelope (a streamed one holds none: its writer counts)."""
-    body = as_dict(envelope.get("json_body"))
-    if count is None:
-        count = len(body["data"]) if isinstance(body.get("data"), list) else 0
-    cursor = as_dict(body.get("pagination")).get("nextCursor")
-    status = envelope.get("status_code")
-    text = f"{count:,} events in {pages:,} page{'' if pages == 1 else 's'}"
-    if not cursor:
-        return text + " (all events read)"
-    if isinstance(status, int) and not 200 <= status < 300:
-        why = f"stopped at HTTP {status}"
-    elif body.get("errors"):
-        why = "stopped early (see json_body.errors)"
-    else:
-        why = "stopped at max_events"
-    return f"{text} ({why}; resume with cursor {plain(cursor, 1 << 20)})"

@@ -1,6 +1,4 @@
-"""Streamed output of ``runtime run`` (docs/cli.md, "Streaming output and event files"): the
-envelope's events spooled until its head (the last page's) is known; an event file committed
-after every page with its sidecar FILE.meta.json, which ``--resume`` continues from."""
+"""Streamed output of ``runtime run``: docs/cli.md, "Streaming output and event files"."""
 
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ import shlex
 import signal
 import stat
 import tempfile
-import uuid
 from typing import Any, Dict, List, Optional, Sequence
 
 from framework.exact import dumps
@@ -23,14 +20,14 @@ from runtime import output
 from runtime.output import CliError, as_dict, header, utf8
 
 EVENT_FORMATS = ("ndjson", "csv", "markdown")
-DEFAULT_COLUMNS = (
-    "id", "createdAt", "eventType", "processName", "pid", "user", "srcIp", "dstIp",
-    "fileFullName",
-)  # fmt: skip
+DEFAULT_COLUMNS = tuple(
+    "id createdAt eventType processName pid user srcIp dstIp fileFullName".split()
+)
 DEFAULT_ROWS, MAX_ROWS = 20, 1000  # events in the markdown note's table
 KEPT, OTHERS = 1000, "(others)"  # names counted per table of the note; further ones: OTHERS
 AGENT_FACTS = ("agentName", "agentOs", "agentIp")
 SIDECAR = ".meta.json"
+MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
 
 
 def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
@@ -58,9 +55,7 @@ def _output_error(exc: OSError, path: str) -> CliError:
     return CliError(output.EXIT_OUTPUT, [f"output error: cannot write {path} ({reason})."])
 
 
-def run(
-    args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any = None
-) -> int:
+def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any) -> int:
     from framework.errors import RunError
     from framework.runner import check_output, find_action, run_action
 
@@ -74,13 +69,7 @@ def run(
     try:
         try:
             envelope = run_action(
-                plugin,
-                args.action,
-                asset,
-                writer.inputs,
-                progress=progress,
-                on_connect=on_connect,
-                pages=writer,
+                plugin, args.action, asset, writer.inputs, progress, on_connect, writer
             )
         finally:
             if progress is not None:
@@ -156,7 +145,6 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
 
 
 def _resume(args: Any, inputs: Any) -> Optional[Writer]:
-    """The writer that continues the export this sidecar describes; None when it finished."""
     path = args.resume
     names = ("output", "format", "columns", "rows", "pretty")  # the sidecar's to give
     given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
@@ -186,18 +174,16 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
         meta["inputs"] = {**as_dict(meta.get("inputs")), **inputs}
     file = path[: -len(SIDECAR)]
     most, events = as_dict(meta.get("inputs")).get("max_events"), meta.get("events", 0)
-    if (
-        meta.get("finished")
-        or (meta.get("pages") and not meta.get("nextCursor"))  # the last page was read
-        or (isinstance(most, int) and events >= most)
-    ):
+    ended = meta.get("finished") or (meta.get("pages") and not meta.get("nextCursor"))  # last page
+    if ended or (isinstance(most, int) and events >= most):
         args.stderr.say(
             f"nothing to resume: {path} records a finished export ({events:,} events in {file})."
         )
         return None
     options = {k: meta[k] for k in ("format", "columns", "rows") if meta.get(k) is not None}
     writer = WRITERS[meta["format"]](as_dict(meta.get("inputs")), args, file, options)
-    recorded, end, where = meta.get("bytes"), writer.record_end, writer.where
+    recorded, where = meta.get("bytes"), writer.where
+    end = {"csv": b"\r\n", "ndjson": b"\n"}.get(meta["format"], b"")  # a note is written whole
     size = os.path.getsize(where) if os.path.isfile(where) else -1
     if not isinstance(recorded, int) or size < recorded:
         raise _invalid(
@@ -212,17 +198,16 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
                 f"record of {where} ends; start the export again."
             )
     writer.resumed, writer.bytes, writer.total = True, recorded, meta.get("totalItems")
-    writer.events, writer.pages = meta.get("events", 0), meta.get("pages", 0)
+    writer.events, writer.pages = events, meta.get("pages", 0)
     writer.cursor, begun = meta.get("nextCursor"), writer.export_inputs
     parameters = dict(begun.get("parameters") or {})
     if writer.pages:  # the cursor carries the position, as between pages
         parameters.pop("skip", None)
         parameters["cursor"] = writer.cursor
     writer.inputs = {**begun, "parameters": parameters}
-    if isinstance(begun.get("max_events"), int):
-        writer.inputs["max_events"] = max(1, begun["max_events"] - writer.events)
-    if isinstance(writer, MarkdownNote):  # its counts go on
-        writer.counts = meta.get("summary") or writer.counts
+    if isinstance(most, int):
+        writer.inputs["max_events"] = max(1, most - events)
+    writer.counts = meta.get("summary") or writer.counts  # the markdown note's go on
     return writer
 
 
@@ -238,11 +223,9 @@ def _foreign_file(path: str) -> bool:
 
 
 class Writer:
-    """The runner's page sink, and its output: stdout (no path, or ``-``) or the path as given
-    (a link followed, never renamed over), locked for the run if a regular file."""
+    """The runner's page sink; a regular file is written in place (a link followed), locked."""
 
     unlimited = False  # read by the action: True lifts the default max_events
-    keeps_file = False  # writes a file (and a sidecar) even when no page arrived
     what = "the envelope"
     resumed = False
     sidecar: Optional[str] = None
@@ -304,7 +287,6 @@ class Writer:
         self.bytes += len(data)
 
     def cut(self, size: int) -> None:
-        """A regular file back to its first ``size`` bytes, to be written on from there."""
         if self.regular and self.handle is not None:
             with contextlib.suppress(OSError):
                 self.handle.truncate(size)
@@ -340,14 +322,14 @@ class Writer:
 
     def stopped(self, exc: Any) -> str:
         """After a RunError: what was read kept (or the output discarded); where it is, or ""."""
-        if exc.kind == "interrupted" and (self.pages or self.keeps_file):
+        if exc.kind == "interrupted" and (self.pages or isinstance(self, EventFile)):
             detail = f"interrupted (Ctrl-C) after {self.events:,} events; nothing was lost."
             self.finish(self.partial("Interrupted", detail), stopped="interrupted")
             when = "so far"
         elif exc.kind == "transport" and (exc.envelope is not None or self.pages):
             self.finish(exc.envelope or self.partial("Transport Error", str(exc)), str(exc))
             when = "before it"
-        elif exc.kind == "transport" and self.keeps_file:
+        elif exc.kind == "transport" and isinstance(self, EventFile):  # a file even with no page
             self.finish({"json_body": None}, stopped=str(exc))
             return ""
         else:  # nothing sent, or no answer: no empty file left behind
@@ -370,8 +352,6 @@ class Writer:
 
 
 class FieldList(Writer):
-    """``--columns list``: the field names of the first page's events, one a line on stdout."""
-
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         data = as_dict(envelope.get("json_body")).get("data")
         names = {name: None for event in data or [] if isinstance(event, dict) for name in event}
@@ -381,8 +361,7 @@ class FieldList(Writer):
 
 
 class EnvelopeWriter(Writer):
-    """The envelope, byte for byte as ``json.dumps`` of the in-memory envelope prints it, its
-    events spooled to a temporary file until the head (the last page's) is known."""
+    """The envelope as in memory, its events spooled until the head (the last page's) is known."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -411,12 +390,11 @@ class EnvelopeWriter(Writer):
             if not self.pages:  # one request, or the first page failed: nothing was spooled
                 self.write(output.encode_json(envelope, self.pretty))
             else:
-                marker = f"streamed-events-{uuid.uuid4().hex}"
+                marker = f"streamed-events-{os.urandom(16).hex()}"
                 outer = {**envelope, "json_body": {**envelope["json_body"], "data": marker}}
                 head, tail = output.encode_json(outer, self.pretty).split(f'"{marker}"'.encode())
                 close = b"\n    ]" if self.pretty and self.events else b"]"
-                spooled = self.spool.seek(0, os.SEEK_END)
-                self.size = len(head) + 1 + spooled + len(close) + len(tail)
+                self.size = len(head) + 1 + self.spool.seek(0, os.SEEK_END) + len(close) + len(tail)
                 self.write(head + b"[")
                 self.spool.seek(0)
                 for chunk in iter(lambda: self.spool.read(1 << 20), b""):
@@ -425,19 +403,32 @@ class EnvelopeWriter(Writer):
         finally:
             self.spool.close()
             self.close()
-        if not self.args.quiet and self.args.stderr.isatty():  # lines as the in-memory path's
-            line = output.answer_line(envelope)
-            if line:
-                self.say(line)
-            if self.pages:
-                self.say(output.follow_summary(envelope, self.pages, self.events))
+        if self.args.quiet or not self.args.stderr.isatty():  # lines as the in-memory path's
+            return
+        line = output.answer_line(envelope)
+        if line:
+            self.say(line)
+        if not self.pages:
+            return
+        body, status = as_dict(envelope.get("json_body")), envelope.get("status_code")
+        cursor = as_dict(body.get("pagination")).get("nextCursor")
+        if not cursor:
+            why = "all events read"
+        elif isinstance(status, int) and not 200 <= status < 300:
+            why = f"stopped at HTTP {status}"
+        elif body.get("errors"):
+            why = "stopped early (see json_body.errors)"
+        else:
+            why = "stopped at max_events"
+        why += f"; resume with cursor {output.plain(cursor, 1 << 20)}" if cursor else ""
+        s = "" if self.pages == 1 else "s"
+        self.say(f"{self.events:,} events in {self.pages:,} page{s} ({why})")
 
 
 class EventFile(Writer):
     """ndjson or csv, and its sidecar FILE.meta.json (a regular file only), committed per page."""
 
     unlimited = True  # events are not kept: only the user's own max_events applies
-    keeps_file = True
     what = "the events"
     counts: Optional[Dict[str, Any]] = None  # the markdown note's
 
@@ -447,8 +438,6 @@ class EventFile(Writer):
         self.columns: Sequence[str] = self.options.get("columns") or DEFAULT_COLUMNS
         self.export_inputs = self.inputs  # as the export began (a resume keeps them)
         self.csv = self.options["format"] == "csv"
-        self.record_end = b"\r\n" if self.csv else b"\n"  # resume cuts only where one ends
-        self.more = False  # ended as asked, with events left to read
 
     def open(self) -> None:
         super().open()
@@ -529,11 +518,10 @@ class EventFile(Writer):
         total = f"totalItems {self.total:,}" if isinstance(self.total, int) else "totalItems null"
         answer = f"HTTP {status} {envelope.get('reason')}" if status is not None else "no answer"
         answer += f", X-RQID {rqid}" if rqid else ""
-        if finished:
-            details = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
-            self.say(f"wrote {wrote}; {answer}; {total}; {details}.")
-        elif self.more:
-            self.say(f"wrote {wrote}; {answer}; {total}; more remain: resume with {self.hint()}.")
+        if finished or self.more:
+            end = f"details in {self.sidecar}" if self.sidecar else "no sidecar"
+            end = end if finished else f"more remain: resume with {self.hint()}"
+            self.say(f"wrote {wrote}; {answer}; {total}; {end}.")
         else:
             self.say(
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
@@ -552,19 +540,15 @@ class EventFile(Writer):
 
 
 def _cell(value: Any) -> str:
-    """An event field as text: strings as they are, null empty, the rest as JSON."""
     return value if isinstance(value, str) else "" if value is None else dumps(value)
 
 
 class MarkdownNote(EventFile):
-    """A short case note, written whole when the export ends, from counts kept in the sidecar;
-    each table counts at most KEPT names, events of further ones as OTHERS."""
+    """A case note written whole at the end, from counts kept in the sidecar (KEPT names each)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.record_end = b""  # written whole at the end: nothing to cut back
-        self.counts = {"types": {}, "first": None, "last": None, "processes": {}, "agents": {}}
-        self.counts["rows"] = []
+        self.counts = dict(types={}, first=None, last=None, processes={}, agents={}, rows=[])
 
     def write_page(self, items: List[Any]) -> None:
         counts = self.counts
@@ -591,17 +575,12 @@ class MarkdownNote(EventFile):
         state, rqid = self.counts, header(envelope, "X-RQID")
         threat = as_dict(self.export_inputs.get("path_parameters")).get("threat_id", "?")
         hint = f"--resume {os.path.basename(self.sidecar)}" if self.sidecar else self.hint()
-        if finished:
-            how = "complete"
-        elif self.more:
-            how = f"more remain; resume with {hint}"
-        elif stopped == "interrupted":
-            how = f"interrupted; resume with {hint}"
-        elif stopped is not None:
-            how = f"stopped by a transport failure; resume with {hint}"
-        else:
+        if stopped is None:  # (finished and more: neither stopped)
             answer = f"HTTP {envelope.get('status_code')} {envelope.get('reason')}"
-            how = f"stopped at page {self.pages + 1}, {answer}; resume with {hint}"
+            why = "more remain" if self.more else f"stopped at page {self.pages + 1}, {answer}"
+        else:
+            why = "interrupted" if stopped == "interrupted" else "stopped by a transport failure"
+        how = "complete" if finished else f"{why}; resume with {hint}"
         of = f" of {self.total:,}" if isinstance(self.total, int) else ""
         lines = [
             f"# SentinelOne threat {md(_cell(threat))}: {self.events:,} events",
@@ -613,14 +592,13 @@ class MarkdownNote(EventFile):
         if rqid:
             lines.append(f"- **Last request id (X-RQID):** {md(_cell(rqid))}")
         agents = [
-            [*map(_cell, [e.get("agentName"), name, e.get("agentOs"), e.get("agentIp")]), f"{n:,}"]
+            [*map(_cell, [e.get("agentName"), name, e.get("agentOs"), e.get("agentIp")]), n]
             for name, n in top(state["agents"], 20)
             for e in [state["agents"].get(name, {})]
         ]
         lines += table("Agents", ["agentName", "agentId", "agentOs", "agentIp", "events"], agents)
-        types = [[name, f"{n:,}"] for name, n in top(state["types"], KEPT)]
-        lines += table("Events by type", ["eventType", "events"], types)
-        processes = [[name, f"{n:,}"] for name, n in top(state["processes"], 10)]
+        lines += table("Events by type", ["eventType", "events"], top(state["types"], KEPT))
+        processes = top(state["processes"], 10)
         lines += table(f"Top processes ({len(processes)})", ["processName", "events"], processes)
         if state["rows"]:  # (--rows 0: no table, and no heading over nothing)
             title = f"First {len(state['rows'])} events"
@@ -630,33 +608,26 @@ class MarkdownNote(EventFile):
 
 
 def table(title: str, names: Sequence[str], rows: List[Any], counted: bool = True) -> List[str]:
-    """A section of the note: its heading and table, the count in the last column."""
     lines = ["| " + " | ".join(map(md, cells)) + " |" for cells in [names, *rows]]
     rule = "|" + "---|" * (len(names) - counted) + ("---:|" if counted else "")
     return ["", f"## {title}", "", lines[0], rule, *lines[1:]]
 
 
 def tally(counts: Dict[str, int], name: str) -> None:
-    """Count one event of ``name``, or of OTHERS once KEPT names are counted."""
     name = name if name in counts or len(counts) < KEPT else OTHERS
     counts[name] = counts.get(name, 0) + 1
 
 
 def top(counts: Dict[str, Any], n: int) -> List[Any]:
-    """The n largest (name, count) (an agent's count: its "events"), then OTHERS with the rest."""
+    """Rows of the n largest [name, count] (an agent's: its "events"), then OTHERS with the rest."""
     total = {k: v["events"] if isinstance(v, dict) else v for k, v in counts.items()}
-    named = sorted(
-        ((k, v) for k, v in total.items() if k != OTHERS), key=lambda kv: (-kv[1], kv[0])
-    )
-    rest = sum(v for _, v in named[n:]) + total.get(OTHERS, 0)
-    return named[:n] + ([(OTHERS, rest)] if rest else [])
-
-
-MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
+    rest = total.pop(OTHERS, 0)
+    named = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))
+    rest += sum(v for _, v in named[n:])
+    return [[k, f"{v:,}"] for k, v in named[:n]] + ([[OTHERS, f"{rest:,}"]] if rest else [])
 
 
 def md(text: str) -> str:
-    """Text for a markdown line or table cell: what could format, link or break it escaped."""
     return text.translate(MARKDOWN_SPECIAL)
 
 
