@@ -1,7 +1,5 @@
 """What every command writes: exit codes, CliError, stdout (all of it or exit 5), answer lines."""
 
-from __future__ import annotations
-
 import contextlib
 import errno
 import os
