@@ -1,1 +1,0 @@
-"""SentinelOne asset connectors: the configured HTTP session for a SentinelOne console."""

@@ -187,12 +187,6 @@ class HttpConnector:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> HttpConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def error(self, cause: Cause, detail: str = "") -> TransportError:
         kind = ConnectionLost if cause in RETRYABLE else TransportError
         return kind.of(cause, **self.facts, detail=f" ({detail})" if detail else "")

@@ -1,6 +1,7 @@
 """Run an action as the platform does: validate asset and inputs, build the connector, call."""
 
 from collections.abc import Mapping
+from contextlib import closing
 from typing import Any, Callable, Dict, List, Optional
 
 from framework.action import PageSink, ProgressHook
@@ -91,7 +92,7 @@ def run_action(
             errors.append(exc)
         if errors:  # every problem of both at once; nothing was sent
             raise InputError.joined(errors)
-        with _connect(plugin, checked_asset, on_connect) as connector:
+        with closing(_connect(plugin, checked_asset, on_connect)) as connector:
             instance = action.action_class(
                 connector, method=action.method, path=action.path, progress=progress, pages=pages
             )
@@ -106,7 +107,7 @@ def run_asset_test(
     """The connector method plugin.yaml names in ``asset.test``: ``{"ok", "status_code", "cause",
     "diagnosis", ...}``, or a RunError for an invalid asset (nothing sent) or Ctrl-C."""
     try:
-        with _connect(plugin, prepare_asset(plugin, asset), on_connect) as connector:
+        with closing(_connect(plugin, prepare_asset(plugin, asset), on_connect)) as connector:
             return getattr(connector, plugin.asset.test)()
     except KeyboardInterrupt:
         raise RunError(RunError.INTERRUPTED, ["interrupted (Ctrl-C)"]) from None
