@@ -56,7 +56,9 @@ class Action:
         self.path = path
         self.progress = progress
         self.pages = pages
-        connector.on_wait = getattr(progress, "waiting", None)
+        waiting = getattr(progress, "waiting", None)
+        if waiting is not None:
+            connector.on_wait = waiting
 
     def build_path(self, values: Mapping[str, Any]) -> str:
         """The path template with each placeholder replaced by a value that cannot escape it."""

@@ -2,8 +2,6 @@
 Status codes are data: every response that arrives is the envelope (body.py); only failures
 that are not HTTP responses raise a ``TransportError`` (one sentence, never a secret)."""
 
-from __future__ import annotations
-
 import contextlib
 import functools
 import gzip
@@ -59,7 +57,7 @@ class RunRetry(Retry):
     retry_after_cap = RETRY_AFTER_CAP
 
     @classmethod
-    def for_run(cls, run: Any, max_retries: int, **tuning: Any) -> RunRetry:
+    def for_run(cls, run: Any, max_retries: int, **tuning: Any) -> "RunRetry":
         cap = tuning.pop("retry_after_max", RETRY_AFTER_CAP)
         retry = cls(
             total=max_retries,
@@ -74,7 +72,7 @@ class RunRetry(Retry):
         retry.run, retry.retry_after_cap = run, cap
         return retry
 
-    def new(self, **kw: Any) -> RunRetry:
+    def new(self, **kw: Any) -> "RunRetry":
         retry = super().new(**kw)
         retry.run, retry.retry_after_cap = self.run, self.retry_after_cap
         return retry
@@ -96,7 +94,7 @@ class RunRetry(Retry):
         error: Optional[Exception] = None,
         _pool: Any = None,
         _stacktrace: Any = None,
-    ) -> RunRetry:
+    ) -> "RunRetry":
         if isinstance(error, ReadTimeoutError) or getattr(current(), "expired", False):
             raise MaxRetryError(_pool, url, error)  # a timeout is not retried
         retry = super().increment(method, url, response, error, _pool, _stacktrace)

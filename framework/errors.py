@@ -1,8 +1,6 @@
 """How a run ends without an envelope, and the one sentence for each failure that is not an HTTP
 response: it names fields and ``host:port``, never credentials, tokens or headers."""
 
-from __future__ import annotations
-
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from urllib.parse import urlsplit
@@ -19,7 +17,7 @@ class RunError(Exception):
         kind: str,
         lines: Sequence[str],
         *,
-        cause: Optional[Cause] = None,
+        cause: Optional["Cause"] = None,
         envelope: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.kind = kind
@@ -38,7 +36,7 @@ class InputError(RunError):
         super().__init__(kind, lines or [f"invalid {what}: {problem}" for problem in problems])
 
     @classmethod
-    def joined(cls, errors: Sequence[InputError]) -> InputError:
+    def joined(cls, errors: Sequence["InputError"]) -> "InputError":
         """One error for several (an invalid asset and invalid inputs): every line of each."""
         if len(errors) == 1:
             return errors[0]
@@ -155,7 +153,7 @@ class TransportError(RunError):
         super().__init__(RunError.TRANSPORT, [message], cause=cause)
 
     @classmethod
-    def of(cls, cause: Cause, **facts: Any) -> TransportError:
+    def of(cls, cause: Cause, **facts: Any) -> "TransportError":
         return cls(describe(cause, **facts), cause)
 
 

@@ -1,8 +1,6 @@
 """JSON numbers as they were sent: the types for numbers Python would not print back the same,
 and the JSON writer that writes them back exactly."""
 
-from __future__ import annotations
-
 import json
 import re
 import uuid
@@ -15,7 +13,7 @@ class ExactFloat(float):
 
     text: str
 
-    def __new__(cls, text: str) -> ExactFloat:
+    def __new__(cls, text: str) -> "ExactFloat":
         number = super().__new__(cls, text)
         number.text = text
         return number

@@ -2,8 +2,6 @@
 socket operation, so a peer sending one byte a second never trips it: a timer shuts down the
 socket in use (found through urllib3's ``ConnectionCls``) and the blocked read returns at once."""
 
-from __future__ import annotations
-
 import http.client
 import signal
 import socket
@@ -79,7 +77,7 @@ class Exchange:
                 self.expired = True
                 self._cut()
 
-    def __enter__(self) -> Exchange:
+    def __enter__(self) -> "Exchange":
         _current.exchange = self
         self.restart()
         return self
