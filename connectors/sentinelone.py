@@ -35,6 +35,7 @@ NO_PERMISSION = (
     "threats; give it a role with the Threats.view permission (Threats: view) for the sites "
     "the playbooks read."
 )
+REJECTED = {401: ("token_invalid", EXPIRED_OR_INVALID), 403: ("permission", NO_PERMISSION)}
 
 
 def is_loopback(host: str) -> bool:
@@ -205,10 +206,8 @@ class SentinelOneConnector(HttpConnector):
                 f"(HTTP {status})."
             )
             return _result(True, "ok", sentence, status, rqid)
-        if status == 401:
-            return _result(False, "token_invalid", EXPIRED_OR_INVALID, status, rqid)
-        if status == 403:
-            return _result(False, "permission", NO_PERMISSION, status, rqid)
+        if status in REJECTED:
+            return _result(False, *REJECTED[status], status, rqid)
         if status == 407:  # a plain-http target through the proxy: the 407 arrives as a response
             return _result(False, "proxy_auth", str(self.error(Cause.PROXY_AUTH)), status, rqid)
         what = "a body that is not the API's JSON" if 200 <= status < 300 else "an error"

@@ -250,5 +250,4 @@ def plugin_from_data(
 
 def load_plugin(root: os.PathLike[str] | str = PLUGIN_ROOT) -> Plugin:
     """Read and validate plugin.yaml under ``root``; raise ManifestError listing every problem."""
-    manifest, documents = read_documents(root)
-    return plugin_from_data(manifest, documents, root)
+    return plugin_from_data(*read_documents(root), root)
