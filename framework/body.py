@@ -73,11 +73,8 @@ def response_headers(response: requests.Response) -> Dict[str, Any]:
     """The headers as sent, in order: a header sent more than once (two X-RQID, Set-Cookie) is
     the list of its values, read from urllib3's response (requests joins them with ", ")."""
     raw = response.raw.headers
-    headers: Dict[str, Any] = {}
-    for name in raw:
-        values = raw.getlist(name)
-        headers[name] = values[0] if len(values) == 1 else values
-    return headers
+    values = {name: raw.getlist(name) for name in raw}
+    return {name: each[0] if len(each) == 1 else each for name, each in values.items()}
 
 
 def header_value(headers: Any, name: str) -> Any:
