@@ -141,7 +141,6 @@ FACT_DEFAULTS = {"host": "?", "hostname": "?", "proxy": "?", "timeout": "?", "li
 
 
 def describe(cause: Cause, **facts: Any) -> str:
-    """The one sentence for ``cause``: its message and its hint, filled with ``facts``."""
     message, hint = CAUSES[cause]
     return f"{message}; {hint}.".format_map({**FACT_DEFAULTS, "detail": "", "example": "", **facts})
 
