@@ -208,11 +208,8 @@ def advise(schema: Any, value: Any, path: Sequence[Any] = ()) -> Dict[str, str]:
                 continue
             found.update(advise(sub, item, [*path, key]))
             sibling = sub.get("x-used-with")  # (a default filled in by a platform: no warning)
-            if (
-                sibling
-                and item not in (None, sub.get("default"))
-                and value.get(sibling) is not True
-            ):
+            ignored = sibling and value.get(sibling) is not True
+            if ignored and item not in (None, sub.get("default")):
                 log.warning("%s", f"{_field([*path, key])} is ignored unless {sibling} is true.")
         placeholders = [
             key
