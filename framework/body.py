@@ -1,6 +1,7 @@
 """The response body as the action's output: the envelope, JSON as sent, or text."""
 
 import codecs
+import contextlib
 import json
 import math
 from typing import Any, Dict, Mapping, Tuple
@@ -98,11 +99,9 @@ def response_text(body: bytes, content_type: str) -> str:
     for part in content_type.split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
-            try:
+            with contextlib.suppress(LookupError, UnicodeError, ValueError, TypeError):
                 info = codecs.lookup(value.strip("\"' "))
                 if info.name not in NOT_CHARSETS and getattr(info, "_is_text_encoding", True):
                     return head.decode(info.name, errors="replace")
-            except (LookupError, UnicodeError, ValueError, TypeError):
-                pass
             break
     return head.decode("utf-8", errors="replace")

@@ -2,6 +2,7 @@
 socket operation, so a peer sending one byte a second never trips it: a timer shuts down the
 socket in use (found through urllib3's ``ConnectionCls``) and the blocked read returns at once."""
 
+import contextlib
 import http.client
 import signal
 import socket
@@ -65,11 +66,9 @@ class Exchange:
 
     def _cut(self) -> None:
         for sock in [*self._sockets, getattr(self._conn, "sock", None)]:
-            try:
+            with contextlib.suppress(OSError, TypeError):  # already closed, or None
                 # The fd itself, below any TLS layer (urllib3's SSLTransport keeps it as .socket).
                 socket.socket.shutdown(getattr(sock, "socket", sock), socket.SHUT_RDWR)
-            except (OSError, TypeError):  # already closed, or None
-                pass
 
     def _expire(self, attempt: int) -> None:
         with self._lock:
