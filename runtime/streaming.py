@@ -13,7 +13,7 @@ import shlex
 import signal
 import stat
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from framework.exact import dumps
 from runtime import output
@@ -48,11 +48,6 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
 
 def _invalid(line: str) -> CliError:
     return CliError(output.EXIT_INPUT, [f"invalid option: {line}"])
-
-
-def _output_error(exc: OSError, path: str) -> CliError:
-    reason = (exc.strerror or type(exc).__name__).lower()
-    return CliError(output.EXIT_OUTPUT, [f"output error: cannot write {path} ({reason})."])
 
 
 def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any) -> int:
@@ -254,10 +249,8 @@ class Writer:
                 "choose a new name, or add --force to replace it."
             )
         self.created = not os.path.lexists(path)  # ours to remove if nothing is written
-        try:  # O_NONBLOCK: a FIFO with no reader fails at once instead of hanging
+        with self.writing(path):  # O_NONBLOCK: a FIFO with no reader fails at once, not hangs
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
-        except OSError as exc:
-            raise _output_error(exc, path) from None
         os.set_blocking(fd, True)
         self.regular = stat.S_ISREG(os.fstat(fd).st_mode)
         self.handle = io.FileIO(fd, "r+" if self.regular else "w")  # unbuffered: no write lost
@@ -278,13 +271,22 @@ class Writer:
             output.write_stdout(data, self.what, part_of=(self.bytes, self.size))
         else:
             view = memoryview(data)
-            try:
+            with self.writing(str(self.path), cut=True):  # no line cut in half
                 while view:
                     view = view[self.handle.write(view) or 0 :]
-            except OSError as exc:
-                self.cut(self.bytes)  # no line cut in half
-                raise _output_error(exc, str(self.path)) from None
         self.bytes += len(data)
+
+    @contextlib.contextmanager
+    def writing(self, path: str, cut: bool = False) -> Iterator[None]:
+        """An OSError inside is exit 5, naming ``path``; ``cut``: the file back to self.bytes."""
+        try:
+            yield
+        except OSError as exc:
+            if cut:
+                self.cut(self.bytes)
+            reason = (exc.strerror or type(exc).__name__).lower()
+            error = f"output error: cannot write {path} ({reason})."
+            raise CliError(output.EXIT_OUTPUT, [error]) from None
 
     def cut(self, size: int) -> None:
         if self.regular and self.handle is not None:
@@ -368,10 +370,8 @@ class EnvelopeWriter(Writer):
         self.pretty = self.args.pretty
         folder = None if self.path in (None, "-") else os.path.dirname(os.path.abspath(self.path))
         self.spool_name = f"the temporary spool file in {folder or tempfile.gettempdir()}"
-        try:
+        with self.writing(self.spool_name):
             self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
-        except OSError as exc:
-            raise _output_error(exc, self.spool_name) from None
 
     def write_page(self, items: List[Any]) -> None:
         if not items:
@@ -379,11 +379,9 @@ class EnvelopeWriter(Writer):
         text = output.encode_json(items, self.pretty)[1:-2]  # the page in one call, in brackets
         if self.pretty:  # the events sit at depth 3 (envelope > json_body > data > event)
             text = text[:-1].replace(b"\n", b"\n    ")
-        try:
+        with self.writing(self.spool_name):
             self.spool.write((b"" if not self.events else b"," if self.pretty else b", ") + text)
             self.spool.flush()
-        except OSError as exc:
-            raise _output_error(exc, self.spool_name) from None
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         try:  # (nothing was written before: the file was cut to 0 at open)
@@ -488,12 +486,10 @@ class EventFile(Writer):
             meta["summary"] = self.counts
         text = json.dumps(meta, indent=2 if last else None, ensure_ascii=False, default=str)
         partial = f"{self.sidecar}.{os.getpid()}.partial"  # one per run
-        try:
+        with self.writing(self.sidecar):
             with open(partial, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
             os.replace(partial, self.sidecar)
-        except OSError as exc:
-            raise _output_error(exc, self.sidecar) from None
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         body = as_dict(envelope.get("json_body"))
