@@ -203,11 +203,9 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         if not args.quiet:
             args.stderr.say(diagnosis)
         return output.EXIT_OK
-    if result.get("status_code") is None:
-        args.stderr.say(f"transport error: {diagnosis}")
-        return output.EXIT_TRANSPORT
-    args.stderr.say(f"connection test failed: {diagnosis}")
-    return output.EXIT_HTTP
+    transport = result.get("status_code") is None  # no answer, else an HTTP failure
+    args.stderr.say(f"{'transport error' if transport else 'connection test failed'}: {diagnosis}")
+    return output.EXIT_TRANSPORT if transport else output.EXIT_HTTP
 
 
 # exporters/ beside runtime/: a checkout. The bundle leaves it out, and its CLI offers no export.
@@ -279,10 +277,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     root = logging.getLogger()
     level, raise_exceptions = root.level, logging.raiseExceptions
     try:
-        off = argparse.Namespace(**{flag[2:]: False for flag in SPEC["options"]})
-        args = build_parser(prog).parse_args(argv, off)  # an option absent everywhere: off
-        args.prog = prog  # for hints that must work as printed
-        args.stderr = stderr
+        off = {flag[2:]: False for flag in SPEC["options"]}  # an option absent everywhere: off
+        given = argparse.Namespace(prog=prog, stderr=stderr, **off)  # prog: for hints as printed
+        args = build_parser(prog).parse_args(argv, given)
         stderr.setLevel(logging.DEBUG if args.debug else logging.WARNING)
         module, _, name = args.handler.partition(":")  # imported only when its command runs
         handler = getattr(importlib.import_module(module), name)
