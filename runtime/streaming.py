@@ -32,9 +32,8 @@ MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n"
 
 def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
     """An output option was given, or the inputs follow cursors (output grows with pages)."""
-    if args.output or args.format or args.resume or args.columns or args.rows is not None:
-        return True
-    return _coerced(plugin, args.action, inputs).get("follow_cursor") is True
+    given = args.output or args.format or args.resume or args.columns or args.rows is not None
+    return bool(given) or _coerced(plugin, args.action, inputs).get("follow_cursor") is True
 
 
 def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
@@ -503,7 +502,8 @@ class EventFile(Writer):
         ended = ok and stopped is None and body.get("errors") is None
         self.more = ended and cursor is not None  # one page, or max_events: the rest remains
         finished = ended and cursor is None  # the console said there is nothing more
-        self.finalize(envelope, finished, stopped)
+        if isinstance(self, MarkdownNote):  # the note is written whole, before the sidecar
+            self.write_note(envelope, finished, stopped)
         self.close()
         self.write_sidecar(envelope, finished)
         if self.args.quiet or stopped is not None:  # else the run's error says it
@@ -523,9 +523,6 @@ class EventFile(Writer):
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
                 f"resume with {self.hint()}."
             )
-
-    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        """The file complete as it stands (created even when no event arrived)."""
 
     def hint(self) -> str:
         """The command that resumes from the sidecar, as typed; or (none) the cursor to pass."""
@@ -567,7 +564,7 @@ class MarkdownNote(EventFile):
             if len(counts["rows"]) < self.options.get("rows", DEFAULT_ROWS):
                 counts["rows"].append([_cell(event.get(name)) for name in self.columns])
 
-    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+    def write_note(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         state, rqid = self.counts, header(envelope, "X-RQID")
         threat = as_dict(self.export_inputs.get("path_parameters")).get("threat_id", "?")
         hint = f"--resume {os.path.basename(self.sidecar)}" if self.sidecar else self.hint()
