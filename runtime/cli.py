@@ -94,10 +94,8 @@ class ProgressLine:
         known = isinstance(total, int) and not isinstance(total, bool)
         of = f" / {total:,}" if known else ""
         rate = fetched / max(time.monotonic() - self.started, 1e-3)
-        text = (
-            f"fetched {fetched:,}{of} events, {pages:,} "
-            f"page{'' if pages == 1 else 's'}, {rate:,.0f} events/s"
-        )
+        s = "" if pages == 1 else "s"
+        text = f"fetched {fetched:,}{of} events, {pages:,} page{s}, {rate:,.0f} events/s"
         if waiting:  # before a retry
             text = f"{text}, {waiting}" if pages else waiting
         self.stream.write("\r" + text.ljust(self.width))
