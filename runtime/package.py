@@ -199,7 +199,6 @@ def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -
 
 
 def _write(folder: Path, files: Dict[str, bytes]) -> None:
-    """Each file written beside its target, then swapped in."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
