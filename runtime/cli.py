@@ -91,8 +91,7 @@ class ProgressLine:
 
     def _show(self, waiting: str = "") -> None:
         fetched, total, pages = self.seen
-        known = isinstance(total, int) and not isinstance(total, bool)
-        of = f" / {total:,}" if known else ""
+        of = f" / {total:,}" if isinstance(total, int) and not isinstance(total, bool) else ""
         rate = fetched / max(time.monotonic() - self.started, 1e-3)
         s = "" if pages == 1 else "s"
         text = f"fetched {fetched:,}{of} events, {pages:,} page{s}, {rate:,.0f} events/s"
@@ -118,7 +117,7 @@ def read_file(path: str, option: str) -> Any:
 
 
 def _check_stdout() -> None:
-    if output.stdout_closed():
+    if sys.stdout is None:  # closed at start (>&-): Python leaves it None
         raise output.CliError(
             output.EXIT_OUTPUT,
             ["output error: stdout is closed, so no envelope can be printed; nothing was sent."],

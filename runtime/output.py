@@ -20,11 +20,6 @@ class CliError(Exception):
         self.lines = lines
 
 
-def stdout_closed() -> bool:
-    """Closed at start (``>&-``): Python leaves ``sys.stdout`` None; fd 1 is then not ours."""
-    return sys.stdout is None
-
-
 def blocking(stream: Any) -> Any:
     """``stream`` made blocking: a reader may have made the pipe non-blocking (writes fail)."""
     with contextlib.suppress(OSError, ValueError):  # ValueError: a stream captured in-process
@@ -37,7 +32,7 @@ def write_stdout(
 ) -> None:
     """All of ``data``, or CliError; ``part_of``: (bytes written before, whole size or None)."""
     done, total = part_of if part_of is not None else (0, len(data))
-    if stdout_closed():
+    if sys.stdout is None:  # closed at start (>&-): fd 1 is then not ours
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
     written = 0
     try:

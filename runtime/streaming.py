@@ -277,7 +277,6 @@ class Writer:
 
     @contextlib.contextmanager
     def writing(self, path: str, cut: bool = False) -> Iterator[None]:
-        """An OSError inside is exit 5, naming ``path``; ``cut``: the file back to self.bytes."""
         try:
             yield
         except OSError as exc:
