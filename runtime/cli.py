@@ -129,9 +129,7 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
     _check_stdout()
     if args.asset == "-" and args.inputs == "-":
-        raise output.CliError(
-            output.EXIT_INPUT, ["invalid option: --asset and --inputs cannot both read stdin (-)."]
-        )
+        raise output.invalid("--asset and --inputs cannot both read stdin (-).")
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
     inputs = read_file(args.inputs, "--inputs") if args.inputs else {}

@@ -20,6 +20,10 @@ class CliError(Exception):
         self.lines = lines
 
 
+def invalid(line: str) -> CliError:
+    return CliError(EXIT_INPUT, [f"invalid option: {line}"])
+
+
 def blocking(stream: Any) -> Any:
     """``stream`` made blocking: a reader may have made the pipe non-blocking (writes fail)."""
     with contextlib.suppress(OSError, ValueError):  # ValueError: a stream captured in-process

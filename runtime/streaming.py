@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from framework.exact import dumps
 from runtime import output
-from runtime.output import CliError, as_dict, header, utf8
+from runtime.output import CliError, as_dict, header, invalid, utf8
 
 EVENT_FORMATS = ("ndjson", "csv", "markdown")
 DEFAULT_COLUMNS = tuple(
@@ -43,10 +43,6 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
     if spec is None or not isinstance(inputs, dict):
         return {}
     return as_dict(coerce(dict(inputs), spec.input_schema))
-
-
-def _invalid(line: str) -> CliError:
-    return CliError(output.EXIT_INPUT, [f"invalid option: {line}"])
 
 
 def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any) -> int:
@@ -83,32 +79,32 @@ def _plan(args: Any, plugin: Any, inputs: Any) -> Writer:
         return FieldList({**inputs, "follow_cursor": False}, args, None, {})
     fmt = args.format or "envelope"
     if fmt in EVENT_FORMATS and not args.output:
-        raise _invalid(
+        raise invalid(
             f"--format {fmt}: needs --output FILE (the events go to a file, and beside it "
             f"FILE{SIDECAR})."
         )
     if args.columns is not None and fmt not in ("csv", "markdown"):
-        raise _invalid("--columns: applies to --format csv or markdown only.")
+        raise invalid("--columns: applies to --format csv or markdown only.")
     if args.rows is not None and fmt != "markdown":
-        raise _invalid("--rows: applies to --format markdown only.")
+        raise invalid("--rows: applies to --format markdown only.")
     if args.pretty and fmt != "envelope":
-        raise _invalid(f"--pretty: applies to --format envelope, not {fmt}.")
+        raise invalid(f"--pretty: applies to --format envelope, not {fmt}.")
     options: Dict[str, Any] = {"format": fmt}
     if fmt in ("csv", "markdown"):
         options["columns"] = _columns(args.columns, plugin.actions[args.action].output_schema)
     if fmt == "markdown":
         options["rows"] = DEFAULT_ROWS if args.rows is None else args.rows
         if not 0 <= options["rows"] <= MAX_ROWS:
-            raise _invalid(f"--rows: got {args.rows}; expected an integer from 0 to {MAX_ROWS}.")
+            raise invalid(f"--rows: got {args.rows}; expected an integer from 0 to {MAX_ROWS}.")
     path = args.output
     if path and path != "-":
         folder = os.path.dirname(os.path.abspath(path))
         if os.path.isdir(path):
-            raise _invalid(f"--output: {path} is a folder; expected a file name.")
+            raise invalid(f"--output: {path} is a folder; expected a file name.")
         if not os.path.isdir(folder):
-            raise _invalid(f"--output: the folder {folder} does not exist.")
+            raise invalid(f"--output: the folder {folder} does not exist.")
         if not os.path.exists(path) and not os.access(folder, os.W_OK):
-            raise _invalid(f"--output: the folder {folder} is not writable.")
+            raise invalid(f"--output: the folder {folder} is not writable.")
     if fmt != "envelope":  # the sidecar records the inputs as coerced
         inputs = _coerced(plugin, args.action, inputs) or inputs
     return WRITERS[fmt](inputs, args, path, options)
@@ -123,7 +119,7 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
         return known
     names = [name.strip() for name in text.split(",")]
     if any(not name for name in names) or len(set(names)) != len(names):
-        raise _invalid(
+        raise invalid(
             f"--columns: got {text!r}; expected distinct event field names separated by "
             "commas, such as createdAt,eventType,processName."
         )
@@ -131,7 +127,7 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise _invalid(
+            raise invalid(
                 f"--columns: {name!r} is not an event field{hint}; --columns list shows the "
                 "fields of the first page's events, --columns all takes every known field."
             )
@@ -143,25 +139,25 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
     names = ("output", "format", "columns", "rows", "pretty")  # the sidecar's to give
     given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
     if given:
-        raise _invalid(
+        raise invalid(
             f"--resume: takes the inputs and options from {path}; leave out {', '.join(given)}."
         )
     try:
         with open(path, encoding="utf-8") as handle:
             meta = json.load(handle)
     except FileNotFoundError:
-        raise _invalid(f"--resume: the file {path} does not exist.") from None
+        raise invalid(f"--resume: the file {path} does not exist.") from None
     except (OSError, ValueError) as exc:
-        raise _invalid(f"--resume: cannot read {path} ({type(exc).__name__}).") from None
+        raise invalid(f"--resume: cannot read {path} ({type(exc).__name__}).") from None
     meta = as_dict(meta) if path.endswith(SIDECAR) else {}
     if meta.get("version") != 1 or meta.get("format") not in EVENT_FORMATS:
-        raise _invalid(
+        raise invalid(
             f"--resume: {path} is not a sidecar written by --format ndjson, csv or markdown "
             f"(FILE{SIDECAR})."
         )
     if args.inputs:  # only a new max_events: read more than the export first asked for
         if not isinstance(inputs, dict) or set(inputs) != {"max_events"}:
-            raise _invalid(
+            raise invalid(
                 "--resume: takes the inputs from the sidecar; --inputs may give only "
                 "max_events, the new total to read."
             )
@@ -180,14 +176,14 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
     end = {"csv": b"\r\n", "ndjson": b"\n"}.get(meta["format"], b"")  # a note is written whole
     size = os.path.getsize(where) if os.path.isfile(where) else -1
     if not isinstance(recorded, int) or size < recorded:
-        raise _invalid(
+        raise invalid(
             f"--resume: {where} is missing or shorter than {path} records "
             f"({recorded} bytes); start the export again."
         )
     with open(where, "rb") as handle:  # FILE is cut back to there: a record must end there
         handle.seek(max(recorded - len(end), 0))
         if recorded and handle.read(len(end)) != end:
-            raise _invalid(
+            raise invalid(
                 f"--resume: {path} records {recorded} bytes, which is not where a "
                 f"record of {where} ends; start the export again."
             )
@@ -243,7 +239,7 @@ class Writer:
         if path is None or path == "-":
             return
         if not self.resumed and not self.args.force and _foreign_file(path):
-            raise _invalid(
+            raise invalid(
                 f"--output: {path} exists and is not an earlier export of this command; "
                 "choose a new name, or add --force to replace it."
             )
@@ -258,7 +254,7 @@ class Writer:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 self.handle.close()
-                raise _invalid(
+                raise invalid(
                     f"--output: {path} is being written by another run; wait for it to end, "
                     "or choose another file."
                 ) from None
