@@ -91,13 +91,10 @@ class ProgressLine:
 
     def _show(self, waiting: str = "") -> None:
         fetched, total, pages = self.seen
-        known = isinstance(total, int) and not isinstance(total, bool)
-        of = f" / {total:,}" if known else ""
+        of = f" / {total:,}" if isinstance(total, int) and not isinstance(total, bool) else ""
         rate = fetched / max(time.monotonic() - self.started, 1e-3)
-        text = (
-            f"fetched {fetched:,}{of} events, {pages:,} "
-            f"page{'' if pages == 1 else 's'}, {rate:,.0f} events/s"
-        )
+        s = "" if pages == 1 else "s"
+        text = f"fetched {fetched:,}{of} events, {pages:,} page{s}, {rate:,.0f} events/s"
         if waiting:  # before a retry
             text = f"{text}, {waiting}" if pages else waiting
         self.stream.write("\r" + text.ljust(self.width))
@@ -120,7 +117,7 @@ def read_file(path: str, option: str) -> Any:
 
 
 def _check_stdout() -> None:
-    if output.stdout_closed():
+    if sys.stdout is None:  # closed at start (>&-): Python leaves it None
         raise output.CliError(
             output.EXIT_OUTPUT,
             ["output error: stdout is closed, so no envelope can be printed; nothing was sent."],
@@ -132,9 +129,7 @@ def cmd_run(args: argparse.Namespace, secrets: List[str]) -> int:
 
     _check_stdout()
     if args.asset == "-" and args.inputs == "-":
-        raise output.CliError(
-            output.EXIT_INPUT, ["invalid option: --asset and --inputs cannot both read stdin (-)."]
-        )
+        raise output.invalid("--asset and --inputs cannot both read stdin (-).")
     asset = read_file(args.asset, "--asset")
     plugin = load_plugin()
     inputs = read_file(args.inputs, "--inputs") if args.inputs else {}
@@ -203,11 +198,9 @@ def cmd_test_asset(args: argparse.Namespace, secrets: List[str]) -> int:
         if not args.quiet:
             args.stderr.say(diagnosis)
         return output.EXIT_OK
-    if result.get("status_code") is None:
-        args.stderr.say(f"transport error: {diagnosis}")
-        return output.EXIT_TRANSPORT
-    args.stderr.say(f"connection test failed: {diagnosis}")
-    return output.EXIT_HTTP
+    transport = result.get("status_code") is None  # no answer, else an HTTP failure
+    args.stderr.say(f"{'transport error' if transport else 'connection test failed'}: {diagnosis}")
+    return output.EXIT_TRANSPORT if transport else output.EXIT_HTTP
 
 
 # exporters/ beside runtime/: a checkout. The bundle leaves it out, and its CLI offers no export.
@@ -279,10 +272,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     root = logging.getLogger()
     level, raise_exceptions = root.level, logging.raiseExceptions
     try:
-        off = argparse.Namespace(**{flag[2:]: False for flag in SPEC["options"]})
-        args = build_parser(prog).parse_args(argv, off)  # an option absent everywhere: off
-        args.prog = prog  # for hints that must work as printed
-        args.stderr = stderr
+        off = {flag[2:]: False for flag in SPEC["options"]}  # an option absent everywhere: off
+        given = argparse.Namespace(prog=prog, stderr=stderr, **off)  # prog: for hints as printed
+        args = build_parser(prog).parse_args(argv, given)
         stderr.setLevel(logging.DEBUG if args.debug else logging.WARNING)
         module, _, name = args.handler.partition(":")  # imported only when its command runs
         handler = getattr(importlib.import_module(module), name)

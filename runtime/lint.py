@@ -38,7 +38,6 @@ def _subschemas(schema: Any, where: str = "") -> Iterator[Tuple[str, Mapping[str
 
 
 def _at(path: Collection[Any]) -> str:
-    """An instance location for a message: ``parameters.limit``, or ``(top level)``."""
     return ".".join(map(str, path)) if path else "(top level)"
 
 

@@ -20,9 +20,8 @@ class CliError(Exception):
         self.lines = lines
 
 
-def stdout_closed() -> bool:
-    """Closed at start (``>&-``): Python leaves ``sys.stdout`` None; fd 1 is then not ours."""
-    return sys.stdout is None
+def invalid(line: str) -> CliError:
+    return CliError(EXIT_INPUT, [f"invalid option: {line}"])
 
 
 def blocking(stream: Any) -> Any:
@@ -37,7 +36,7 @@ def write_stdout(
 ) -> None:
     """All of ``data``, or CliError; ``part_of``: (bytes written before, whole size or None)."""
     done, total = part_of if part_of is not None else (0, len(data))
-    if stdout_closed():
+    if sys.stdout is None:  # closed at start (>&-): fd 1 is then not ours
         raise CliError(EXIT_OUTPUT, [f"output error: stdout is closed, so {what} was not written."])
     written = 0
     try:

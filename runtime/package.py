@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from framework.manifest import PLUGIN_ROOT, load_plugin
 from runtime.archive import zip_bytes
 from runtime.lint import lint_plugin
-from runtime.output import write_stdout
+from runtime.output import invalid, write_stdout
 
 BUNDLE_FILES = ("plugin.yaml", "README.md", "LICENSE", "NOTICE", "CHANGELOG.md")
 REQUIREMENTS = "requirements.txt"
@@ -199,7 +199,6 @@ def build(root: Path, output: Path, wheels: bool, wheels_from: Optional[Path]) -
 
 
 def _write(folder: Path, files: Dict[str, bytes]) -> None:
-    """Each file written beside its target, then swapped in."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
@@ -219,8 +218,7 @@ def cmd_package(args: argparse.Namespace, secrets: List[str]) -> int:
     wheels_from = Path(args.wheels_from).resolve() if args.wheels_from else None
     say = args.stderr.say
     if wheels_from is not None and not wheels_from.is_dir():
-        say(f"invalid option: --wheels-from: {wheels_from} is not a folder.")
-        return 2
+        raise invalid(f"--wheels-from: {wheels_from} is not a folder.")
     try:
         target, summary = build(root, output, not args.no_wheels, wheels_from)
     except PackageError as exc:

@@ -13,11 +13,11 @@ import shlex
 import signal
 import stat
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from framework.exact import dumps
 from runtime import output
-from runtime.output import CliError, as_dict, header, utf8
+from runtime.output import CliError, as_dict, header, invalid, utf8
 
 EVENT_FORMATS = ("ndjson", "csv", "markdown")
 DEFAULT_COLUMNS = tuple(
@@ -32,9 +32,8 @@ MARKDOWN_SPECIAL = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>|#"} | {"\n"
 
 def wanted(args: Any, plugin: Any, inputs: Any) -> bool:
     """An output option was given, or the inputs follow cursors (output grows with pages)."""
-    if args.output or args.format or args.resume or args.columns or args.rows is not None:
-        return True
-    return _coerced(plugin, args.action, inputs).get("follow_cursor") is True
+    given = args.output or args.format or args.resume or args.columns or args.rows is not None
+    return bool(given) or _coerced(plugin, args.action, inputs).get("follow_cursor") is True
 
 
 def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
@@ -44,15 +43,6 @@ def _coerced(plugin: Any, name: str, inputs: Any) -> Dict[str, Any]:
     if spec is None or not isinstance(inputs, dict):
         return {}
     return as_dict(coerce(dict(inputs), spec.input_schema))
-
-
-def _invalid(line: str) -> CliError:
-    return CliError(output.EXIT_INPUT, [f"invalid option: {line}"])
-
-
-def _output_error(exc: OSError, path: str) -> CliError:
-    reason = (exc.strerror or type(exc).__name__).lower()
-    return CliError(output.EXIT_OUTPUT, [f"output error: cannot write {path} ({reason})."])
 
 
 def run(args: Any, plugin: Any, asset: Any, inputs: Any, progress: Any, on_connect: Any) -> int:
@@ -89,32 +79,32 @@ def _plan(args: Any, plugin: Any, inputs: Any) -> Writer:
         return FieldList({**inputs, "follow_cursor": False}, args, None, {})
     fmt = args.format or "envelope"
     if fmt in EVENT_FORMATS and not args.output:
-        raise _invalid(
+        raise invalid(
             f"--format {fmt}: needs --output FILE (the events go to a file, and beside it "
             f"FILE{SIDECAR})."
         )
     if args.columns is not None and fmt not in ("csv", "markdown"):
-        raise _invalid("--columns: applies to --format csv or markdown only.")
+        raise invalid("--columns: applies to --format csv or markdown only.")
     if args.rows is not None and fmt != "markdown":
-        raise _invalid("--rows: applies to --format markdown only.")
+        raise invalid("--rows: applies to --format markdown only.")
     if args.pretty and fmt != "envelope":
-        raise _invalid(f"--pretty: applies to --format envelope, not {fmt}.")
+        raise invalid(f"--pretty: applies to --format envelope, not {fmt}.")
     options: Dict[str, Any] = {"format": fmt}
     if fmt in ("csv", "markdown"):
         options["columns"] = _columns(args.columns, plugin.actions[args.action].output_schema)
     if fmt == "markdown":
         options["rows"] = DEFAULT_ROWS if args.rows is None else args.rows
         if not 0 <= options["rows"] <= MAX_ROWS:
-            raise _invalid(f"--rows: got {args.rows}; expected an integer from 0 to {MAX_ROWS}.")
+            raise invalid(f"--rows: got {args.rows}; expected an integer from 0 to {MAX_ROWS}.")
     path = args.output
     if path and path != "-":
         folder = os.path.dirname(os.path.abspath(path))
         if os.path.isdir(path):
-            raise _invalid(f"--output: {path} is a folder; expected a file name.")
+            raise invalid(f"--output: {path} is a folder; expected a file name.")
         if not os.path.isdir(folder):
-            raise _invalid(f"--output: the folder {folder} does not exist.")
+            raise invalid(f"--output: the folder {folder} does not exist.")
         if not os.path.exists(path) and not os.access(folder, os.W_OK):
-            raise _invalid(f"--output: the folder {folder} is not writable.")
+            raise invalid(f"--output: the folder {folder} is not writable.")
     if fmt != "envelope":  # the sidecar records the inputs as coerced
         inputs = _coerced(plugin, args.action, inputs) or inputs
     return WRITERS[fmt](inputs, args, path, options)
@@ -129,7 +119,7 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
         return known
     names = [name.strip() for name in text.split(",")]
     if any(not name for name in names) or len(set(names)) != len(names):
-        raise _invalid(
+        raise invalid(
             f"--columns: got {text!r}; expected distinct event field names separated by "
             "commas, such as createdAt,eventType,processName."
         )
@@ -137,7 +127,7 @@ def _columns(text: Optional[str], output_schema: Dict[str, Any]) -> List[str]:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise _invalid(
+            raise invalid(
                 f"--columns: {name!r} is not an event field{hint}; --columns list shows the "
                 "fields of the first page's events, --columns all takes every known field."
             )
@@ -149,25 +139,25 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
     names = ("output", "format", "columns", "rows", "pretty")  # the sidecar's to give
     given = [f"--{name}" for name in names if getattr(args, name) not in (None, False)]
     if given:
-        raise _invalid(
+        raise invalid(
             f"--resume: takes the inputs and options from {path}; leave out {', '.join(given)}."
         )
     try:
         with open(path, encoding="utf-8") as handle:
             meta = json.load(handle)
     except FileNotFoundError:
-        raise _invalid(f"--resume: the file {path} does not exist.") from None
+        raise invalid(f"--resume: the file {path} does not exist.") from None
     except (OSError, ValueError) as exc:
-        raise _invalid(f"--resume: cannot read {path} ({type(exc).__name__}).") from None
+        raise invalid(f"--resume: cannot read {path} ({type(exc).__name__}).") from None
     meta = as_dict(meta) if path.endswith(SIDECAR) else {}
     if meta.get("version") != 1 or meta.get("format") not in EVENT_FORMATS:
-        raise _invalid(
+        raise invalid(
             f"--resume: {path} is not a sidecar written by --format ndjson, csv or markdown "
             f"(FILE{SIDECAR})."
         )
     if args.inputs:  # only a new max_events: read more than the export first asked for
         if not isinstance(inputs, dict) or set(inputs) != {"max_events"}:
-            raise _invalid(
+            raise invalid(
                 "--resume: takes the inputs from the sidecar; --inputs may give only "
                 "max_events, the new total to read."
             )
@@ -186,14 +176,14 @@ def _resume(args: Any, inputs: Any) -> Optional[Writer]:
     end = {"csv": b"\r\n", "ndjson": b"\n"}.get(meta["format"], b"")  # a note is written whole
     size = os.path.getsize(where) if os.path.isfile(where) else -1
     if not isinstance(recorded, int) or size < recorded:
-        raise _invalid(
+        raise invalid(
             f"--resume: {where} is missing or shorter than {path} records "
             f"({recorded} bytes); start the export again."
         )
     with open(where, "rb") as handle:  # FILE is cut back to there: a record must end there
         handle.seek(max(recorded - len(end), 0))
         if recorded and handle.read(len(end)) != end:
-            raise _invalid(
+            raise invalid(
                 f"--resume: {path} records {recorded} bytes, which is not where a "
                 f"record of {where} ends; start the export again."
             )
@@ -249,15 +239,13 @@ class Writer:
         if path is None or path == "-":
             return
         if not self.resumed and not self.args.force and _foreign_file(path):
-            raise _invalid(
+            raise invalid(
                 f"--output: {path} exists and is not an earlier export of this command; "
                 "choose a new name, or add --force to replace it."
             )
         self.created = not os.path.lexists(path)  # ours to remove if nothing is written
-        try:  # O_NONBLOCK: a FIFO with no reader fails at once instead of hanging
+        with self.writing(path):  # O_NONBLOCK: a FIFO with no reader fails at once, not hangs
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
-        except OSError as exc:
-            raise _output_error(exc, path) from None
         os.set_blocking(fd, True)
         self.regular = stat.S_ISREG(os.fstat(fd).st_mode)
         self.handle = io.FileIO(fd, "r+" if self.regular else "w")  # unbuffered: no write lost
@@ -266,7 +254,7 @@ class Writer:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 self.handle.close()
-                raise _invalid(
+                raise invalid(
                     f"--output: {path} is being written by another run; wait for it to end, "
                     "or choose another file."
                 ) from None
@@ -278,13 +266,21 @@ class Writer:
             output.write_stdout(data, self.what, part_of=(self.bytes, self.size))
         else:
             view = memoryview(data)
-            try:
+            with self.writing(str(self.path), cut=True):  # no line cut in half
                 while view:
                     view = view[self.handle.write(view) or 0 :]
-            except OSError as exc:
-                self.cut(self.bytes)  # no line cut in half
-                raise _output_error(exc, str(self.path)) from None
         self.bytes += len(data)
+
+    @contextlib.contextmanager
+    def writing(self, path: str, cut: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            if cut:
+                self.cut(self.bytes)
+            reason = (exc.strerror or type(exc).__name__).lower()
+            error = f"output error: cannot write {path} ({reason})."
+            raise CliError(output.EXIT_OUTPUT, [error]) from None
 
     def cut(self, size: int) -> None:
         if self.regular and self.handle is not None:
@@ -368,10 +364,8 @@ class EnvelopeWriter(Writer):
         self.pretty = self.args.pretty
         folder = None if self.path in (None, "-") else os.path.dirname(os.path.abspath(self.path))
         self.spool_name = f"the temporary spool file in {folder or tempfile.gettempdir()}"
-        try:
+        with self.writing(self.spool_name):
             self.spool = tempfile.TemporaryFile(prefix="events-", suffix=".spool", dir=folder)
-        except OSError as exc:
-            raise _output_error(exc, self.spool_name) from None
 
     def write_page(self, items: List[Any]) -> None:
         if not items:
@@ -379,11 +373,9 @@ class EnvelopeWriter(Writer):
         text = output.encode_json(items, self.pretty)[1:-2]  # the page in one call, in brackets
         if self.pretty:  # the events sit at depth 3 (envelope > json_body > data > event)
             text = text[:-1].replace(b"\n", b"\n    ")
-        try:
+        with self.writing(self.spool_name):
             self.spool.write((b"" if not self.events else b"," if self.pretty else b", ") + text)
             self.spool.flush()
-        except OSError as exc:
-            raise _output_error(exc, self.spool_name) from None
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         try:  # (nothing was written before: the file was cut to 0 at open)
@@ -488,12 +480,10 @@ class EventFile(Writer):
             meta["summary"] = self.counts
         text = json.dumps(meta, indent=2 if last else None, ensure_ascii=False, default=str)
         partial = f"{self.sidecar}.{os.getpid()}.partial"  # one per run
-        try:
+        with self.writing(self.sidecar):
             with open(partial, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
             os.replace(partial, self.sidecar)
-        except OSError as exc:
-            raise _output_error(exc, self.sidecar) from None
 
     def finish(self, envelope: Dict[str, Any], stopped: Optional[str] = None) -> None:
         body = as_dict(envelope.get("json_body"))
@@ -507,7 +497,8 @@ class EventFile(Writer):
         ended = ok and stopped is None and body.get("errors") is None
         self.more = ended and cursor is not None  # one page, or max_events: the rest remains
         finished = ended and cursor is None  # the console said there is nothing more
-        self.finalize(envelope, finished, stopped)
+        if isinstance(self, MarkdownNote):  # the note is written whole, before the sidecar
+            self.write_note(envelope, finished, stopped)
         self.close()
         self.write_sidecar(envelope, finished)
         if self.args.quiet or stopped is not None:  # else the run's error says it
@@ -527,9 +518,6 @@ class EventFile(Writer):
                 f"stopped at page {self.pages + 1:,}: {answer}; wrote {wrote}; {total}; "
                 f"resume with {self.hint()}."
             )
-
-    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
-        """The file complete as it stands (created even when no event arrived)."""
 
     def hint(self) -> str:
         """The command that resumes from the sidecar, as typed; or (none) the cursor to pass."""
@@ -571,7 +559,7 @@ class MarkdownNote(EventFile):
             if len(counts["rows"]) < self.options.get("rows", DEFAULT_ROWS):
                 counts["rows"].append([_cell(event.get(name)) for name in self.columns])
 
-    def finalize(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
+    def write_note(self, envelope: Dict[str, Any], finished: bool, stopped: Optional[str]) -> None:
         state, rqid = self.counts, header(envelope, "X-RQID")
         threat = as_dict(self.export_inputs.get("path_parameters")).get("threat_id", "?")
         hint = f"--resume {os.path.basename(self.sidecar)}" if self.sidecar else self.hint()
