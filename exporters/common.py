@@ -216,13 +216,6 @@ def py_string(value: str) -> str:
     return json.dumps(str(value))
 
 
-def dockerfile_value(value: str) -> str:
-    """A Dockerfile LABEL/ARG value: one line, double-quoted."""
-    if "\n" in value or "\r" in value:
-        raise ExportError(f"a Dockerfile value cannot hold a line break: {value[:40]!r}")
-    return json.dumps(value)
-
-
 def write_tree(
     folder: Path, files: Mapping[str, bytes], stamp: Mapping[str, str], keep: Sequence[Path] = ()
 ) -> None:

@@ -337,7 +337,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             f"            self.add_action(actions.{camel(a)}())\n" for a in the_spec["actions"]
         ),
         "image": f"rapid7/insightconnect-python-3-slim-plugin:{the_spec['sdk']['version']}",
-        "organization": common.dockerfile_value(the_spec["vendor"]),
+        "organization": py_string(the_spec["vendor"]),  # [a-z0-9]*: one line
         "user": the_spec["sdk"]["user"],
         "connection_constants": _constants(the_spec["connection"]),
         "connection_schema": json.dumps(schema_of(the_spec["connection"], types), indent=2),

@@ -213,7 +213,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "# these are this plugin's own pins.",
         *common.requirements_without(plugin, [*settings["provides"], "shuffle-sdk"]),
     )
-    files = {
+    return {
         MARKER: common.render(
             HERE / "SHUFFLE-EXPORT.md.tmpl", plugin=plugin, manifest=MANIFEST, folder=folder
         ),
@@ -225,11 +225,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         ),
         f"{folder}/requirements.txt": requirements,
         f"{folder}/src/app.py": app,
+        **{f"{folder}/{name}": data for name, data in common.license_files(plugin).items()},
+        **{f"{folder}/src/{name}": source.read_bytes() for name, source in SHIPPED.items()},
+        **{f"{folder}/src/{path}": data for path, data in common.plugin_core(plugin).items()},
     }
-    for name, data in common.license_files(plugin).items():
-        files[f"{folder}/{name}"] = data
-    for name, source in SHIPPED.items():
-        files[f"{folder}/src/{name}"] = source.read_bytes()
-    for path, data in common.plugin_core(plugin).items():
-        files[f"{folder}/src/{path}"] = data
-    return files
