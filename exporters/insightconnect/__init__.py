@@ -26,6 +26,14 @@ SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "w
 # Words the validators want in capitals (AcronymValidator) that our texts use.
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
+# Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
+PRIMITIVES = {**{spec: kind for kind, spec in SPEC_TYPES.items()}, "object": "object"}
+RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
+# help.md: the columns of its tables, and the spec lists it shows as bullets.
+INPUT_COLUMNS = "type default required description enum example placeholder tooltip".split()
+OUTPUT_COLUMNS = ["type", "required", "description", "example"]
+TYPE_COLUMNS = ["type", "default", "required", "description", "example"]
+LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "references")
 
 
 def camel(name: str) -> str:
@@ -194,11 +202,6 @@ def history(plugin: Plugin) -> List[Tuple[str, str]]:
     return lines
 
 
-# Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
-PRIMITIVES = {**{spec: kind for kind, spec in SPEC_TYPES.items()}, "object": "object"}
-RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
-
-
 def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], List[str]]:
     properties = {}
     for order, (key, field) in enumerate(section.items(), 1):
@@ -259,11 +262,6 @@ def checksum(files: Mapping[str, bytes], package: str) -> bytes:
     return json.dumps(value, indent="\t").encode("utf-8")
 
 
-INPUT_COLUMNS = "type default required description enum example placeholder tooltip".split()
-OUTPUT_COLUMNS = ["type", "required", "description", "example"]
-TYPE_COLUMNS = ["type", "default", "required", "description", "example"]
-
-
 def _cell(value: Any) -> str:
     """A table cell as the validators rebuild it: str(), lists with double quotes."""
     if isinstance(value, list):
@@ -287,9 +285,6 @@ def _documented(section: Mapping[str, Any], columns: List[str], label: str) -> s
 
 def _bullets(items: List[str]) -> str:
     return "".join(f"* {item}\n" for item in items)
-
-
-LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "references")
 
 
 def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:

@@ -22,6 +22,7 @@ SHIPPED = {  # exported as: source
 LOCK = HERE / "uv.lock"  # `uv lock` of an export: see the module docstring
 INDEX = "https://pypi.org/simple"  # the lock's one source, as `soarapps init --uv-index` sets it
 TEST_PIN = "pytest==9.0.3"  # the dev group: what tests/test_app.py runs with
+SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
 MACHINES = [("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64")]
 
 
@@ -54,9 +55,6 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         required=toml_list(markers[:1]),
         **{key: common.py_string(value) for key, value in strings.items()},  # TOML basic strings
     )
-
-
-SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
 
 
 def field_table(fields: List[flat.Field], sensitive: List[str]) -> str:

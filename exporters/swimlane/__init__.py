@@ -68,17 +68,6 @@ def turbine_schema(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] 
     return out
 
 
-def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
-    return {
-        "schema": "connector/1",
-        "name": plugin.id,
-        **{key: getattr(plugin, key) for key in ("title", "description", "version", "vendor")},
-        "author": plugin.publisher,
-        "product": plugin.title,
-        "logo": "image/logo.png",
-    }
-
-
 def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
     """The asset/1 inputs; plugin.yaml's secrets are ``format: password`` (Turbine masks them)."""
     schema = json.loads(json.dumps(plugin.asset.schema))
@@ -119,9 +108,8 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
         module, _, cls = spec["class"].partition(":")
         path = module.replace(".", "/") + ".py"
         if path.rsplit("/", 1)[-1] in targets:
-            new = module + "_action"
-            renamed[path] = new.replace(".", "/") + ".py"
-            spec["class"] = f"{new}:{cls}"
+            renamed[path] = path[: -len(".py")] + "_action.py"
+            spec["class"] = f"{module}_action:{cls}"
     files = {}
     for path, body in code.items():
         shipped = renamed.get(path, path)
@@ -189,8 +177,16 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     override = (HERE / "entry.py").read_bytes()
+    connector = {
+        "schema": "connector/1",
+        "name": plugin.id,
+        **{key: getattr(plugin, key) for key in ("title", "description", "version", "vendor")},
+        "author": plugin.publisher,
+        "product": plugin.title,
+        "logo": "image/logo.png",
+    }
     files = {
-        MARKER: common.dump_yaml(connector_yaml(plugin)),
+        MARKER: common.dump_yaml(connector),
         f"connector/config/assets/{settings['auth']}.yaml": common.dump_yaml(
             asset_yaml(plugin, settings)
         ),
