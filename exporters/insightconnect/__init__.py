@@ -384,9 +384,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         files[f"{pkg}/util/{path}"] = data
     files[f"{pkg}/util/plugin_data.py"] = common.plugin_data_module(plugin, "insightconnect")
     files.update(common.license_files(plugin))
-    smaller = [size for size in plugin.icons if size <= 128]  # else the largest there is
-    icon = plugin.icons[max(smaller)] if smaller else common.largest_icon(plugin)
-    files["icon.png"] = common.read_file(plugin, icon)
-    files["extension.png"] = common.read_file(plugin, common.largest_icon(plugin))
+    files["icon.png"] = common.largest_icon(plugin, 128)
+    files["extension.png"] = common.largest_icon(plugin)
     files[".CHECKSUM"] = checksum(files, pkg)
     return files

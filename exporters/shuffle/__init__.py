@@ -137,7 +137,7 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         }
         for action_id, action in plugin.actions.items()
     ]
-    icon = base64.b64encode(common.read_file(plugin, common.largest_icon(plugin))).decode("ascii")
+    icon = base64.b64encode(common.largest_icon(plugin)).decode("ascii")
     return {
         "app_version": plugin.version,
         "name": plugin.title,
@@ -191,7 +191,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder
         image=f"frikky/shuffle:{plugin.id.lower()}_{plugin.version}",
         auth=parameter_table("prefilled", auth, lambda item: item.get("value", "")),
         actions=actions,
-        notes=common.release_notes(plugin).rstrip(),
+        notes=common.release_notes(plugin),
     )
 
 

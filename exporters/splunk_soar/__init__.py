@@ -117,7 +117,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         ".gitignore": (HERE / "gitignore.tmpl").read_bytes(),
         "tests/test_app.py": (HERE / "test_app.py.tmpl").read_bytes(),
         f"release_notes/{plugin.version}.md": common.text_file(
-            f"**v{plugin.version}**\n", common.release_notes(plugin).rstrip()
+            f"**v{plugin.version}**\n", common.release_notes(plugin)
         ),
         "release_notes/unreleased.md": b"**Unreleased**\n",
         **common.license_files(plugin),

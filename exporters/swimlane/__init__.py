@@ -162,7 +162,7 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             fields=fields(plugin.asset.schema),
         ),
         "docs/release_notes.md": common.text_file(
-            f"# Release notes\n\n## {plugin.version}\n\n{common.release_notes(plugin).rstrip()}"
+            f"# Release notes\n\n## {plugin.version}\n\n{common.release_notes(plugin)}"
         ),
     }
     for action in plugin.actions.values():
@@ -190,7 +190,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         f"connector/config/assets/{settings['auth']}.yaml": common.dump_yaml(
             asset_yaml(plugin, settings)
         ),
-        "image/logo.png": common.read_file(plugin, common.largest_icon(plugin)),
+        "image/logo.png": common.largest_icon(plugin),
         "requirements.txt": common.text_file(
             f"# Installed beside {settings['runtime']} (Python {settings['python']}), which "
             f"provides {', '.join(settings['provides'])}.",
