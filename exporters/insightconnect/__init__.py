@@ -202,7 +202,7 @@ def history(plugin: Plugin) -> List[Tuple[str, str]]:
     return lines
 
 
-def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], List[str]]:
+def _schema_properties(section, types, definitions) -> Dict[str, Any]:
     properties = {}
     for order, (key, field) in enumerate(section.items(), 1):
         kind = field["type"]
@@ -213,7 +213,8 @@ def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], Lis
         if "enum" in field:
             prop["enum"] = field["enum"]
         properties[key] = {**prop, "order": order}
-    return properties, sorted(key for key, field in section.items() if field.get("required"))
+    required = sorted(key for key, field in section.items() if field.get("required"))
+    return {"properties": properties, **({"required": required} if required else {})}
 
 
 def _type(kind: str, types: Mapping[str, Any], definitions: Dict[str, Any]) -> Dict[str, Any]:
@@ -224,9 +225,7 @@ def _type(kind: str, types: Mapping[str, Any], definitions: Dict[str, Any]) -> D
         definitions.setdefault(kind, json.loads(fill(HERE / "credential_secret_key.json.tmpl")))
     elif kind not in definitions:
         definition = definitions[kind] = {"type": "object", "title": kind, "properties": {}}
-        definition["properties"], required = _schema_properties(types[kind], types, definitions)
-        if required:
-            definition["required"] = required
+        definition.update(_schema_properties(types[kind], types, definitions))
     return {"$ref": f"#/definitions/{kind}"}
 
 
@@ -234,12 +233,9 @@ def schema_of(section: Mapping[str, Any], types: Mapping[str, Any]) -> Dict[str,
     if not section:
         return {}
     definitions: Dict[str, Any] = {}
-    found, required = _schema_properties(section, types, definitions)
-    schema = {"type": "object", "title": "Variables", "properties": dict(sorted(found.items()))}
-    if required:
-        schema["required"] = required
-    schema["definitions"] = definitions
-    return schema
+    found = _schema_properties(section, types, definitions)
+    found["properties"] = dict(sorted(found["properties"].items()))
+    return {"type": "object", "title": "Variables", **found, "definitions": definitions}
 
 
 def _constants(section: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from exporters import common
 from exporters.flat import branch_properties, kinds_of, resolve
-from framework.manifest import Plugin
+from framework.manifest import ActionSpec, Plugin
 
 TITLE = "Swimlane Turbine"
 MARKER = "connector.yaml"
@@ -83,8 +83,7 @@ def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
-    action = plugin.actions[action_id]
+def action_yaml(action: ActionSpec) -> Dict[str, Any]:
     # /a/{name} as Turbine's mustache endpoint template /a/{{name}}
     endpoint = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r"{{\1}}", action.path)
     return {
@@ -147,7 +146,6 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     actions = "\n".join(
         f"- [{a.title}](actions/{a.id}.md): {a.description}" for a in plugin.actions.values()
     )
-    header = settings["security"]
     files = {
         "README.md": common.render(HERE / "README.md.tmpl", plugin=plugin, settings=settings),
         "docs/overview.md": common.render(
@@ -157,8 +155,8 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             HERE / "configuration.md.tmpl",
             plugin=plugin,
             settings=settings,
-            header=header,
-            header_format=header.get("format", ""),
+            header=settings["security"],
+            header_format=settings["security"].get("format", ""),
             fields=fields(plugin.asset.schema),
         ),
         "docs/release_notes.md": common.text_file(
@@ -200,9 +198,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         **common.license_files(plugin),
         **docs(plugin, settings),
     }
-    for action_id in plugin.actions:
-        files[f"connector/config/actions/{action_id}.yaml"] = common.dump_yaml(
-            action_yaml(plugin, action_id)
-        )
-        files[f"connector/src/{action_id}.py"] = override
+    for action in plugin.actions.values():
+        files[f"connector/config/actions/{action.id}.yaml"] = common.dump_yaml(action_yaml(action))
+        files[f"connector/src/{action.id}.py"] = override
     return files
