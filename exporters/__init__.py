@@ -1,1 +1,0 @@
-"""Platform exporters (``python -m runtime export PLATFORM``): see exporters/common.py."""

@@ -58,15 +58,12 @@ def settings_of(plugin: Plugin, name: str, module: ModuleType) -> Dict[str, Any]
     if path.is_file():
         schema = json.loads(path.read_bytes())
         errors = sorted(validator_for(schema).iter_errors(settings), key=lambda e: list(e.path))
-        if errors:
-            raise ExportError(
-                *(
-                    f"{MANIFEST}: platforms.{name}"
-                    + "".join(f".{part}" for part in error.absolute_path)
-                    + f": {error.message}"
-                    for error in errors
-                )
-            )
+        problems = [
+            f"{MANIFEST}: platforms.{name}{''.join(f'.{p}' for p in e.absolute_path)}: {e.message}"
+            for e in errors
+        ]
+        if problems:
+            raise ExportError(*problems)
     return settings
 
 
@@ -78,10 +75,12 @@ def read_file(plugin: Plugin, relative: str) -> bytes:
         raise ExportError(f"{relative}: cannot be read ({reason}); the export needs it.") from None
 
 
-def largest_icon(plugin: Plugin) -> str:
+def largest_icon(plugin: Plugin, at_most: int = 0) -> bytes:
+    """The largest PNG icon of at most ``at_most`` pixels if there is one, else the largest."""
     if not plugin.icons:
         raise ExportError(f"{MANIFEST}: icons: a PNG icon is needed for this platform.")
-    return plugin.icons[max(plugin.icons)]
+    smaller = [size for size in plugin.icons if size <= at_most]
+    return read_file(plugin, plugin.icons[max(smaller or plugin.icons)])
 
 
 def plugin_code(plugin: Plugin) -> Dict[str, bytes]:
@@ -142,7 +141,7 @@ def changelog(plugin: Plugin) -> List[Tuple[str, str]]:
 
 
 def release_notes(plugin: Plugin) -> str:
-    return changelog(plugin)[0][1].strip() + "\n"
+    return changelog(plugin)[0][1].strip()
 
 
 def requirements_without(plugin: Plugin, provided: Iterable[str]) -> List[str]:
@@ -214,13 +213,6 @@ def py_literal(value: Any) -> str:
 def py_string(value: str) -> str:
     """A double-quoted literal: JSON's escapes are Python's and TOML's basic strings'."""
     return json.dumps(str(value))
-
-
-def dockerfile_value(value: str) -> str:
-    """A Dockerfile LABEL/ARG value: one line, double-quoted."""
-    if "\n" in value or "\r" in value:
-        raise ExportError(f"a Dockerfile value cannot hold a line break: {value[:40]!r}")
-    return json.dumps(value)
 
 
 def write_tree(

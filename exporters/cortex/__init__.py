@@ -3,13 +3,14 @@ the plugin core) and TheHive's report templates. <Name> is the plugin's title an
 action's title, each as one CamelCase word.
 """
 
-import html
 import json
 import re
+from html import escape
 from pathlib import Path
 from typing import Any, Dict, List
 
 from exporters import common
+from exporters.common import ExportError
 from exporters.flat import kinds_of
 from framework.manifest import MANIFEST, Plugin
 
@@ -29,9 +30,7 @@ def names(plugin: Plugin, action_id: str) -> Dict[str, str]:
 
 def program(plugin: Plugin) -> str:
     if not NAME.match(plugin.id):
-        raise common.ExportError(
-            f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program."
-        )
+        raise ExportError(f"{MANIFEST}: id: {plugin.id!r} cannot name the analyzer's program.")
     return f"{plugin.id}_analyzer.py"
 
 
@@ -42,7 +41,7 @@ def configuration_items(plugin: Plugin) -> List[Dict[str, Any]]:
     for name, field in schema.get("properties", {}).items():
         kinds = {ITEM_TYPES.get(t) for t in kinds_of(field)}
         if len(kinds) != 1 or None in kinds:
-            raise common.ExportError(
+            raise ExportError(
                 f"{plugin.asset.schema_path}: {name}: no Cortex item type for {kinds_of(field)}."
             )
         title, text = field.get("title", name), field.get("description", "")
@@ -84,22 +83,19 @@ def columns(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> List[Li
     event = schema.get("$defs", {}).get("event", {}).get("properties", {})
     unknown = [c for c in settings.get("columns", []) if c not in event]
     if unknown:
-        raise common.ExportError(
-            f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}."
-        )
+        raise ExportError(f"{MANIFEST}: platforms.cortex.columns: not event fields: {unknown}.")
     return [[name, str(event[name].get("title", name))] for name in settings.get("columns", [])]
 
 
 def long_html(plugin: Plugin, settings: Dict[str, Any], action_id: str) -> bytes:
     """Text HTML-escaped in ``ng-non-bindable`` elements: AngularJS does not evaluate it there."""
-    esc = html.escape
     cols = columns(plugin, settings, action_id)
     return common.fill(
         HERE / "long.html.tmpl",
-        title=esc(f"{plugin.title}: {plugin.actions[action_id].title}"),
-        count_by=esc(str(settings.get("count_by", "eventType"))),
-        heads="".join(f"<th ng-non-bindable>{esc(head)}</th>" for _, head in cols),
-        cells="".join("<td>{{event[" + esc(json.dumps(name)) + "]}}</td>" for name, _ in cols),
+        title=escape(f"{plugin.title}: {plugin.actions[action_id].title}"),
+        count_by=escape(str(settings.get("count_by", "eventType"))),
+        heads="".join(f"<th ng-non-bindable>{escape(head)}</th>" for _, head in cols),
+        cells="".join("<td>{{event[" + escape(json.dumps(name)) + "]}}</td>" for name, _ in cols),
     ).encode("utf-8")
 
 
@@ -140,10 +136,11 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         ),
         f"{folder}/README.md": readme(plugin, settings),
         **{f"{folder}/{name}": data for name, data in common.license_files(plugin).items()},
+        **{f"{folder}/{path}": data for path, data in common.plugin_core(plugin).items()},
     }
     flavours = [names(plugin, action_id)["name"] for action_id in plugin.actions]
     if len(set(flavours)) != len(flavours):
-        raise common.ExportError(f"{MANIFEST}: actions: two action titles give one flavour name.")
+        raise ExportError(f"{MANIFEST}: actions: two action titles give one flavour name.")
     for action_id in plugin.actions:
         known = names(plugin, action_id)
         files[f"{folder}/{known['name']}.json"] = common.dump_json(
@@ -152,6 +149,4 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         templates = f"thehive-templates/{known['id']}"
         files[f"{templates}/long.html"] = long_html(plugin, settings, action_id)
         files[f"{templates}/short.html"] = (HERE / "short.html.tmpl").read_bytes()
-    for path, data in common.plugin_core(plugin).items():
-        files[f"{folder}/{path}"] = data
     return files

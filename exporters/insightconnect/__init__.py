@@ -26,6 +26,14 @@ SMALL_WORDS |= {"to", "with", "nor", "but", "if", "is", "so", "than", "then", "w
 # Words the validators want in capitals (AcronymValidator) that our texts use.
 ACRONYMS = {"API", "CA", "DNS", "EDR", "HTTP", "HTTPS", "ID", "IP", "JSON", "MD5", "PEM", "PID"}
 ACRONYMS |= {"SHA1", "SHA256", "SSL", "TCP", "TLS", "UDP", "URL", "UUID"}
+# Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
+PRIMITIVES = {**{spec: kind for kind, spec in SPEC_TYPES.items()}, "object": "object"}
+RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
+# help.md: the columns of its tables, and the spec lists it shows as bullets.
+INPUT_COLUMNS = "type default required description enum example placeholder tooltip".split()
+OUTPUT_COLUMNS = ["type", "required", "description", "example"]
+TYPE_COLUMNS = ["type", "default", "required", "description", "example"]
+LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "references")
 
 
 def camel(name: str) -> str:
@@ -194,12 +202,7 @@ def history(plugin: Plugin) -> List[Tuple[str, str]]:
     return lines
 
 
-# Spec types as JSON Schema types; "date" and "bytes" are insight-plugin's too (we make none).
-PRIMITIVES = {**{spec: kind for kind, spec in SPEC_TYPES.items()}, "object": "object"}
-RESERVED = {*PRIMITIVES, "date", "bytes", "credential_secret_key"}
-
-
-def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], List[str]]:
+def _schema_properties(section, types, definitions) -> Dict[str, Any]:
     properties = {}
     for order, (key, field) in enumerate(section.items(), 1):
         kind = field["type"]
@@ -210,7 +213,8 @@ def _schema_properties(section, types, definitions) -> Tuple[Dict[str, Any], Lis
         if "enum" in field:
             prop["enum"] = field["enum"]
         properties[key] = {**prop, "order": order}
-    return properties, sorted(key for key, field in section.items() if field.get("required"))
+    required = sorted(key for key, field in section.items() if field.get("required"))
+    return {"properties": properties, **({"required": required} if required else {})}
 
 
 def _type(kind: str, types: Mapping[str, Any], definitions: Dict[str, Any]) -> Dict[str, Any]:
@@ -221,9 +225,7 @@ def _type(kind: str, types: Mapping[str, Any], definitions: Dict[str, Any]) -> D
         definitions.setdefault(kind, json.loads(fill(HERE / "credential_secret_key.json.tmpl")))
     elif kind not in definitions:
         definition = definitions[kind] = {"type": "object", "title": kind, "properties": {}}
-        definition["properties"], required = _schema_properties(types[kind], types, definitions)
-        if required:
-            definition["required"] = required
+        definition.update(_schema_properties(types[kind], types, definitions))
     return {"$ref": f"#/definitions/{kind}"}
 
 
@@ -231,12 +233,9 @@ def schema_of(section: Mapping[str, Any], types: Mapping[str, Any]) -> Dict[str,
     if not section:
         return {}
     definitions: Dict[str, Any] = {}
-    found, required = _schema_properties(section, types, definitions)
-    schema = {"type": "object", "title": "Variables", "properties": dict(sorted(found.items()))}
-    if required:
-        schema["required"] = required
-    schema["definitions"] = definitions
-    return schema
+    found = _schema_properties(section, types, definitions)
+    found["properties"] = dict(sorted(found["properties"].items()))
+    return {"type": "object", "title": "Variables", **found, "definitions": definitions}
 
 
 def _constants(section: Mapping[str, Any]) -> str:
@@ -257,11 +256,6 @@ def checksum(files: Mapping[str, bytes], package: str) -> bytes:
         ],
     }
     return json.dumps(value, indent="\t").encode("utf-8")
-
-
-INPUT_COLUMNS = "type default required description enum example placeholder tooltip".split()
-OUTPUT_COLUMNS = ["type", "required", "description", "example"]
-TYPE_COLUMNS = ["type", "default", "required", "description", "example"]
 
 
 def _cell(value: Any) -> str:
@@ -287,9 +281,6 @@ def _documented(section: Mapping[str, Any], columns: List[str], label: str) -> s
 
 def _bullets(items: List[str]) -> str:
     return "".join(f"* {item}\n" for item in items)
-
-
-LISTS = ("key_features", "supported_versions", "troubleshooting", "links", "references")
 
 
 def help_md(the_spec: Mapping[str, Any], history: List[Tuple[str, str]]) -> str:
@@ -337,7 +328,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             f"            self.add_action(actions.{camel(a)}())\n" for a in the_spec["actions"]
         ),
         "image": f"rapid7/insightconnect-python-3-slim-plugin:{the_spec['sdk']['version']}",
-        "organization": common.dockerfile_value(the_spec["vendor"]),
+        "organization": py_string(the_spec["vendor"]),  # [a-z0-9]*: one line
         "user": the_spec["sdk"]["user"],
         "connection_constants": _constants(the_spec["connection"]),
         "connection_schema": json.dumps(schema_of(the_spec["connection"], types), indent=2),
@@ -389,9 +380,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         files[f"{pkg}/util/{path}"] = data
     files[f"{pkg}/util/plugin_data.py"] = common.plugin_data_module(plugin, "insightconnect")
     files.update(common.license_files(plugin))
-    smaller = [size for size in plugin.icons if size <= 128]  # else the largest there is
-    icon = plugin.icons[max(smaller)] if smaller else common.largest_icon(plugin)
-    files["icon.png"] = common.read_file(plugin, icon)
-    files["extension.png"] = common.read_file(plugin, common.largest_icon(plugin))
+    files["icon.png"] = common.largest_icon(plugin, 128)
+    files["extension.png"] = common.largest_icon(plugin)
     files[".CHECKSUM"] = checksum(files, pkg)
     return files

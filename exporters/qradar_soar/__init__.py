@@ -17,8 +17,6 @@ from framework.manifest import MANIFEST, Plugin
 TITLE = "IBM QRadar SOAR"
 MARKER = "QRADAR-SOAR-EXPORT.md"
 HERE = Path(__file__).resolve().parent
-
-
 # Function input types (SOAR's input_type) for our schema types; arrays are comma-separated text.
 INPUT_TYPES = {"boolean": "boolean", "integer": "number", "number": "number"}
 

@@ -137,7 +137,7 @@ def api_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
         }
         for action_id, action in plugin.actions.items()
     ]
-    icon = base64.b64encode(common.read_file(plugin, common.largest_icon(plugin))).decode("ascii")
+    icon = base64.b64encode(common.largest_icon(plugin)).decode("ascii")
     return {
         "app_version": plugin.version,
         "name": plugin.title,
@@ -191,7 +191,7 @@ def readme(plugin: Plugin, settings: Dict[str, Any], api: Dict[str, Any], folder
         image=f"frikky/shuffle:{plugin.id.lower()}_{plugin.version}",
         auth=parameter_table("prefilled", auth, lambda item: item.get("value", "")),
         actions=actions,
-        notes=common.release_notes(plugin).rstrip(),
+        notes=common.release_notes(plugin),
     )
 
 
@@ -213,7 +213,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         "# these are this plugin's own pins.",
         *common.requirements_without(plugin, [*settings["provides"], "shuffle-sdk"]),
     )
-    files = {
+    return {
         MARKER: common.render(
             HERE / "SHUFFLE-EXPORT.md.tmpl", plugin=plugin, manifest=MANIFEST, folder=folder
         ),
@@ -225,11 +225,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         ),
         f"{folder}/requirements.txt": requirements,
         f"{folder}/src/app.py": app,
+        **{f"{folder}/{name}": data for name, data in common.license_files(plugin).items()},
+        **{f"{folder}/src/{name}": source.read_bytes() for name, source in SHIPPED.items()},
+        **{f"{folder}/src/{path}": data for path, data in common.plugin_core(plugin).items()},
     }
-    for name, data in common.license_files(plugin).items():
-        files[f"{folder}/{name}"] = data
-    for name, source in SHIPPED.items():
-        files[f"{folder}/src/{name}"] = source.read_bytes()
-    for path, data in common.plugin_core(plugin).items():
-        files[f"{folder}/src/{path}"] = data
-    return files

@@ -22,6 +22,7 @@ SHIPPED = {  # exported as: source
 LOCK = HERE / "uv.lock"  # `uv lock` of an export: see the module docstring
 INDEX = "https://pypi.org/simple"  # the lock's one source, as `soarapps init --uv-index` sets it
 TEST_PIN = "pytest==9.0.3"  # the dev group: what tests/test_app.py runs with
+SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
 MACHINES = [("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64")]
 
 
@@ -54,9 +55,6 @@ def pyproject(plugin: Plugin, settings: Dict[str, Any]) -> bytes:
         required=toml_list(markers[:1]),
         **{key: common.py_string(value) for key, value in strings.items()},  # TOML basic strings
     )
-
-
-SOAR_TYPES = {"string": "string", "integer": "numeric", "number": "numeric", "boolean": "boolean"}
 
 
 def field_table(fields: List[flat.Field], sensitive: List[str]) -> str:
@@ -119,7 +117,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         ".gitignore": (HERE / "gitignore.tmpl").read_bytes(),
         "tests/test_app.py": (HERE / "test_app.py.tmpl").read_bytes(),
         f"release_notes/{plugin.version}.md": common.text_file(
-            f"**v{plugin.version}**\n", common.release_notes(plugin).rstrip()
+            f"**v{plugin.version}**\n", common.release_notes(plugin)
         ),
         "release_notes/unreleased.md": b"**Unreleased**\n",
         **common.license_files(plugin),

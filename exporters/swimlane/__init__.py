@@ -6,11 +6,11 @@ would match ships as ``<name>_action.py`` (its class reference adjusted in ``plu
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 from exporters import common
-from exporters.swimlane.schema import turbine_schema
-from framework.manifest import Plugin
+from exporters.flat import branch_properties, kinds_of, resolve
+from framework.manifest import ActionSpec, Plugin
 
 TITLE = "Swimlane Turbine"
 MARKER = "connector.yaml"
@@ -19,17 +19,53 @@ CORE = "connector/src/plugin_core"  # on sys.path in the override
 DATA = "plugin_data.json"  # in CORE; the override reads it by this name
 # Names the entry script's recursive globs look for besides <action>.py.
 GLOBBED = {"runner_override.py"}
+# What the schemas keep in the small vocabulary connector-def-runner's README shows.
+KEPT = ("title", "description", "default", "format", "examples")
 
 
-def connector_yaml(plugin: Plugin) -> Dict[str, Any]:
-    return {
-        "schema": "connector/1",
-        "name": plugin.id,
-        **{key: getattr(plugin, key) for key in ("title", "description", "version", "vendor")},
-        "author": plugin.publisher,
-        "product": plugin.title,
-        "logo": "image/logo.png",
-    }
+def _merge(schemas: List[Mapping[str, Any]], root: Mapping[str, Any]) -> Dict[str, Any]:
+    """One schema from several descriptions of a property: the first's words, every property."""
+    merged: Dict[str, Any] = {}
+    for schema in schemas:
+        for key, value in schema.items():
+            if key == "properties":
+                merged.setdefault("properties", {})
+                for name, sub in value.items():
+                    merged["properties"].setdefault(name, []).append(resolve(sub, root))
+            elif key == "required":
+                merged.setdefault("required", [])
+                merged["required"] += [n for n in value if n not in merged["required"]]
+            else:
+                merged.setdefault(key, value)
+    if "properties" in merged:
+        merged["properties"] = {n: _merge(subs, root) for n, subs in merged["properties"].items()}
+    return merged
+
+
+def turbine_schema(schema: Mapping[str, Any], root: Optional[Mapping[str, Any]] = None) -> Any:
+    root = schema if root is None else root
+    schema = resolve(schema, root)
+    out: Dict[str, Any] = {key: schema[key] for key in KEPT if key in schema}
+    enum = [value for value in schema.get("enum") or [] if value is not None]
+    if enum:
+        listed = ", ".join(str(value) for value in enum)
+        out["description"] = f"{out.get('description', '').rstrip()} One of: {listed}.".lstrip()
+    properties = branch_properties(schema, root)
+    types = kinds_of(schema) or (["object"] if properties else [])
+    if types:  # one type: string when it is one of several
+        out["type"] = "string" if len(types) > 1 and "string" in types else types[0]
+    if properties:
+        out["properties"] = {
+            name: turbine_schema(_merge(subs, root), root) for name, subs in properties.items()
+        }
+    if "required" in schema:
+        out["required"] = list(schema["required"])
+    extra = schema.get("additionalProperties")
+    if extra is not None:
+        out["additionalProperties"] = extra if isinstance(extra, bool) else True
+    if isinstance(schema.get("items"), Mapping):
+        out["items"] = turbine_schema(schema["items"], root)
+    return out
 
 
 def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -47,8 +83,7 @@ def asset_yaml(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def action_yaml(plugin: Plugin, action_id: str) -> Dict[str, Any]:
-    action = plugin.actions[action_id]
+def action_yaml(action: ActionSpec) -> Dict[str, Any]:
     # /a/{name} as Turbine's mustache endpoint template /a/{{name}}
     endpoint = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", r"{{\1}}", action.path)
     return {
@@ -72,9 +107,8 @@ def shipped_code(plugin: Plugin) -> Dict[str, bytes]:
         module, _, cls = spec["class"].partition(":")
         path = module.replace(".", "/") + ".py"
         if path.rsplit("/", 1)[-1] in targets:
-            new = module + "_action"
-            renamed[path] = new.replace(".", "/") + ".py"
-            spec["class"] = f"{new}:{cls}"
+            renamed[path] = path[: -len(".py")] + "_action.py"
+            spec["class"] = f"{module}_action:{cls}"
     files = {}
     for path, body in code.items():
         shipped = renamed.get(path, path)
@@ -112,7 +146,6 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     actions = "\n".join(
         f"- [{a.title}](actions/{a.id}.md): {a.description}" for a in plugin.actions.values()
     )
-    header = settings["security"]
     files = {
         "README.md": common.render(HERE / "README.md.tmpl", plugin=plugin, settings=settings),
         "docs/overview.md": common.render(
@@ -122,12 +155,12 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
             HERE / "configuration.md.tmpl",
             plugin=plugin,
             settings=settings,
-            header=header,
-            header_format=header.get("format", ""),
+            header=settings["security"],
+            header_format=settings["security"].get("format", ""),
             fields=fields(plugin.asset.schema),
         ),
         "docs/release_notes.md": common.text_file(
-            f"# Release notes\n\n## {plugin.version}\n\n{common.release_notes(plugin).rstrip()}"
+            f"# Release notes\n\n## {plugin.version}\n\n{common.release_notes(plugin)}"
         ),
     }
     for action in plugin.actions.values():
@@ -142,12 +175,20 @@ def docs(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
 
 def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
     override = (HERE / "entry.py").read_bytes()
+    connector = {
+        "schema": "connector/1",
+        "name": plugin.id,
+        **{key: getattr(plugin, key) for key in ("title", "description", "version", "vendor")},
+        "author": plugin.publisher,
+        "product": plugin.title,
+        "logo": "image/logo.png",
+    }
     files = {
-        MARKER: common.dump_yaml(connector_yaml(plugin)),
+        MARKER: common.dump_yaml(connector),
         f"connector/config/assets/{settings['auth']}.yaml": common.dump_yaml(
             asset_yaml(plugin, settings)
         ),
-        "image/logo.png": common.read_file(plugin, common.largest_icon(plugin)),
+        "image/logo.png": common.largest_icon(plugin),
         "requirements.txt": common.text_file(
             f"# Installed beside {settings['runtime']} (Python {settings['python']}), which "
             f"provides {', '.join(settings['provides'])}.",
@@ -157,9 +198,7 @@ def build(plugin: Plugin, settings: Dict[str, Any]) -> Dict[str, bytes]:
         **common.license_files(plugin),
         **docs(plugin, settings),
     }
-    for action_id in plugin.actions:
-        files[f"connector/config/actions/{action_id}.yaml"] = common.dump_yaml(
-            action_yaml(plugin, action_id)
-        )
-        files[f"connector/src/{action_id}.py"] = override
+    for action in plugin.actions.values():
+        files[f"connector/config/actions/{action.id}.yaml"] = common.dump_yaml(action_yaml(action))
+        files[f"connector/src/{action.id}.py"] = override
     return files
