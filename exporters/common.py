@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 from string import Template
 from types import ModuleType
@@ -258,6 +259,14 @@ def write_tree(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _holds(archive: Path, marker: str) -> bool:
+    try:
+        with zipfile.ZipFile(archive) as existing:
+            return marker in existing.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def export(
     name: str, root: Path = PLUGIN_ROOT, output: Optional[Path] = None
 ) -> Tuple[Path, Path, int]:
@@ -272,6 +281,11 @@ def export(
         raise ExportError(f"exporters/{name}/: build() wrote no {module.MARKER}.")
     folder = output or root / "dist" / "platforms" / name
     archive = folder.parent / f"{name}-{plugin.id}-{plugin.version}.zip"
+    if archive.exists() and not _holds(archive, module.MARKER):
+        raise ExportError(
+            f"--output: {archive} exists and is not an earlier export's archive (no "
+            f"{module.MARKER} in it); move it away or choose another folder."
+        )
     data = zip_bytes(files)
     write_tree(folder, files, {"plugin": plugin.id, "platform": name}, keep=[root])
     partial = archive.with_name(archive.name + ".partial")

@@ -334,6 +334,22 @@ def test_an_earlier_export_is_replaced_only_by_the_same_platform(tmp_path: Path)
     assert sorted(files(folder)) == SWIMLANE_TREE
 
 
+def test_a_file_where_the_archive_goes_is_replaced_only_if_an_earlier_export_wrote_it(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "out"
+    archive_of(folder).write_bytes(b"someone's notes, not a zip\n")
+    result = run_cli("export", "swimlane", "--output", str(folder))
+    assert result.code == 1
+    assert "exists and is not an earlier export's archive" in result.stderr
+    assert archive_of(folder).read_bytes() == b"someone's notes, not a zip\n"
+    assert not folder.exists()  # refused before anything was written
+    archive_of(folder).unlink()
+    export(folder)
+    export(folder)  # its own archive, from an earlier run: replaced
+    assert "connector.yaml" in zipfile.ZipFile(archive_of(folder)).namelist()
+
+
 def test_the_current_directory_and_the_plugin_root_are_never_replaced(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
