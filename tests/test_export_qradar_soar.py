@@ -121,6 +121,22 @@ def test_values_are_quoted(tmp_path: Path) -> None:
     assert json.dumps(settings["author_email"]) in source
 
 
+def test_a_free_text_action_title_cannot_end_the_functions_docstring(tmp_path: Path) -> None:
+    root = copy_plugin(tmp_path / "plugin")
+    hostile = 'Get """ \\ events"""'
+    edit_text(
+        root / "plugin.yaml",
+        "    title: Get Threat Events\n",
+        f"    title: {json.dumps(hostile)}\n",
+    )
+    result = run_cli("export", "qradar_soar", "--root", str(root), "--output", str(tmp_path / "q"))
+    assert result.code == 0, result.stderr
+    source = (
+        tmp_path / "q" / PACKAGE / PACKAGE / "components" / f"funct_{FUNCTION}.py"
+    ).read_text()
+    assert ast.get_docstring(ast.parse(source)).startswith(f"Function {FUNCTION}: {hostile} (")
+
+
 def test_config_names_the_app_host_secret_never_a_value() -> None:
     plugin = load_plugin()
     section = qradar_soar.app_config(plugin, settings_of(plugin, "qradar_soar", qradar_soar))

@@ -137,6 +137,7 @@ def action_values(plugin: Plugin, action_id: str) -> Dict[str, str]:
         "function_literal": py_string(function),
         "action_literal": py_string(action_id),
         "action_title": action.title,
+        "action_title_doc": py_string(action.title)[1:-1],  # escaped: safe inside any docstring
         "action_description": " ".join(action.description.split()),
         "fields": rows,
         "start_literal": py_string(f"Starting {action.title}"),
