@@ -11,7 +11,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from framework.body import header_value
 from framework.connector import HttpConnector
-from framework.errors import AssetError, Cause, Secret, TransportError, bracketed
+from framework.errors import AssetError, Cause, Secret, TransportError, bracketed, os_reason
 
 EXAMPLE_URL = "https://usea1-acme.sentinelone.net"
 # The only path a console URL may have: a pasted API suffix, dropped (see normalize_url).
@@ -123,7 +123,7 @@ def check_ca_bundle(path: str) -> None:
         with open(path, "rb") as handle:
             data = handle.read(MAX_CA_BUNDLE + 1)
     except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
+        reason = os_reason(exc)
         raise AssetError(f"ca_bundle: cannot read the file {path} ({reason}).") from None
     if not data.strip():
         raise AssetError(

@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from framework.errors import os_reason
 from framework.manifest import (
     MANIFEST,
     META_SCHEMA,
@@ -72,7 +73,7 @@ def read_file(plugin: Plugin, relative: str) -> bytes:
     try:
         return (plugin.root / relative).read_bytes()
     except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
+        reason = os_reason(exc)
         raise ExportError(f"{relative}: cannot be read ({reason}); the export needs it.") from None
 
 

@@ -160,6 +160,11 @@ class ConnectionLost(TransportError):
     """The connection was reset or closed before a whole response arrived (retryable)."""
 
 
+def os_reason(exc: OSError) -> str:
+    """What the OS said, for a message: ``no such file or directory``."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
 class Secret(str):
     """A string whose repr never shows its value (proxy URLs, the Authorization header)."""
 

@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from framework.errors import os_reason
 from framework.exact import dumps
 
 EXIT_OK, EXIT_BROKEN, EXIT_INPUT, EXIT_TRANSPORT, EXIT_HTTP, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
@@ -53,7 +54,7 @@ def write_stdout(
         os.close(devnull)
         raise CliError(EXIT_OK, []) from None
     except OSError as exc:
-        reason = REASONS.get(exc.errno or 0, (exc.strerror or type(exc).__name__).lower())
+        reason = REASONS.get(exc.errno or 0, os_reason(exc))
         of = f" of {total:,}" if total is not None else ""
         raise CliError(
             EXIT_OUTPUT,

@@ -17,6 +17,7 @@ from itertools import product
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from framework.errors import os_reason
 from framework.manifest import PLUGIN_ROOT, load_plugin
 from runtime.archive import zip_bytes
 from runtime.lint import lint_plugin
@@ -205,7 +206,7 @@ def _write(folder: Path, files: Dict[str, bytes]) -> None:
             (folder / f"{name}.partial").write_bytes(data)
             os.replace(folder / f"{name}.partial", folder / name)
     except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
+        reason = os_reason(exc)
         raise PackageError(
             f"cannot write the bundle to {folder} ({reason}); choose a writable folder with "
             "--output DIR."

@@ -15,6 +15,7 @@ import stat
 import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
+from framework.errors import os_reason
 from framework.exact import dumps
 from runtime import output
 from runtime.output import CliError, as_dict, header, invalid, utf8
@@ -278,7 +279,7 @@ class Writer:
         except OSError as exc:
             if cut:
                 self.cut(self.bytes)
-            reason = (exc.strerror or type(exc).__name__).lower()
+            reason = os_reason(exc)
             error = f"output error: cannot write {path} ({reason})."
             raise CliError(output.EXIT_OUTPUT, [error]) from None
 
